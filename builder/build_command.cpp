@@ -1,0 +1,349 @@
+// nftlens build: collections -> static bundle.
+//  1. ingest metadata, read image bytes, skip broken tokens with a reason
+//  2. per image: decode, model input, colour layout (worker threads) -> ONNX Runtime (batched);
+//     features cached by (image hash, model hash) so interrupted or incremental builds redo nothing
+//  3. synthetic copies of a sample of tokens -> matching pairs -> learned whitening, quantiser,
+//     copy threshold
+//  4. project + quantise every token, build the HNSW index, write the bundle atomically
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "augment.h"
+#include "bundle_io.h"
+#include "collection.h"
+#include "commands.h"
+#include "embedder.h"
+#include "error.h"
+#include "feature_cache.h"
+#include "image_file.h"
+#include "learn.h"
+#include "model_files.h"
+#include "progress.h"
+#include "sha256.h"
+
+namespace fs = std::filesystem;
+
+namespace nftlens {
+namespace {
+
+// What one image contributes, cached: [colour layout | model features | ring flag, r, g, b].
+struct ImageFeatures {
+  std::vector<float> color, model;
+  std::pair<bool, Rgb> ring;
+};
+
+std::vector<float> pack(const ImageFeatures& f) {
+  std::vector<float> v = f.color;
+  v.insert(v.end(), f.model.begin(), f.model.end());
+  v.push_back(f.ring.first ? 1.f : 0.f);
+  for (int c = 0; c < 3; ++c) v.push_back(f.ring.second[c]);
+  return v;
+}
+bool unpack(const std::vector<float>& v, size_t color_dim, size_t model_dim, ImageFeatures& f) {
+  if (v.size() != color_dim + model_dim + 4) return false;
+  f.color.assign(v.begin(), v.begin() + long(color_dim));
+  f.model.assign(v.begin() + long(color_dim), v.begin() + long(color_dim + model_dim));
+  f.ring.first = v[color_dim + model_dim] > 0.5f;
+  for (int c = 0; c < 3; ++c) f.ring.second[c] = uint8_t(v[color_dim + model_dim + 1 + c]);
+  return true;
+}
+
+struct Work {
+  size_t token;            // index into the flat token list
+  std::string key;         // cache key
+  RgbImage image;          // decoded (for thumbs/pairs)
+  Box box;                 // region to describe
+  std::vector<float> input;
+  ImageFeatures feat;
+  std::string error;
+};
+
+std::string safe_file_part(const std::string& s) {
+  std::string o;
+  for (char ch : s) o += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_') ? ch : '_';
+  return o.substr(0, 80);
+}
+
+// Run `fn(i)` for i in [0,n) on `threads` workers.
+template <class F>
+void parallel_for(size_t n, int threads, F fn) {
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::max(1, threads); ++t)
+    pool.emplace_back([&] { for (size_t i; (i = next++) < n;) fn(i); });
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
+int run_build(const BuildArgs& a) {
+  const auto t_start = std::chrono::steady_clock::now();
+  if (a.collections.empty()) throw Error("build: give at least one collection folder");
+  if (a.out.empty()) throw Error("build: --out is required");
+  if (a.dims < 4 || a.dims > 1024) throw Error("build: --dims must be within 4..1024");
+  const ModelFiles mf = resolve_model(a.model_card, a.model_file);
+  const ModelCard& card = mf.card;
+  const int hw_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int decode_threads = std::max(1, hw_threads);
+
+  // 1. ingest
+  Catalogue cat;
+  std::vector<SourceToken> src;
+  std::vector<Skipped> skipped;
+  for (auto& dir : a.collections) {
+    SourceCollection c = load_collection(dir);
+    for (auto& existing : cat.collections)
+      if (existing.slug == c.info.slug) throw Error(dir + ": collection slug \"" + c.info.slug + "\" is used twice");
+    const uint32_t ci = uint32_t(cat.collections.size());
+    cat.collections.push_back(c.info);
+    skipped.insert(skipped.end(), c.skipped.begin(), c.skipped.end());
+    for (auto& t : c.tokens) {
+      Token tk;
+      tk.collection = ci;
+      tk.token_id = t.token_id;
+      tk.name = t.name;
+      tk.image = t.image_ref;
+      tk.external_url = t.external_url;
+      tk.description = cat.intern(t.description);
+      for (auto& [k, v] : t.traits) tk.traits.emplace_back(cat.intern(k), cat.intern(v));
+      cat.tokens.push_back(std::move(tk));
+      src.push_back(std::move(t));
+    }
+  }
+  if (!a.quiet) std::cerr << "ingest: " << src.size() << " tokens in " << cat.collections.size() << " collection(s), " << skipped.size() << " skipped\n";
+
+  Recipe recipe;
+  const size_t color_dim = size_t(recipe.color_dim()), model_dim = size_t(card.feature_dim());
+  const std::string cache_dir = a.cache.empty() ? (fs::path(a.out).parent_path() / ".nftlens-cache").string() : a.cache;
+  FeatureCache cache(cache_dir, card.sha256 + "|grid" + std::to_string(recipe.color_grid) + "|v1");
+  std::unique_ptr<Embedder> embedder;
+  auto model = [&]() -> Embedder& {
+    if (!embedder) embedder = std::make_unique<Embedder>(mf.onnx.string(), card, EmbedderOptions{a.threads, true, !a.quiet});
+    return *embedder;
+  };
+
+  // 2. features of every token image
+  std::vector<ImageFeatures> feats(src.size());
+  std::vector<bool> ok(src.size(), false);
+  std::vector<std::string> image_hash(src.size());
+  BundleParts parts;
+  {
+    Progress prog("embed", src.size(), a.quiet);
+    const size_t chunk = size_t(std::max(1, a.batch));
+    std::atomic<size_t> done{0};
+    // Decode chunk i+1 on worker threads while the model runs on chunk i.
+    auto prepare = [&](size_t begin) {
+      const size_t end = std::min(src.size(), begin + chunk);
+      std::vector<Work> works(end - begin);
+      parallel_for(works.size(), decode_threads, [&](size_t j) {
+        Work& w = works[j];
+        w.token = begin + j;
+        try {
+          const auto bytes = read_bytes(src[w.token].image_path, 64u << 20);
+          image_hash[w.token] = sha256_hex(bytes.data(), bytes.size());
+          w.key = image_hash[w.token];
+          const bool cached = cache.find(w.key) != nullptr;
+          if (cached && !a.thumbs) return;
+          w.image = decode_any(bytes, card.background);
+          w.box = Box{0, 0, w.image.width, w.image.height};
+          if (cached) return;
+          w.feat.color = color_layout(w.image, w.box, recipe.color_grid, false);
+          w.feat.ring = dominant_ring_colour(w.image);
+          w.input = make_input_tensor(card, w.image, w.box);
+        } catch (const std::exception& e) {
+          w.error = e.what();
+        }
+      });
+      return works;
+    };
+    std::future<std::vector<Work>> next = std::async(std::launch::async, prepare, size_t(0));
+    for (size_t begin = 0; begin < src.size(); begin += chunk) {
+      std::vector<Work> works = next.get();
+      if (begin + chunk < src.size()) next = std::async(std::launch::async, prepare, begin + chunk);
+      std::vector<std::vector<float>> inputs;
+      std::vector<size_t> run_idx;
+      for (size_t j = 0; j < works.size(); ++j) {
+        Work& w = works[j];
+        if (!w.error.empty()) {
+          skipped.push_back({cat.collections[cat.tokens[w.token].collection].slug, src[w.token].token_id, src[w.token].image_path.string(), w.error});
+          continue;
+        }
+        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, feats[w.token])) {
+          ok[w.token] = true;
+        } else {
+          inputs.push_back(std::move(w.input));
+          run_idx.push_back(j);
+        }
+        if (a.thumbs && w.image.width > 0) {
+          const std::string rel = "thumbs/" + cat.collections[cat.tokens[w.token].collection].slug + "/" + safe_file_part(src[w.token].token_id) + ".png";
+          parts.extra[rel] = encode_png(resample(w.image, 96, std::max(1, 96 * w.image.height / w.image.width)));
+          cat.tokens[w.token].thumb = rel;
+        }
+      }
+      if (!inputs.empty()) {
+        const auto outs = model().run(inputs);
+        for (size_t r = 0; r < run_idx.size(); ++r) {
+          Work& w = works[run_idx[r]];
+          w.feat.model = outs[r];
+          feats[w.token] = w.feat;
+          ok[w.token] = true;
+          cache.put(w.key, pack(w.feat));
+        }
+        cache.flush();
+      }
+      done += works.size();
+      prog.update(done);
+    }
+  }
+  // Drop skipped tokens from the catalogue (keep order).
+  {
+    std::vector<Token> kept;
+    std::vector<SourceToken> kept_src;
+    std::vector<ImageFeatures> kept_feats;
+    std::vector<std::string> kept_hash;
+    for (size_t i = 0; i < src.size(); ++i)
+      if (ok[i]) {
+        kept.push_back(std::move(cat.tokens[i]));
+        kept_src.push_back(std::move(src[i]));
+        kept_feats.push_back(std::move(feats[i]));
+        kept_hash.push_back(image_hash[i]);
+      }
+    cat.tokens = std::move(kept);
+    src = std::move(kept_src);
+    feats = std::move(kept_feats);
+    image_hash = std::move(kept_hash);
+  }
+  if (cat.tokens.empty()) throw Error("build: no usable tokens (see the skipped list)");
+
+  // 3. learn: collection backgrounds, whitening from synthetic copies, quantiser, threshold
+  std::vector<std::pair<bool, Rgb>> rings;
+  for (auto& f : feats) rings.push_back(f.ring);
+  recipe.collection_backgrounds = learn_backgrounds(rings);
+  recipe.in_dim = recipe.raw_dim(card);
+  auto raw_of = [&](const std::vector<float>& color, const std::vector<float>& model_feat) {
+    std::vector<float> r = color;
+    if (recipe.use_model) {
+      std::vector<float> m = model_feat;
+      power_l2_normalize(m);
+      for (float x : m) r.push_back(x * recipe.model_weight);
+    }
+    return r;
+  };
+  std::vector<std::vector<float>> raw(cat.tokens.size());
+  for (size_t i = 0; i < raw.size(); ++i) raw[i] = raw_of(feats[i].color, feats[i].model);
+
+  const size_t n_pairs = size_t(std::max(0, a.pairs));
+  std::vector<std::pair<std::vector<float>, std::vector<float>>> pairs;
+  std::vector<size_t> pair_token;
+  if (n_pairs > 0) {
+    Progress prog("copies", n_pairs, a.quiet);
+    std::vector<size_t> order(cat.tokens.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937_64 rng(12345);
+    std::shuffle(order.begin(), order.end(), rng);
+    const size_t chunk = size_t(std::max(1, a.batch));
+    for (size_t begin = 0; begin < n_pairs; begin += chunk) {
+      const size_t end = std::min(n_pairs, begin + chunk);
+      std::vector<Work> works(end - begin);
+      std::vector<uint64_t> seeds(works.size());
+      parallel_for(works.size(), decode_threads, [&](size_t j) {
+        Work& w = works[j];
+        w.token = order[(begin + j) % order.size()];
+        seeds[j] = 0x9e3779b97f4a7c15ull * (begin + j + 1);
+        w.key = image_hash[w.token] + ":copy:" + std::to_string(seeds[j]);
+        if (cache.find(w.key)) return;
+        try {
+          const auto bytes = read_bytes(src[w.token].image_path, 64u << 20);
+          RgbImage copy = augment(decode_any(bytes, card.background), seeds[j]);
+          const Box content = recipe.trim_margins ? find_content_box(copy, recipe.collection_backgrounds) : Box{0, 0, copy.width, copy.height};
+          w.feat.color = color_layout(copy, content, recipe.color_grid, false);
+          w.input = make_input_tensor(card, copy, content);
+        } catch (const std::exception& e) {
+          w.error = e.what();
+        }
+      });
+      std::vector<std::vector<float>> inputs;
+      std::vector<size_t> run_idx;
+      for (size_t j = 0; j < works.size(); ++j)
+        if (works[j].error.empty() && !cache.find(works[j].key)) { inputs.push_back(std::move(works[j].input)); run_idx.push_back(j); }
+      if (!inputs.empty()) {
+        const auto outs = model().run(inputs);
+        for (size_t r = 0; r < run_idx.size(); ++r) {
+          Work& w = works[run_idx[r]];
+          w.feat.model = outs[r];
+          cache.put(w.key, pack(w.feat));
+        }
+        cache.flush();
+      }
+      for (auto& w : works) {
+        ImageFeatures f;
+        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, f)) {
+          pairs.emplace_back(raw[w.token], raw_of(f.color, f.model));
+          pair_token.push_back(w.token);
+        }
+      }
+      prog.update(end);
+    }
+  }
+  // Learn on 80% of the pairs; the rest (unseen copies) sets the copy threshold.
+  const size_t n_learn = pairs.size() - pairs.size() / 5;
+  std::vector<std::pair<std::vector<float>, std::vector<float>>> learn_pairs(pairs.begin(), pairs.begin() + long(n_learn));
+  learn_projection(recipe, raw, learn_pairs, a.dims);
+  std::vector<std::vector<float>> projected(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) projected[i] = project(recipe, raw[i]);
+  learn_quantizer(recipe, projected);
+  {
+    std::vector<float> pos;
+    for (size_t p = n_learn; p < pairs.size(); ++p) {
+      const auto q = project(recipe, pairs[p].second);
+      float s = 0;
+      for (int d = 0; d < recipe.out_dim; ++d) s += q[d] * projected[pair_token[p]][d];
+      pos.push_back(s);
+    }
+    std::sort(pos.begin(), pos.end());
+    // Keep 90% of unseen copies above the threshold.
+    recipe.match_threshold = pos.empty() ? 0.5f : pos[pos.size() / 10];
+  }
+
+  // 4. codes, index, catalogue, bundle
+  std::vector<int8_t> codes;
+  for (auto& p : projected) {
+    const auto q = quantize(recipe, p);
+    codes.insert(codes.end(), q.begin(), q.end());
+  }
+  IndexParams ip;
+  ip.M = a.index_m;
+  CodeIndex index = CodeIndex::build(codes, recipe.out_dim, ip);
+  cat.entry_token.resize(cat.tokens.size());
+  for (size_t i = 0; i < cat.tokens.size(); ++i) cat.entry_token[i] = uint32_t(i);
+  cat.compute_rarity();
+
+  parts.model = read_bytes(mf.onnx);
+  parts.recipe = serialize_recipe(recipe);
+  parts.index = index.serialize();
+  parts.catalogue = serialize_catalogue(cat);
+  write_bundle_dir(a.out, card, recipe, index, cat, parts);
+
+  // Report skipped tokens next to the bundle (not part of it).
+  nlohmann::json rep = {{"tokens", cat.tokens.size()}, {"skipped", nlohmann::json::array()}};
+  for (auto& s : skipped) rep["skipped"].push_back({{"collection", s.collection}, {"token", s.token}, {"source", s.source}, {"reason", s.reason}});
+  const std::string rep_text = rep.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const fs::path rep_path = fs::path(a.out).parent_path() / (fs::path(a.out).filename().string() + ".build-report.json");
+  write_file_atomic(rep_path, rep_text.data(), rep_text.size());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (!a.quiet) {
+    std::cerr << "bundle: " << a.out << " (" << cat.tokens.size() << " tokens, " << recipe.out_dim << "-d codes, threshold "
+              << recipe.match_threshold << ", " << pairs.size() << " copy pairs) in " << secs << " s\n";
+    if (!skipped.empty()) std::cerr << "skipped " << skipped.size() << " token(s); reasons in " << rep_path.string() << "\n";
+  }
+  return skipped.empty() ? 0 : 3;
+}
+
+}  // namespace nftlens

@@ -1,0 +1,95 @@
+#include "bundle_io.h"
+
+#include <fstream>
+#include <set>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "error.h"
+#include "sha256.h"
+
+namespace fs = std::filesystem;
+
+namespace nftlens {
+
+std::vector<uint8_t> read_bytes(const fs::path& p, size_t limit) {
+  std::ifstream f(p, std::ios::binary | std::ios::ate);
+  if (!f) throw Error(p.string() + ": cannot open");
+  const auto size = f.tellg();
+  if (size < 0) throw Error(p.string() + ": cannot read");
+  if (size_t(size) > limit) throw Error(p.string() + ": larger than " + std::to_string(limit) + " bytes");
+  std::vector<uint8_t> out(static_cast<size_t>(size));
+  f.seekg(0);
+  if (!f.read(reinterpret_cast<char*>(out.data()), size)) throw Error(p.string() + ": read failed");
+  return out;
+}
+
+void write_file_atomic(const fs::path& p, const void* data, size_t size) {
+  const fs::path tmp = p.string() + ".tmp" + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw Error(tmp.string() + ": cannot create");
+  const char* c = static_cast<const char*>(data);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, c + done, size - done);
+    if (n <= 0) { ::close(fd); fs::remove(tmp); throw Error(tmp.string() + ": write failed (disk full?)"); }
+    done += size_t(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  fs::rename(tmp, p);
+}
+
+Bundle load_bundle_dir(const fs::path& dir) {
+  const fs::path mpath = dir / "manifest.json";
+  if (!fs::exists(mpath)) throw Error(mpath.string() + ": missing (is " + dir.string() + " a bundle folder?)");
+  const auto mb = read_bytes(mpath, 64 << 20);
+  Manifest m = parse_manifest(std::string(mb.begin(), mb.end()));
+  std::map<std::string, std::vector<uint8_t>> files;
+  for (const char* role : {"recipe", "index", "catalogue"}) {
+    const FileEntry& f = m.file(role);
+    const fs::path p = dir / f.name;
+    if (!fs::exists(p)) throw Error(p.string() + ": missing (listed in manifest.json)");
+    files[role] = read_bytes(p, f.bytes + 1);
+  }
+  return load_bundle(m, files);
+}
+
+std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& recipe, const CodeIndex& index,
+                             const Catalogue& catalogue, const BundleParts& parts) {
+  fs::create_directories(dir);
+  std::vector<FileEntry> files;
+  std::set<std::string> keep{"manifest.json"};
+  auto put = [&](const std::string& role, const std::string& stem, const std::string& ext, const std::vector<uint8_t>& bytes) {
+    FileEntry f{role, "", sha256_hex(bytes.data(), bytes.size()), bytes.size()};
+    f.name = hashed_name(stem, ext, f.sha256);
+    const fs::path p = dir / f.name;
+    if (!(fs::exists(p) && fs::file_size(p) == bytes.size())) write_file_atomic(p, bytes.data(), bytes.size());
+    keep.insert(f.name);
+    files.push_back(f);
+    return f;
+  };
+  const FileEntry mf = put("model", "model", "onnx", parts.model);
+  card.file = mf.name;
+  card.sha256 = mf.sha256;
+  card.bytes = (long long)mf.bytes;
+  put("recipe", "recipe", "bin", parts.recipe);
+  put("index", "index", "bin", parts.index);
+  put("catalogue", "catalogue", "bin", parts.catalogue);
+  for (auto& [rel, bytes] : parts.extra) {
+    const fs::path p = dir / rel;
+    fs::create_directories(p.parent_path());
+    if (!(fs::exists(p) && fs::file_size(p) == bytes.size())) write_file_atomic(p, bytes.data(), bytes.size());
+  }
+  const std::string manifest = make_manifest_json(card, recipe, index, catalogue, files, "nftlens " NFTLENS_VERSION);
+  write_file_atomic(dir / "manifest.json", manifest.data(), manifest.size());  // commit point
+  for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
+    if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
+      const std::string n = e.path().filename().string();
+      if (n.rfind("model.", 0) == 0 || n.rfind("recipe.", 0) == 0 || n.rfind("index.", 0) == 0 || n.rfind("catalogue.", 0) == 0)
+        fs::remove(e.path());
+    }
+  return manifest;
+}
+
+}  // namespace nftlens

@@ -1,0 +1,27 @@
+// Bundle files on disk (native): load a bundle folder with full verification, and write one
+// atomically: content-hashed files first, manifest.json last by rename (the commit point), then
+// files no longer referenced are removed. A crash at any moment leaves the previous bundle usable.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bundle.h"
+
+namespace nftlens {
+
+std::vector<uint8_t> read_bytes(const std::filesystem::path& p, size_t limit = size_t(1) << 34);
+void write_file_atomic(const std::filesystem::path& p, const void* data, size_t size);
+
+Bundle load_bundle_dir(const std::filesystem::path& dir);
+
+struct BundleParts {
+  std::vector<uint8_t> model, recipe, index, catalogue;
+  std::map<std::string, std::vector<uint8_t>> extra;  // e.g. thumbs/<name>.png (served, not listed)
+};
+// Returns the manifest text written.
+std::string write_bundle_dir(const std::filesystem::path& dir, ModelCard card, const Recipe& recipe,
+                             const CodeIndex& index, const Catalogue& catalogue, const BundleParts& parts);
+
+}  // namespace nftlens

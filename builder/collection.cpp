@@ -1,0 +1,185 @@
+#include "collection.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "error.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace nftlens {
+namespace {
+
+constexpr size_t kMaxMetadataBytes = 1 << 20;  // 1 MB per token is far beyond any real metadata
+constexpr size_t kMaxField = 4096;             // longer names/values are cut
+
+std::string read_file(const fs::path& p, size_t limit) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw Error(p.string() + ": cannot open");
+  std::string s;
+  char buf[65536];
+  while (f.read(buf, sizeof buf) || f.gcount() > 0) {
+    s.append(buf, size_t(f.gcount()));
+    if (s.size() > limit) throw Error(p.string() + ": larger than " + std::to_string(limit) + " bytes");
+  }
+  return s;
+}
+
+// nlohmann's parser recurses per nesting level: refuse deep nesting before parsing.
+void check_depth(const std::string& text, const std::string& where) {
+  int depth = 0;
+  bool in_str = false, esc = false;
+  for (char c : text) {
+    if (in_str) {
+      if (esc) esc = false;
+      else if (c == '\\') esc = true;
+      else if (c == '"') in_str = false;
+    } else if (c == '"') in_str = true;
+    else if (c == '{' || c == '[') {
+      if (++depth > 32) throw Error(where + ": JSON nested deeper than 32 levels");
+    } else if (c == '}' || c == ']') --depth;
+  }
+}
+
+std::string as_text(const json& v) {
+  std::string s = v.is_string() ? v.get<std::string>() : (v.is_null() ? "" : v.dump(-1, ' ', false, json::error_handler_t::replace));
+  if (s.size() > kMaxField) s.resize(kMaxField);
+  return s;
+}
+
+std::string str_field(const json& j, const char* key) { return j.contains(key) ? as_text(j[key]) : ""; }
+
+// Resolve a relative path inside `root`; anything escaping it (.., absolute, symlink out) is refused.
+fs::path inside(const fs::path& root, const std::string& rel) {
+  if (rel.empty() || rel.find('\0') != std::string::npos) return {};
+  fs::path p = fs::weakly_canonical(root / fs::path(rel).relative_path());
+  fs::path r = fs::weakly_canonical(root);
+  auto [a, b] = std::mismatch(r.begin(), r.end(), p.begin(), p.end());
+  if (a != r.end()) return {};
+  return p;
+}
+
+}  // namespace
+
+SourceToken parse_token_metadata(const std::string& text, const std::string& fallback_id, const std::string& where) {
+  check_depth(text, where);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) throw Error(where + ": metadata is not valid JSON");
+  if (!j.is_object()) throw Error(where + ": metadata is not a JSON object");
+  SourceToken t;
+  t.source = where;
+  t.token_id = j.contains("token_id") ? as_text(j["token_id"]) : j.contains("id") ? as_text(j["id"]) : fallback_id;
+  if (t.token_id.empty()) throw Error(where + ": token has no id");
+  t.name = str_field(j, "name");
+  t.description = str_field(j, "description");
+  t.image_ref = j.contains("image") ? str_field(j, "image") : str_field(j, "image_url");
+  t.external_url = str_field(j, "external_url");
+  const json* attrs = j.contains("attributes") ? &j["attributes"] : j.contains("traits") ? &j["traits"] : nullptr;
+  if (attrs && !attrs->is_null()) {
+    if (!attrs->is_array()) throw Error(where + ": \"attributes\" is not a list");
+    for (auto& a : *attrs) {
+      if (!a.is_object()) throw Error(where + ": an entry of \"attributes\" is not an object");
+      std::string type = str_field(a, "trait_type"), value = str_field(a, "value");
+      if (type.empty() && value.empty()) continue;
+      t.traits.emplace_back(type, value);
+    }
+  }
+  return t;
+}
+
+SourceCollection load_collection(const fs::path& dir_in) {
+  SourceCollection c;
+  if (!fs::is_directory(dir_in)) throw Error(dir_in.string() + ": not a collection folder");
+  c.dir = fs::canonical(dir_in);
+  c.info.slug = c.dir.filename().string();
+  c.info.name = c.info.slug;
+  const fs::path cfg = c.dir / "collection.json";
+  if (fs::exists(cfg)) {
+    const std::string text = read_file(cfg, kMaxMetadataBytes);
+    check_depth(text, cfg.string());
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw Error(cfg.string() + ": not a JSON object");
+    c.info.slug = j.contains("slug") ? str_field(j, "slug") : c.info.slug;
+    c.info.name = j.contains("name") ? str_field(j, "name") : c.info.slug;
+    c.info.description = str_field(j, "description");
+    c.info.chain = str_field(j, "chain");
+    c.info.contract = str_field(j, "contract");
+    c.info.link_template = str_field(j, "link_template");
+  }
+  for (char ch : c.info.slug)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'))
+      throw Error(cfg.string() + ": slug \"" + c.info.slug + "\" may only hold letters, digits, - and _");
+
+  // Gather (id, text, where) of every token's metadata.
+  std::vector<std::tuple<std::string, std::string, std::string>> docs;
+  const fs::path jsonl = c.dir / "metadata.jsonl", mdir = c.dir / "metadata";
+  if (fs::is_directory(mdir)) {
+    std::vector<fs::path> files;
+    for (auto& e : fs::directory_iterator(mdir))
+      if (e.is_regular_file() && (e.path().extension() == ".json" || e.path().extension().empty())) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) {
+      try {
+        docs.emplace_back(f.stem().string(), read_file(f, kMaxMetadataBytes), f.string());
+      } catch (const Error& e) {
+        c.skipped.push_back({c.info.slug, f.stem().string(), f.string(), e.what()});
+      }
+    }
+  } else if (fs::exists(jsonl)) {
+    std::ifstream in(jsonl);
+    std::string line;
+    for (size_t n = 1; std::getline(in, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      docs.emplace_back(std::to_string(n - 1), line, jsonl.string() + ":" + std::to_string(n));
+    }
+  } else {
+    throw Error(c.dir.string() + ": no metadata/ folder or metadata.jsonl");
+  }
+
+  std::map<std::string, fs::path> by_stem;  // images/<stem>.<ext>
+  if (fs::is_directory(c.dir / "images"))
+    for (auto& e : fs::directory_iterator(c.dir / "images"))
+      if (e.is_regular_file()) by_stem.emplace(e.path().stem().string(), e.path());
+
+  std::set<std::string> seen;
+  for (auto& [id, text, where] : docs) {
+    try {
+      SourceToken t = parse_token_metadata(text, id, where);
+      if (!seen.insert(t.token_id).second) throw Error(where + ": duplicate token id " + t.token_id);
+      const std::string& ref = t.image_ref;
+      if (ref.rfind("ipfs://", 0) == 0) {
+        std::string rest = ref.substr(7);
+        if (rest.rfind("ipfs/", 0) == 0) rest = rest.substr(5);
+        t.image_path = inside(c.dir / "ipfs", rest);
+        if (t.image_path.empty() || !fs::is_regular_file(t.image_path))
+          throw Error(where + ": image " + ref + " is not in the local IPFS mirror " + (c.dir / "ipfs").string());
+      } else if (ref.rfind("http://", 0) == 0 || ref.rfind("https://", 0) == 0 || ref.rfind("data:", 0) == 0) {
+        auto it = by_stem.find(t.token_id);
+        if (it == by_stem.end()) throw Error(where + ": image " + ref.substr(0, 80) + " is remote and no local copy is in images/");
+        t.image_path = it->second;
+      } else if (!ref.empty()) {
+        t.image_path = inside(c.dir, ref);
+        if (t.image_path.empty()) throw Error(where + ": image path \"" + ref.substr(0, 200) + "\" points outside the collection folder");
+        if (!fs::is_regular_file(t.image_path)) throw Error(where + ": image file " + t.image_path.string() + " is missing");
+      } else {
+        auto it = by_stem.find(t.token_id);
+        if (it == by_stem.end()) it = by_stem.find(id);
+        if (it == by_stem.end()) throw Error(where + ": no \"image\" field and no images/" + t.token_id + ".* file");
+        t.image_path = it->second;
+      }
+      c.tokens.push_back(std::move(t));
+    } catch (const Error& e) {
+      c.skipped.push_back({c.info.slug, id, where, e.what()});
+    } catch (const std::exception& e) {
+      c.skipped.push_back({c.info.slug, id, where, std::string("unexpected error: ") + e.what()});
+    }
+  }
+  return c;
+}
+
+}  // namespace nftlens

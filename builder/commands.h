@@ -1,0 +1,33 @@
+// The nftlens subcommands (one file each).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace nftlens {
+
+struct BuildArgs {
+  std::vector<std::string> collections;
+  std::string out, cache, model_card, model_file;
+  int dims = 48, threads = 0, batch = 32, pairs = 4000, index_m = 12;
+  bool thumbs = true, quiet = false;
+};
+int run_build(const BuildArgs& a);
+
+struct QueryArgs {
+  std::string bundle, model_file;
+  std::vector<std::string> images, collections;
+  int k = 10, ef = 0, threads = 0;
+  bool json = false, exact = false;
+};
+int run_query(const QueryArgs& a);
+
+struct EvalArgs {
+  std::string bundle, queries_csv, out_json, model_file;
+  int threads = 0;
+};
+int run_eval(const EvalArgs& a);
+
+int run_info(const std::string& bundle, bool json);
+int run_verify(const std::string& bundle);
+
+}  // namespace nftlens

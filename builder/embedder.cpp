@@ -1,0 +1,96 @@
+#include "embedder.h"
+
+#include <onnxruntime_cxx_api.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "error.h"
+
+namespace nftlens {
+
+struct Embedder::Impl {
+  Ort::Env env{ORT_LOGGING_LEVEL_ERROR, "nftlens"};
+  Ort::SessionOptions options;
+  std::unique_ptr<Ort::Session> session;
+};
+
+Embedder::Embedder(const std::string& model_path, const ModelCard& card, const EmbedderOptions& opt)
+    : impl_(std::make_unique<Impl>()), card_(card) {
+  auto& so = impl_->options;
+  if (opt.threads > 0) so.SetIntraOpNumThreads(opt.threads);
+  so.SetInterOpNumThreads(1);
+  so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  if (opt.try_cuda) {
+    const auto providers = Ort::GetAvailableProviders();
+    if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") != providers.end()) {
+      try {
+        OrtCUDAProviderOptions cuda{};
+        so.AppendExecutionProvider_CUDA(cuda);
+        provider_ = "cuda";
+      } catch (const Ort::Exception& e) {
+        std::cerr << "note: CUDA execution provider unavailable (" << e.what() << "); using CPU\n";
+      }
+    } else if (opt.verbose) {
+      std::cerr << "note: this ONNX Runtime build has no CUDA execution provider; using CPU\n";
+    }
+  }
+  try {
+    impl_->session = std::make_unique<Ort::Session>(impl_->env, model_path.c_str(), so);
+  } catch (const Ort::Exception& e) {
+    throw Error(model_path + ": ONNX Runtime cannot load the model (" + e.what() + ")");
+  }
+  // Check the card against the graph, so a wrong card fails here with names, not later with sizes.
+  Ort::AllocatorWithDefaultOptions alloc;
+  bool found = false;
+  for (size_t i = 0; i < impl_->session->GetInputCount(); ++i)
+    found |= impl_->session->GetInputNameAllocated(i, alloc).get() == card.input_name;
+  if (!found) throw Error(model_path + ": model has no input named \"" + card.input_name + "\" (from the model card)");
+  for (auto& o : card.outputs) {
+    bool ok = false;
+    for (size_t i = 0; i < impl_->session->GetOutputCount(); ++i) ok |= impl_->session->GetOutputNameAllocated(i, alloc).get() == o.name;
+    if (!ok) throw Error(model_path + ": model has no output named \"" + o.name + "\" (from the model card)");
+  }
+}
+
+Embedder::~Embedder() = default;
+
+std::vector<std::vector<float>> Embedder::run(const std::vector<std::vector<float>>& inputs) {
+  std::vector<std::vector<float>> out;
+  if (inputs.empty()) return out;
+  const size_t per = size_t(card_.width) * card_.height * 3;
+  std::vector<float> batch;
+  batch.reserve(per * inputs.size());
+  for (auto& t : inputs) {
+    if (t.size() != per) throw Error("model input has the wrong size");
+    batch.insert(batch.end(), t.begin(), t.end());
+  }
+  const int64_t n = int64_t(inputs.size());
+  std::vector<int64_t> shape = card_.layout == "NHWC" ? std::vector<int64_t>{n, card_.height, card_.width, 3}
+                                                      : std::vector<int64_t>{n, 3, card_.height, card_.width};
+  auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  Ort::Value in = Ort::Value::CreateTensor<float>(mem, batch.data(), batch.size(), shape.data(), shape.size());
+  const char* in_names[] = {card_.input_name.c_str()};
+  std::vector<const char*> out_names;
+  for (auto& o : card_.outputs) out_names.push_back(o.name.c_str());
+  std::vector<Ort::Value> res;
+  try {
+    res = impl_->session->Run(Ort::RunOptions{nullptr}, in_names, &in, 1, out_names.data(), out_names.size());
+  } catch (const Ort::Exception& e) {
+    throw Error(std::string("ONNX Runtime inference failed: ") + e.what());
+  }
+  std::vector<size_t> per_image(res.size());
+  for (size_t k = 0; k < res.size(); ++k) {
+    const size_t total = res[k].GetTensorTypeAndShapeInfo().GetElementCount();
+    if (total % size_t(n) != 0) throw Error("model output \"" + card_.outputs[k].name + "\" does not split into the batch");
+    per_image[k] = total / size_t(n);
+  }
+  for (int64_t b = 0; b < n; ++b) {
+    std::vector<const float*> ptrs;
+    for (size_t k = 0; k < res.size(); ++k) ptrs.push_back(res[k].GetTensorData<float>() + size_t(b) * per_image[k]);
+    out.push_back(pool_outputs(card_, ptrs, per_image));
+  }
+  return out;
+}
+
+}  // namespace nftlens

@@ -1,0 +1,138 @@
+// nftlens eval: for each query image of a CSV (query,original,transform[,params]), the rank of its
+// original token; a table per transform of top-1, top-10 and micro-average precision (µAP), for
+// the shipped path (quantised HNSW) beside an exhaustive scan of the same codes; JSON output too.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "bundle_io.h"
+#include "commands.h"
+#include "error.h"
+#include "native_search.h"
+
+namespace fs = std::filesystem;
+
+namespace nftlens {
+namespace {
+
+std::vector<std::string> parse_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') { cur += '"'; ++i; }
+      else if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"') quoted = true;
+    else if (c == ',') { out.push_back(cur); cur.clear(); }
+    else if (c != '\r') cur += c;
+  }
+  out.push_back(cur);
+  return out;
+}
+
+struct Tally {
+  int n = 0, top1 = 0, top10 = 0;
+  std::vector<std::pair<float, bool>> scored;  // (score, correct) of every returned result
+  double micro_ap() const {
+    auto s = scored;
+    std::stable_sort(s.begin(), s.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    double ap = 0;
+    int hits = 0;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (s[i].second) ap += double(++hits) / double(i + 1);
+    return n ? ap / n : 0;
+  }
+};
+
+}  // namespace
+
+int run_eval(const EvalArgs& a) {
+  NativeSearcher s(a.bundle, a.threads);
+  const Catalogue& cat = s.bundle().catalogue;
+  std::map<std::string, uint32_t> by_key;  // image ref, image stem and token id -> token
+  for (uint32_t t = 0; t < cat.tokens.size(); ++t) {
+    by_key.emplace(cat.tokens[t].image, t);
+    by_key.emplace(fs::path(cat.tokens[t].image).stem().string(), t);
+    by_key.emplace(cat.tokens[t].token_id, t);
+  }
+  std::ifstream in(a.queries_csv);
+  if (!in) throw Error(a.queries_csv + ": cannot open");
+  const fs::path base = fs::path(a.queries_csv).parent_path();
+  std::string line;
+  std::getline(in, line);
+  const auto header = parse_csv_line(line);
+  if (header.size() < 2 || header[0] != "query" || header[1] != "original")
+    throw Error(a.queries_csv + ": expected a header starting query,original[,transform]");
+  std::map<std::string, Tally> index_t, exact_t;
+  nlohmann::json rows = nlohmann::json::array();
+  int line_no = 1, missing = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    const auto f = parse_csv_line(line);
+    if (f.size() < 2) throw Error(a.queries_csv + ":" + std::to_string(line_no) + ": needs query,original");
+    const std::string transform = f.size() > 2 && !f[2].empty() ? f[2] : "all";
+    auto it = by_key.find(f[1]);
+    if (it == by_key.end()) it = by_key.find(fs::path(f[1]).stem().string());
+    if (it == by_key.end()) { ++missing; continue; }
+    const uint32_t want = it->second;
+    std::vector<std::vector<float>> desc;
+    try {
+      desc = s.describe(read_bytes(base / f[0], 64u << 20));
+    } catch (const Error& e) {
+      std::cerr << "warning: " << e.what() << "\n";
+      continue;
+    }
+    nlohmann::json row = {{"query", f[0]}, {"original", f[1]}, {"transform", transform}};
+    for (bool exact : {false, true}) {
+      SearchOptions opt;
+      opt.k = 10;
+      opt.exact = exact;
+      const auto hits = search_tokens(s.bundle(), desc, opt);
+      int rank = 0;
+      for (size_t r = 0; r < hits.size(); ++r)
+        if (hits[r].token == want) { rank = int(r + 1); break; }
+      for (auto* t : {&(exact ? exact_t : index_t)[transform], &(exact ? exact_t : index_t)["overall"]}) {
+        t->n++;
+        t->top1 += rank == 1;
+        t->top10 += rank >= 1 && rank <= 10;
+        for (auto& h : hits) t->scored.emplace_back(h.score, h.token == want);
+      }
+      row[exact ? "rank_exact" : "rank"] = rank;
+      if (!exact) row["top_score"] = hits.empty() ? 0.0f : hits[0].score;
+    }
+    rows.push_back(row);
+  }
+  if (missing) std::cerr << "warning: " << missing << " queries name an original that is not in the bundle\n";
+  nlohmann::json summary = nlohmann::json::object();
+  std::cout << std::left << std::setw(12) << "transform" << std::right << std::setw(6) << "n" << "  | index: top-1  top-10    µAP  | exact: top-1  top-10    µAP\n";
+  std::vector<std::string> names;
+  for (auto& [k, v] : index_t) if (k != "overall") names.push_back(k);
+  names.push_back("overall");
+  for (auto& k : names) {
+    const Tally& ti = index_t[k];
+    const Tally& te = exact_t[k];
+    auto pct = [](int x, int n) { return n ? 100.0 * x / n : 0.0; };
+    std::cout << std::left << std::setw(12) << k << std::right << std::setw(6) << ti.n << std::fixed << std::setprecision(1) << "  |      "
+              << std::setw(6) << pct(ti.top1, ti.n) << "  " << std::setw(6) << pct(ti.top10, ti.n) << std::setprecision(3) << "  " << std::setw(5)
+              << ti.micro_ap() << std::setprecision(1) << "  |      " << std::setw(6) << pct(te.top1, te.n) << "  " << std::setw(6)
+              << pct(te.top10, te.n) << std::setprecision(3) << "  " << std::setw(5) << te.micro_ap() << "\n";
+    summary[k] = {{"n", ti.n},
+                  {"index", {{"top1", ti.n ? double(ti.top1) / ti.n : 0}, {"top10", ti.n ? double(ti.top10) / ti.n : 0}, {"micro_ap", ti.micro_ap()}}},
+                  {"exact", {{"top1", te.n ? double(te.top1) / te.n : 0}, {"top10", te.n ? double(te.top10) / te.n : 0}, {"micro_ap", te.micro_ap()}}}};
+  }
+  const std::string out = a.out_json.empty() ? "eval.json" : a.out_json;
+  const std::string text = nlohmann::json({{"bundle", a.bundle}, {"queries", a.queries_csv}, {"summary", summary}, {"rows", rows}}).dump(1) + "\n";
+  write_file_atomic(out, text.data(), text.size());
+  std::cerr << "eval: wrote " << out << "\n";
+  return 0;
+}
+
+}  // namespace nftlens

@@ -1,0 +1,87 @@
+// nftlens info / verify: what a bundle holds and costs; whether its files match the manifest.
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "bundle_io.h"
+#include "commands.h"
+#include "distance.h"
+#include "error.h"
+
+namespace fs = std::filesystem;
+
+namespace nftlens {
+
+int run_info(const std::string& dir, bool as_json) {
+  const Bundle b = load_bundle_dir(dir);
+  const double n = double(std::max<uint64_t>(1, b.manifest.tokens));
+  const uint64_t manifest_bytes = fs::file_size(fs::path(dir) / "manifest.json");
+  uint64_t total_no_model = manifest_bytes;
+  nlohmann::json files = nlohmann::json::array();
+  files.push_back({{"role", "manifest"}, {"name", "manifest.json"}, {"bytes", manifest_bytes}, {"bytes_per_token", manifest_bytes / n}});
+  for (auto& f : b.manifest.files) {
+    files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"bytes_per_token", f.bytes / n}});
+    if (f.role != "model") total_no_model += f.bytes;
+  }
+  nlohmann::json j = {{"bundle", dir},
+                      {"format_version", b.manifest.version},
+                      {"model", b.manifest.model.name},
+                      {"tokens", b.manifest.tokens},
+                      {"entries", b.manifest.entries},
+                      {"collections", nlohmann::json::parse(b.catalogue.collections_json())},
+                      {"descriptor_dim", b.recipe.out_dim},
+                      {"match_threshold", b.recipe.match_threshold},
+                      {"index", {{"M", b.index.params().M}, {"ef_search", b.index.params().ef_search}, {"kernel", best_l2_int8_name()}}},
+                      {"files", files},
+                      {"bytes_without_model", total_no_model},
+                      {"bytes_per_token_without_model", total_no_model / n}};
+  if (as_json) {
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << "bundle       " << dir << " (format " << b.manifest.version << ", " << b.manifest.generator << ")\n"
+            << "model        " << b.manifest.model.name << " (" << b.manifest.model.feature_dim() << "-d features)\n"
+            << "tokens       " << b.manifest.tokens << " in " << b.catalogue.collections.size() << " collection(s), " << b.manifest.entries << " index entries\n"
+            << "descriptor   " << b.recipe.out_dim << " x int8, HNSW M=" << b.index.params().M << " ef=" << b.index.params().ef_search
+            << ", distance kernel " << best_l2_int8_name() << "\n"
+            << "threshold    " << b.recipe.match_threshold << " (cosine; below it a query is \"no match\")\n\n"
+            << std::left << std::setw(11) << "file" << std::setw(34) << "name" << std::right << std::setw(12) << "bytes" << std::setw(14) << "bytes/token" << "\n";
+  for (auto& f : files)
+    std::cout << std::left << std::setw(11) << f["role"].get<std::string>() << std::setw(34) << f["name"].get<std::string>() << std::right
+              << std::setw(12) << f["bytes"].get<uint64_t>() << std::setw(14) << std::fixed << std::setprecision(1) << f["bytes_per_token"].get<double>() << "\n";
+  std::cout << std::left << std::setw(45) << "total without model" << std::right << std::setw(12) << total_no_model << std::setw(14)
+            << std::fixed << std::setprecision(1) << total_no_model / n << "\n";
+  return 0;
+}
+
+int run_verify(const std::string& dir) {
+  const fs::path mpath = fs::path(dir) / "manifest.json";
+  const auto mb = read_bytes(mpath, 64 << 20);
+  const Manifest m = parse_manifest(std::string(mb.begin(), mb.end()));
+  int bad = 0;
+  for (auto& f : m.files) {
+    const fs::path p = fs::path(dir) / f.name;
+    try {
+      if (!fs::exists(p)) throw Error(p.string() + ": missing");
+      const auto bytes = read_bytes(p, f.bytes + 1);
+      verify_file(f, bytes.data(), bytes.size());
+      std::cout << "ok       " << f.name << "\n";
+    } catch (const Error& e) {
+      ++bad;
+      std::cout << "MISMATCH " << e.what() << "\n";
+    }
+  }
+  if (!bad) {
+    try {
+      load_bundle_dir(dir);  // structure and cross-references too
+    } catch (const Error& e) {
+      ++bad;
+      std::cout << "INVALID  " << e.what() << "\n";
+    }
+  }
+  std::cout << (bad ? "verify: FAILED (" + std::to_string(bad) + " problem(s))" : "verify: all files match manifest.json") << "\n";
+  return bad ? 1 : 0;
+}
+
+}  // namespace nftlens

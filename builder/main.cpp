@@ -1,0 +1,69 @@
+// nftlens: the native CLI. build | query | eval | info | verify
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.h"
+#include "error.h"
+
+int main(int argc, char** argv) {
+  using namespace nftlens;
+  CLI::App app{"nftlens " NFTLENS_VERSION " - identify NFT images: build static search bundles, query them"};
+  app.require_subcommand(1);
+
+  BuildArgs b;
+  auto* build = app.add_subcommand("build", "Embed NFT collections and write a static bundle");
+  build->add_option("collections", b.collections, "Collection folders (metadata/ or metadata.jsonl + images)")->required();
+  build->add_option("-o,--out", b.out, "Bundle folder to write (replaced atomically)")->required();
+  build->add_option("--cache", b.cache, "Feature cache folder (default: .nftlens-cache next to --out)");
+  build->add_option("--model", b.model_card, "Model card JSON (default: models/mnv2-b13-576.card.json)");
+  build->add_option("--model-file", b.model_file, "ONNX file (default: next to the card or in build/models)");
+  build->add_option("--dims", b.dims, "Descriptor dimensions after projection")->capture_default_str();
+  build->add_option("--pairs", b.pairs, "Synthetic copies made to learn the projection (0 = plain PCA whitening)")->capture_default_str();
+  build->add_option("--threads", b.threads, "ONNX Runtime intra-op threads (0 = all cores)")->capture_default_str();
+  build->add_option("--batch", b.batch, "Images per inference batch")->capture_default_str();
+  build->add_option("--index-m", b.index_m, "HNSW graph degree M")->capture_default_str();
+  build->add_flag("!--no-thumbs", b.thumbs, "Do not write result thumbnails into the bundle");
+  build->add_flag("-q,--quiet", b.quiet, "No progress output");
+
+  QueryArgs q;
+  auto* query = app.add_subcommand("query", "Find the tokens an image shows");
+  query->add_option("bundle", q.bundle, "Bundle folder")->required();
+  query->add_option("images", q.images, "Query image files")->required();
+  query->add_option("-k,--k", q.k, "Results per image")->capture_default_str();
+  query->add_option("--ef", q.ef, "HNSW search breadth (0 = bundle default)");
+  query->add_option("--collection", q.collections, "Only these collection slugs");
+  query->add_option("--threads", q.threads, "ONNX Runtime threads (0 = all cores)");
+  query->add_flag("--exact", q.exact, "Exhaustive scan instead of the HNSW index");
+  query->add_flag("--json", q.json, "One JSON line per image");
+
+  EvalArgs e;
+  auto* eval = app.add_subcommand("eval", "Retrieval quality on altered copies (queries.csv: query,original,transform)");
+  eval->add_option("bundle", e.bundle, "Bundle folder")->required();
+  eval->add_option("queries", e.queries_csv, "queries.csv")->required();
+  eval->add_option("--json-out", e.out_json, "Where to write the JSON report (default eval.json)");
+  eval->add_option("--threads", e.threads, "ONNX Runtime threads");
+
+  std::string dir;
+  bool info_json = false;
+  auto* info = app.add_subcommand("info", "What a bundle holds and its bytes per token");
+  info->add_option("bundle", dir, "Bundle folder")->required();
+  info->add_flag("--json", info_json, "JSON output");
+  auto* verify = app.add_subcommand("verify", "Check every bundle file against manifest.json");
+  verify->add_option("bundle", dir, "Bundle folder")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*build) return run_build(b);
+    if (*query) return run_query(q);
+    if (*eval) return run_eval(e);
+    if (*info) return run_info(dir, info_json);
+    if (*verify) return run_verify(dir);
+  } catch (const Error& err) {
+    std::cerr << "error: " << err.what() << "\n";
+    return 1;
+  } catch (const std::exception& err) {
+    std::cerr << "error: " << err.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,27 @@
+// A loaded bundle plus its model under ONNX Runtime: image bytes -> ranked tokens, natively,
+// through exactly the core pipeline the browser runs.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "bundle.h"
+#include "embedder.h"
+#include "search.h"
+
+namespace nftlens {
+
+class NativeSearcher {
+ public:
+  NativeSearcher(const std::filesystem::path& bundle_dir, int threads);
+  // Descriptors (one per query view) of an image file's bytes.
+  std::vector<std::vector<float>> describe(const std::vector<uint8_t>& image_bytes);
+  std::vector<TokenHit> search(const std::vector<uint8_t>& image_bytes, const SearchOptions& opt);
+  const Bundle& bundle() const { return bundle_; }
+
+ private:
+  Bundle bundle_;
+  std::unique_ptr<Embedder> embedder_;
+};
+
+}  // namespace nftlens

@@ -1,0 +1,44 @@
+// nftlens query: image files -> best-matching tokens (one model load for all images).
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "bundle_io.h"
+#include "commands.h"
+#include "error.h"
+#include "native_search.h"
+
+namespace nftlens {
+
+int run_query(const QueryArgs& a) {
+  NativeSearcher s(a.bundle, a.threads);
+  SearchOptions opt;
+  opt.k = size_t(std::max(1, a.k));
+  opt.ef = a.ef;
+  opt.exact = a.exact;
+  opt.collections = a.collections;
+  int failures = 0;
+  for (const auto& path : a.images) {
+    try {
+      const auto hits = s.search(read_bytes(path, 64u << 20), opt);
+      auto j = nlohmann::json::parse(results_json(s.bundle(), hits));
+      if (a.json) {
+        nlohmann::json line = {{"query", path}, {"match", j["match"]}, {"threshold", j["threshold"]}, {"results", j["results"]}};
+        std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      } else {
+        std::cout << path << (j["match"].get<bool>() ? "  (match)" : "  (no match above threshold)") << "\n";
+        int rank = 1;
+        for (auto& r : j["results"])
+          std::cout << "  " << std::setw(2) << rank++ << ". " << std::fixed << std::setprecision(4) << r["score"].get<double>() << "  "
+                    << r["collection"].get<std::string>() << " #" << r["token_id"].get<std::string>() << "  " << r["name"].get<std::string>() << "\n";
+      }
+    } catch (const Error& e) {
+      ++failures;
+      if (a.json) std::cout << nlohmann::json({{"query", path}, {"error", e.what()}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      std::cerr << "error: " << e.what() << "\n";
+    }
+  }
+  return failures ? 1 : 0;
+}
+
+}  // namespace nftlens

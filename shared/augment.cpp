@@ -1,0 +1,138 @@
+#include "augment.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#include <stb/stb_image_write.h>
+
+#include "error.h"
+
+namespace nftlens {
+
+RgbImage resample(const RgbImage& src, int width, int height) {
+  const std::vector<float> f = resize_to_float(src, width, height);
+  RgbImage out;
+  out.width = width;
+  out.height = height;
+  out.rgb.resize(f.size());
+  for (size_t i = 0; i < f.size(); ++i) out.rgb[i] = uint8_t(std::clamp(std::lround(f[i] * 255.0f), 0L, 255L));
+  return out;
+}
+
+RgbImage jpeg_roundtrip(const RgbImage& src, int quality) {
+  std::vector<uint8_t> buf;
+  auto sink = [](void* ctx, void* data, int size) {
+    auto* b = static_cast<std::vector<uint8_t>*>(ctx);
+    b->insert(b->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  if (!stbi_write_jpg_to_func(sink, &buf, src.width, src.height, 3, src.rgb.data(), quality)) throw Error("jpeg encode failed");
+  return decode_image(buf.data(), buf.size(), Rgb{255, 255, 255});
+}
+
+namespace {
+const Rgb kPages[] = {{255, 255, 255}, {245, 245, 247}, {233, 234, 238}, {18, 18, 18}, {30, 31, 34}, {13, 17, 23}};
+
+RgbImage pad(const RgbImage& src, int l, int t, int r, int b, Rgb c) {
+  RgbImage out;
+  out.width = src.width + l + r;
+  out.height = src.height + t + b;
+  out.rgb.resize(size_t(out.width) * out.height * 3);
+  for (size_t i = 0; i < out.rgb.size(); i += 3) std::copy(c.begin(), c.end(), &out.rgb[i]);
+  for (int y = 0; y < src.height; ++y) std::copy_n(src.at(0, y), size_t(src.width) * 3, &out.rgb[(size_t(y + t) * out.width + l) * 3]);
+  return out;
+}
+
+void rotate(RgbImage& img, double deg, Rgb fill) {
+  const double a = deg * M_PI / 180.0, ca = std::cos(a), sa = std::sin(a);
+  const double cx = img.width / 2.0, cy = img.height / 2.0;
+  RgbImage out = img;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x) {
+      const double sx = ca * (x - cx) + sa * (y - cy) + cx, sy = -sa * (x - cx) + ca * (y - cy) + cy;
+      const int ix = int(std::floor(sx)), iy = int(std::floor(sy));
+      uint8_t* o = &out.rgb[(size_t(y) * img.width + x) * 3];
+      if (ix < 0 || iy < 0 || ix + 1 >= img.width || iy + 1 >= img.height) { std::copy(fill.begin(), fill.end(), o); continue; }
+      const double fx = sx - ix, fy = sy - iy;
+      for (int c = 0; c < 3; ++c) {
+        const double v = (1 - fx) * (1 - fy) * img.at(ix, iy)[c] + fx * (1 - fy) * img.at(ix + 1, iy)[c] +
+                         (1 - fx) * fy * img.at(ix, iy + 1)[c] + fx * fy * img.at(ix + 1, iy + 1)[c];
+        o[c] = uint8_t(std::clamp(std::lround(v), 0L, 255L));
+      }
+    }
+  img = std::move(out);
+}
+}  // namespace
+
+RgbImage augment(const RgbImage& src, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  auto chance = [&](double p) { return uni(0, 1) < p; };
+  RgbImage img = src;
+  const Rgb page = kPages[rng() % 6];
+  if (chance(0.3)) img = mirror(img);
+  if (chance(0.45)) {  // crop: keep 55-95% of each side
+    const int w = std::max(8, int(img.width * uni(0.55, 0.95))), h = std::max(8, int(img.height * uni(0.55, 0.95)));
+    img = crop(img, Box{int(uni(0, img.width - w)), int(uni(0, img.height - h)), w, h});
+  }
+  if (chance(0.25)) rotate(img, uni(-10, 10), page);
+  if (chance(0.5)) {  // colour: brightness, saturation, gamma
+    const double br = uni(0.8, 1.2), sat = uni(0.55, 1.45), gamma = uni(0.75, 1.3);
+    for (size_t i = 0; i < img.rgb.size(); i += 3) {
+      double v[3];
+      for (int c = 0; c < 3; ++c) v[c] = std::pow(img.rgb[i + c] / 255.0, gamma) * br;
+      const double grey = 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2];
+      for (int c = 0; c < 3; ++c) img.rgb[i + c] = uint8_t(std::clamp(std::lround((grey + (v[c] - grey) * sat) * 255.0), 0L, 255L));
+    }
+  }
+  if (chance(0.3)) {  // thumbnail re-upload: down then up
+    const int d = int(uni(40, 110));
+    img = resample(resample(img, d, std::max(8, d * img.height / img.width)), img.width, img.height);
+  } else if (chance(0.5)) {  // screenshot rescale
+    const int w = int(uni(160, 700));
+    img = resample(img, w, std::max(8, w * img.height / img.width));
+  }
+  if (chance(0.25)) {  // caption or watermark: a band of dark/light blocks like text
+    const int bh = std::max(4, int(img.height * uni(0.05, 0.12)));
+    const int y0 = chance(0.5) ? int(img.height * uni(0.02, 0.1)) : img.height - bh - int(img.height * uni(0.02, 0.1));
+    const uint8_t ink = chance(0.5) ? 255 : 10;
+    for (int x = int(img.width * uni(0.05, 0.3)); x < int(img.width * uni(0.5, 0.95)); x += 1)
+      if ((x / std::max(2, bh / 3)) % 3 != 0)
+        for (int y = y0; y < y0 + bh; ++y)
+          if (y >= 0 && y < img.height) std::fill_n(&img.rgb[(size_t(y) * img.width + x) * 3], 3, ink);
+  }
+  if (chance(0.35)) {  // page margins (screenshot / phone surround)
+    const int m = std::max(img.width, img.height);
+    img = pad(img, int(m * uni(0.01, 0.2)), int(m * uni(0.01, 0.2)), int(m * uni(0.01, 0.2)), int(m * uni(0.01, 0.2)), page);
+  }
+  if (chance(0.25)) {  // blur: box filter radius 1
+    RgbImage out = img;
+    for (int y = 1; y + 1 < img.height; ++y)
+      for (int x = 1; x + 1 < img.width; ++x)
+        for (int c = 0; c < 3; ++c) {
+          int s = 0;
+          for (int dy = -1; dy <= 1; ++dy)
+            for (int dx = -1; dx <= 1; ++dx) s += img.at(x + dx, y + dy)[c];
+          out.rgb[(size_t(y) * img.width + x) * 3 + c] = uint8_t(s / 9);
+        }
+    img = std::move(out);
+  }
+  if (chance(0.5)) img = jpeg_roundtrip(img, int(uni(20, 80)));
+  return img;
+}
+
+}  // namespace nftlens
+
+namespace nftlens {
+std::vector<uint8_t> encode_png(const RgbImage& img) {
+  std::vector<uint8_t> buf;
+  auto sink = [](void* ctx, void* data, int size) {
+    auto* b = static_cast<std::vector<uint8_t>*>(ctx);
+    b->insert(b->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  if (!stbi_write_png_to_func(sink, &buf, img.width, img.height, 3, img.rgb.data(), img.width * 3)) throw Error("png encode failed");
+  return buf;
+}
+}  // namespace nftlens

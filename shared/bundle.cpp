@@ -1,0 +1,146 @@
+#include "bundle.h"
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "error.h"
+#include "sha256.h"
+
+namespace nftlens {
+using nlohmann::json;
+
+namespace {
+constexpr uint32_t kRecipeMagic = 0x5043524e, kCatalogueMagic = 0x5441434e;  // "NRCP", "NCAT"
+constexpr uint32_t kPartVersion = 1;
+
+template <class T>
+std::vector<uint8_t> to_bytes(const T& value, uint32_t magic) {
+  std::ostringstream os(std::ios::binary);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(magic, kPartVersion, value);
+  }
+  const std::string s = os.str();
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
+
+template <class T>
+T from_bytes(const uint8_t* data, size_t size, uint32_t magic, const std::string& where, const char* what) {
+  std::istringstream is(std::string(reinterpret_cast<const char*>(data), size), std::ios::binary);
+  T value;
+  try {
+    cereal::BinaryInputArchive ar(is);
+    uint32_t m = 0, v = 0;
+    ar(m, v);
+    if (m != magic) throw Error(where + ": not an NFT Lens " + what + " file");
+    if (v != kPartVersion) throw Error(where + ": unsupported " + what + " format version " + std::to_string(v));
+    ar(value);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // cereal read past the end, or a length too large to allocate
+    throw Error(where + ": " + what + " file is corrupt (" + e.what() + ")");
+  }
+  if (is.peek() != std::char_traits<char>::eof()) throw Error(where + ": " + what + " file has trailing bytes");
+  return value;
+}
+}  // namespace
+
+const FileEntry& Manifest::file(const std::string& role) const {
+  for (auto& f : files)
+    if (f.role == role) return f;
+  throw Error("manifest.json: no \"" + role + "\" file listed");
+}
+
+Manifest parse_manifest(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw Error("manifest.json: not valid JSON");
+  Manifest m;
+  m.json_text = text;
+  try {
+    if (j.value("format", "") != kBundleFormat) throw Error("manifest.json: not an NFT Lens bundle manifest (\"format\" is not \"nftlens-bundle\")");
+    m.version = j.at("version").get<int>();
+    if (m.version != kBundleVersion)
+      throw Error("manifest.json: bundle format version " + std::to_string(m.version) + " is not supported (this build reads version " + std::to_string(kBundleVersion) + "; rebuild the bundle)");
+    m.generator = j.value("generator", "");
+    m.model = parse_model_card(j.at("model").dump(), "manifest.json \"model\"");
+    m.descriptor_dim = j.at("dims").at("descriptor").get<int>();
+    m.tokens = j.at("counts").at("tokens").get<uint64_t>();
+    m.entries = j.at("counts").at("entries").get<uint64_t>();
+    for (auto& f : j.at("files")) {
+      FileEntry e{f.at("role").get<std::string>(), f.at("name").get<std::string>(), f.at("sha256").get<std::string>(), f.at("bytes").get<uint64_t>()};
+      // File names are fetched relative to the bundle: no paths, no tricks.
+      if (e.name.empty() || e.name.find_first_of("/\\?#%:") != std::string::npos || e.name[0] == '.')
+        throw Error("manifest.json: file name \"" + e.name + "\" is not a plain file name");
+      if (e.sha256.size() != 64) throw Error("manifest.json: file " + e.name + " has no valid sha256");
+      m.files.push_back(e);
+    }
+  } catch (const json::exception& e) {
+    throw Error(std::string("manifest.json: missing or mistyped field (") + e.what() + ")");
+  }
+  for (const char* role : {"model", "recipe", "index", "catalogue"}) m.file(role);
+  if (m.file("model").name != m.model.file) throw Error("manifest.json: model file name does not match the model card");
+  return m;
+}
+
+void verify_file(const FileEntry& f, const uint8_t* data, size_t size) {
+  if (size != f.bytes)
+    throw Error(f.name + ": size is " + std::to_string(size) + " bytes, the manifest says " + std::to_string(f.bytes) + " (truncated or from another bundle)");
+  if (sha256_hex(data, size) != f.sha256) throw Error(f.name + ": SHA-256 does not match the manifest (corrupt or from another bundle)");
+}
+
+Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<uint8_t>>& files) {
+  auto get = [&](const std::string& role) -> const std::vector<uint8_t>& {
+    auto it = files.find(role);
+    if (it == files.end()) throw Error(m.file(role).name + ": file was not loaded");
+    verify_file(m.file(role), it->second.data(), it->second.size());
+    return it->second;
+  };
+  Bundle b;
+  b.manifest = m;
+  const auto& rb = get("recipe");
+  b.recipe = deserialize_recipe(rb.data(), rb.size(), m.file("recipe").name);
+  b.recipe.validate(m.model, m.file("recipe").name);
+  if (b.recipe.out_dim != m.descriptor_dim) throw Error(m.file("recipe").name + ": descriptor size does not match manifest.json");
+  const auto& ib = get("index");
+  b.index = CodeIndex::deserialize(ib.data(), ib.size(), m.descriptor_dim, m.file("index").name);
+  if (b.index.size() != m.entries) throw Error(m.file("index").name + ": entry count does not match manifest.json");
+  const auto& cb = get("catalogue");
+  b.catalogue = deserialize_catalogue(cb.data(), cb.size(), m.file("catalogue").name);
+  b.catalogue.validate(b.index.size(), m.file("catalogue").name);
+  if (b.catalogue.tokens.size() != m.tokens) throw Error(m.file("catalogue").name + ": token count does not match manifest.json");
+  return b;
+}
+
+std::vector<uint8_t> serialize_recipe(const Recipe& r) { return to_bytes(r, kRecipeMagic); }
+std::vector<uint8_t> serialize_catalogue(const Catalogue& c) { return to_bytes(c, kCatalogueMagic); }
+Recipe deserialize_recipe(const uint8_t* d, size_t n, const std::string& where) { return from_bytes<Recipe>(d, n, kRecipeMagic, where, "recipe"); }
+Catalogue deserialize_catalogue(const uint8_t* d, size_t n, const std::string& where) { return from_bytes<Catalogue>(d, n, kCatalogueMagic, where, "catalogue"); }
+
+std::string hashed_name(const std::string& stem, const std::string& ext, const std::string& sha256) {
+  return stem + "." + sha256.substr(0, 16) + "." + ext;
+}
+
+std::string make_manifest_json(const ModelCard& model, const Recipe& recipe, const CodeIndex& index,
+                               const Catalogue& catalogue, const std::vector<FileEntry>& files, const std::string& generator) {
+  json cols = json::array();
+  for (auto& c : catalogue.collections) cols.push_back({{"slug", c.slug}, {"name", c.name}, {"count", c.token_count}});
+  json fl = json::array();
+  for (auto& f : files) fl.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
+  json j = {{"format", kBundleFormat},
+            {"version", kBundleVersion},
+            {"generator", generator},
+            {"model", json::parse(model.to_json())},
+            {"dims", {{"descriptor", recipe.out_dim}, {"raw", recipe.in_dim}}},
+            {"counts", {{"tokens", catalogue.tokens.size()}, {"entries", index.size()}, {"collections", catalogue.collections.size()}}},
+            {"match_threshold", recipe.match_threshold},
+            {"collections", cols},
+            {"files", fl}};
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace nftlens

@@ -1,0 +1,69 @@
+// The static bundle: manifest.json plus content-hashed binary files, servable by any static host.
+//   manifest.json            format/version, model card, dims, counts, collections, file list
+//   model.<hash>.onnx        the embedding model
+//   recipe.<hash>.bin        descriptor recipe (projection, quantiser, thresholds)    (cereal)
+//   index.<hash>.bin         int8 codes + HNSW graph                                  (code_index)
+//   catalogue.<hash>.bin     tokens, collections, traits, rarity, entry->token map    (cereal)
+// Loading checks version, sizes and SHA-256 of every file before parsing it, then cross-checks
+// the parts against each other; any mismatch is a clear error naming the file.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalogue.h"
+#include "code_index.h"
+#include "descriptor.h"
+#include "model_card.h"
+
+namespace nftlens {
+
+constexpr const char* kBundleFormat = "nftlens-bundle";
+constexpr int kBundleVersion = 1;
+
+struct FileEntry {
+  std::string role, name, sha256;
+  uint64_t bytes = 0;
+};
+
+struct Manifest {
+  int version = 0;
+  std::string generator;
+  ModelCard model;  // model.file is the bundle's (hashed) model file name
+  int descriptor_dim = 0;
+  uint64_t tokens = 0, entries = 0;
+  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue
+  std::string json_text;         // as parsed
+
+  const FileEntry& file(const std::string& role) const;
+};
+
+Manifest parse_manifest(const std::string& json_text);
+// Size + SHA-256 check of one file's bytes against the manifest.
+void verify_file(const FileEntry& f, const uint8_t* data, size_t size);
+
+struct Bundle {
+  Manifest manifest;
+  Recipe recipe;
+  CodeIndex index;
+  Catalogue catalogue;
+};
+
+// Build a bundle from verified file bytes (role -> bytes). The model file is not needed here.
+Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<uint8_t>>& files);
+
+// Serialisation used by the builder (and by tests).
+std::vector<uint8_t> serialize_recipe(const Recipe& r);
+std::vector<uint8_t> serialize_catalogue(const Catalogue& c);
+Recipe deserialize_recipe(const uint8_t* data, size_t size, const std::string& where);
+Catalogue deserialize_catalogue(const uint8_t* data, size_t size, const std::string& where);
+
+// Content-hashed file name: "<stem>.<first 16 hex of sha256>.<ext>".
+std::string hashed_name(const std::string& stem, const std::string& ext, const std::string& sha256);
+
+std::string make_manifest_json(const ModelCard& model, const Recipe& recipe, const CodeIndex& index,
+                               const Catalogue& catalogue, const std::vector<FileEntry>& files,
+                               const std::string& generator);
+
+}  // namespace nftlens

@@ -1,0 +1,53 @@
+// The token catalogue: what a search result shows (collection, token id, name, image, traits,
+// rarity) and which token each index entry belongs to. Strings repeated across tokens (trait types,
+// trait values, descriptions) are stored once.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nftlens {
+
+struct Collection {
+  std::string slug, name, description, chain, contract;
+  std::string link_template;  // e.g. https://opensea.io/assets/{chain}/{contract}/{token_id}
+  uint32_t token_count = 0;
+  template <class A> void serialize(A& ar) { ar(slug, name, description, chain, contract, link_template, token_count); }
+};
+
+struct Token {
+  uint32_t collection = 0;
+  std::string token_id, name, image, thumb, external_url;
+  uint32_t description = 0;                           // string table index (0 = "")
+  std::vector<std::pair<uint32_t, uint32_t>> traits;  // (trait type, value) string indices
+  float rarity_score = 0;
+  uint32_t rarity_rank = 0;                           // 1 = rarest within its collection
+  template <class A> void serialize(A& ar) { ar(collection, token_id, name, image, thumb, external_url, description, traits, rarity_score, rarity_rank); }
+};
+
+struct Catalogue {
+  std::vector<Collection> collections;
+  std::vector<Token> tokens;
+  std::vector<std::string> strings{""};
+  std::vector<uint32_t> entry_token;  // index entry -> token
+
+  uint32_t intern(const std::string& s);  // builder side; linear-time map kept outside for speed
+  template <class A> void serialize(A& ar) { ar(collections, tokens, strings, entry_token); }
+
+  // Validate references after loading untrusted bytes.
+  void validate(size_t index_entries, const std::string& where) const;
+  // The rarity.tools method per collection: score = sum over the collection's trait types of
+  // 1 / frequency of the token's value (a missing trait counts as the value "none"); rank 1 = rarest.
+  void compute_rarity();
+  // Result/detail view of a token as JSON (marketplace link filled in; only http(s) links kept).
+  std::string token_json(uint32_t token, double score = -1) const;
+  std::string collections_json() const;
+  // Trait type -> value -> count for one collection (or all if collection < 0), as JSON.
+  std::string trait_stats_json(int collection) const;
+};
+
+// Keep a link only if it is an absolute http(s) URL without control characters.
+std::string safe_http_url(const std::string& url);
+std::string fill_link_template(const Collection& c, const std::string& token_id);
+
+}  // namespace nftlens

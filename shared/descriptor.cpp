@@ -1,0 +1,173 @@
+#include "descriptor.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "error.h"
+
+namespace nftlens {
+
+void Recipe::validate(const ModelCard& card, const std::string& where) const {
+  if (color_grid < 1 || color_grid > 64) throw Error(where + ": recipe colour grid out of range");
+  if (in_dim != raw_dim(card)) throw Error(where + ": recipe input size " + std::to_string(in_dim) + " does not match the model card (" + std::to_string(raw_dim(card)) + ")");
+  if (out_dim <= 0 || out_dim > 4096) throw Error(where + ": recipe output size out of range");
+  if (mean.size() != size_t(in_dim)) throw Error(where + ": recipe mean has the wrong size");
+  if (projection.empty() ? out_dim != in_dim : projection.size() != size_t(out_dim) * in_dim)
+    throw Error(where + ": recipe projection has the wrong size");
+  if (!(quant_scale > 0 && std::isfinite(quant_scale))) throw Error(where + ": recipe quantisation scale is invalid");
+  for (float v : projection)
+    if (!std::isfinite(v)) throw Error(where + ": recipe projection has non-finite values");
+}
+
+namespace {
+bool near(const uint8_t* p, const Rgb& c, int tol) {
+  return std::abs(p[0] - c[0]) <= tol && std::abs(p[1] - c[1]) <= tol && std::abs(p[2] - c[2]) <= tol;
+}
+constexpr int kMarginTolerance = 24;
+}  // namespace
+
+Box find_content_box(const RgbImage& img, const std::vector<Rgb>& keep) {
+  const int W = img.width, H = img.height;
+  Box whole{0, 0, W, H};
+  if (W < 16 || H < 16) return whole;
+  // Fraction of a line's pixels near colour c.
+  auto row_frac = [&](int y, int x0, int x1, const Rgb& c) {
+    int n = 0;
+    for (int x = x0; x < x1; ++x) n += near(img.at(x, y), c, kMarginTolerance);
+    return double(n) / std::max(1, x1 - x0);
+  };
+  auto col_frac = [&](int x, int y0, int y1, const Rgb& c) {
+    int n = 0;
+    for (int y = y0; y < y1; ++y) n += near(img.at(x, y), c, kMarginTolerance);
+    return double(n) / std::max(1, y1 - y0);
+  };
+  auto is_art = [&](const Rgb& c) {
+    for (auto& k : keep)
+      if (near(c.data(), k, kMarginTolerance)) return true;
+    return false;
+  };
+  // The margin colour of a side is its outermost line's middle pixel; a side counts as margin only
+  // if that line is almost uniform in it. Then move inward while lines stay mostly margin colour
+  // (captions and watermarks leave lines only partly margin-coloured).
+  int top = 0, bottom = H, left = 0, right = W;
+  auto pix = [&](int x, int y) { const uint8_t* p = img.at(x, y); return Rgb{p[0], p[1], p[2]}; };
+  const double kStart = 0.97, kContinue = 0.6;
+  Rgb c = pix(W / 2, 0);
+  if (!is_art(c) && row_frac(0, 0, W, c) >= kStart)
+    while (top < H / 2 && row_frac(top, 0, W, c) >= kContinue) ++top;
+  c = pix(W / 2, H - 1);
+  if (!is_art(c) && row_frac(H - 1, 0, W, c) >= kStart)
+    while (bottom > top + H / 4 && row_frac(bottom - 1, 0, W, c) >= kContinue) --bottom;
+  c = pix(0, H / 2);
+  if (!is_art(c) && col_frac(0, top, bottom, c) >= kStart)
+    while (left < W / 2 && col_frac(left, top, bottom, c) >= kContinue) ++left;
+  c = pix(W - 1, H / 2);
+  if (!is_art(c) && col_frac(W - 1, top, bottom, c) >= kStart)
+    while (right > left + W / 4 && col_frac(right - 1, top, bottom, c) >= kContinue) --right;
+  Box b{left, top, right - left, bottom - top};
+  if (b.w < W / 4 || b.h < H / 4) return whole;  // nearly uniform image: nothing to trim
+  return b;
+}
+
+ImagePlan plan_entry(const Recipe&, const RgbImage& img) {
+  ImagePlan p;
+  p.model_boxes.push_back(Box{0, 0, img.width, img.height});
+  p.views.push_back(View{p.model_boxes[0], false, 0});
+  return p;
+}
+
+ImagePlan plan_query(const Recipe& r, const RgbImage& img) {
+  ImagePlan p = plan_entry(r, img);
+  if (r.trim_margins) {
+    Box content = find_content_box(img, r.collection_backgrounds);
+    if (!(content == p.model_boxes[0])) {
+      p.model_boxes.push_back(content);
+      p.views.push_back(View{content, false, 1});
+    }
+  }
+  if (r.mirror_queries) {
+    const size_t n = p.views.size();
+    for (size_t i = 0; i < n; ++i) p.views.push_back(View{p.views[i].box, true, p.views[i].model_run});
+  }
+  return p;
+}
+
+namespace {
+float srgb_to_linear(float c) { return c <= 0.04045f ? c / 12.92f : std::pow((c + 0.055f) / 1.055f, 2.4f); }
+float lab_f(float t) { return t > 0.008856f ? std::cbrt(t) : 7.787f * t + 16.0f / 116.0f; }
+}  // namespace
+
+std::vector<float> color_layout(const RgbImage& img, const Box& box, int grid, bool mirrored) {
+  std::vector<float> rgb = resize_to_float(img, box, grid, grid);
+  std::vector<float> lab(rgb.size());
+  for (int y = 0; y < grid; ++y)
+    for (int x = 0; x < grid; ++x) {
+      const float* p = &rgb[(size_t(y) * grid + (mirrored ? grid - 1 - x : x)) * 3];
+      const float R = srgb_to_linear(p[0]), G = srgb_to_linear(p[1]), B = srgb_to_linear(p[2]);
+      const float X = (0.4124f * R + 0.3576f * G + 0.1805f * B) / 0.95047f;
+      const float Y = 0.2126f * R + 0.7152f * G + 0.0722f * B;
+      const float Z = (0.0193f * R + 0.1192f * G + 0.9505f * B) / 1.08883f;
+      const float fx = lab_f(X), fy = lab_f(Y), fz = lab_f(Z);
+      float* o = &lab[(size_t(y) * grid + x) * 3];
+      o[0] = (116.0f * fy - 16.0f) / 100.0f;  // L in [0,1]
+      o[1] = 500.0f * (fx - fy) / 100.0f;     // a, b roughly in [-1,1]
+      o[2] = 200.0f * (fy - fz) / 100.0f;
+    }
+  return lab;
+}
+
+void l2_normalize(std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += double(x) * x;
+  const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
+  for (float& x : v) x *= inv;
+}
+
+void power_l2_normalize(std::vector<float>& v) {
+  for (float& x : v) x = std::copysign(std::sqrt(std::fabs(x)), x);
+  l2_normalize(v);
+}
+
+std::vector<float> raw_descriptor(const Recipe& r, const RgbImage& img, const View& v, const std::vector<float>& model_features) {
+  std::vector<float> out = color_layout(img, v.box, r.color_grid, v.mirrored);
+  if (r.use_model) {
+    std::vector<float> f = model_features;
+    power_l2_normalize(f);
+    for (float x : f) out.push_back(x * r.model_weight);
+  }
+  return out;
+}
+
+std::vector<float> project(const Recipe& r, const std::vector<float>& raw) {
+  if (raw.size() != size_t(r.in_dim)) throw Error("descriptor has " + std::to_string(raw.size()) + " values, the recipe expects " + std::to_string(r.in_dim));
+  std::vector<float> centred(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) centred[i] = raw[i] - r.mean[i];
+  std::vector<float> out;
+  if (r.projection.empty()) {
+    out = centred;
+  } else {
+    out.assign(r.out_dim, 0.0f);
+    for (int o = 0; o < r.out_dim; ++o) {
+      const float* row = &r.projection[size_t(o) * r.in_dim];
+      float s = 0;
+      for (int i = 0; i < r.in_dim; ++i) s += row[i] * centred[i];
+      out[o] = s;
+    }
+  }
+  l2_normalize(out);
+  return out;
+}
+
+std::vector<int8_t> quantize(const Recipe& r, const std::vector<float>& d) {
+  std::vector<int8_t> q(d.size());
+  for (size_t i = 0; i < d.size(); ++i) q[i] = int8_t(std::clamp(std::lround(d[i] * r.quant_scale), -127L, 127L));
+  return q;
+}
+
+std::vector<float> dequantize(const Recipe& r, const int8_t* code, int dim) {
+  std::vector<float> v(dim);
+  for (int i = 0; i < dim; ++i) v[i] = code[i] / r.quant_scale;
+  return v;
+}
+
+}  // namespace nftlens

@@ -1,0 +1,80 @@
+// The descriptor recipe: how an image becomes a compact code, identically in the builder and the
+// browser. The recipe is data (stored in the bundle), so it can evolve without code on either side
+// drifting apart. Steps, in order:
+//   1. views: which regions of the image to describe (whole image; for queries also the image with
+//      uniform margins trimmed, and mirrored copies)
+//   2. per view: an 8x8 CIE-Lab colour layout + the model's pooled features (signed sqrt, L2)
+//   3. centre + project (learned whitening, stored in the bundle), L2-normalise
+//   4. int8 scalar quantisation with a stored scale
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image.h"
+#include "model_card.h"
+
+namespace nftlens {
+
+struct Recipe {
+  int color_grid = 8;          // colour-layout thumbnail side (Lab, color_grid^2 * 3 values)
+  bool use_model = true;       // include the model's features
+  float model_weight = 1.0f;   // relative weight of the model part before projection
+  bool trim_margins = true;    // queries: also describe the image with uniform margins trimmed
+  bool mirror_queries = true;  // queries: also describe mirrored views
+  std::vector<Rgb> collection_backgrounds;  // colours that are art, not page margin
+  int in_dim = 0, out_dim = 0;
+  std::vector<float> mean;        // in_dim
+  std::vector<float> projection;  // out_dim rows x in_dim cols; empty = identity (out_dim == in_dim)
+  float quant_scale = 127.0f;     // code = clamp(round(v * scale))
+  float match_threshold = 0.0f;   // cosine score at or above which a result counts as a copy
+
+  int color_dim() const { return color_grid * color_grid * 3; }
+  int raw_dim(const ModelCard& card) const { return color_dim() + (use_model ? card.feature_dim() : 0); }
+  void validate(const ModelCard& card, const std::string& where) const;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(color_grid, use_model, model_weight, trim_margins, mirror_queries, collection_backgrounds, in_dim, out_dim,
+       mean, projection, quant_scale, match_threshold);
+  }
+};
+
+// A region of the image to describe and whose model run provides its features.
+struct View {
+  Box box;
+  bool mirrored = false;
+  int model_run = 0;  // index into ImagePlan::model_boxes
+};
+
+// The model runs and views one image needs. Mirrored views reuse the unmirrored run's model
+// features: globally pooled CNN features are nearly flip-invariant, and this halves query cost.
+struct ImagePlan {
+  std::vector<Box> model_boxes;
+  std::vector<View> views;
+};
+
+ImagePlan plan_entry(const Recipe& r, const RgbImage& img);  // database image: whole image
+ImagePlan plan_query(const Recipe& r, const RgbImage& img);  // query: whole, trimmed, mirrored
+
+// Uniform page margins around the artwork (screenshots, phone photos); colours in `keep` are the
+// collection's own backgrounds and never count as margin. Returns the whole image if none.
+Box find_content_box(const RgbImage& img, const std::vector<Rgb>& keep);
+
+// 8x8 (grid x grid) Lab colour layout of a region, row-major, optionally mirrored.
+std::vector<float> color_layout(const RgbImage& img, const Box& box, int grid, bool mirrored);
+
+// Model features -> signed square root + L2 normalisation.
+void power_l2_normalize(std::vector<float>& v);
+void l2_normalize(std::vector<float>& v);
+
+// Unprojected descriptor of one view: [colour layout, model_weight * normalised model features].
+std::vector<float> raw_descriptor(const Recipe& r, const RgbImage& img, const View& v, const std::vector<float>& model_features);
+
+// Centre, project, L2-normalise.
+std::vector<float> project(const Recipe& r, const std::vector<float>& raw);
+
+std::vector<int8_t> quantize(const Recipe& r, const std::vector<float>& desc);
+std::vector<float> dequantize(const Recipe& r, const int8_t* code, int dim);
+
+}  // namespace nftlens

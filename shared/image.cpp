@@ -1,0 +1,114 @@
+#include "image.h"
+
+#include <algorithm>
+#include <string>
+
+#include "error.h"
+
+// The only translation unit that compiles the stb implementations.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_GIF
+#define STBI_ONLY_BMP
+#define STBI_NO_STDIO
+#define STBI_MAX_DIMENSIONS (1 << 16)
+#include <stb/stb_image.h>
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#include <stb/stb_image_resize.h>
+
+namespace nftlens {
+namespace {
+
+RgbImage composite(const uint8_t* rgba, int w, int h, Rgb bg) {
+  RgbImage out;
+  out.width = w;
+  out.height = h;
+  out.rgb.resize(size_t(w) * h * 3);
+  const size_t n = size_t(w) * h;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* p = rgba + 4 * i;
+    const unsigned a = p[3];
+    for (int c = 0; c < 3; ++c)  // integer blend: identical on every platform
+      out.rgb[3 * i + c] = uint8_t((p[c] * a + bg[c] * (255 - a) + 127) / 255);
+  }
+  return out;
+}
+
+void check_pixels(uint64_t w, uint64_t h, const ImageLimits& limits) {
+  if (w == 0 || h == 0) throw Error("image has zero width or height");
+  if (w * h > limits.max_pixels)
+    throw Error("image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit of " +
+                std::to_string(limits.max_pixels) + " (decompression bomb?)");
+}
+
+}  // namespace
+
+RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const ImageLimits& limits) {
+  if (size == 0) throw Error("image file is empty");
+  if (size > limits.max_encoded_bytes) throw Error("image file is larger than " + std::to_string(limits.max_encoded_bytes) + " bytes");
+  if (size > size_t(INT32_MAX)) throw Error("image file too large");
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
+    throw Error(std::string("not a decodable PNG/JPEG/GIF/BMP image (") + stbi_failure_reason() + ")");
+  check_pixels(uint64_t(w), uint64_t(h), limits);
+  uint8_t* pixels = stbi_load_from_memory(data, int(size), &w, &h, &comp, 4);
+  if (!pixels) throw Error(std::string("image is corrupt or truncated (") + stbi_failure_reason() + ")");
+  RgbImage out;
+  try {
+    out = composite(pixels, w, h, background);
+  } catch (...) {
+    stbi_image_free(pixels);
+    throw;
+  }
+  stbi_image_free(pixels);
+  return out;
+}
+
+RgbImage from_rgba(const uint8_t* rgba, int width, int height, Rgb background, const ImageLimits& limits) {
+  if (width <= 0 || height <= 0) throw Error("image has zero width or height");
+  check_pixels(uint64_t(width), uint64_t(height), limits);
+  return composite(rgba, width, height, background);
+}
+
+RgbImage crop(const RgbImage& img, const Box& b) {
+  if (b.x < 0 || b.y < 0 || b.w <= 0 || b.h <= 0 || b.x + b.w > img.width || b.y + b.h > img.height)
+    throw Error("crop box outside the image");
+  RgbImage out;
+  out.width = b.w;
+  out.height = b.h;
+  out.rgb.resize(size_t(b.w) * b.h * 3);
+  for (int y = 0; y < b.h; ++y)
+    std::copy_n(img.at(b.x, b.y + y), size_t(b.w) * 3, &out.rgb[size_t(y) * b.w * 3]);
+  return out;
+}
+
+RgbImage mirror(const RgbImage& img) {
+  RgbImage out = img;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x)
+      std::copy_n(img.at(img.width - 1 - x, y), 3, &out.rgb[(size_t(y) * img.width + x) * 3]);
+  return out;
+}
+
+std::vector<float> resize_to_float(const RgbImage& img, const Box& b, int width, int height) {
+  if (b.x < 0 || b.y < 0 || b.w <= 0 || b.h <= 0 || b.x + b.w > img.width || b.y + b.h > img.height)
+    throw Error("resize box outside the image");
+  std::vector<float> src(size_t(b.w) * b.h * 3);
+  for (int y = 0; y < b.h; ++y) {
+    const uint8_t* row = img.at(b.x, b.y + y);
+    float* dst = &src[size_t(y) * b.w * 3];
+    for (int i = 0; i < b.w * 3; ++i) dst[i] = row[i] * (1.0f / 255.0f);
+  }
+  std::vector<float> out(size_t(width) * height * 3);
+  if (!stbir_resize_float_generic(src.data(), b.w, b.h, 0, out.data(), width, height, 0, 3, STBIR_ALPHA_CHANNEL_NONE, 0,
+                                  STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR, nullptr))
+    throw Error("resize failed");
+  return out;
+}
+
+std::vector<float> resize_to_float(const RgbImage& img, int width, int height) {
+  return resize_to_float(img, Box{0, 0, img.width, img.height}, width, height);
+}
+
+}  // namespace nftlens

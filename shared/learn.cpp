@@ -1,0 +1,111 @@
+#include "learn.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "error.h"
+
+namespace nftlens {
+
+std::pair<bool, Rgb> dominant_ring_colour(const RgbImage& img) {
+  std::map<uint32_t, int> counts;  // colours quantised to 4 bits per channel
+  int total = 0;
+  auto add = [&](int x, int y) {
+    const uint8_t* p = img.at(x, y);
+    counts[uint32_t(p[0] >> 4) << 8 | uint32_t(p[1] >> 4) << 4 | uint32_t(p[2] >> 4)]++;
+    ++total;
+  };
+  for (int x = 0; x < img.width; ++x) { add(x, 0); add(x, img.height - 1); }
+  for (int y = 1; y + 1 < img.height; ++y) { add(0, y); add(img.width - 1, y); }
+  if (counts.empty()) return {false, {}};
+  auto top = std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) { return a.second < b.second; });
+  if (top->second < 0.6 * total) return {false, {}};
+  // Average the exact pixels of that bucket for a precise colour.
+  long sum[3] = {0, 0, 0};
+  int n = 0;
+  auto acc = [&](int x, int y) {
+    const uint8_t* p = img.at(x, y);
+    if ((uint32_t(p[0] >> 4) << 8 | uint32_t(p[1] >> 4) << 4 | uint32_t(p[2] >> 4)) != top->first) return;
+    for (int c = 0; c < 3; ++c) sum[c] += p[c];
+    ++n;
+  };
+  for (int x = 0; x < img.width; ++x) { acc(x, 0); acc(x, img.height - 1); }
+  for (int y = 1; y + 1 < img.height; ++y) { acc(0, y); acc(img.width - 1, y); }
+  return {true, Rgb{uint8_t(sum[0] / n), uint8_t(sum[1] / n), uint8_t(sum[2] / n)}};
+}
+
+std::vector<Rgb> learn_backgrounds(const std::vector<std::pair<bool, Rgb>>& ring) {
+  std::map<uint32_t, std::pair<int, Rgb>> counts;
+  for (auto& [ok, c] : ring)
+    if (ok) {
+      auto& e = counts[uint32_t(c[0] >> 3) << 10 | uint32_t(c[1] >> 3) << 5 | uint32_t(c[2] >> 3)];
+      if (e.first++ == 0) e.second = c;
+    }
+  std::vector<std::pair<int, Rgb>> v;
+  for (auto& [k, e] : counts) v.push_back(e);
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::vector<Rgb> out;
+  const int min_count = std::max(2, int(0.02 * ring.size()));
+  for (auto& [n, c] : v)
+    if (n >= min_count && out.size() < 16) out.push_back(c);
+  return out;
+}
+
+void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<std::pair<Vec, Vec>>& pairs, int out_dim) {
+  if (X.empty()) throw Error("cannot learn a projection from an empty collection");
+  const int d = int(X[0].size());
+  using Mat = Eigen::MatrixXd;
+  using VecD = Eigen::VectorXd;
+  VecD mu = VecD::Zero(d);
+  for (auto& x : X) mu += Eigen::Map<const Eigen::VectorXf>(x.data(), d).cast<double>();
+  mu /= double(X.size());
+  r.in_dim = d;
+  r.mean.assign(mu.data(), mu.data() + d);
+
+  // Within-pair covariance (how copies differ); without pairs, fall back to plain PCA-whitening.
+  Mat Cw = Mat::Identity(d, d);
+  if (!pairs.empty()) {
+    Cw.setZero();
+    for (auto& [a, b] : pairs) {
+      VecD diff = (Eigen::Map<const Eigen::VectorXf>(a.data(), d) - Eigen::Map<const Eigen::VectorXf>(b.data(), d)).cast<double>();
+      Cw.selfadjointView<Eigen::Lower>().rankUpdate(diff);
+    }
+    Cw = Cw.selfadjointView<Eigen::Lower>();
+    Cw /= double(pairs.size());
+    Cw += (1e-3 * Cw.trace() / d + 1e-9) * Mat::Identity(d, d);  // regularise rare directions
+  }
+  Eigen::SelfAdjointEigenSolver<Mat> ew(Cw);
+  Mat Wh = ew.eigenvectors() * ew.eigenvalues().cwiseMax(1e-12).cwiseInverse().cwiseSqrt().asDiagonal() * ew.eigenvectors().transpose();
+
+  Mat Cb = Mat::Zero(d, d);
+  for (auto& x : X) {
+    VecD y = Wh * (Eigen::Map<const Eigen::VectorXf>(x.data(), d).cast<double>() - mu);
+    Cb.selfadjointView<Eigen::Lower>().rankUpdate(y);
+  }
+  Cb = Cb.selfadjointView<Eigen::Lower>();
+  Cb /= double(X.size());
+  Eigen::SelfAdjointEigenSolver<Mat> eb(Cb);
+  out_dim = std::min(out_dim, d);
+  // Eigenvalues ascend: the last out_dim columns are the principal directions.
+  Mat V = eb.eigenvectors().rightCols(out_dim).rowwise().reverse();
+  Mat P = V.transpose() * Wh;  // out_dim x d
+  r.out_dim = out_dim;
+  r.projection.resize(size_t(out_dim) * d);
+  for (int o = 0; o < out_dim; ++o)
+    for (int i = 0; i < d; ++i) r.projection[size_t(o) * d + i] = float(P(o, i));
+}
+
+void learn_quantizer(Recipe& r, const std::vector<Vec>& projected) {
+  std::vector<float> mags;
+  for (auto& v : projected)
+    for (float x : v) mags.push_back(std::fabs(x));
+  if (mags.empty()) { r.quant_scale = 127.0f; return; }
+  const size_t k = std::min(mags.size() - 1, size_t(0.9999 * double(mags.size())));
+  std::nth_element(mags.begin(), mags.begin() + k, mags.end());
+  const float q = std::max(mags[k], 1e-3f);
+  r.quant_scale = 127.0f / q;
+}
+
+}  // namespace nftlens

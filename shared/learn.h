@@ -1,0 +1,28 @@
+// Build-time learning of the descriptor recipe (native only): the collection's background colours,
+// the whitening projection learned from matching pairs, the quantiser scale and the copy threshold.
+#pragma once
+#include <utility>
+#include <vector>
+
+#include "descriptor.h"
+
+namespace nftlens {
+
+using Vec = std::vector<float>;
+
+// Colours that fill most of the outer ring of many tokens: the collection's own backgrounds,
+// which the query-side margin trim must not cut away. `ring_colours` has one entry per token
+// (its dominant outer-ring colour, or nothing if no colour dominates).
+std::vector<Rgb> learn_backgrounds(const std::vector<std::pair<bool, Rgb>>& ring_colours);
+// Dominant colour of the outer ring of an image (at least 60% of ring pixels near it).
+std::pair<bool, Rgb> dominant_ring_colour(const RgbImage& img);
+
+// Learned whitening (Radenovic et al., "Lw"): whiten by the inverse square root of the covariance
+// of matching-pair differences, then keep the top `out_dim` principal directions of the whitened
+// collection. Fills recipe.mean, recipe.projection, recipe.in_dim, recipe.out_dim.
+void learn_projection(Recipe& r, const std::vector<Vec>& collection, const std::vector<std::pair<Vec, Vec>>& pairs, int out_dim);
+
+// Scale so that the int8 codes use their range (99.99th percentile of |value| maps to 127).
+void learn_quantizer(Recipe& r, const std::vector<Vec>& projected);
+
+}  // namespace nftlens

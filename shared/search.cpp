@@ -1,0 +1,84 @@
+#include "search.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "error.h"
+
+namespace nftlens {
+
+QuerySession::QuerySession(const Bundle& bundle, RgbImage image)
+    : bundle_(bundle), image_(std::move(image)), plan_(plan_query(bundle.recipe, image_)) {
+  features_.resize(plan_.model_boxes.size());
+  have_.assign(plan_.model_boxes.size(), !bundle_.recipe.use_model);
+}
+
+std::vector<float> QuerySession::model_input(size_t run) const {
+  return make_input_tensor(bundle_.manifest.model, image_, plan_.model_boxes.at(run));
+}
+
+void QuerySession::set_model_output(size_t run, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes) {
+  features_.at(run) = pool_outputs(bundle_.manifest.model, outputs, sizes);
+  have_[run] = true;
+}
+
+void QuerySession::set_pooled_features(size_t run, std::vector<float> f) {
+  if (f.size() != size_t(bundle_.manifest.model.feature_dim())) throw Error("query: model features have the wrong size");
+  features_.at(run) = std::move(f);
+  have_[run] = true;
+}
+
+std::vector<std::vector<float>> QuerySession::descriptors() const {
+  std::vector<std::vector<float>> out;
+  for (const View& v : plan_.views) {
+    if (!have_.at(v.model_run)) throw Error("query: model output for run " + std::to_string(v.model_run) + " was not set");
+    out.push_back(project(bundle_.recipe, raw_descriptor(bundle_.recipe, image_, v, features_[v.model_run])));
+  }
+  return out;
+}
+
+std::vector<TokenHit> search_tokens(const Bundle& b, const std::vector<std::vector<float>>& descriptors, const SearchOptions& opt) {
+  std::vector<bool> allowed;
+  if (!opt.collections.empty()) {
+    allowed.assign(b.catalogue.collections.size(), false);
+    for (size_t c = 0; c < b.catalogue.collections.size(); ++c)
+      allowed[c] = std::find(opt.collections.begin(), opt.collections.end(), b.catalogue.collections[c].slug) != opt.collections.end();
+  }
+  const float s2 = b.recipe.quant_scale * b.recipe.quant_scale;
+  std::unordered_map<uint32_t, float> best;
+  // Entries per token can be several, and a filter can reject hits: widen the search until k
+  // distinct allowed tokens are found or the whole index was considered.
+  size_t want = std::max<size_t>(opt.k * 4, 32);
+  for (;;) {
+    best.clear();
+    for (const auto& d : descriptors) {
+      const std::vector<int8_t> q = quantize(b.recipe, d);
+      const auto hits = opt.exact ? b.index.exact(q.data(), want) : b.index.search(q.data(), want, std::max<int>(opt.ef, int(want)));
+      for (const Neighbor& n : hits) {
+        const uint32_t t = b.catalogue.entry_token[n.entry];
+        if (!allowed.empty() && !allowed[b.catalogue.tokens[t].collection]) continue;
+        const float score = 1.0f - float(n.distance) / (2.0f * s2);  // cosine for unit vectors
+        auto it = best.find(t);
+        if (it == best.end() || it->second < score) best[t] = score;
+      }
+    }
+    if (best.size() >= opt.k || want >= b.index.size()) break;
+    want = std::min(b.index.size(), want * 4);
+  }
+  std::vector<TokenHit> out;
+  for (auto& [t, s] : best) out.push_back(TokenHit{t, s});
+  std::sort(out.begin(), out.end(), [](const TokenHit& a, const TokenHit& b) { return a.score != b.score ? a.score > b.score : a.token < b.token; });
+  if (out.size() > opt.k) out.resize(opt.k);
+  return out;
+}
+
+std::string results_json(const Bundle& b, const std::vector<TokenHit>& hits) {
+  nlohmann::json res = nlohmann::json::array();
+  for (auto& h : hits) res.push_back(nlohmann::json::parse(b.catalogue.token_json(h.token, h.score)));
+  const float t = b.recipe.match_threshold;
+  nlohmann::json j = {{"match", !hits.empty() && hits[0].score >= t}, {"threshold", t}, {"results", res}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace nftlens

@@ -1,0 +1,54 @@
+// Query-side pipeline shared by `nftlens query` and the browser:
+//   QuerySession(image) -> model inputs for each planned model run -> (caller runs the model) ->
+//   set_model_output(...) -> descriptors() -> search_tokens(...)
+// The caller owns inference (ONNX Runtime natively, onnxruntime-web in the browser); everything
+// else happens here, so both sides compute the same thing.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "bundle.h"
+
+namespace nftlens {
+
+class QuerySession {
+ public:
+  QuerySession(const Bundle& bundle, RgbImage image);
+  size_t model_runs() const { return plan_.model_boxes.size(); }
+  std::vector<float> model_input(size_t run) const;
+  // The model's raw outputs for one run, in card order (pooled here per the card).
+  void set_model_output(size_t run, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes);
+  // Same, for callers whose runtime already pooled the outputs per the card (the native embedder).
+  void set_pooled_features(size_t run, std::vector<float> features);
+  // One projected, L2-normalised descriptor per view (requires all model outputs set).
+  std::vector<std::vector<float>> descriptors() const;
+  const ImagePlan& plan() const { return plan_; }
+  const RgbImage& image() const { return image_; }
+
+ private:
+  const Bundle& bundle_;
+  RgbImage image_;
+  ImagePlan plan_;
+  std::vector<std::vector<float>> features_;
+  std::vector<bool> have_;
+};
+
+struct SearchOptions {
+  size_t k = 10;
+  int ef = 0;                                // 0 = index default
+  bool exact = false;                        // exhaustive scan instead of HNSW
+  std::vector<std::string> collections;      // restrict to these slugs (empty = all)
+};
+
+struct TokenHit {
+  uint32_t token;
+  float score;  // cosine similarity of the best (view, entry) pair
+};
+
+// Per-token results, best first: a token's score is its best entry over all query views.
+std::vector<TokenHit> search_tokens(const Bundle& bundle, const std::vector<std::vector<float>>& descriptors, const SearchOptions& opt);
+
+// {"match": bool, "threshold": t, "results": [token json + score ...]}
+std::string results_json(const Bundle& bundle, const std::vector<TokenHit>& hits);
+
+}  // namespace nftlens
