@@ -1,0 +1,26 @@
+// Shared helpers for the Chromium tests: launch Debian's chromium headless via playwright-core,
+// start scripts/serve.mjs on a free port.
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export async function serve(extraArgs = []) {
+  const child = spawn(process.execPath, [path.join(root, 'scripts/serve.mjs'), '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => { buf += d; const m = buf.match(/serving (http:\S+)/); if (m) resolve(m[1]); });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { url, close: () => child.kill() };
+}

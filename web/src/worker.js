@@ -1,0 +1,131 @@
+// NFT Lens worker: loads a bundle, embeds query images with onnxruntime-web and searches them with
+// the wasm core. Everything numeric happens in the core or the model; this file only moves bytes.
+// Runs off the main thread so the page never freezes. The query image never leaves this worker.
+import createCore from '../dist/nftlens-core.js';
+import * as ort from '../dist/ort/ort.wasm.bundle.min.mjs';
+
+const CACHE_NAME = 'nftlens-bundle-v1';
+let core = null;     // the wasm module
+let lens = null;     // core Lens instance
+let session = null;  // onnxruntime-web InferenceSession
+let info = null;     // bundle summary
+
+function coreResult(text) {
+  const r = JSON.parse(text);
+  if (r && r.error) throw new Error(r.error);
+  return r;
+}
+
+// Content-hashed files never change: serve them from the Cache API after the first fetch.
+async function fetchImmutable(url) {
+  let cache = null;
+  try { cache = await caches.open(CACHE_NAME); } catch { /* no Cache API (opaque origin): HTTP cache only */ }
+  if (cache) {
+    const hit = await cache.match(url);
+    if (hit) return new Uint8Array(await hit.arrayBuffer());
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (cache) await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
+  return bytes;
+}
+
+async function open({ bundleUrl, threads }) {
+  const base = new URL(bundleUrl, self.location.href);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  core = core || await createCore();
+  lens = new core.Lens();
+  const mres = await fetch(new URL('manifest.json', base), { cache: 'no-cache' });
+  if (!mres.ok) throw new Error(`bundle manifest ${new URL('manifest.json', base)}: HTTP ${mres.status}`);
+  const manifest = coreResult(lens.openManifest(await mres.text()));
+  let modelBytes = null;
+  await Promise.all(manifest.files.map(async (f) => {
+    const bytes = await fetchImmutable(new URL(f.name, base).href);
+    coreResult(lens.addFile(f.role, bytes));  // size + SHA-256 checked against the manifest
+    if (f.role === 'model') modelBytes = bytes;
+  }));
+  const summary = coreResult(lens.finish());
+  const isolated = self.crossOriginIsolated === true;
+  ort.env.wasm.numThreads = isolated ? Math.max(2, Math.min(4, threads || navigator.hardwareConcurrency || 2)) : 1;
+  session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  info = { ...summary, model: manifest.model, threads: ort.env.wasm.numThreads, collections: JSON.parse(lens.collections()) };
+  return info;
+}
+
+// Decode in the core when it can (PNG/JPEG/GIF/BMP: identical pixels to the native builder);
+// otherwise let the platform decode (WebP, SVG, AVIF, ...) and pass RGBA pixels.
+async function beginQuery(input) {
+  if (typeof input === 'string') {
+    const res = await fetch(input);
+    if (!res.ok) throw new Error(`image URL: HTTP ${res.status}`);
+    input = await res.blob();
+  }
+  if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) input = new Blob([input]);
+  let bitmap = null;
+  if (input instanceof Blob) {
+    if (input.size === 0) throw new Error('the image file is empty');
+    const bytes = new Uint8Array(await input.arrayBuffer());
+    const r = JSON.parse(lens.beginQueryEncoded(bytes));
+    if (!r.error) return r;
+    if (!/not a decodable/.test(r.error)) throw new Error(r.error);
+    try {
+      bitmap = await createImageBitmap(input, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    } catch {
+      throw new Error('this file is not an image the browser can read');
+    }
+  } else if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) {
+    bitmap = input;
+  } else {
+    throw new Error('searchImage needs a File, Blob, ArrayBuffer, ImageBitmap or image URL');
+  }
+  if (bitmap.width * bitmap.height > 40e6) throw new Error(`image is ${bitmap.width}x${bitmap.height} pixels, over the limit`);
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  const pixels = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  return coreResult(lens.beginQueryRGBA(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), bitmap.width, bitmap.height));
+}
+
+async function search({ image, k = 10, collections = [] }) {
+  if (!lens || !session) throw new Error('bundle not loaded');
+  const t0 = performance.now();
+  const q = await beginQuery(image);
+  const t1 = performance.now();
+  let prep = 0, infer = 0;
+  if (q.use_model) {
+    for (let run = 0; run < q.runs; run++) {
+      const a = performance.now();
+      const input = lens.modelInput(run);
+      const b = performance.now();
+      const out = await session.run({ [q.input]: new ort.Tensor('float32', input, q.shape) });
+      const c = performance.now();
+      coreResult(lens.setModelOutput(run, q.outputs.map((name) => out[name].data)));
+      prep += b - a; infer += c - b;
+    }
+  }
+  const t2 = performance.now();
+  const result = coreResult(lens.search(JSON.stringify({ k, collections })));
+  const t3 = performance.now();
+  result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2, total: t3 - t0 };
+  result.query = { width: q.width, height: q.height, views: q.views, model_runs: q.runs };
+  return result;
+}
+
+const ops = {
+  open,
+  search,
+  token: ({ index }) => coreResult(lens.token(index)),
+  traitStats: ({ collection = -1 }) => JSON.parse(lens.traitStats(collection)),
+  descriptors: () => lens.descriptors(),
+};
+
+self.onmessage = async (e) => {
+  const { id, op, args } = e.data;
+  try {
+    if (!ops[op]) throw new Error(`unknown operation ${op}`);
+    self.postMessage({ id, ok: true, result: await ops[op](args || {}) });
+  } catch (err) {
+    self.postMessage({ id, ok: false, error: String(err && err.message ? err.message : err) });
+  }
+};
