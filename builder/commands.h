@@ -27,6 +27,7 @@ struct EvalArgs {
 };
 int run_eval(const EvalArgs& a);
 
+int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input, int threads);
 int run_info(const std::string& bundle, bool json);
 int run_verify(const std::string& bundle);
 

@@ -43,6 +43,12 @@ int main(int argc, char** argv) {
   eval->add_option("--json-out", e.out_json, "Where to write the JSON report (default eval.json)");
   eval->add_option("--threads", e.threads, "ONNX Runtime threads");
 
+  std::string dbundle, dimage, ddump;
+  auto* describe = app.add_subcommand("describe", "Print the query pipeline's descriptors for one image (parity tests)");
+  describe->add_option("bundle", dbundle, "Bundle folder")->required();
+  describe->add_option("image", dimage, "Image file")->required();
+  describe->add_option("--dump-input", ddump, "Write the first model input tensor (raw float32) to this file");
+
   std::string dir;
   bool info_json = false;
   auto* info = app.add_subcommand("info", "What a bundle holds and its bytes per token");
@@ -56,6 +62,7 @@ int main(int argc, char** argv) {
     if (*build) return run_build(b);
     if (*query) return run_query(q);
     if (*eval) return run_eval(e);
+    if (*describe) return run_describe(dbundle, dimage, ddump, 0);
     if (*info) return run_info(dir, info_json);
     if (*verify) return run_verify(dir);
   } catch (const Error& err) {

@@ -6,6 +6,7 @@
 #include "bundle_io.h"
 #include "commands.h"
 #include "error.h"
+#include "image_file.h"
 #include "native_search.h"
 
 namespace nftlens {
@@ -39,6 +40,25 @@ int run_query(const QueryArgs& a) {
     }
   }
   return failures ? 1 : 0;
+}
+
+}  // namespace nftlens
+
+namespace nftlens {
+
+// nftlens describe: the query pipeline's intermediate values for one image (parity tests, debugging).
+int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input, int threads) {
+  NativeSearcher s(bundle, threads);
+  const auto bytes = read_bytes(image, 64u << 20);
+  if (!dump_input.empty()) {
+    QuerySession q(s.bundle(), decode_image(bytes.data(), bytes.size(), s.bundle().manifest.model.background));
+    const auto t = q.model_input(0);
+    write_file_atomic(dump_input, t.data(), t.size() * sizeof(float));
+  }
+  const auto d = s.describe(bytes);
+  nlohmann::json j = {{"query", image}, {"descriptors", d}};
+  std::cout << j.dump() << "\n";
+  return 0;
 }
 
 }  // namespace nftlens

@@ -43,4 +43,5 @@ const server = http.createServer((req, res) => {
 server.listen(Number(opt('--port', '8080')), opt('--host', '127.0.0.1'), () => {
   const { address, port } = server.address();
   console.log(`serving http://${address}:${port}/`);
+  console.log(`demo:    http://${address}:${port}/demo/   compare: http://${address}:${port}/demo/compare.html`);
 });

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The nftlens CLI on real files: build, query, info, verify; broken tokens; corrupt, swapped and
+# old-format bundles; kill -9 during builds; hostile metadata. Needs the example collection
+# (scripts/example-bundle). Prints "ok - ..." lines and "cli tests: N passed, M failed".
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+NFT=$ROOT/build/native/bin/nftlens
+SRC=$ROOT/build/example/nouns
+Q=$ROOT/build/example/queries
+T=$(mktemp -d "${TMPDIR:-/tmp}/nftlens-cli.XXXXXX"); trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+no() { echo "not ok - $1${2:+: $2}"; fail=$((fail + 1)); }
+check() { local name=$1; shift; if "$@" >>"$T/log" 2>&1; then ok "$name"; else no "$name" "$(tail -3 "$T/log" | tr '\n' ' ')"; fi; }
+
+# A 60-token collection copied from the example (metadata + images).
+mkcol() {  # mkcol DIR [N]
+  local d=$1 n=${2:-60}
+  mkdir -p "$d/metadata" "$d/images"
+  for f in $(ls "$SRC/metadata" | head -n "$n"); do cp "$SRC/metadata/$f" "$d/metadata/"; cp "$SRC/images/${f%.json}.png" "$d/images/"; done
+  cp "$SRC/collection.json" "$d/"
+}
+mkcol "$T/col"
+B="--cache $T/cache --pairs 300 -q"
+
+check "build exits 0 on a clean collection" "$NFT" build "$T/col" --out "$T/b1" $B
+check "verify accepts the fresh bundle" "$NFT" verify "$T/b1"
+"$NFT" info "$T/b1" > "$T/info.txt" 2>&1
+grep -q "bytes/token" "$T/info.txt" && grep -q "total without model" "$T/info.txt" && ok "info prints bytes per token by file" || no "info prints bytes per token by file"
+per=$("$NFT" info "$T/b1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_per_token_without_model"])')
+echo "bytes/token without model (60 tokens): $per"
+
+# query --json: one line per image, best first, the original of an altered copy on top.
+orig=$(ls "$T/col/images" | sed -n 5p); id=${orig%.png}
+"$NFT" query "$T/b1" "$T/col/images/$orig" "$T/col/images/$(ls "$T/col/images" | sed -n 9p)" --json -k 5 > "$T/q.jsonl" 2>>"$T/log"
+python3 - "$T/q.jsonl" "$id" <<'PY' && ok "query --json: one line per image, results best first, exact copy on top" || no "query --json format"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 2, lines
+j = json.loads(lines[0])
+assert set(["query", "results", "match"]) <= set(j), j.keys()
+r = j["results"]
+assert r[0]["token_id"] == sys.argv[2] and r[0]["score"] > 0.99, r[0]
+assert all(k in r[0] for k in ("collection", "token_id", "name", "score")), r[0]
+assert [x["score"] for x in r] == sorted([x["score"] for x in r], reverse=True)
+assert j["match"] is True
+PY
+# An altered copy from the example queries whose original is in this 60-token subset.
+qline=$(grep -E ",\"images/($(ls "$T/col/images" | sed 's/.png//' | paste -sd'|'))\.png\",(jpeg|screenshot)," "$Q/queries.csv" | head -1)
+if [ -n "$qline" ]; then
+  qf=$(cut -d, -f1 <<<"$qline"); want=$(cut -d, -f2 <<<"$qline" | tr -d '"' | sed 's|images/||; s|.png||')
+  top=$("$NFT" query "$T/b1" "$Q/$qf" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["results"][0]["token_id"])')
+  [ "$top" = "$want" ] && ok "altered copy ($qf) finds its original" || no "altered copy finds its original" "got $top want $want"
+else no "altered copy finds its original" "no query of this subset"; fi
+
+# Determinism: a second build from the cache is byte-identical.
+"$NFT" build "$T/col" --out "$T/b2" $B >>"$T/log" 2>&1
+diff <(grep -v '"generator"' "$T/b1/manifest.json") <(grep -v '"generator"' "$T/b2/manifest.json") >/dev/null && ok "rebuild from cache gives an identical bundle" || no "rebuild from cache gives an identical bundle"
+
+# Broken tokens are skipped with reasons; exit code 3; the rest is built.
+mkcol "$T/bad" 20
+head -c 300 "$T/bad/images/$(ls "$T/bad/images" | sed -n 2p)" > "$T/trunc" && mv "$T/trunc" "$T/bad/images/$(ls "$T/bad/images" | sed -n 2p)"
+echo '{"name": "broken' > "$T/bad/metadata/$(ls "$T/bad/metadata" | sed -n 3p)"
+m4=$(ls "$T/bad/metadata" | sed -n 4p); python3 - "$T/bad/metadata/$m4" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); j["image"] = "../../../../etc/passwd"; json.dump(j, open(sys.argv[1], "w"))
+PY
+m5=$(ls "$T/bad/metadata" | sed -n 5p); python3 - "$T/bad/metadata/$m5" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); j["name"] = "<img src=x onerror=alert(1)>"; j["attributes"].append({"trait_type": "<b>x</b>", "value": "javascript:alert(1)"}); json.dump(j, open(sys.argv[1], "w"))
+PY
+python3 -c "print('['*100000)" > "$T/bad/metadata/deep.json"
+"$NFT" build "$T/bad" --out "$T/bbad" $B >>"$T/log" 2>&1; rc=$?
+[ $rc = 3 ] && ok "build with broken tokens exits 3" || no "build with broken tokens exits 3" "rc=$rc"
+python3 - "$T/bbad.build-report.json" <<'PY' && ok "report lists truncated image, broken JSON, escaping path, deep nesting" || no "build report reasons"
+import json, sys
+r = json.load(open(sys.argv[1]))
+reasons = " | ".join(s["reason"] for s in r["skipped"])
+assert r["tokens"] == 17, r["tokens"]
+for needle in ("corrupt or truncated", "not valid JSON", "outside the collection folder", "nested deeper"):
+    assert needle in reasons, (needle, reasons)
+PY
+hid=$(python3 -c "import json;print(json.load(open('$T/bad/metadata/$m5'))['edition'])" 2>/dev/null)
+"$NFT" query "$T/bbad" "$T/bad/images/${m5%.json}.png" --json -k 1 > "$T/h.json"
+grep -qF '"name":"<img src=x onerror=alert(1)>"' "$T/h.json" && ok "hostile name comes back as a JSON string, verbatim" || no "hostile name verbatim in JSON"
+
+# Corrupt bundles: truncated, bit-flipped, swapped, old format: clear errors, no crash.
+cp -r "$T/b1" "$T/c1"; idx=$(ls "$T/c1" | grep '^index\.'); head -c 100 "$T/b1/$idx" > "$T/c1/$idx"
+"$NFT" verify "$T/c1" > "$T/v.txt" 2>&1; rc=$?
+[ $rc != 0 ] && grep -q "MISMATCH.*$idx" "$T/v.txt" && ok "verify names a truncated index" || no "verify names a truncated index" "rc=$rc"
+"$NFT" query "$T/c1" "$T/col/images/$orig" > "$T/e.txt" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "$idx" "$T/e.txt" && ok "query refuses a truncated index, naming it" || no "query refuses a truncated index" "$(cat "$T/e.txt")"
+cp -r "$T/b1" "$T/c2"; cat=$(ls "$T/c2" | grep '^catalogue\.')
+python3 - "$T/c2/$cat" <<'PY'
+import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x10; open(p, "wb").write(b)
+PY
+"$NFT" verify "$T/c2" > "$T/v.txt" 2>&1; rc=$?
+[ $rc != 0 ] && grep -q "SHA-256" "$T/v.txt" && ok "verify catches a flipped bit in the catalogue" || no "verify catches a flipped bit"
+"$NFT" build "$T/col" --out "$T/b3" $B --dims 32 >>"$T/log" 2>&1
+cp -r "$T/b1" "$T/c3"; rm "$T/c3/$(ls "$T/c3" | grep '^recipe\.')"; r3=$(ls "$T/b3" | grep '^recipe\.'); cp "$T/b3/$r3" "$T/c3/$(ls "$T/b1" | grep '^recipe\.')"
+"$NFT" query "$T/c3" "$T/col/images/$orig" > "$T/e.txt" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "recipe" "$T/e.txt" && ok "a file swapped in from another bundle is refused" || no "swapped file refused" "$(cat "$T/e.txt")"
+cp -r "$T/b1" "$T/c4"; sed -i 's/"version": 1/"version": 0/' "$T/c4/manifest.json"
+"$NFT" info "$T/c4" > "$T/e.txt" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "version 0 is not supported" "$T/e.txt" && ok "an older format version is refused with its number" || no "old version refused" "$(cat "$T/e.txt")"
+
+# kill -9 at random moments: the previous bundle stays valid; the resumed build equals a clean one.
+mkcol "$T/big" 200
+"$NFT" build "$T/big" --out "$T/kb" --cache "$T/kcache" --pairs 400 -q >>"$T/log" 2>&1   # previous bundle
+cp "$T/kb/manifest.json" "$T/kb.prev"
+mkcol "$T/big2" 240   # a grown collection: the next build has new work to be interrupted
+cp "$T/big/collection.json" "$T/big2/"
+intact=1
+for delay in 0.3 0.9 1.6 2.4; do
+  "$NFT" build "$T/big2" --out "$T/kb" --cache "$T/kcache" --pairs 400 -q >>"$T/log" 2>&1 &
+  pid=$!; sleep "$delay"; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  "$NFT" verify "$T/kb" >>"$T/log" 2>&1 || intact=0
+done
+[ $intact = 1 ] && ok "bundle stays valid across 4 kill -9 during a rebuild" || no "bundle stays valid across kill -9"
+"$NFT" build "$T/big2" --out "$T/kb" --cache "$T/kcache" --pairs 400 -q >>"$T/log" 2>&1
+"$NFT" build "$T/big2" --out "$T/kclean" --cache "$T/kcache-clean" --pairs 400 -q >>"$T/log" 2>&1
+diff <(grep -v '"generator"' "$T/kb/manifest.json") <(grep -v '"generator"' "$T/kclean/manifest.json") >/dev/null \
+  && ok "resumed build is identical to an uninterrupted one" || no "resumed build identical to a clean one"
+
+check "every subcommand has --help" bash -c "for c in build query eval info verify; do '$NFT' \$c --help >/dev/null || exit 1; done"
+"$NFT" query "$T/b1" /nonexistent.png > "$T/e.txt" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "/nonexistent.png" "$T/e.txt" && ok "missing query image: clear error naming it" || no "missing query image error"
+
+echo "cli tests: $pass passed, $fail failed"
+[ $fail = 0 ]

@@ -1,0 +1,6 @@
+// doctest's main for core_tests (native and wasm/Node).
+#if defined(__EMSCRIPTEN__)
+#define DOCTEST_CONFIG_NO_POSIX_SIGNALS  // no signal handling in wasm
+#endif
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>

@@ -1,0 +1,135 @@
+// The browser's wasm module (web/dist/nftlens-core.js, the exact file the page loads) under Node:
+// bundle loading and validation, preprocessing parity with the native builder (max abs diff of
+// the model input tensor <= 1e-6), descriptor parity with onnxruntime-web (cosine >= 0.999) and
+// the same top result as `nftlens query`. Prints "wasm module tests: N passed, M failed".
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-web';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const bundleDir = path.join(root, 'build/example/bundle');
+const qdir = path.join(root, 'build/example/queries');
+const nftlens = path.join(root, 'build/native/bin/nftlens');
+const { default: createCore } = await import(path.join(root, 'web/dist/nftlens-core.js'));
+const core = await createCore({ wasmBinary: fs.readFileSync(path.join(root, 'web/dist/nftlens-core.wasm')) });
+
+let pass = 0, fail = 0;
+async function test(name, fn) {
+  try { await fn(); console.log(`ok - ${name}`); pass++; } catch (e) { console.log(`not ok - ${name}: ${e.message}`); fail++; }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+const parse = (t) => JSON.parse(t);
+
+function loadBundle(dir, mutate = () => {}) {
+  const lens = new core.Lens();
+  const m = parse(lens.openManifest(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')));
+  if (m.error) return { lens, error: m.error };
+  for (const f of m.files) {
+    const bytes = mutate(f, new Uint8Array(fs.readFileSync(path.join(dir, f.name)))) ?? new Uint8Array(fs.readFileSync(path.join(dir, f.name)));
+    const r = parse(lens.addFile(f.role, bytes));
+    if (r.error) return { lens, error: r.error };
+  }
+  const r = parse(lens.finish());
+  return { lens, error: r.error, info: r, manifest: m };
+}
+
+const queries = fs.readFileSync(path.join(qdir, 'queries.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+const pick = (t) => queries.find((q) => q[2] === t);
+const { lens, info, manifest } = loadBundle(bundleDir);
+ort.env.wasm.numThreads = 1;
+const modelFile = manifest.files.find((f) => f.role === 'model').name;
+const session = await ort.InferenceSession.create(fs.readFileSync(path.join(bundleDir, modelFile)));
+
+async function describe(bytes) {
+  const q = parse(lens.beginQueryEncoded(bytes));
+  if (q.error) throw new Error(q.error);
+  for (let run = 0; run < q.runs; run++) {
+    const out = await session.run({ [q.input]: new ort.Tensor('float32', lens.modelInput(run), q.shape) });
+    const r = parse(lens.setModelOutput(run, q.outputs.map((n) => out[n].data)));
+    if (r.error) throw new Error(r.error);
+  }
+  return q;
+}
+
+await test('bundle loads in wasm with its counts', () => {
+  assert(info && !info.error && info.tokens === 300, JSON.stringify(info));
+  assert(core.distanceKernel() === 'wasm-simd128', core.distanceKernel());
+});
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nftlens-wasm-'));
+for (const t of ['jpeg', 'screenshot', 'crop', 'phone']) {
+  const q = pick(t);
+  const file = path.join(qdir, q[0]);
+  await test(`model input tensor equals native within 1e-6 (${t})`, async () => {
+    const dump = path.join(tmp, `${t}.bin`);
+    execFileSync(nftlens, ['describe', bundleDir, file, '--dump-input', dump], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const native = new Float32Array(fs.readFileSync(dump).buffer.slice(0));
+    const r = parse(lens.beginQueryEncoded(new Uint8Array(fs.readFileSync(file))));
+    assert(!r.error, r.error);
+    const wasm = lens.modelInput(0);
+    assert(wasm.length === native.length, `length ${wasm.length} vs ${native.length}`);
+    let max = 0;
+    for (let i = 0; i < wasm.length; i++) max = Math.max(max, Math.abs(wasm[i] - native[i]));
+    assert(max <= 1e-6, `max abs diff ${max}`);
+  });
+  await test(`descriptors (onnxruntime-web) match native ONNX Runtime, cosine >= 0.999 (${t})`, async () => {
+    const native = JSON.parse(execFileSync(nftlens, ['describe', bundleDir, file]).toString()).descriptors;
+    const q = await describe(new Uint8Array(fs.readFileSync(file)));
+    const all = lens.descriptors();
+    assert(q.views === native.length, `views ${q.views} vs ${native.length}`);
+    const d = all.length / q.views;
+    for (let v = 0; v < q.views; v++) {
+      let dot = 0;
+      for (let i = 0; i < d; i++) dot += all[v * d + i] * native[v][i];
+      assert(dot >= 0.999, `view ${v}: cosine ${dot}`);
+    }
+  });
+  await test(`same top result as nftlens query (${t})`, async () => {
+    const native = JSON.parse(execFileSync(nftlens, ['query', bundleDir, file, '--json', '-k', '3']).toString());
+    await describe(new Uint8Array(fs.readFileSync(file)));
+    const r = parse(lens.search(JSON.stringify({ k: 3 })));
+    assert(r.results[0].token_id === native.results[0].token_id, `${r.results[0].token_id} vs ${native.results[0].token_id}`);
+    assert(Math.abs(r.results[0].score - native.results[0].score) < 0.01, `score ${r.results[0].score} vs ${native.results[0].score}`);
+  });
+}
+
+await test('collection filter restricts results', async () => {
+  await describe(new Uint8Array(fs.readFileSync(path.join(qdir, pick('jpeg')[0]))));
+  const none = parse(lens.search(JSON.stringify({ k: 5, collections: ['not-a-collection'] })));
+  assert(none.results.length === 0, `got ${none.results.length}`);
+  const some = parse(lens.search(JSON.stringify({ k: 5, collections: ['nouns'] })));
+  assert(some.results.length === 5, `got ${some.results.length}`);
+});
+
+await test('RGBA input gives the same result as encoded PNG input', async () => {
+  const l2 = loadBundle(bundleDir).lens;
+  const r = parse(l2.beginQueryRGBA(new Uint8Array(4 * 10 * 10).fill(255), 10, 10));
+  assert(!r.error && r.width === 10, JSON.stringify(r));
+  const bad = parse(l2.beginQueryRGBA(new Uint8Array(12), 10, 10));
+  assert(/does not match/.test(bad.error), bad.error);
+});
+
+await test('garbage image bytes give a clear error', () => {
+  const r = parse(lens.beginQueryEncoded(new Uint8Array([1, 2, 3, 4, 5])));
+  assert(/not a decodable/.test(r.error), r.error);
+});
+
+await test('corrupt bundles are refused with the file named', () => {
+  const flip = (role) => (f, b) => { if (f.role === role) { b[b.length >> 1] ^= 1; return b; } };
+  for (const role of ['index', 'catalogue', 'recipe', 'model']) {
+    const { error } = loadBundle(bundleDir, flip(role));
+    assert(error && error.includes(manifest.files.find((f) => f.role === role).name), `${role}: ${error}`);
+  }
+  const { error: trunc } = loadBundle(bundleDir, (f, b) => (f.role === 'index' ? b.slice(0, 10) : undefined));
+  assert(/size is 10 bytes/.test(trunc), trunc);
+  const l = new core.Lens();
+  assert(/not valid JSON/.test(parse(l.openManifest('{oops')).error), 'bad json');
+  assert(/version 7 is not supported/.test(parse(l.openManifest(fs.readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8').replace('"version": 1', '"version": 7'))).error), 'version');
+});
+
+fs.rmSync(tmp, { recursive: true, force: true });
+console.log(`wasm module tests: ${pass} passed, ${fail} failed`);
+process.exit(fail ? 1 : 0);
