@@ -93,12 +93,13 @@ int run_build(const BuildArgs& a) {
   const int hw_threads = int(std::max(1u, std::thread::hardware_concurrency()));
   const int decode_threads = std::max(1, hw_threads);
 
+  const std::string cache_dir = a.cache.empty() ? (fs::path(a.out).parent_path() / ".nftlens-cache").string() : a.cache;
   // 1. ingest
   Catalogue cat;
   std::vector<SourceToken> src;
   std::vector<Skipped> skipped;
   for (auto& dir : a.collections) {
-    SourceCollection c = load_collection(dir);
+    SourceCollection c = load_collection(dir, fs::path(cache_dir) / "downloads");
     for (auto& existing : cat.collections)
       if (existing.slug == c.info.slug) throw Error(dir + ": collection slug \"" + c.info.slug + "\" is used twice");
     const uint32_t ci = uint32_t(cat.collections.size());
@@ -121,7 +122,6 @@ int run_build(const BuildArgs& a) {
 
   Recipe recipe;
   const size_t color_dim = size_t(recipe.color_dim()), model_dim = size_t(card.feature_dim());
-  const std::string cache_dir = a.cache.empty() ? (fs::path(a.out).parent_path() / ".nftlens-cache").string() : a.cache;
   FeatureCache cache(cache_dir, card.sha256 + "|grid" + std::to_string(recipe.color_grid) + "|v1");
   std::unique_ptr<Embedder> embedder;
   auto model = [&]() -> Embedder& {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "http_fetch.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -92,12 +93,84 @@ SourceToken parse_token_metadata(const std::string& text, const std::string& fal
   return t;
 }
 
-SourceCollection load_collection(const fs::path& dir_in) {
+namespace {
+std::string gateway_url(const std::string& ref, const std::string& gateway) {
+  if (ref.rfind("ipfs://", 0) == 0) {
+    std::string rest = ref.substr(7);
+    if (rest.rfind("ipfs/", 0) == 0) rest = rest.substr(5);
+    return gateway + rest;
+  }
+  return ref;
+}
+
+// Remote collection: download metadata and images (cached by URL), then resolve like local files.
+void load_remote(SourceCollection& c, const json& cfg, const fs::path& cache) {
+  const std::string base = str_field(cfg, "base_uri");
+  std::string gateway = cfg.contains("ipfs_gateway") ? str_field(cfg, "ipfs_gateway") : "https://ipfs.io/ipfs/";
+  if (!gateway.empty() && gateway.back() != '/') gateway += '/';
+  std::vector<std::string> ids;
+  const json& t = cfg.contains("token_ids") ? cfg["token_ids"] : json();
+  if (t.is_string()) {
+    const std::string r = t.get<std::string>();
+    const size_t dash = r.find('-');
+    if (dash == std::string::npos) throw Error("collection.json: token_ids must look like \"0-99\" or be a list");
+    const long a = std::stol(r.substr(0, dash)), b = std::stol(r.substr(dash + 1));
+    if (a < 0 || b < a || b - a > 10'000'000) throw Error("collection.json: token_ids range is invalid");
+    for (long i = a; i <= b; ++i) ids.push_back(std::to_string(i));
+  } else if (t.is_array()) {
+    for (auto& v : t) ids.push_back(as_text(v));
+  } else {
+    throw Error("collection.json: a remote collection needs \"token_ids\"");
+  }
+  const std::string base_url = gateway_url(base, gateway);
+  std::vector<std::string> meta_urls;
+  for (auto& id : ids) {
+    std::string u = base_url;
+    const size_t p = u.find("{id}");
+    if (p != std::string::npos) u.replace(p, 4, id);
+    else u += id;
+    meta_urls.push_back(u);
+  }
+  const fs::path dl = cache.empty() ? c.dir / ".downloads" : cache;
+  const auto metas = fetch_all(meta_urls, dl);
+  std::vector<SourceToken> pending;
+  std::vector<std::string> image_urls;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    try {
+      if (metas[i].file.empty()) throw Error(metas[i].error);
+      SourceToken tk = parse_token_metadata(read_file(metas[i].file, kMaxMetadataBytes), ids[i], meta_urls[i]);
+      if (!seen.insert(tk.token_id).second) throw Error(meta_urls[i] + ": duplicate token id " + tk.token_id);
+      std::string img = gateway_url(tk.image_ref, gateway);
+      if (img.rfind("http://", 0) != 0 && img.rfind("https://", 0) != 0) {
+        if (img.empty() || img.find("://") != std::string::npos) throw Error(meta_urls[i] + ": image \"" + img.substr(0, 100) + "\" is not an http(s) or ipfs URL");
+        img = meta_urls[i].substr(0, meta_urls[i].rfind('/') + 1) + img;  // relative to the metadata URL
+      }
+      image_urls.push_back(img);
+      pending.push_back(std::move(tk));
+    } catch (const Error& e) {
+      c.skipped.push_back({c.info.slug, ids[i], meta_urls[i], e.what()});
+    }
+  }
+  const auto images = fetch_all(image_urls, dl);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (images[i].file.empty()) {
+      c.skipped.push_back({c.info.slug, pending[i].token_id, image_urls[i], images[i].error});
+      continue;
+    }
+    pending[i].image_path = images[i].file;
+    c.tokens.push_back(std::move(pending[i]));
+  }
+}
+}  // namespace
+
+SourceCollection load_collection(const fs::path& dir_in, const fs::path& download_cache) {
   SourceCollection c;
   if (!fs::is_directory(dir_in)) throw Error(dir_in.string() + ": not a collection folder");
   c.dir = fs::canonical(dir_in);
   c.info.slug = c.dir.filename().string();
   c.info.name = c.info.slug;
+  json remote;
   const fs::path cfg = c.dir / "collection.json";
   if (fs::exists(cfg)) {
     const std::string text = read_file(cfg, kMaxMetadataBytes);
@@ -110,11 +183,17 @@ SourceCollection load_collection(const fs::path& dir_in) {
     c.info.chain = str_field(j, "chain");
     c.info.contract = str_field(j, "contract");
     c.info.link_template = str_field(j, "link_template");
+    if (j.contains("base_uri")) remote = j;
   }
+  if (c.info.slug.empty()) throw Error(cfg.string() + ": slug is empty (letters, digits, - and _)");
   for (char ch : c.info.slug)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'))
       throw Error(cfg.string() + ": slug \"" + c.info.slug + "\" may only hold letters, digits, - and _");
 
+  if (!remote.is_null()) {
+    load_remote(c, remote, download_cache);
+    return c;
+  }
   // Gather (id, text, where) of every token's metadata.
   std::vector<std::tuple<std::string, std::string, std::string>> docs;
   const fs::path jsonl = c.dir / "metadata.jsonl", mdir = c.dir / "metadata";

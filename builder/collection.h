@@ -3,6 +3,10 @@
 //   <dir>/metadata/<token>[.json] or <dir>/metadata.jsonl   ERC-721 / OpenSea metadata
 //   images referenced by "image" (relative path, ipfs://CID/path inside <dir>/ipfs/, http(s) URL)
 //   or found by the token's file stem under <dir>/images/.
+// A remote collection is a folder whose collection.json has "base_uri" (token metadata at
+// base_uri + id, or with {id} replaced), "token_ids" ("0-99" or a list) and optionally
+// "ipfs_gateway" (default https://ipfs.io/ipfs/); metadata and images are downloaded into
+// `download_cache` (keyed by URL) and then ingested like local files.
 // Metadata is attacker-controlled: broken tokens are skipped with a reason, paths cannot escape <dir>.
 #pragma once
 #include <filesystem>
@@ -31,7 +35,7 @@ struct SourceCollection {
   std::vector<Skipped> skipped;
 };
 
-SourceCollection load_collection(const std::filesystem::path& dir);
+SourceCollection load_collection(const std::filesystem::path& dir, const std::filesystem::path& download_cache = {});
 
 // Parse one token's metadata JSON (exposed for tests and fuzzing). Throws Error naming `where`.
 SourceToken parse_token_metadata(const std::string& text, const std::string& fallback_id, const std::string& where);

@@ -122,6 +122,43 @@ done
 diff <(grep -v '"generator"' "$T/kb/manifest.json") <(grep -v '"generator"' "$T/kclean/manifest.json") >/dev/null \
   && ok "resumed build is identical to an uninterrupted one" || no "resumed build identical to a clean one"
 
+# Remote collection over real HTTP on 127.0.0.1: base URI + ipfs:// via a gateway; cached by URL.
+mkdir -p "$T/www/meta" "$T/www/ipfs/QmTestCid"
+for i in 0 1 2 3 4 5 6 7; do
+  f=$(ls "$SRC/metadata" | sed -n "$((i + 1))p")
+  cp "$SRC/images/${f%.json}.png" "$T/www/ipfs/QmTestCid/$i.png"
+  python3 - "$SRC/metadata/$f" "$T/www/meta/$i" "$i" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); j["image"] = "ipfs://QmTestCid/%s.png" % sys.argv[3]; j.pop("token_id", None)
+json.dump(j, open(sys.argv[2], "w"))
+PY
+done
+rm "$T/www/ipfs/QmTestCid/6.png"   # one image 404s: skipped with a reason
+(cd "$T/www" && exec python3 -m http.server 0 --bind 127.0.0.1 > "$T/http.log" 2>&1) & hpid=$!
+for _ in $(seq 50); do port=$(grep -oE 'port [0-9]+' "$T/http.log" | grep -oE '[0-9]+'); [ -n "$port" ] && break; sleep 0.1; done
+mkdir -p "$T/remote"
+echo "{\"slug\": \"remote\", \"base_uri\": \"http://127.0.0.1:$port/meta/\", \"token_ids\": \"0-7\", \"ipfs_gateway\": \"http://127.0.0.1:$port/ipfs/\"}" > "$T/remote/collection.json"
+"$NFT" build "$T/remote" --out "$T/rb" --cache "$T/rcache" --pairs 50 -q >>"$T/log" 2>&1; rc=$?
+n1=$(grep -c '"GET' "$T/http.log")
+python3 - "$T/rb.build-report.json" <<'PY' && [ $rc = 3 ] && ok "remote collection over HTTP + IPFS gateway: 7 built, the 404 skipped" || no "remote collection" "rc=$rc"
+import json, sys
+r = json.load(open(sys.argv[1])); assert r["tokens"] == 7, r; assert "HTTP 404" in r["skipped"][0]["reason"], r
+PY
+"$NFT" build "$T/remote" --out "$T/rb" --cache "$T/rcache" --pairs 50 -q >>"$T/log" 2>&1
+n2=$(grep -c '"GET' "$T/http.log")
+[ $((n2 - n1)) -le 1 ] && ok "a re-run downloads nothing twice (only the missing image is retried)" || no "re-run downloads again" "$n1 -> $n2 requests"
+kill $hpid 2>/dev/null
+
+# WebP and SVG tokens (many on-chain NFTs are SVG).
+mkcol "$T/fmt" 6
+f1=$(ls "$T/fmt/images" | sed -n 1p); /usr/bin/convert "$T/fmt/images/$f1" "$T/fmt/images/${f1%.png}.webp" && rm "$T/fmt/images/$f1"
+f2=$(ls "$T/fmt/images" | grep png | sed -n 1p); rm "$T/fmt/images/$f2"
+printf '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" fill="#d5d7e1"/><rect x="8" y="8" width="16" height="12" fill="#e11"/><image href="file:///etc/passwd" width="1" height="1"/></svg>' > "$T/fmt/images/${f2%.png}.svg"
+for m in "$T"/fmt/metadata/*.json; do python3 -c "import json,sys; j=json.load(open(sys.argv[1])); j.pop('image'); json.dump(j, open(sys.argv[1],'w'))" "$m"; done
+"$NFT" build "$T/fmt" --out "$T/fb" --cache "$T/fcache" --pairs 50 -q >>"$T/log" 2>&1; rc=$?
+top=$("$NFT" query "$T/fb" "$T/fmt/images/${f2%.png}.svg" --json -k 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["results"][0]["token_id"])')
+[ $rc = 0 ] && [ "$top" = "${f2%.png}" ] && ok "WebP and SVG token images are decoded (SVG external refs ignored)" || no "WebP/SVG tokens" "rc=$rc top=$top"
+
 check "every subcommand has --help" bash -c "for c in build query eval info verify; do '$NFT' \$c --help >/dev/null || exit 1; done"
 "$NFT" query "$T/b1" /nonexistent.png > "$T/e.txt" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "/nonexistent.png" "$T/e.txt" && ok "missing query image: clear error naming it" || no "missing query image error"
