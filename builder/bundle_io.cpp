@@ -64,7 +64,12 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
     FileEntry f{role, "", sha256_hex(bytes.data(), bytes.size()), bytes.size()};
     f.name = hashed_name(stem, ext, f.sha256);
     const fs::path p = dir / f.name;
-    if (!(fs::exists(p) && fs::file_size(p) == bytes.size())) write_file_atomic(p, bytes.data(), bytes.size());
+    // Same name = same content, unless the file on disk was damaged: check before reusing it.
+    const bool intact = fs::exists(p) && fs::file_size(p) == bytes.size() && [&] {
+      const auto old = read_bytes(p, bytes.size());
+      return sha256_hex(old.data(), old.size()) == f.sha256;
+    }();
+    if (!intact) write_file_atomic(p, bytes.data(), bytes.size());
     keep.insert(f.name);
     files.push_back(f);
     return f;

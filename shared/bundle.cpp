@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "byte_io.h"
 #include "error.h"
 #include "sha256.h"
 
@@ -17,6 +18,7 @@ using nlohmann::json;
 namespace {
 constexpr uint32_t kRecipeMagic = 0x5043524e, kCatalogueMagic = 0x5441434e;  // "NRCP", "NCAT"
 constexpr uint32_t kPartVersion = 1;
+constexpr uint32_t kCatalogueVersion = 2;  // 2: compact columns (byte_io)
 
 template <class T>
 std::vector<uint8_t> to_bytes(const T& value, uint32_t magic) {
@@ -117,9 +119,26 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
 }
 
 std::vector<uint8_t> serialize_recipe(const Recipe& r) { return to_bytes(r, kRecipeMagic); }
-std::vector<uint8_t> serialize_catalogue(const Catalogue& c) { return to_bytes(c, kCatalogueMagic); }
+std::vector<uint8_t> serialize_catalogue(const Catalogue& c) {
+  ByteWriter w;
+  w.u32(kCatalogueMagic);
+  w.u32(kCatalogueVersion);
+  const auto body = c.encode();
+  w.bytes(body.data(), body.size());
+  return std::move(w.out);
+}
 Recipe deserialize_recipe(const uint8_t* d, size_t n, const std::string& where) { return from_bytes<Recipe>(d, n, kRecipeMagic, where, "recipe"); }
-Catalogue deserialize_catalogue(const uint8_t* d, size_t n, const std::string& where) { return from_bytes<Catalogue>(d, n, kCatalogueMagic, where, "catalogue"); }
+Catalogue deserialize_catalogue(const uint8_t* d, size_t n, const std::string& where) {
+  ByteReader r(d, n, where);
+  if (n < 8 || r.u32() != kCatalogueMagic) throw Error(where + ": not an NFT Lens catalogue file");
+  const uint32_t v = r.u32();
+  if (v != kCatalogueVersion) throw Error(where + ": unsupported catalogue format version " + std::to_string(v));
+  try {
+    return Catalogue::decode(d + 8, n - 8, where);
+  } catch (const std::bad_alloc&) {
+    throw Error(where + ": catalogue file is corrupt (too large to allocate)");
+  }
+}
 
 std::string hashed_name(const std::string& stem, const std::string& ext, const std::string& sha256) {
   return stem + "." + sha256.substr(0, 16) + "." + ext;

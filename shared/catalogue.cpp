@@ -1,10 +1,13 @@
 #include "catalogue.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <unordered_map>
 
+#include "byte_io.h"
 #include "error.h"
 
 namespace nftlens {
@@ -132,6 +135,140 @@ std::string Catalogue::trait_stats_json(int collection) const {
   json j = json::object();
   for (auto& [k, values] : freq) j[k] = values;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace nftlens
+
+namespace nftlens {
+namespace {
+constexpr int kColumns = 6;  // token_id, name, image, thumb, external_url, description
+
+std::string column(const Catalogue& c, const Token& t, int k) {
+  switch (k) {
+    case 0: return t.token_id;
+    case 1: return t.name;
+    case 2: return t.image;
+    case 3: return t.thumb;
+    case 4: return t.external_url;
+    default: return c.strings[t.description];
+  }
+}
+
+// Longest common prefix and (non-overlapping) suffix of a set of strings.
+std::pair<std::string, std::string> affixes(const std::vector<const std::string*>& v) {
+  if (v.empty()) return {};
+  size_t p = v[0]->size();
+  for (auto* s : v) {
+    p = std::min(p, s->size());
+    for (size_t i = 0; i < p; ++i)
+      if ((*s)[i] != (*v[0])[i]) { p = i; break; }
+  }
+  size_t q = v[0]->size() - p;
+  for (auto* s : v) {
+    q = std::min(q, s->size() - p);
+    for (size_t i = 0; i < q; ++i)
+      if ((*s)[s->size() - 1 - i] != (*v[0])[v[0]->size() - 1 - i]) { q = i; break; }
+  }
+  return {v[0]->substr(0, p), v[0]->substr(v[0]->size() - q)};
+}
+}  // namespace
+
+std::vector<uint8_t> Catalogue::encode() const {
+  ByteWriter w;
+  w.varint(collections.size());
+  for (auto& c : collections) {
+    for (auto* f : {&c.slug, &c.name, &c.description, &c.chain, &c.contract, &c.link_template}) w.str(*f);
+    w.varint(c.token_count);
+  }
+  // Trait strings only (descriptions travel as a column); remap indices.
+  std::unordered_map<uint32_t, uint32_t> remap{{0, 0}};
+  std::vector<uint32_t> order{0};
+  for (auto& t : tokens)
+    for (auto& [k, v] : t.traits)
+      for (uint32_t x : {k, v})
+        if (remap.emplace(x, uint32_t(order.size())).second) order.push_back(x);
+  w.varint(order.size());
+  for (uint32_t x : order) w.str(strings.at(x));
+  std::vector<std::array<std::pair<std::string, std::string>, kColumns>> fix(collections.size());
+  std::vector<std::string> cols[kColumns];
+  for (size_t c = 0; c < collections.size(); ++c)
+    for (int k = 0; k < kColumns; ++k) {
+      std::vector<std::string> vals;
+      for (auto& t : tokens)
+        if (t.collection == c) vals.push_back(column(*this, t, k));
+      std::vector<const std::string*> ptrs;
+      for (auto& v : vals) ptrs.push_back(&v);
+      fix[c][k] = affixes(ptrs);
+      w.str(fix[c][k].first);
+      w.str(fix[c][k].second);
+    }
+  w.varint(tokens.size());
+  for (auto& t : tokens) {
+    w.varint(t.collection);
+    for (int k = 0; k < kColumns; ++k) {
+      const std::string v = column(*this, t, k);
+      const auto& [pre, suf] = fix.at(t.collection)[k];
+      w.str(v.substr(pre.size(), v.size() - pre.size() - suf.size()));
+    }
+    w.varint(t.traits.size());
+    for (auto& [k, v] : t.traits) { w.varint(remap.at(k)); w.varint(remap.at(v)); }
+    w.f32(t.rarity_score);
+    w.varint(t.rarity_rank);
+  }
+  bool identity = entry_token.size() == tokens.size();
+  for (size_t i = 0; identity && i < entry_token.size(); ++i) identity = entry_token[i] == i;
+  w.u8(identity ? 1 : 0);
+  if (!identity) {
+    w.varint(entry_token.size());
+    for (uint32_t t : entry_token) w.varint(t);
+  }
+  return std::move(w.out);
+}
+
+Catalogue Catalogue::decode(const uint8_t* data, size_t size, const std::string& where) {
+  ByteReader r(data, size, where + ": catalogue");
+  Catalogue c;
+  c.collections.resize(r.count(7));
+  for (auto& col : c.collections) {
+    for (auto* f : {&col.slug, &col.name, &col.description, &col.chain, &col.contract, &col.link_template}) *f = r.str();
+    col.token_count = uint32_t(r.varint());
+  }
+  c.strings.resize(r.count(1));
+  for (auto& s : c.strings) s = r.str();
+  if (c.strings.empty() || !c.strings[0].empty()) throw Error(where + ": catalogue string table is malformed");
+  std::unordered_map<std::string, uint32_t> interned;
+  for (uint32_t i = 0; i < c.strings.size(); ++i) interned.emplace(c.strings[i], i);
+  std::vector<std::array<std::pair<std::string, std::string>, kColumns>> fix(c.collections.size());
+  for (auto& f : fix)
+    for (auto& [pre, suf] : f) { pre = r.str(); suf = r.str(); }
+  c.tokens.resize(r.count(kColumns + 7));
+  for (auto& t : c.tokens) {
+    t.collection = uint32_t(r.varint());
+    if (t.collection >= c.collections.size()) throw Error(where + ": catalogue token names a missing collection");
+    std::string v[kColumns];
+    for (int k = 0; k < kColumns; ++k) v[k] = fix[t.collection][k].first + r.str() + fix[t.collection][k].second;
+    t.token_id = v[0]; t.name = v[1]; t.image = v[2]; t.thumb = v[3]; t.external_url = v[4];
+    auto [it, added] = interned.emplace(v[5], uint32_t(c.strings.size()));
+    if (added) c.strings.push_back(v[5]);
+    t.description = it->second;
+    t.traits.resize(r.count(2));
+    for (auto& [k, val] : t.traits) {
+      const uint64_t a = r.varint(), b = r.varint();
+      if (a >= c.strings.size() || b >= c.strings.size()) throw Error(where + ": catalogue has a bad trait reference");
+      k = uint32_t(a); val = uint32_t(b);
+    }
+    t.rarity_score = r.f32();
+    t.rarity_rank = uint32_t(r.varint());
+  }
+  if (r.u8()) {
+    c.entry_token.resize(c.tokens.size());
+    for (uint32_t i = 0; i < c.entry_token.size(); ++i) c.entry_token[i] = i;
+  } else {
+    c.entry_token.resize(r.count(1));
+    for (auto& e : c.entry_token) e = uint32_t(r.varint());
+  }
+  if (!r.at_end()) throw Error(where + ": catalogue file has trailing bytes");
+  return c;
 }
 
 }  // namespace nftlens

@@ -12,7 +12,6 @@ struct Collection {
   std::string slug, name, description, chain, contract;
   std::string link_template;  // e.g. https://opensea.io/assets/{chain}/{contract}/{token_id}
   uint32_t token_count = 0;
-  template <class A> void serialize(A& ar) { ar(slug, name, description, chain, contract, link_template, token_count); }
 };
 
 struct Token {
@@ -22,7 +21,6 @@ struct Token {
   std::vector<std::pair<uint32_t, uint32_t>> traits;  // (trait type, value) string indices
   float rarity_score = 0;
   uint32_t rarity_rank = 0;                           // 1 = rarest within its collection
-  template <class A> void serialize(A& ar) { ar(collection, token_id, name, image, thumb, external_url, description, traits, rarity_score, rarity_rank); }
 };
 
 struct Catalogue {
@@ -32,7 +30,10 @@ struct Catalogue {
   std::vector<uint32_t> entry_token;  // index entry -> token
 
   uint32_t intern(const std::string& s);  // builder side; linear-time map kept outside for speed
-  template <class A> void serialize(A& ar) { ar(collections, tokens, strings, entry_token); }
+  // Compact binary form: per-collection common prefixes/suffixes of every text column are stored
+  // once, numbers as varints (about 40-60 bytes per token for typical collections).
+  std::vector<uint8_t> encode() const;
+  static Catalogue decode(const uint8_t* data, size_t size, const std::string& where);
 
   // Validate references after loading untrusted bytes.
   void validate(size_t index_entries, const std::string& where) const;
@@ -40,7 +41,7 @@ struct Catalogue {
   // 1 / frequency of the token's value (a missing trait counts as the value "none"); rank 1 = rarest.
   void compute_rarity();
   // Result/detail view of a token as JSON (marketplace link filled in; only http(s) links kept).
-  std::string token_json(uint32_t token, double score = -1) const;
+  std::string token_json(uint32_t token, double score = -2) const;  // score < -1.5: no "score" field
   std::string collections_json() const;
   // Trait type -> value -> count for one collection (or all if collection < 0), as JSON.
   std::string trait_stats_json(int collection) const;

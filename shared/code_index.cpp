@@ -9,6 +9,7 @@
 #include <queue>
 
 #include "distance.h"
+#include "byte_io.h"
 #include "error.h"
 
 namespace nftlens {
@@ -24,32 +25,6 @@ struct Int8Space : hnswlib::SpaceInterface<int> {
   static int dist(const void* a, const void* b, const void* self) {
     auto s = static_cast<const Int8Space*>(self);
     return s->fn(static_cast<const int8_t*>(a), static_cast<const int8_t*>(b), s->dim);
-  }
-};
-
-// Little-endian writer/reader with bounds checks.
-struct Writer {
-  std::vector<uint8_t> out;
-  void u8(uint8_t v) { out.push_back(v); }
-  void u32(uint32_t v) { for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i))); }
-  void varint(uint32_t v) { while (v >= 0x80) { out.push_back(uint8_t(v | 0x80)); v >>= 7; } out.push_back(uint8_t(v)); }
-  void bytes(const void* p, size_t n) { auto b = static_cast<const uint8_t*>(p); out.insert(out.end(), b, b + n); }
-};
-struct Reader {
-  const uint8_t* p;
-  size_t n, pos = 0;
-  const std::string& where;
-  void need(size_t k) { if (k > n - pos) throw Error(where + ": index file is truncated"); }
-  uint8_t u8() { need(1); return p[pos++]; }
-  uint32_t u32() { need(4); uint32_t v = 0; for (int i = 0; i < 4; ++i) v |= uint32_t(p[pos + i]) << (8 * i); pos += 4; return v; }
-  uint32_t varint() {
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-      const uint8_t b = u8();
-      v |= uint32_t(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-    throw Error(where + ": index file has a malformed number");
   }
 };
 
@@ -86,7 +61,7 @@ CodeIndex CodeIndex::build(const std::vector<int8_t>& codes, int dim, const Inde
 // codes (count*dim bytes), then per element: level (u8), and per level 0..level: neighbour count
 // (varint) and the neighbour ids sorted, delta-coded as varints.
 std::vector<uint8_t> CodeIndex::serialize() const {
-  Writer w;
+  ByteWriter w;
   w.u32(kMagic); w.u32(kVersion); w.u32(uint32_t(dim_)); w.u32(uint32_t(count_));
   w.u32(uint32_t(params_.M)); w.u32(uint32_t(params_.ef_construction)); w.u32(uint32_t(params_.ef_search));
   const auto& h = graph_->hnsw;
@@ -110,7 +85,7 @@ std::vector<uint8_t> CodeIndex::serialize() const {
 }
 
 CodeIndex CodeIndex::deserialize(const uint8_t* data, size_t size, int expected_dim, const std::string& where) {
-  Reader r{data, size, 0, where};
+  ByteReader r(data, size, where + ": index");
   if (r.u32() != kMagic) throw Error(where + ": not an NFT Lens index file");
   if (r.u32() != kVersion) throw Error(where + ": unsupported index format version");
   CodeIndex idx;
@@ -148,13 +123,13 @@ CodeIndex CodeIndex::deserialize(const uint8_t* data, size_t size, int expected_
       if (!h.linkLists_[i]) throw Error(where + ": out of memory");
     }
     for (int l = 0; l <= level; ++l) {
-      const uint32_t n = r.varint();
+      const uint32_t n = uint32_t(std::min<uint64_t>(r.varint(), 0xffffffffu));
       if (n > (l == 0 ? max_m0 : max_m)) throw Error(where + ": index entry " + std::to_string(i) + " has too many neighbours");
       unsigned* list = l == 0 ? h.get_linklist0(hnswlib::tableint(i)) : h.get_linklist(hnswlib::tableint(i), l);
       h.setListCount(list, uint16_t(n));
       uint32_t prev = 0;
       for (uint32_t k = 0; k < n; ++k) {
-        const uint64_t id = uint64_t(prev) + r.varint();
+        const uint64_t id = uint64_t(prev) + r.varint();  // may exceed 32 bits: checked next
         if (id >= idx.count_) throw Error(where + ": index entry " + std::to_string(i) + " links to a missing entry");
         list[1 + k] = unsigned(id);
         prev = uint32_t(id);
@@ -163,6 +138,14 @@ CodeIndex CodeIndex::deserialize(const uint8_t* data, size_t size, int expected_
     h.label_lookup_[i] = hnswlib::tableint(i);
   }
   if (r.pos != size) throw Error(where + ": index file has trailing bytes");
+  // A link on level l must point to an entry that has level l, or search would read a missing list.
+  for (size_t i = 0; i < idx.count_; ++i)
+    for (int l = 1; l <= h.element_levels_[i]; ++l) {
+      unsigned* list = h.get_linklist(hnswlib::tableint(i), l);
+      for (unsigned k = 0; k < h.getListCount(list); ++k)
+        if (h.element_levels_[list[1 + k]] < l)
+          throw Error(where + ": index entry " + std::to_string(i) + " links to an entry without that level");
+    }
   if (idx.count_) {
     if (h.element_levels_[enter] != int(maxlevel)) throw Error(where + ": index entry point is invalid");
     h.maxlevel_ = int(maxlevel);

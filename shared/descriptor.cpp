@@ -65,7 +65,7 @@ Box find_content_box(const RgbImage& img, const std::vector<Rgb>& keep) {
   if (!is_art(c) && col_frac(W - 1, top, bottom, c) >= kStart)
     while (right > left + W / 4 && col_frac(right - 1, top, bottom, c) >= kContinue) --right;
   Box b{left, top, right - left, bottom - top};
-  if (b.w < W / 4 || b.h < H / 4) return whole;  // nearly uniform image: nothing to trim
+  if (b.w <= W / 4 || b.h <= H / 4) return whole;  // nearly uniform image: nothing to trim
   return b;
 }
 

@@ -1,6 +1,8 @@
 #include "image.h"
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 #include <string>
 
 #include "error.h"
@@ -42,12 +44,38 @@ void check_pixels(uint64_t w, uint64_t h, const ImageLimits& limits) {
                 std::to_string(limits.max_pixels) + " (decompression bomb?)");
 }
 
+// Width and height from the file header, read before stb so the pixel budget gets its own clear
+// message (stb reports an oversized PNG only as "unknown image type"). 0x0 if not recognised.
+std::pair<uint64_t, uint64_t> header_dimensions(const uint8_t* d, size_t n) {
+  auto be32 = [&](size_t o) { return uint64_t(d[o]) << 24 | uint64_t(d[o + 1]) << 16 | uint64_t(d[o + 2]) << 8 | d[o + 3]; };
+  auto le16 = [&](size_t o) { return uint64_t(d[o]) | uint64_t(d[o + 1]) << 8; };
+  if (n >= 24 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return {be32(16), be32(20)};
+  if (n >= 10 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0)) return {le16(6), le16(8)};
+  if (n >= 26 && d[0] == 'B' && d[1] == 'M') {
+    const uint64_t w = le16(18) | le16(20) << 16, h = le16(22) | le16(24) << 16;
+    return {w, h > 0x7fffffff ? 0x100000000ull - h : h};  // negative height = top-down rows
+  }
+  if (n >= 4 && d[0] == 0xff && d[1] == 0xd8) {  // JPEG: walk the markers to the first SOFn
+    size_t o = 2;
+    while (o + 9 < n && d[o] == 0xff) {
+      const uint8_t m = d[o + 1];
+      const size_t len = size_t(d[o + 2]) << 8 | d[o + 3];
+      if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc)
+        return {uint64_t(d[o + 7]) << 8 | d[o + 8], uint64_t(d[o + 5]) << 8 | d[o + 6]};
+      o += 2 + len;
+    }
+  }
+  return {0, 0};
+}
+
 }  // namespace
 
 RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const ImageLimits& limits) {
   if (size == 0) throw Error("image file is empty");
   if (size > limits.max_encoded_bytes) throw Error("image file is larger than " + std::to_string(limits.max_encoded_bytes) + " bytes");
   if (size > size_t(INT32_MAX)) throw Error("image file too large");
+  const auto [hw, hh] = header_dimensions(data, size);
+  if (hw && hh) check_pixels(hw, hh, limits);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
     throw Error(std::string("not a decodable PNG/JPEG/GIF/BMP image (") + stbi_failure_reason() + ")");

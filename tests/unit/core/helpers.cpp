@@ -1,6 +1,8 @@
 #include "helpers.h"
 
+#include <algorithm>
 #include <random>
+#include <stdexcept>
 
 #include "code_index.h"
 #include "descriptor.h"

@@ -1,0 +1,232 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+#include "augment.h"
+#include "builder_test_util.h"
+#include "bundle_io.h"
+#include "error.h"
+#include "feature_cache.h"
+#include "learn.h"
+#include "../core/helpers.h"
+
+using namespace nftlens;
+using buildertest::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+std::vector<float> value_for(int i) {
+  std::vector<float> v(size_t(3 + i % 5));
+  for (size_t k = 0; k < v.size(); ++k) v[k] = float(i) * 0.5f + float(k);
+  return v;
+}
+fs::path only_log(const fs::path& dir) {
+  fs::path found;
+  int n = 0;
+  for (auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".log") { found = e.path(); ++n; }
+  REQUIRE(n == 1);
+  return found;
+}
+}  // namespace
+
+TEST_CASE("feature cache: put, flush, reload; namespaces are separate") {
+  TempDir tmp;
+  {
+    FeatureCache c(tmp.path, "model-a/recipe-1");
+    CHECK(c.loaded() == 0);
+    for (int i = 0; i < 10; ++i) c.put("key" + std::to_string(i), value_for(i));
+    c.put("key3", value_for(33));  // a later record for the same key wins
+    c.put("", {});                 // empty key and value are fine
+    CHECK(c.size() == 11);
+    REQUIRE(c.find("key4"));
+    CHECK(*c.find("key4") == value_for(4));
+    CHECK(c.find("missing") == nullptr);
+    c.flush();
+  }
+  {
+    FeatureCache c(tmp.path, "model-a/recipe-1");
+    CHECK(c.loaded() == 11);
+    for (int i = 0; i < 10; ++i) {
+      const auto* v = c.find("key" + std::to_string(i));
+      REQUIRE(v);
+      CHECK(*v == value_for(i == 3 ? 33 : i));
+    }
+    REQUIRE(c.find(""));
+    CHECK(c.find("")->empty());
+  }
+  FeatureCache other(tmp.path, "model-b/recipe-1");
+  CHECK(other.loaded() == 0);
+  CHECK(other.find("key1") == nullptr);
+}
+
+TEST_CASE("feature cache: a torn or corrupt tail keeps every complete record") {
+  TempDir tmp;
+  {
+    FeatureCache c(tmp.path, "ns");
+    for (int i = 0; i < 10; ++i) c.put("k" + std::to_string(i), value_for(i));
+    c.flush();
+  }
+  const fs::path log = only_log(tmp.path);
+  const auto full = fs::file_size(log);
+  fs::resize_file(log, full - 3);  // killed mid-write of the last record
+  {
+    FeatureCache c(tmp.path, "ns");
+    CHECK(c.loaded() == 9);
+    CHECK(c.find("k9") == nullptr);
+    REQUIRE(c.find("k8"));
+    CHECK(*c.find("k8") == value_for(8));
+    c.put("k9", value_for(9));  // the torn bytes were dropped: the new record lands on a clean boundary
+    c.put("k10", value_for(10));
+    c.flush();
+  }
+  {
+    FeatureCache c(tmp.path, "ns");
+    CHECK(c.loaded() == 11);
+    REQUIRE(c.find("k10"));
+    CHECK(*c.find("k9") == value_for(9));
+    CHECK(*c.find("k10") == value_for(10));
+  }
+  // Garbage appended after the last record is ignored, then dropped.
+  {
+    std::ofstream f(log, std::ios::binary | std::ios::app);
+    f << "garbage that is not a record";
+  }
+  const auto before = fs::file_size(log);
+  {
+    FeatureCache c(tmp.path, "ns");
+    CHECK(c.loaded() == 11);
+  }
+  CHECK(fs::file_size(log) == before - 28);
+  // A record whose value bytes were altered fails its checksum and is not returned with wrong data.
+  {
+    std::fstream f(log, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(long(fs::file_size(log)) - 8);
+    f.put('\x7f');
+  }
+  FeatureCache c(tmp.path, "ns");
+  CHECK(c.loaded() == 10);
+  CHECK(c.find("k10") == nullptr);
+}
+
+TEST_CASE("learn_projection: learned whitening shrinks copy differences relative to item differences") {
+  const int d = 16, n = 300;
+  std::mt19937 rng(17);
+  std::normal_distribution<float> g;
+  std::vector<Vec> items, copies;
+  std::vector<std::pair<Vec, Vec>> pairs;
+  for (int i = 0; i < n; ++i) {
+    Vec x(d), y(d);
+    for (int k = 0; k < d; ++k) x[size_t(k)] = g(rng) + (k == 0 ? 3.0f : 0.0f);
+    // Copies differ a lot along 4 "nuisance" directions and hardly elsewhere.
+    for (int k = 0; k < d; ++k) y[size_t(k)] = x[size_t(k)] + g(rng) * (k < 4 ? 2.0f : 0.05f);
+    items.push_back(x);
+    copies.push_back(y);
+    pairs.emplace_back(x, y);
+  }
+  Recipe r;
+  learn_projection(r, items, pairs, 8);
+  CHECK(r.in_dim == d);
+  CHECK(r.out_dim == 8);
+  CHECK(r.mean.size() == size_t(d));
+  CHECK(r.mean[0] == doctest::Approx(3.0).epsilon(0.1));
+  CHECK(r.projection.size() == size_t(8 * d));
+  for (float v : r.projection) CHECK(std::isfinite(v));
+
+  auto dist = [](const Vec& a, const Vec& b) {
+    double s = 0;
+    for (size_t k = 0; k < a.size(); ++k) s += double(a[k] - b[k]) * (a[k] - b[k]);
+    return std::sqrt(s);
+  };
+  Recipe identity;
+  identity.in_dim = identity.out_dim = d;
+  identity.mean = r.mean;
+  auto ratio = [&](const Recipe& rr) {  // mean copy distance / mean distance between different items
+    double within = 0, between = 0;
+    for (int i = 0; i < n; ++i) {
+      within += dist(project(rr, items[size_t(i)]), project(rr, copies[size_t(i)]));
+      between += dist(project(rr, items[size_t(i)]), project(rr, items[size_t((i + 1) % n)]));
+    }
+    return within / between;
+  };
+  const double before = ratio(identity), after = ratio(r);
+  MESSAGE("within/between distance ratio: " << before << " -> " << after);
+  CHECK(after < 0.5 * before);
+  CHECK(after < 0.2);
+
+  std::vector<Vec> projected;
+  for (auto& x : items) projected.push_back(project(r, x));
+  learn_quantizer(r, projected);
+  CHECK(r.quant_scale > 127.0f);  // unit vectors: |values| <= 1, so scale >= 127
+  CHECK(std::isfinite(r.quant_scale));
+  CHECK_THROWS_AS(learn_projection(r, {}, {}, 4), Error);
+}
+
+TEST_CASE("augment is deterministic for a seed") {
+  const RgbImage src = testutil::random_blocks(96, 80, 8, 5);
+  int differs = 0;
+  for (uint64_t seed : {1ull, 2ull, 42ull, 12345678901ull}) {
+    const RgbImage a = augment(src, seed), b = augment(src, seed);
+    CHECK(a.width == b.width);
+    CHECK(a.height == b.height);
+    CHECK(a.rgb == b.rgb);
+    CHECK(a.width > 0);
+    CHECK(a.rgb.size() == size_t(a.width) * a.height * 3);
+    const RgbImage c = augment(src, seed + 1000);
+    differs += !(c.width == a.width && c.height == a.height && c.rgb == a.rgb);
+  }
+  CHECK(differs >= 3);
+  int changed = 0;
+  for (uint64_t seed = 100; seed < 110; ++seed) changed += augment(src, seed).rgb != src.rgb;
+  CHECK(changed >= 8);
+}
+
+TEST_CASE("bundle folder: write, load with verification, and damage on disk") {
+  const testutil::TestBundle tb = testutil::make_test_bundle(10);
+  TempDir tmp;
+  const fs::path dir = tmp.path / "bundle";
+  BundleParts parts;
+  parts.model = tb.files.at("model");
+  parts.recipe = tb.files.at("recipe");
+  parts.index = tb.files.at("index");
+  parts.catalogue = tb.files.at("catalogue");
+  parts.extra["thumbs/alpha/1.png"] = {1, 2, 3};
+  const Bundle orig = load_bundle(parse_manifest(tb.manifest_json), tb.files);
+  write_bundle_dir(dir, tb.card, orig.recipe, orig.index, orig.catalogue, parts);
+  CHECK(fs::exists(dir / "manifest.json"));
+  CHECK(fs::exists(dir / "thumbs/alpha/1.png"));
+  const Bundle b = load_bundle_dir(dir);
+  CHECK(b.index.size() == 20);
+  CHECK(b.catalogue.tokens.size() == 20);
+  CHECK(serialize_recipe(b.recipe) == parts.recipe);
+  CHECK(fs::exists(dir / b.manifest.file("model").name));
+  CHECK(b.manifest.model.file == b.manifest.file("model").name);
+
+  // A file flipped on disk: loading names it.
+  const fs::path idx = dir / b.manifest.file("index").name;
+  auto bytes = buildertest::read_all(idx);
+  bytes[bytes.size() / 2] ^= 1;
+  fs::remove(idx);
+  {
+    std::ofstream f(idx, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  const std::string index_name = b.manifest.file("index").name;
+  CHECK_THROWS_WITH_AS(load_bundle_dir(dir), doctest::Contains(index_name.c_str()), Error);
+  fs::remove(idx);
+  CHECK_THROWS_WITH_AS(load_bundle_dir(dir), doctest::Contains("missing (listed in manifest.json)"), Error);
+  CHECK_THROWS_WITH_AS(load_bundle_dir(tmp.path), doctest::Contains("manifest.json: missing"), Error);
+
+  // Rewriting with another catalogue replaces the old content-hashed file.
+  Catalogue cat = orig.catalogue;
+  cat.tokens[0].name = "renamed";
+  parts.catalogue = serialize_catalogue(cat);
+  parts.index = orig.index.serialize();
+  write_bundle_dir(dir, tb.card, orig.recipe, orig.index, cat, parts);
+  const Bundle c = load_bundle_dir(dir);
+  CHECK(c.catalogue.tokens[0].name == "renamed");
+  int catalogues = 0;
+  for (auto& e : fs::directory_iterator(dir)) catalogues += e.path().filename().string().rfind("catalogue.", 0) == 0;
+  CHECK(catalogues == 1);
+}
