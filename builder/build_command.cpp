@@ -24,6 +24,7 @@
 #include "feature_cache.h"
 #include "image_file.h"
 #include "learn.h"
+#include "window_index.h"
 #include "model_files.h"
 #include "progress.h"
 #include "sha256.h"
@@ -33,9 +34,10 @@ namespace fs = std::filesystem;
 namespace nftlens {
 namespace {
 
-// What one image contributes, cached: [colour layout | model features | ring flag, r, g, b].
+// What one image contributes, cached: [colour layout | model features | ring flag, r, g, b |
+// colour layouts of the sub-windows].
 struct ImageFeatures {
-  std::vector<float> color, model;
+  std::vector<float> color, model, windows;
   std::pair<bool, Rgb> ring;
 };
 
@@ -44,15 +46,39 @@ std::vector<float> pack(const ImageFeatures& f) {
   v.insert(v.end(), f.model.begin(), f.model.end());
   v.push_back(f.ring.first ? 1.f : 0.f);
   for (int c = 0; c < 3; ++c) v.push_back(f.ring.second[c]);
+  v.insert(v.end(), f.windows.begin(), f.windows.end());
   return v;
 }
-bool unpack(const std::vector<float>& v, size_t color_dim, size_t model_dim, ImageFeatures& f) {
-  if (v.size() != color_dim + model_dim + 4) return false;
+bool unpack(const std::vector<float>& v, size_t color_dim, size_t model_dim, size_t window_dim, ImageFeatures& f) {
+  if (v.size() != color_dim + model_dim + 4 + window_dim) return false;
   f.color.assign(v.begin(), v.begin() + long(color_dim));
   f.model.assign(v.begin() + long(color_dim), v.begin() + long(color_dim + model_dim));
   f.ring.first = v[color_dim + model_dim] > 0.5f;
   for (int c = 0; c < 3; ++c) f.ring.second[c] = uint8_t(v[color_dim + model_dim + 1 + c]);
+  f.windows.assign(v.begin() + long(color_dim + model_dim + 4), v.end());
   return true;
+}
+
+// Square windows of 70% and 85% of the side on a 3x3 grid: a crop keeping 55-90% of the image
+// overlaps one of them well.
+std::vector<std::array<float, 4>> default_windows() {
+  std::vector<std::array<float, 4>> out;
+  for (float s : {0.7f, 0.85f})
+    for (int gy = 0; gy < 3; ++gy)
+      for (int gx = 0; gx < 3; ++gx) out.push_back({gx * (1 - s) / 2, gy * (1 - s) / 2, s, s});
+  return out;
+}
+
+float iou(const Box& a, const Box& b) {
+  const int x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y), x1 = std::min(a.x + a.w, b.x + b.w), y1 = std::min(a.y + a.h, b.y + b.h);
+  const double inter = std::max(0, x1 - x0) * double(std::max(0, y1 - y0));
+  return float(inter / (double(a.w) * a.h + double(b.w) * b.h - inter));
+}
+
+float percentile(std::vector<float> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
 }
 
 struct Work {
@@ -121,8 +147,12 @@ int run_build(const BuildArgs& a) {
   if (!a.quiet) std::cerr << "ingest: " << src.size() << " tokens in " << cat.collections.size() << " collection(s), " << skipped.size() << " skipped\n";
 
   Recipe recipe;
-  const size_t color_dim = size_t(recipe.color_dim()), model_dim = size_t(card.feature_dim());
-  FeatureCache cache(cache_dir, card.sha256 + "|grid" + std::to_string(recipe.color_grid) + "|v1");
+  if (a.window_dims > 0) recipe.windows.boxes = default_windows();
+  recipe.color_grid = a.color_grid;
+  recipe.use_model = a.use_model;
+  const size_t color_dim = size_t(recipe.color_dim()), model_dim = recipe.use_model ? size_t(card.feature_dim()) : 0;
+  const size_t window_dim = recipe.windows.boxes.size() * color_dim;
+  FeatureCache cache(cache_dir, card.sha256 + "|grid" + std::to_string(recipe.color_grid) + "|windows" + std::to_string(recipe.windows.boxes.size()) + (recipe.use_model ? "" : "|nomodel") + "|v2");
   std::unique_ptr<Embedder> embedder;
   auto model = [&]() -> Embedder& {
     if (!embedder) embedder = std::make_unique<Embedder>(mf.onnx.string(), card, EmbedderOptions{a.threads, true, !a.quiet});
@@ -156,7 +186,11 @@ int run_build(const BuildArgs& a) {
           if (cached) return;
           w.feat.color = color_layout(w.image, w.box, recipe.color_grid, false);
           w.feat.ring = dominant_ring_colour(w.image);
-          w.input = make_input_tensor(card, w.image, w.box);
+          for (const Box& b : window_boxes(recipe.windows, w.image.width, w.image.height)) {
+            const auto l = color_layout(w.image, b, recipe.color_grid, false);
+            w.feat.windows.insert(w.feat.windows.end(), l.begin(), l.end());
+          }
+          if (recipe.use_model) w.input = make_input_tensor(card, w.image, w.box);
         } catch (const std::exception& e) {
           w.error = e.what();
         }
@@ -175,8 +209,12 @@ int run_build(const BuildArgs& a) {
           skipped.push_back({cat.collections[cat.tokens[w.token].collection].slug, src[w.token].token_id, src[w.token].image_path.string(), w.error});
           continue;
         }
-        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, feats[w.token])) {
+        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, window_dim, feats[w.token])) {
           ok[w.token] = true;
+        } else if (!recipe.use_model) {
+          feats[w.token] = w.feat;
+          ok[w.token] = true;
+          cache.put(w.key, pack(w.feat));
         } else {
           inputs.push_back(std::move(w.input));
           run_idx.push_back(j);
@@ -187,6 +225,7 @@ int run_build(const BuildArgs& a) {
           cat.tokens[w.token].thumb = rel;
         }
       }
+      cache.flush();
       if (!inputs.empty()) {
         const auto outs = model().run(inputs);
         for (size_t r = 0; r < run_idx.size(); ++r) {
@@ -264,7 +303,7 @@ int run_build(const BuildArgs& a) {
           RgbImage copy = augment(decode_any(bytes, card.background), seeds[j]);
           const Box content = recipe.trim_margins ? find_content_box(copy, recipe.collection_backgrounds) : Box{0, 0, copy.width, copy.height};
           w.feat.color = color_layout(copy, content, recipe.color_grid, false);
-          w.input = make_input_tensor(card, copy, content);
+          if (recipe.use_model) w.input = make_input_tensor(card, copy, content);
         } catch (const std::exception& e) {
           w.error = e.what();
         }
@@ -272,7 +311,11 @@ int run_build(const BuildArgs& a) {
       std::vector<std::vector<float>> inputs;
       std::vector<size_t> run_idx;
       for (size_t j = 0; j < works.size(); ++j)
-        if (works[j].error.empty() && !cache.find(works[j].key)) { inputs.push_back(std::move(works[j].input)); run_idx.push_back(j); }
+        if (works[j].error.empty() && !cache.find(works[j].key)) {
+          if (!recipe.use_model) cache.put(works[j].key, pack(works[j].feat));  // (the cache is single-threaded)
+          else { inputs.push_back(std::move(works[j].input)); run_idx.push_back(j); }
+        }
+      cache.flush();
       if (!inputs.empty()) {
         const auto outs = model().run(inputs);
         for (size_t r = 0; r < run_idx.size(); ++r) {
@@ -284,7 +327,7 @@ int run_build(const BuildArgs& a) {
       }
       for (auto& w : works) {
         ImageFeatures f;
-        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, f)) {
+        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
           pairs.emplace_back(raw[w.token], raw_of(f.color, f.model));
           pair_token.push_back(w.token);
         }
@@ -295,21 +338,117 @@ int run_build(const BuildArgs& a) {
   // Learn on 80% of the pairs; the rest (unseen copies) sets the copy threshold.
   const size_t n_learn = pairs.size() - pairs.size() / 5;
   std::vector<std::pair<std::vector<float>, std::vector<float>>> learn_pairs(pairs.begin(), pairs.begin() + long(n_learn));
-  learn_projection(recipe, raw, learn_pairs, a.dims);
+  if (a.learn) {
+    learn_projection(recipe, raw, learn_pairs, a.dims);
+  } else {  // baseline: the raw descriptor, only centred
+    learn_projection(recipe, raw, {}, 1);
+    recipe.out_dim = recipe.in_dim;
+    recipe.projection.clear();
+  }
   std::vector<std::vector<float>> projected(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) projected[i] = project(recipe, raw[i]);
   learn_quantizer(recipe, projected);
+  // Unseen copies: their score with the true token (positives) and the best other token (negatives).
+  float main_pos_median = 0.9f, main_neg_p99 = 0.5f;
   {
-    std::vector<float> pos;
+    std::vector<float> pos, neg;
     for (size_t p = n_learn; p < pairs.size(); ++p) {
       const auto q = project(recipe, pairs[p].second);
-      float s = 0;
-      for (int d = 0; d < recipe.out_dim; ++d) s += q[d] * projected[pair_token[p]][d];
-      pos.push_back(s);
+      float best_other = -1;
+      for (size_t t = 0; t < projected.size(); ++t) {
+        float s = 0;
+        for (int d = 0; d < recipe.out_dim; ++d) s += q[d] * projected[t][d];
+        if (t == pair_token[p]) pos.push_back(s);
+        else best_other = std::max(best_other, s);
+      }
+      neg.push_back(best_other);
     }
-    std::sort(pos.begin(), pos.end());
     // Keep 90% of unseen copies above the threshold.
-    recipe.match_threshold = pos.empty() ? 0.5f : pos[pos.size() / 10];
+    recipe.match_threshold = pos.empty() ? 0.5f : percentile(pos, 0.1);
+    if (!pos.empty()) { main_pos_median = percentile(pos, 0.5); main_neg_p99 = percentile(neg, 0.99); }
+  }
+
+  // 3b. windows: whitening learned from synthetic crops paired with their best-overlapping window,
+  // then a linear map that puts window scores on the whole-image score scale.
+  std::vector<int8_t> window_codes;
+  if (!recipe.windows.boxes.empty()) {
+    const size_t nw = recipe.windows.boxes.size(), n_crops = std::min<size_t>(12000, std::max<size_t>(2000, cat.tokens.size()));
+    std::vector<std::pair<std::vector<float>, std::vector<float>>> wpairs(n_crops);
+    std::vector<uint32_t> wtoken(n_crops);
+    std::vector<char> wok(n_crops, 0);
+    {
+      Progress prog("crops", n_crops, a.quiet);
+      std::atomic<size_t> done{0};
+      parallel_for(n_crops, decode_threads, [&](size_t i) {
+        std::mt19937_64 rng(0xc0ffee + i);
+        auto uni = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+        const uint32_t t = uint32_t(rng() % cat.tokens.size());
+        try {
+          RgbImage img = decode_any(read_bytes(src[t].image_path, 64u << 20), card.background);
+          const int cw = std::max(8, int(img.width * uni(0.55, 0.9))), ch = std::max(8, int(img.height * uni(0.55, 0.9)));
+          const Box crop_box{int(uni(0, img.width - cw)), int(uni(0, img.height - ch)), cw, ch};
+          RgbImage c = crop(img, crop_box);
+          if (uni(0, 1) < 0.5) c = jpeg_roundtrip(c, int(uni(30, 90)));
+          if (uni(0, 1) < 0.3) c = resample(c, std::max(8, int(c.width * uni(0.4, 1.5))), std::max(8, int(c.height * uni(0.4, 1.5))));
+          const auto boxes = window_boxes(recipe.windows, img.width, img.height);
+          size_t bw = 0;
+          for (size_t k = 1; k < boxes.size(); ++k)
+            if (iou(boxes[k], crop_box) > iou(boxes[bw], crop_box)) bw = k;
+          wpairs[i].first.assign(feats[t].windows.begin() + long(bw * color_dim), feats[t].windows.begin() + long((bw + 1) * color_dim));
+          wpairs[i].second = color_layout(c, Box{0, 0, c.width, c.height}, recipe.color_grid, false);
+          wtoken[i] = t;
+          wok[i] = 1;
+        } catch (const std::exception&) {
+        }
+        prog.update(++done);
+      });
+    }
+    std::vector<std::pair<std::vector<float>, std::vector<float>>> learn_w, held_w;
+    std::vector<uint32_t> held_t;
+    for (size_t i = 0; i < n_crops; ++i)
+      if (wok[i]) {
+        if (i % 5 != 4) learn_w.push_back(wpairs[i]);
+        else { held_w.push_back(wpairs[i]); held_t.push_back(wtoken[i]); }
+      }
+    std::vector<std::vector<float>> wx;  // a sample of database windows
+    for (size_t t = 0; t < feats.size(); t += std::max<size_t>(1, feats.size() / 4000))
+      for (size_t k = 0; k < nw; ++k) wx.emplace_back(feats[t].windows.begin() + long(k * color_dim), feats[t].windows.begin() + long((k + 1) * color_dim));
+    Recipe wr;
+    learn_projection(wr, wx, learn_w, a.window_dims);
+    recipe.windows.in_dim = wr.in_dim;
+    recipe.windows.out_dim = wr.out_dim;
+    recipe.windows.mean = wr.mean;
+    recipe.windows.projection = wr.projection;
+    std::vector<std::vector<float>> wproj;
+    for (auto& x : wx) wproj.push_back(window_descriptor(recipe, x));
+    learn_quantizer(wr, wproj);
+    recipe.windows.quant_scale = wr.quant_scale;
+    for (size_t t = 0; t < feats.size(); ++t)
+      for (size_t k = 0; k < nw; ++k) {
+        const auto q = quantize(window_descriptor(recipe, std::vector<float>(feats[t].windows.begin() + long(k * color_dim), feats[t].windows.begin() + long((k + 1) * color_dim))), recipe.windows.quant_scale);
+        window_codes.insert(window_codes.end(), q.begin(), q.end());
+      }
+    // Calibration on held-out copies: positives = the true token's score, negatives = the best
+    // other token's; map window (median positive, 99th-percentile negative) onto the main ones.
+    const WindowIndex widx(recipe.windows.out_dim, int(nw), window_codes);
+    const float w2 = recipe.windows.quant_scale * recipe.windows.quant_scale;
+    std::vector<float> wpos, wneg;
+    for (size_t i = 0; i < held_w.size(); ++i) {
+      const auto q = quantize(window_descriptor(recipe, held_w[i].second), recipe.windows.quant_scale);
+      for (auto& h : widx.search(q.data(), 2)) {
+        const float sc = 1.0f - float(h.distance) / (2.0f * w2);
+        if (h.token == held_t[i]) wpos.push_back(sc);
+        else if (wneg.size() < wpos.size() + 1) wneg.push_back(sc);
+      }
+    }
+    const float wpm = percentile(wpos, 0.5), wn99 = percentile(wneg, 0.99);
+    if (wpm > wn99 + 1e-3f && main_pos_median > main_neg_p99) {
+      recipe.windows.score_scale = (main_pos_median - main_neg_p99) / (wpm - wn99);
+      recipe.windows.score_offset = main_neg_p99 - recipe.windows.score_scale * wn99;
+    }
+    if (!a.quiet)
+      std::cerr << "windows: " << nw << " x " << recipe.windows.out_dim << "-d per token; crop pairs " << learn_w.size() << "; window pos median " << wpm
+                << " neg p99 " << wn99 << " -> main pos median " << main_pos_median << " neg p99 " << main_neg_p99 << "\n";
   }
 
   // 4. codes, index, catalogue, bundle
@@ -329,6 +468,7 @@ int run_build(const BuildArgs& a) {
   parts.recipe = serialize_recipe(recipe);
   parts.index = index.serialize();
   parts.catalogue = serialize_catalogue(cat);
+  if (!window_codes.empty()) parts.windows = WindowIndex(recipe.windows.out_dim, int(recipe.windows.boxes.size()), window_codes).serialize();
   write_bundle_dir(a.out, card, recipe, index, cat, parts);
 
   // Report skipped tokens next to the bundle (not part of it).

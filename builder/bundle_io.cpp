@@ -46,7 +46,8 @@ Bundle load_bundle_dir(const fs::path& dir) {
   const auto mb = read_bytes(mpath, 64 << 20);
   Manifest m = parse_manifest(std::string(mb.begin(), mb.end()));
   std::map<std::string, std::vector<uint8_t>> files;
-  for (const char* role : {"recipe", "index", "catalogue"}) {
+  for (const char* role : {"recipe", "index", "catalogue", "windows"}) {
+    if (!m.has(role)) continue;
     const FileEntry& f = m.file(role);
     const fs::path p = dir / f.name;
     if (!fs::exists(p)) throw Error(p.string() + ": missing (listed in manifest.json)");
@@ -81,6 +82,7 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   put("recipe", "recipe", "bin", parts.recipe);
   put("index", "index", "bin", parts.index);
   put("catalogue", "catalogue", "bin", parts.catalogue);
+  if (!parts.windows.empty()) put("windows", "windows", "bin", parts.windows);
   for (auto& [rel, bytes] : parts.extra) {
     const fs::path p = dir / rel;
     fs::create_directories(p.parent_path());
@@ -91,7 +93,7 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
     if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
       const std::string n = e.path().filename().string();
-      if (n.rfind("model.", 0) == 0 || n.rfind("recipe.", 0) == 0 || n.rfind("index.", 0) == 0 || n.rfind("catalogue.", 0) == 0)
+      if (n.rfind("model.", 0) == 0 || n.rfind("recipe.", 0) == 0 || n.rfind("index.", 0) == 0 || n.rfind("catalogue.", 0) == 0 || n.rfind("windows.", 0) == 0)
         fs::remove(e.path());
     }
   return manifest;

@@ -17,7 +17,7 @@ void write_file_atomic(const std::filesystem::path& p, const void* data, size_t 
 Bundle load_bundle_dir(const std::filesystem::path& dir);
 
 struct BundleParts {
-  std::vector<uint8_t> model, recipe, index, catalogue;
+  std::vector<uint8_t> model, recipe, index, catalogue, windows;  // windows: empty if none
   std::map<std::string, std::vector<uint8_t>> extra;  // e.g. thumbs/<name>.png (served, not listed)
 };
 // Returns the manifest text written.

@@ -8,8 +8,9 @@ namespace nftlens {
 struct BuildArgs {
   std::vector<std::string> collections;
   std::string out, cache, model_card, model_file;
-  int dims = 48, threads = 0, batch = 32, pairs = 4000, index_m = 12;
-  bool thumbs = true, quiet = false;
+  int dims = 48, window_dims = 0, threads = 0, batch = 32, pairs = 4000, index_m = 12;
+  int color_grid = 8;
+  bool thumbs = true, quiet = false, use_model = true, learn = true;
 };
 int run_build(const BuildArgs& a);
 

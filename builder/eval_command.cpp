@@ -83,7 +83,7 @@ int run_eval(const EvalArgs& a) {
     if (it == by_key.end()) it = by_key.find(fs::path(f[1]).stem().string());
     if (it == by_key.end()) { ++missing; continue; }
     const uint32_t want = it->second;
-    std::vector<std::vector<float>> desc;
+    QueryDescriptors desc;
     try {
       desc = s.describe(read_bytes(base / f[0], 64u << 20));
     } catch (const Error& e) {

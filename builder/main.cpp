@@ -18,10 +18,14 @@ int main(int argc, char** argv) {
   build->add_option("--model", b.model_card, "Model card JSON (default: models/mnv2-b13-576.card.json)");
   build->add_option("--model-file", b.model_file, "ONNX file (default: next to the card or in build/models)");
   build->add_option("--dims", b.dims, "Descriptor dimensions after projection")->capture_default_str();
+  build->add_option("--window-dims", b.window_dims, "Dimensions of sub-window codes for cropped queries (0 = no windows)")->capture_default_str();
   build->add_option("--pairs", b.pairs, "Synthetic copies made to learn the projection (0 = plain PCA whitening)")->capture_default_str();
   build->add_option("--threads", b.threads, "ONNX Runtime intra-op threads (0 = all cores)")->capture_default_str();
   build->add_option("--batch", b.batch, "Images per inference batch")->capture_default_str();
   build->add_option("--index-m", b.index_m, "HNSW graph degree M")->capture_default_str();
+  build->add_option("--color-grid", b.color_grid, "Side of the Lab colour-layout thumbnail")->capture_default_str();
+  build->add_flag("!--no-model", b.use_model, "Pixel features only (no ONNX model; for baselines)");
+  build->add_flag("!--no-learn", b.learn, "No learned projection: centred raw descriptor (for baselines)");
   build->add_flag("!--no-thumbs", b.thumbs, "Do not write result thumbnails into the bundle");
   build->add_flag("-q,--quiet", b.quiet, "No progress output");
 

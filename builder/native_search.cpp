@@ -15,7 +15,7 @@ NativeSearcher::NativeSearcher(const std::filesystem::path& dir, int threads) : 
   if (bundle_.recipe.use_model) embedder_ = std::make_unique<Embedder>(path.string(), bundle_.manifest.model, EmbedderOptions{threads, true, false});
 }
 
-std::vector<std::vector<float>> NativeSearcher::describe(const std::vector<uint8_t>& bytes) {
+QueryDescriptors NativeSearcher::describe(const std::vector<uint8_t>& bytes) {
   QuerySession q(bundle_, decode_any(bytes, bundle_.manifest.model.background));
   if (embedder_) {
     std::vector<std::vector<float>> inputs;
@@ -24,7 +24,7 @@ std::vector<std::vector<float>> NativeSearcher::describe(const std::vector<uint8
     const auto feats = embedder_->run(inputs);
     for (size_t r = 0; r < feats.size(); ++r) q.set_pooled_features(r, feats[r]);
   }
-  return q.descriptors();
+  return {q.descriptors(), q.window_descriptors()};
 }
 
 std::vector<TokenHit> NativeSearcher::search(const std::vector<uint8_t>& bytes, const SearchOptions& opt) {

@@ -15,7 +15,7 @@ class NativeSearcher {
  public:
   NativeSearcher(const std::filesystem::path& bundle_dir, int threads);
   // Descriptors (one per query view) of an image file's bytes.
-  std::vector<std::vector<float>> describe(const std::vector<uint8_t>& image_bytes);
+  QueryDescriptors describe(const std::vector<uint8_t>& image_bytes);
   std::vector<TokenHit> search(const std::vector<uint8_t>& image_bytes, const SearchOptions& opt);
   const Bundle& bundle() const { return bundle_; }
 

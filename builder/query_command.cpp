@@ -56,7 +56,7 @@ int run_describe(const std::string& bundle, const std::string& image, const std:
     write_file_atomic(dump_input, t.data(), t.size() * sizeof(float));
   }
   const auto d = s.describe(bytes);
-  nlohmann::json j = {{"query", image}, {"descriptors", d}};
+  nlohmann::json j = {{"query", image}, {"descriptors", d.main}, {"window_descriptors", d.windows}};
   std::cout << j.dump() << "\n";
   return 0;
 }

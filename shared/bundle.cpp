@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 constexpr uint32_t kRecipeMagic = 0x5043524e, kCatalogueMagic = 0x5441434e;  // "NRCP", "NCAT"
-constexpr uint32_t kPartVersion = 1;
+constexpr uint32_t kPartVersion = 2;  // 2: recipe with window part
 constexpr uint32_t kCatalogueVersion = 2;  // 2: compact columns (byte_io)
 
 template <class T>
@@ -56,6 +56,12 @@ const FileEntry& Manifest::file(const std::string& role) const {
   for (auto& f : files)
     if (f.role == role) return f;
   throw Error("manifest.json: no \"" + role + "\" file listed");
+}
+
+bool Manifest::has(const std::string& role) const {
+  for (auto& f : files)
+    if (f.role == role) return true;
+  return false;
 }
 
 Manifest parse_manifest(const std::string& text) {
@@ -115,6 +121,12 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
   b.catalogue = deserialize_catalogue(cb.data(), cb.size(), m.file("catalogue").name);
   b.catalogue.validate(b.index.size(), m.file("catalogue").name);
   if (b.catalogue.tokens.size() != m.tokens) throw Error(m.file("catalogue").name + ": token count does not match manifest.json");
+  if (b.recipe.windows.enabled() != m.has("windows")) throw Error("manifest.json: the windows file and the recipe disagree");
+  if (m.has("windows")) {
+    const auto& wb = get("windows");
+    b.windows = WindowIndex::deserialize(wb.data(), wb.size(), b.recipe.windows.out_dim, b.catalogue.tokens.size(), m.file("windows").name);
+    if (size_t(b.windows.per_token()) != b.recipe.windows.boxes.size()) throw Error(m.file("windows").name + ": window count does not match the recipe");
+  }
   return b;
 }
 

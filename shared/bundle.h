@@ -3,7 +3,8 @@
 //   model.<hash>.onnx        the embedding model
 //   recipe.<hash>.bin        descriptor recipe (projection, quantiser, thresholds)    (cereal)
 //   index.<hash>.bin         int8 codes + HNSW graph                                  (code_index)
-//   catalogue.<hash>.bin     tokens, collections, traits, rarity, entry->token map    (cereal)
+//   catalogue.<hash>.bin     tokens, collections, traits, rarity, entry->token map    (byte_io)
+//   windows.<hash>.bin       sub-window codes for cropped queries (optional)          (window_index)
 // Loading checks version, sizes and SHA-256 of every file before parsing it, then cross-checks
 // the parts against each other; any mismatch is a clear error naming the file.
 #pragma once
@@ -16,6 +17,7 @@
 #include "code_index.h"
 #include "descriptor.h"
 #include "model_card.h"
+#include "window_index.h"
 
 namespace nftlens {
 
@@ -33,7 +35,8 @@ struct Manifest {
   ModelCard model;  // model.file is the bundle's (hashed) model file name
   int descriptor_dim = 0;
   uint64_t tokens = 0, entries = 0;
-  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue
+  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional)
+  bool has(const std::string& role) const;
   std::string json_text;         // as parsed
 
   const FileEntry& file(const std::string& role) const;
@@ -48,6 +51,7 @@ struct Bundle {
   Recipe recipe;
   CodeIndex index;
   Catalogue catalogue;
+  WindowIndex windows;  // empty unless the recipe has windows
 };
 
 // Build a bundle from verified file bytes (role -> bytes). The model file is not needed here.

@@ -17,6 +17,15 @@ void Recipe::validate(const ModelCard& card, const std::string& where) const {
   if (!(quant_scale > 0 && std::isfinite(quant_scale))) throw Error(where + ": recipe quantisation scale is invalid");
   for (float v : projection)
     if (!std::isfinite(v)) throw Error(where + ": recipe projection has non-finite values");
+  const WindowRecipe& w = windows;
+  if (!w.boxes.empty()) {
+    if (w.in_dim != color_dim() || w.out_dim <= 0 || w.out_dim > 1024 || w.mean.size() != size_t(w.in_dim) ||
+        w.projection.size() != size_t(w.out_dim) * w.in_dim || !(w.quant_scale > 0 && std::isfinite(w.quant_scale)))
+      throw Error(where + ": recipe window part is inconsistent");
+    for (auto& b : w.boxes)
+      for (float f : b)
+        if (!(f >= 0 && f <= 1)) throw Error(where + ": recipe window box out of range");
+  }
 }
 
 namespace {
@@ -138,19 +147,21 @@ std::vector<float> raw_descriptor(const Recipe& r, const RgbImage& img, const Vi
   return out;
 }
 
-std::vector<float> project(const Recipe& r, const std::vector<float>& raw) {
-  if (raw.size() != size_t(r.in_dim)) throw Error("descriptor has " + std::to_string(raw.size()) + " values, the recipe expects " + std::to_string(r.in_dim));
-  std::vector<float> centred(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) centred[i] = raw[i] - r.mean[i];
+std::vector<float> project(const std::vector<float>& mean, const std::vector<float>& projection, int out_dim,
+                           const std::vector<float>& raw) {
+  if (raw.size() != mean.size()) throw Error("descriptor has " + std::to_string(raw.size()) + " values, the recipe expects " + std::to_string(mean.size()));
+  const size_t in_dim = mean.size();
+  std::vector<float> centred(in_dim);
+  for (size_t i = 0; i < in_dim; ++i) centred[i] = raw[i] - mean[i];
   std::vector<float> out;
-  if (r.projection.empty()) {
+  if (projection.empty()) {
     out = centred;
   } else {
-    out.assign(r.out_dim, 0.0f);
-    for (int o = 0; o < r.out_dim; ++o) {
-      const float* row = &r.projection[size_t(o) * r.in_dim];
+    out.assign(out_dim, 0.0f);
+    for (int o = 0; o < out_dim; ++o) {
+      const float* row = &projection[size_t(o) * in_dim];
       float s = 0;
-      for (int i = 0; i < r.in_dim; ++i) s += row[i] * centred[i];
+      for (size_t i = 0; i < in_dim; ++i) s += row[i] * centred[i];
       out[o] = s;
     }
   }
@@ -158,11 +169,32 @@ std::vector<float> project(const Recipe& r, const std::vector<float>& raw) {
   return out;
 }
 
-std::vector<int8_t> quantize(const Recipe& r, const std::vector<float>& d) {
+std::vector<float> project(const Recipe& r, const std::vector<float>& raw) { return project(r.mean, r.projection, r.out_dim, raw); }
+
+std::vector<Box> window_boxes(const WindowRecipe& w, int width, int height) {
+  std::vector<Box> out;
+  for (auto& f : w.boxes) {
+    Box b{int(std::lround(f[0] * width)), int(std::lround(f[1] * height)), int(std::lround(f[2] * width)), int(std::lround(f[3] * height))};
+    b.w = std::clamp(b.w, 1, width);
+    b.h = std::clamp(b.h, 1, height);
+    b.x = std::clamp(b.x, 0, width - b.w);
+    b.y = std::clamp(b.y, 0, height - b.h);
+    out.push_back(b);
+  }
+  return out;
+}
+
+std::vector<float> window_descriptor(const Recipe& r, const std::vector<float>& color_layout) {
+  return project(r.windows.mean, r.windows.projection, r.windows.out_dim, color_layout);
+}
+
+std::vector<int8_t> quantize(const std::vector<float>& d, float scale) {
   std::vector<int8_t> q(d.size());
-  for (size_t i = 0; i < d.size(); ++i) q[i] = int8_t(std::clamp(std::lround(d[i] * r.quant_scale), -127L, 127L));
+  for (size_t i = 0; i < d.size(); ++i) q[i] = int8_t(std::clamp(std::lround(d[i] * scale), -127L, 127L));
   return q;
 }
+
+std::vector<int8_t> quantize(const Recipe& r, const std::vector<float>& d) { return quantize(d, r.quant_scale); }
 
 std::vector<float> dequantize(const Recipe& r, const int8_t* code, int dim) {
   std::vector<float> v(dim);

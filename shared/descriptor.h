@@ -7,6 +7,7 @@
 //   3. centre + project (learned whitening, stored in the bundle), L2-normalise
 //   4. int8 scalar quantisation with a stored scale
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,19 @@
 #include "model_card.h"
 
 namespace nftlens {
+
+// Sub-window entries: colour layouts of square parts of each token image, so a cropped query still
+// finds its token. Compact (own whitening to few dims, int8) and scanned exhaustively.
+struct WindowRecipe {
+  std::vector<std::array<float, 4>> boxes;  // x, y, w, h as fractions of the image
+  int in_dim = 0, out_dim = 0;
+  std::vector<float> mean, projection;      // out_dim x in_dim
+  float quant_scale = 127.0f;
+  float score_scale = 1.0f, score_offset = 0.0f;  // window cosine -> comparable to whole-image scores
+  bool enabled() const { return !boxes.empty() && out_dim > 0; }
+  template <class Archive>
+  void serialize(Archive& ar) { ar(boxes, in_dim, out_dim, mean, projection, quant_scale, score_scale, score_offset); }
+};
 
 struct Recipe {
   int color_grid = 8;          // colour-layout thumbnail side (Lab, color_grid^2 * 3 values)
@@ -28,6 +42,7 @@ struct Recipe {
   std::vector<float> projection;  // out_dim rows x in_dim cols; empty = identity (out_dim == in_dim)
   float quant_scale = 127.0f;     // code = clamp(round(v * scale))
   float match_threshold = 0.0f;   // cosine score at or above which a result counts as a copy
+  WindowRecipe windows;
 
   int color_dim() const { return color_grid * color_grid * 3; }
   int raw_dim(const ModelCard& card) const { return color_dim() + (use_model ? card.feature_dim() : 0); }
@@ -36,7 +51,7 @@ struct Recipe {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(color_grid, use_model, model_weight, trim_margins, mirror_queries, collection_backgrounds, in_dim, out_dim,
-       mean, projection, quant_scale, match_threshold);
+       mean, projection, quant_scale, match_threshold, windows);
   }
 };
 
@@ -73,8 +88,16 @@ std::vector<float> raw_descriptor(const Recipe& r, const RgbImage& img, const Vi
 
 // Centre, project, L2-normalise.
 std::vector<float> project(const Recipe& r, const std::vector<float>& raw);
+std::vector<float> project(const std::vector<float>& mean, const std::vector<float>& projection, int out_dim,
+                           const std::vector<float>& raw);
+
+// Window boxes of a database image (pixel boxes from the recipe's fractions).
+std::vector<Box> window_boxes(const WindowRecipe& w, int width, int height);
+// Window-space descriptor of a colour layout (projected, L2-normalised).
+std::vector<float> window_descriptor(const Recipe& r, const std::vector<float>& color_layout);
 
 std::vector<int8_t> quantize(const Recipe& r, const std::vector<float>& desc);
+std::vector<int8_t> quantize(const std::vector<float>& desc, float scale);
 std::vector<float> dequantize(const Recipe& r, const int8_t* code, int dim);
 
 }  // namespace nftlens

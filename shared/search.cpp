@@ -1,6 +1,7 @@
 #include "search.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -38,7 +39,16 @@ std::vector<std::vector<float>> QuerySession::descriptors() const {
   return out;
 }
 
-std::vector<TokenHit> search_tokens(const Bundle& b, const std::vector<std::vector<float>>& descriptors, const SearchOptions& opt) {
+std::vector<std::vector<float>> QuerySession::window_descriptors() const {
+  std::vector<std::vector<float>> out;
+  if (!bundle_.recipe.windows.enabled()) return out;
+  for (const View& v : plan_.views)
+    out.push_back(window_descriptor(bundle_.recipe, color_layout(image_, v.box, bundle_.recipe.color_grid, v.mirrored)));
+  return out;
+}
+
+std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd, const SearchOptions& opt) {
+  const auto& descriptors = qd.main;
   std::vector<bool> allowed;
   if (!opt.collections.empty()) {
     allowed.assign(b.catalogue.collections.size(), false);
@@ -61,6 +71,19 @@ std::vector<TokenHit> search_tokens(const Bundle& b, const std::vector<std::vect
         const float score = 1.0f - float(n.distance) / (2.0f * s2);  // cosine for unit vectors
         auto it = best.find(t);
         if (it == best.end() || it->second < score) best[t] = score;
+      }
+    }
+    if (!b.windows.empty()) {
+      const WindowRecipe& w = b.recipe.windows;
+      const float w2 = w.quant_scale * w.quant_scale;
+      for (const auto& d : qd.windows) {
+        const std::vector<int8_t> q = quantize(d, w.quant_scale);
+        for (const TokenDistance& h : b.windows.search(q.data(), want)) {
+          if (!allowed.empty() && !allowed[b.catalogue.tokens[h.token].collection]) continue;
+          const float score = w.score_scale * (1.0f - float(h.distance) / (2.0f * w2)) + w.score_offset;
+          auto it = best.find(h.token);
+          if (it == best.end() || it->second < score) best[h.token] = score;
+        }
       }
     }
     if (best.size() >= opt.k || want >= b.index.size()) break;

@@ -20,8 +20,10 @@ class QuerySession {
   void set_model_output(size_t run, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes);
   // Same, for callers whose runtime already pooled the outputs per the card (the native embedder).
   void set_pooled_features(size_t run, std::vector<float> features);
-  // One projected, L2-normalised descriptor per view (requires all model outputs set).
+  // One projected, L2-normalised descriptor per view (requires all model outputs set), and the
+  // window-space descriptor of each view (empty if the bundle has no windows).
   std::vector<std::vector<float>> descriptors() const;
+  std::vector<std::vector<float>> window_descriptors() const;
   const ImagePlan& plan() const { return plan_; }
   const RgbImage& image() const { return image_; }
 
@@ -45,8 +47,13 @@ struct TokenHit {
   float score;  // cosine similarity of the best (view, entry) pair
 };
 
-// Per-token results, best first: a token's score is its best entry over all query views.
-std::vector<TokenHit> search_tokens(const Bundle& bundle, const std::vector<std::vector<float>>& descriptors, const SearchOptions& opt);
+struct QueryDescriptors {
+  std::vector<std::vector<float>> main, windows;
+};
+
+// Per-token results, best first: a token's score is its best entry over all query views, where
+// window matches count with their calibrated score.
+std::vector<TokenHit> search_tokens(const Bundle& bundle, const QueryDescriptors& q, const SearchOptions& opt);
 
 // {"match": bool, "threshold": t, "results": [token json + score ...]}
 std::string results_json(const Bundle& bundle, const std::vector<TokenHit>& hits);

@@ -139,7 +139,7 @@ class Lens {
       opt.ef = o.value("ef", 0);
       if (o.contains("collections") && o["collections"].is_array())
         for (auto& c : o["collections"]) opt.collections.push_back(c.get<std::string>());
-      return nftlens::results_json(*bundle_, nftlens::search_tokens(*bundle_, query_->descriptors(), opt));
+      return nftlens::results_json(*bundle_, nftlens::search_tokens(*bundle_, {query_->descriptors(), query_->window_descriptors()}, opt));
     });
   }
   // All view descriptors, concatenated (for parity tests).

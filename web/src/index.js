@@ -17,13 +17,19 @@ export class NftLens {
     worker.onmessage = (e) => lens.#settle(e.data);
     worker.onerror = (e) => lens.#failAll(new Error(e.message || 'NFT Lens worker failed to start'));
     const base = new URL(bundleUrl, document.baseURI).href;
-    lens.#info = await lens.#call('open', { bundleUrl: base, threads: options.threads });
+    try {
+      lens.#info = await lens.#call('open', { bundleUrl: base, threads: options.threads });
+    } catch (err) {
+      if (!options.worker) worker.terminate();  // don't leak a worker per failed load
+      throw err;
+    }
     lens.bundleUrl = base.endsWith('/') ? base : base + '/';
     return lens;
   }
 
   /** Find the tokens an image shows. input: File | Blob | ArrayBuffer | ImageBitmap | image URL string. */
   searchImage(input, { k = 10, collections = [] } = {}) {
+    if (typeof input === 'string') input = new URL(input, document.baseURI).href;  // relative to the page, not the worker
     const transfer = typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap ? [input] : [];
     return this.#call('search', { image: input, k, collections }, transfer);
   }
@@ -40,7 +46,10 @@ export class NftLens {
   lastDescriptors() { return this.#call('descriptors'); }
   /** Resolve a token's thumbnail/image to a URL a page may display (bundle-relative or http(s) only). */
   imageUrl(token) {
-    if (token.thumb) return new URL(token.thumb, this.bundleUrl).href;
+    if (token.thumb) {
+      const u = new URL(token.thumb, this.bundleUrl).href;  // must stay inside the bundle
+      if (u.startsWith(this.bundleUrl)) return u;
+    }
     if (/^https?:\/\//i.test(token.image)) return token.image;
     if (/^ipfs:\/\//i.test(token.image)) return 'https://ipfs.io/ipfs/' + token.image.slice(7).replace(/^ipfs\//, '');
     return '';

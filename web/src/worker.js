@@ -17,16 +17,22 @@ function coreResult(text) {
 }
 
 // Content-hashed files never change: serve them from the Cache API after the first fetch.
-async function fetchImmutable(url) {
+// `check` (the core's size + SHA-256 test) runs before anything is cached, and a cached copy that
+// fails it is dropped and fetched again, so a bad download never sticks.
+async function fetchImmutable(url, check) {
   let cache = null;
   try { cache = await caches.open(CACHE_NAME); } catch { /* no Cache API (opaque origin): HTTP cache only */ }
   if (cache) {
     const hit = await cache.match(url);
-    if (hit) return new Uint8Array(await hit.arrayBuffer());
+    if (hit) {
+      const bytes = new Uint8Array(await hit.arrayBuffer());
+      try { check(bytes); return bytes; } catch { await cache.delete(url); }
+    }
   }
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
+  check(bytes);
   if (cache) await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
   return bytes;
 }
@@ -41,8 +47,8 @@ async function open({ bundleUrl, threads }) {
   const manifest = coreResult(lens.openManifest(await mres.text()));
   let modelBytes = null;
   await Promise.all(manifest.files.map(async (f) => {
-    const bytes = await fetchImmutable(new URL(f.name, base).href);
-    coreResult(lens.addFile(f.role, bytes));  // size + SHA-256 checked against the manifest
+    // size + SHA-256 checked against the manifest by the core
+    const bytes = await fetchImmutable(new URL(f.name, base).href, (b) => coreResult(lens.addFile(f.role, b)));
     if (f.role === 'model') modelBytes = bytes;
   }));
   const summary = coreResult(lens.finish());
@@ -120,12 +126,16 @@ const ops = {
   descriptors: () => lens.descriptors(),
 };
 
-self.onmessage = async (e) => {
+// One operation at a time: a query's state lives in the core between awaits.
+let queue = Promise.resolve();
+self.onmessage = (e) => {
   const { id, op, args } = e.data;
-  try {
-    if (!ops[op]) throw new Error(`unknown operation ${op}`);
-    self.postMessage({ id, ok: true, result: await ops[op](args || {}) });
-  } catch (err) {
-    self.postMessage({ id, ok: false, error: String(err && err.message ? err.message : err) });
-  }
+  queue = queue.then(async () => {
+    try {
+      if (!ops[op]) throw new Error(`unknown operation ${op}`);
+      self.postMessage({ id, ok: true, result: await ops[op](args || {}) });
+    } catch (err) {
+      self.postMessage({ id, ok: false, error: String(err && err.message ? err.message : err) });
+    }
+  });
 };

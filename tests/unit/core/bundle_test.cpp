@@ -77,8 +77,8 @@ TEST_CASE("bundle: recipe serialisation round trip and damage") {
   x.push_back(0);
   CHECK(contains(error_of([&] { deserialize_recipe(x.data(), x.size(), "recipe.bin"); }), "recipe.bin: recipe file has trailing bytes"));
   x = bytes;
-  x[4] = 2;
-  CHECK(contains(error_of([&] { deserialize_recipe(x.data(), x.size(), "recipe.bin"); }), "unsupported recipe format version 2"));
+  x[4] = 9;
+  CHECK(contains(error_of([&] { deserialize_recipe(x.data(), x.size(), "recipe.bin"); }), "unsupported recipe format version 9"));
   const std::vector<uint8_t> cat = serialize_catalogue(Catalogue{});
   CHECK(contains(error_of([&] { deserialize_recipe(cat.data(), cat.size(), "recipe.bin"); }), "recipe.bin: not an NFT Lens recipe file"));
   CHECK(contains(error_of([&] { deserialize_catalogue(bytes.data(), bytes.size(), "cat.bin"); }), "cat.bin: not an NFT Lens catalogue file"));
@@ -234,7 +234,7 @@ TEST_CASE("search: a query image finds its own token first") {
   const Bundle b = load_bundle(parse_manifest(tb.manifest_json), tb.files);
   auto top = [&](const RgbImage& img, SearchOptions opt) {
     QuerySession q(b, img);
-    return search_tokens(b, q.descriptors(), opt);
+    return search_tokens(b, QueryDescriptors{q.descriptors(), {}}, opt);
   };
   SearchOptions five;
   five.k = 5;
@@ -243,7 +243,7 @@ TEST_CASE("search: a query image finds its own token first") {
   CHECK(q.model_runs() == 1);  // no margins to trim; no model in this recipe
   const auto d = q.descriptors();
   REQUIRE(d.size() == 2);      // whole + mirrored
-  const auto hits = search_tokens(b, d, five);
+  const auto hits = search_tokens(b, QueryDescriptors{d, {}}, five);
   REQUIRE(hits.size() == 5);
   CHECK(hits[0].token == 7);
   CHECK(hits[0].score == doctest::Approx(1.0).epsilon(1e-3));
@@ -252,7 +252,7 @@ TEST_CASE("search: a query image finds its own token first") {
 
   SearchOptions exact = five;
   exact.exact = true;
-  const auto eh = search_tokens(b, d, exact);
+  const auto eh = search_tokens(b, QueryDescriptors{d, {}}, exact);
   REQUIRE(eh.size() == 5);
   CHECK(eh[0].token == 7);
   CHECK(eh[0].score == hits[0].score);
@@ -289,7 +289,7 @@ TEST_CASE("search: a query image finds its own token first") {
     QuerySession qf(b, framed);
     CHECK(qf.model_runs() == 2);
     CHECK(qf.descriptors().size() == 4);
-    const auto hf = search_tokens(b, qf.descriptors(), five);
+    const auto hf = search_tokens(b, QueryDescriptors{qf.descriptors(), {}}, five);
     REQUIRE_FALSE(hf.empty());
     CHECK(hf[0].token == 25);
     CHECK(hf[0].score > 0.999f);
@@ -353,7 +353,7 @@ TEST_CASE("search: a recipe with model features needs every model run") {
   q.set_model_output(0, {out.data()}, {4});
   SearchOptions one;
   one.k = 1;
-  const auto h = search_tokens(b, q.descriptors(), one);
+  const auto h = search_tokens(b, QueryDescriptors{q.descriptors(), {}}, one);
   REQUIRE(h.size() == 1);
   CHECK(h[0].token == 6);
   CHECK(h[0].score > 0.999f);

@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+// End-to-end tests of the <nft-lens> widget and the demo pages in headless Chromium, served with the
+// strict CSP (scripts/serve.mjs --csp). Plain node, no framework:
+//   node tests/e2e/widget.test.mjs
+// Prints "ok - name" / "not ok - name: reason" per test, then "e2e widget: N passed, M failed";
+// exits 1 on any failure. Needs the example bundle (build/example) and web/dist (scripts/setup).
+// Writes screenshots to build/e2e/{demo,compare}.png.
+import fs from 'node:fs';
+import path from 'node:path';
+import { launch, serve, root } from './browser.mjs';
+
+const TIMEOUT = 90_000;
+const queriesDir = path.join(root, 'build/example/queries');
+const outDir = path.join(root, 'build/e2e');
+
+let passed = 0, failed = 0;
+async function test(name, fn) {
+  let timer;
+  try {
+    await Promise.race([fn(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${TIMEOUT / 1000} s`)), TIMEOUT); })]);
+    console.log(`ok - ${name}`);
+    passed++;
+  } catch (err) {
+    console.log(`not ok - ${name}: ${String(err && err.message ? err.message : err).split('\n')[0]}`);
+    failed++;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+function assert(cond, message) { if (!cond) throw new Error(message); }
+
+// Pick altered queries (one per transform) from queries.csv: query path -> expected token id.
+function pickQueries(transforms) {
+  const lines = fs.readFileSync(path.join(queriesDir, 'queries.csv'), 'utf8').trim().split('\n').slice(1);
+  const picked = [];
+  for (const transform of transforms) {
+    for (const line of lines) {
+      const m = line.match(/^([^,]+),"?([^",]+)"?,([^,]+),/);
+      if (!m || m[3] !== transform) continue;
+      const file = path.join(queriesDir, m[1]);
+      if (!fs.existsSync(file)) continue;
+      picked.push({ file, transform, tokenId: path.basename(m[2]).replace(/\.[^.]+$/, '').replace(/\D/g, '') });
+      break;
+    }
+  }
+  return picked;
+}
+
+// Every page gets: CSP violation + page error collectors, nftlens event log.
+async function newPage(context, sink) {
+  const page = await context.newPage();
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) sink.csp.push(m.text()); });
+  page.on('pageerror', (e) => sink.pageErrors.push(e.message));
+  page.on('worker', (w) => w.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) sink.csp.push(`worker: ${m.text()}`); }));
+  await page.exposeFunction('__cspViolation', (text) => sink.csp.push(`securitypolicyviolation: ${text}`));
+  // Errors from inside the worker (e.g. wasm glue needing eval) surface only as nftlens-error messages.
+  await page.exposeFunction('__nftlensError', (text) => { if (/Content Security Policy|unsafe-eval/i.test(text)) sink.csp.push(`nftlens-error: ${text}`); });
+  await page.addInitScript(() => {
+    window.__nftlens = { errors: [], results: 0, ready: 0 };
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation(`${e.violatedDirective} ${e.blockedURI}`));
+    document.addEventListener('nftlens-error', (e) => { window.__nftlens.errors.push(e.detail.message); window.__nftlensError(e.detail.message); });
+    document.addEventListener('nftlens-results', () => { window.__nftlens.results++; });
+    document.addEventListener('nftlens-ready', () => { window.__nftlens.ready++; });
+  });
+  return page;
+}
+
+async function waitReady(page) {
+  await page.waitForFunction(() => window.__nftlens && (window.__nftlens.ready > 0 || window.__nftlens.errors.length > 0), null, { timeout: TIMEOUT });
+  const errors = await page.evaluate(() => window.__nftlens.errors);
+  assert(!errors.length, `nftlens-error while loading: ${errors.join('; ')}`);
+}
+
+async function searchFile(page, file) {
+  const before = await page.evaluate(() => window.__nftlens.results + window.__nftlens.errors.length);
+  await page.locator('nft-lens input[part="file-input"]').setInputFiles(file);
+  await page.waitForFunction((n) => window.__nftlens.results + window.__nftlens.errors.length > n, before, { timeout: TIMEOUT });
+  const errors = await page.evaluate(() => window.__nftlens.errors);
+  assert(!errors.length, `nftlens-error: ${errors.join('; ')}`);
+}
+
+const started = Date.now();
+const server = await serve(['--csp']);
+const origin = new URL(server.url).origin;
+const browser = await launch();
+const sink = { csp: [], pageErrors: [] };
+fs.mkdirSync(outDir, { recursive: true });
+
+try {
+  // Fresh context = empty Cache API, so the bundle really is fetched.
+  const context = await browser.newContext({ viewport: { width: 1000, height: 1200 } });
+  const requests = [];
+  let recording = false;
+  context.on('request', (r) => { if (recording) requests.push(r); });
+  const page = await newPage(context, sink);
+
+  await test('demo page loads the bundle under the strict CSP', async () => {
+    const res = await page.goto(server.url + 'demo/');
+    assert(res.ok(), `GET /demo/: HTTP ${res.status()}`);
+    assert(/script-src 'self' 'wasm-unsafe-eval'/.test(res.headers()['content-security-policy'] || ''), 'server did not send the strict CSP');
+    await waitReady(page);
+    recording = true;
+    const status = await page.locator('nft-lens [part="status"]').textContent();
+    assert(/Ready: 300 tokens/.test(status), `status says "${status}"`);
+    assert(await page.locator('nft-lens [part="status"]').getAttribute('aria-live') === 'polite', 'status is not aria-live');
+    const info = await page.evaluate(() => document.querySelector('nft-lens').lens.info().tokens);
+    assert(info === 300, `element.lens.info().tokens = ${info}`);
+    assert(await page.locator('nft-lens [part~="filter"]').isHidden(), 'collection filter shown for a one-collection bundle');
+  });
+
+  const queries = pickQueries(['screenshot', 'jpeg']);
+  await test(`altered copies are identified via the file input (${queries.map((q) => q.transform).join(', ')})`, async () => {
+    assert(queries.length === 2, 'no screenshot/jpeg queries in build/example/queries/queries.csv');
+    for (const q of queries) {
+      await searchFile(page, q.file);
+      const first = page.locator('nft-lens li[part~="card"]').first();
+      const token = await first.locator('[part="token"]').textContent();
+      assert(token === `Token #${q.tokenId}`, `${path.basename(q.file)}: first card is "${token}", expected token ${q.tokenId}`);
+      const heading = await page.locator('nft-lens [part="heading"]').textContent();
+      const name = await first.locator('[part="name"]').textContent();
+      assert(heading === `Match: ${name}`, `${path.basename(q.file)}: heading "${heading}"`);
+      const score = await first.locator('[part="score"]').textContent();
+      assert(/^\d{1,3}\.\d%$/.test(score), `score "${score}"`);
+      assert(await first.locator('[part="rarity"]').textContent().then((t) => / of 300$/.test(t)), 'rarity "#r of N" missing');
+      const link = first.locator('a[part="link"]');
+      assert(/^https:\/\//.test(await link.getAttribute('href')), 'marketplace link missing');
+      assert(await link.getAttribute('rel') === 'noopener noreferrer nofollow', 'link rel');
+      assert(await link.getAttribute('target') === '_blank', 'link target');
+      const thumb = await first.locator('img[part="thumb"]').evaluate((img) => ({ src: img.src, ok: img.complete }));
+      assert(thumb.src.startsWith(origin + '/bundle/thumbs/'), `thumb src ${thumb.src}`);
+      const cards = await page.locator('nft-lens li[part~="card"]').count();
+      assert(cards === 8, `${cards} cards for k=8`);
+      const status = await page.locator('nft-lens [part="status"]').textContent();
+      assert(/^Identified in \d[\d,]* ms\.$/.test(status), `status "${status}"`);
+      const preview = await page.locator('nft-lens img[part="preview"]').getAttribute('src');
+      assert(preview && preview.startsWith('blob:'), `query preview src ${preview}`);
+    }
+    await page.evaluate(() => document.fonts.ready);
+    await page.locator('nft-lens img[part="thumb"]').last().evaluate((img) => img.decode().catch(() => {}));
+    await page.screenshot({ path: path.join(outDir, 'demo.png'), fullPage: true });
+  });
+
+  await test('element.search() and the URL field search same-origin image URLs', async () => {
+    const r = await page.evaluate(async () => {
+      const el = document.querySelector('nft-lens');
+      const t = await el.lens.token(42);
+      return el.search(el.lens.imageUrl(t)).then((res) => ({ id: res.results[0].token_id, match: res.match, want: t.token_id }));
+    });
+    assert(r.match && r.id === r.want, `search(url) found ${r.id}, expected ${r.want}`);
+    const before = await page.evaluate(() => window.__nftlens.results);
+    await page.locator('nft-lens input[type="url"]').fill(`${origin}/bundle/thumbs/nouns/000007.png`);
+    await page.locator('nft-lens input[type="url"]').press('Enter');
+    await page.waitForFunction((n) => window.__nftlens.results > n, before, { timeout: TIMEOUT });
+    const token = await page.locator('nft-lens li[part~="card"] [part="token"]').first().textContent();
+    assert(token === 'Token #000007', `URL field: first card ${token}`);
+    // Relative URLs resolve against the page (/demo/), not the worker script.
+    const rel = await page.evaluate(() => document.querySelector('nft-lens').search('../bundle/thumbs/nouns/000011.png').then((res) => res.results[0].token_id));
+    assert(rel === '000011', `search(relative URL) found ${rel}`);
+    // A URL that cannot be fetched: an alert, and the old results stay.
+    await page.locator('nft-lens input[type="url"]').fill(`${origin}/bundle/thumbs/no-such-image.png`);
+    await page.locator('nft-lens input[type="url"]').press('Enter');
+    await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+    const alert = await page.locator('nft-lens [role="alert"]').textContent();
+    assert(/404/.test(alert), `alert for a missing image URL: "${alert}"`);
+    await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+  });
+
+  await test('demo "try a random token" button identifies a bundle token', async () => {
+    const before = await page.evaluate(() => window.__nftlens.results);
+    await page.locator('#example').click();
+    await page.waitForFunction((n) => window.__nftlens.results > n, before, { timeout: TIMEOUT });
+    const heading = await page.locator('nft-lens [part="heading"]').textContent();
+    assert(/^Match: /.test(heading), `heading "${heading}"`);
+  });
+
+  await test('an unreadable file shows an alert and fires nftlens-error', async () => {
+    await page.locator('nft-lens input[part="file-input"]').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') });
+    await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+    const alert = page.locator('nft-lens [role="alert"]');
+    assert(await alert.isVisible(), 'alert not visible');
+    const text = await alert.textContent();
+    assert(text.length > 5, `alert text "${text}"`);
+    await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+  });
+
+  await test('no request after ready carries the image (GETs of same-origin static files only)', async () => {
+    recording = false;
+    assert(requests.length > 0, 'no requests recorded (thumbnails should have loaded)');
+    const bad = [];
+    for (const r of requests) {
+      const u = new URL(r.url());
+      const why = [];
+      if (r.method() !== 'GET') why.push(r.method());
+      if (r.postDataBuffer()) why.push(`body of ${r.postDataBuffer().length} bytes`);
+      if (u.protocol === 'blob:' || u.protocol === 'data:') continue;   // local, never leaves the tab
+      if (u.origin !== origin) why.push('cross-origin');
+      if (u.search || u.href.length > 512) why.push('query string');
+      if (!/^\/(bundle|src|dist|demo)\/[\w./-]+$/.test(u.pathname)) why.push('not a static file');
+      if (why.length) bad.push(`${r.method()} ${r.url().slice(0, 120)} (${why.join(', ')})`);
+    }
+    assert(!bad.length, bad.join('; '));
+    if (process.env.VERBOSE) for (const r of requests) console.log(`#   ${r.method()} ${r.url()}`);
+  });
+
+  await test('keyboard: Tab reaches the drop zone, it shows a focus ring, Enter opens the picker', async () => {
+    await page.goto(server.url + 'demo/');
+    await waitReady(page);
+    // Listen early: file-chooser interception is switched on asynchronously.
+    const chooserPromise = page.waitForEvent('filechooser', { timeout: 20_000 });
+    chooserPromise.catch(() => {});
+    let onDropzone = false;
+    for (let i = 0; i < 10 && !onDropzone; i++) {
+      await page.keyboard.press('Tab');
+      onDropzone = await page.evaluate(() => {
+        const a = document.activeElement;
+        return !!(a && a.localName === 'nft-lens' && a.shadowRoot.activeElement && a.shadowRoot.activeElement.getAttribute('part') === 'dropzone');
+      });
+    }
+    assert(onDropzone, 'drop zone not reached with Tab');
+    const ring = await page.locator('nft-lens [part="dropzone"]').evaluate((d) => {
+      const s = getComputedStyle(d);
+      return { style: s.outlineStyle, width: parseFloat(s.outlineWidth), role: d.getAttribute('role'), visible: d.matches(':focus-visible') };
+    });
+    assert(ring.role === 'button', `drop zone role ${ring.role}`);
+    assert(ring.visible && ring.style !== 'none' && ring.width > 0, `no focus ring (outline ${ring.style} ${ring.width}px)`);
+    await page.keyboard.press('Enter');
+    const chooser = await chooserPromise;
+    assert(chooser.element, 'no file chooser');
+    await chooser.setFiles(queries[0].file);
+    await page.waitForFunction(() => window.__nftlens.results > 0, null, { timeout: TIMEOUT });
+    const token = await page.locator('nft-lens li[part~="card"] [part="token"]').first().textContent();
+    assert(token === `Token #${queries[0].tokenId}`, `via keyboard picker: ${token}`);
+  });
+
+  await test('changing the bundle attribute reloads (bad bundle -> error, good bundle -> ready)', async () => {
+    await page.evaluate(() => { document.querySelector('nft-lens').setAttribute('bundle', '/no-such-bundle/'); });
+    await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+    const err = await page.locator('nft-lens [role="alert"]').textContent();
+    assert(/manifest/.test(err) && /404/.test(err), `alert: ${err}`);
+    assert(await page.locator('nft-lens li[part~="card"]').count() === 0, 'old results kept after the bundle changed');
+    const ready = await page.evaluate(() => window.__nftlens.ready);
+    await page.evaluate(() => { document.querySelector('nft-lens').setAttribute('bundle', '/bundle/'); });
+    await page.waitForFunction((n) => window.__nftlens.ready > n, ready, { timeout: TIMEOUT });
+    assert(await page.locator('nft-lens [role="alert"]').isHidden(), 'alert still shown after a good reload');
+    // The module guards against double definition.
+    const again = await page.evaluate(async () => { await import('/src/nft-lens-element.js?again'); return customElements.get('nft-lens') === document.querySelector('nft-lens').constructor; });
+    assert(again, 'second import replaced the definition');
+  });
+
+  await test('compare page: side by side with the top match and its traits', async () => {
+    await page.goto(server.url + 'demo/compare.html');
+    await page.waitForFunction(() => document.body.dataset.ready === 'true' || !document.getElementById('error').hidden, null, { timeout: TIMEOUT });
+    assert(await page.locator('#error').isHidden(), `error: ${await page.locator('#error').textContent()}`);
+    const q = queries[1];
+    await page.locator('#file').setInputFiles(q.file);
+    await page.waitForFunction(() => !document.getElementById('out').hidden || !document.getElementById('error').hidden, null, { timeout: TIMEOUT });
+    assert(await page.locator('#error').isHidden(), `error: ${await page.locator('#error').textContent()}`);
+    const verdict = await page.locator('#verdict').textContent();
+    assert(/^Match: /.test(verdict), `verdict "${verdict}"`);
+    const facts = await page.locator('#facts').textContent();
+    assert(facts.includes(q.tokenId), `facts lack token ${q.tokenId}`);
+    assert(await page.locator('#traits tr').count() >= 3, 'traits table is empty');
+    assert((await page.locator('#query-img').getAttribute('src')).startsWith('blob:'), 'query image not shown');
+    assert((await page.locator('#match-img').getAttribute('src')).includes('/bundle/thumbs/'), 'match thumbnail not shown');
+    await page.locator('#match-img').evaluate((img) => img.decode().catch(() => {}));
+    await page.screenshot({ path: path.join(outDir, 'compare.png'), fullPage: true });
+  });
+  await context.close();
+
+  await test('a corrupt catalogue is reported (alert naming the catalogue + nftlens-error)', async () => {
+    const ctx = await browser.newContext();   // empty Cache API: the catalogue must be fetched
+    const p = await newPage(ctx, sink);
+    let routed = 0;
+    await p.route('**/bundle/catalogue.*', (route) => { routed++; return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from('garbage') }); });
+    await p.goto(server.url + 'demo/');
+    await p.waitForFunction(() => window.__nftlens.errors.length > 0 || window.__nftlens.ready > 0, null, { timeout: TIMEOUT });
+    assert(routed > 0, 'the catalogue request was not intercepted');
+    const events = await p.evaluate(() => window.__nftlens.errors);
+    assert(events.length === 1, `${events.length} nftlens-error events`);
+    const alert = p.locator('nft-lens [role="alert"]');
+    assert(await alert.isVisible(), 'alert not visible');
+    const text = await alert.textContent();
+    assert(/catalogue/.test(text), `alert does not name the catalogue: "${text}"`);
+    assert(/catalogue/.test(events[0]), `event message: "${events[0]}"`);
+    assert(await p.evaluate(() => document.querySelector('nft-lens').lens === null), 'element.lens set despite the bad bundle');
+    await ctx.close();
+  });
+
+  await test('no CSP violations and no page errors', async () => {
+    assert(!sink.csp.length, sink.csp.slice(0, 3).join(' | '));
+    assert(!sink.pageErrors.length, sink.pageErrors.slice(0, 3).join(' | '));
+  });
+} finally {
+  await browser.close();
+  server.close();
+}
+
+console.log(`# ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(root, outDir)}/`);
+console.log(`e2e widget: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

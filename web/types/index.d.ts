@@ -1,0 +1,205 @@
+// Type declarations for nft-lens: the ES module API ("nft-lens") and the <nft-lens> custom element
+// class and events (declared here, re-exported by element.d.ts for "nft-lens/element"). Every string in a Token or Collection comes from the bundle, i.e. from
+// whoever built it: treat it as untrusted (render it as text, check URLs before using them).
+
+/** A trait of a token, as in ERC-721 / OpenSea metadata. */
+export interface Attribute {
+  trait_type: string;
+  value: string;
+}
+
+/** A token's catalogue entry (lens.token(index)); search results extend it with a score. */
+export interface Token {
+  /** Position of the token in the bundle (argument of lens.token()). */
+  index: number;
+  /** Collection slug. */
+  collection: string;
+  collection_name: string;
+  /** Number of tokens in the collection (for "rank r of N"). */
+  collection_size: number;
+  token_id: string;
+  name: string;
+  description: string;
+  /** The image as listed in the metadata: a bundle-relative path, http(s) or ipfs:// URL. */
+  image: string;
+  /** Bundle-relative thumbnail path, or '' when the bundle has none. */
+  thumb: string;
+  external_url: string;
+  /** Marketplace link built by the bundle builder. Untrusted: check it is http(s) before use. */
+  link: string;
+  attributes: Attribute[];
+  rarity_score: number;
+  /** 1 = rarest; 0 when unknown. */
+  rarity_rank: number;
+}
+
+/** One search hit. */
+export interface SearchHit extends Token {
+  /** Similarity in [0, 1] (cosine); result.match compares the best one to result.threshold. */
+  score: number;
+}
+
+export interface SearchTimings {
+  /** Milliseconds. */
+  decode: number;
+  preprocess: number;
+  inference: number;
+  search: number;
+  total: number;
+}
+
+export interface SearchResult {
+  /** True when the best hit's score reaches the bundle's match threshold. */
+  match: boolean;
+  threshold: number;
+  /** Best first. */
+  results: SearchHit[];
+  timings: SearchTimings;
+  query: { width: number; height: number; views: number; model_runs: number };
+}
+
+export interface Collection {
+  slug: string;
+  name: string;
+  description?: string;
+  chain?: string;
+  contract?: string;
+  count: number;
+}
+
+/** The bundle's model card (see docs/model.md). */
+export interface ModelCard {
+  name: string;
+  format: string;
+  file: string;
+  sha256: string;
+  bytes: number;
+  description?: string;
+  license?: string;
+  source?: string;
+  trained_on?: string;
+  input: {
+    name: string;
+    width: number;
+    height: number;
+    channels: number;
+    layout: string;
+    color: string;
+    resize: string;
+    mean: number[];
+    std: number[];
+    background: number[];
+  };
+  outputs: { name: string; dim: number; pooling: string; shape: string }[];
+  [key: string]: unknown;
+}
+
+export interface LensInfo {
+  tokens: number;
+  entries: number;
+  threshold: number;
+  /** Distance kernel in use, e.g. "wasm-simd128". */
+  kernel?: string;
+  model: ModelCard;
+  /** Inference threads (1 unless the page is cross-origin isolated). */
+  threads: number;
+  collections: Collection[];
+}
+
+/** Trait type -> value -> number of tokens. */
+export type TraitStats = Record<string, Record<string, number>>;
+
+export type ImageInput = File | Blob | ArrayBuffer | ArrayBufferView | ImageBitmap | string;
+
+export interface OpenOptions {
+  /** Use this worker instead of starting src/worker.js. */
+  worker?: Worker;
+  /** Inference threads when cross-origin isolated (default: hardware concurrency, 2..4). */
+  threads?: number;
+}
+
+export interface SearchOptions {
+  /** Number of results (default 10). */
+  k?: number;
+  /** Restrict to these collection slugs (default: all). */
+  collections?: string[];
+}
+
+/** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */
+export declare class NftLens {
+  /** Load a bundle (folder URL holding manifest.json). Rejects with a clear message on a bad bundle. */
+  static open(bundleUrl: string | URL, options?: OpenOptions): Promise<NftLens>;
+  /** Absolute URL of the bundle folder, ending in '/'. */
+  readonly bundleUrl: string;
+  /**
+   * Find the tokens an image shows. A string is fetched by the worker (so the page's CSP
+   * connect-src applies to it).
+   */
+  searchImage(input: ImageInput, options?: SearchOptions): Promise<SearchResult>;
+  collections(): Collection[];
+  info(): LensInfo;
+  token(index: number): Promise<Token>;
+  /** For one collection (index into collections()) or all (-1, the default). */
+  traitStats(collection?: number): Promise<TraitStats>;
+  /** Descriptors of the last query (for parity tests); null before the first search. */
+  lastDescriptors(): Promise<Float32Array | null>;
+  /** A displayable URL for a token's thumbnail or image (bundle-relative, http(s), ipfs via a gateway) or ''. */
+  imageUrl(token: Pick<Token, 'thumb' | 'image'>): string;
+  /** Stop the worker; pending calls reject. */
+  close(): void;
+}
+export default NftLens;
+
+export interface NftLensErrorDetail {
+  message: string;
+}
+
+/**
+ * <nft-lens bundle="/bundle/" k="8">: drop zone, paste, file picker / camera, image URL field,
+ * collection filter, results grid. Defined by importing "nft-lens/element".
+ */
+export declare class NftLensElement extends HTMLElement {
+  static readonly observedAttributes: string[];
+  /** The NftLens handle once the bundle is loaded, else null. */
+  readonly lens: NftLens | null;
+  /** Resolves once the current bundle is loaded; rejects on a bad bundle. */
+  readonly ready: Promise<NftLens>;
+  /** The last search result shown, or null. */
+  readonly lastResult: SearchResult | null;
+  /** Reflects the bundle attribute; setting it reloads. */
+  bundle: string;
+  /** Reflects the k attribute (results shown, default 8, at most 100). */
+  k: number;
+  /**
+   * Identify an image and show the results. Resolves with the result (null if a newer search
+   * replaced this one before it started); rejects after showing the error and firing nftlens-error.
+   */
+  search(input: ImageInput): Promise<SearchResult | null>;
+  addEventListener<K extends keyof NftLensElementEventMap>(type: K, listener: (this: NftLensElement, ev: NftLensElementEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof NftLensElementEventMap>(type: K, listener: (this: NftLensElement, ev: NftLensElementEventMap[K]) => unknown, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void;
+}
+
+export interface NftLensElementEventMap extends HTMLElementEventMap {
+  'nftlens-ready': CustomEvent<LensInfo>;
+  'nftlens-results': CustomEvent<SearchResult>;
+  'nftlens-error': CustomEvent<NftLensErrorDetail>;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'nft-lens': NftLensElement;
+  }
+  // The events bubble and are composed, so they can be heard on any ancestor or the document.
+  interface HTMLElementEventMap {
+    'nftlens-ready': CustomEvent<LensInfo>;
+    'nftlens-results': CustomEvent<SearchResult>;
+    'nftlens-error': CustomEvent<NftLensErrorDetail>;
+  }
+  interface DocumentEventMap {
+    'nftlens-ready': CustomEvent<LensInfo>;
+    'nftlens-results': CustomEvent<SearchResult>;
+    'nftlens-error': CustomEvent<NftLensErrorDetail>;
+  }
+}
