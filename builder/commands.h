@@ -17,6 +17,7 @@ int run_build(const BuildArgs& a);
 struct QueryArgs {
   std::string bundle, model_file;
   std::vector<std::string> images, collections;
+  std::string filter;
   int k = 10, ef = 0, threads = 0;
   bool json = false, exact = false;
 };
@@ -29,6 +30,13 @@ struct EvalArgs {
 int run_eval(const EvalArgs& a);
 
 int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input, int threads);
+struct TextArgs {
+  std::string bundle, query;
+  int k = 10;
+  bool json = false;
+};
+int run_text(const TextArgs& a);
+
 int run_info(const std::string& bundle, bool json);
 int run_verify(const std::string& bundle);
 

@@ -37,8 +37,16 @@ int main(int argc, char** argv) {
   query->add_option("--ef", q.ef, "HNSW search breadth (0 = bundle default)");
   query->add_option("--collection", q.collections, "Only these collection slugs");
   query->add_option("--threads", q.threads, "ONNX Runtime threads (0 = all cores)");
+  query->add_option("--filter", q.filter, "Only tokens matching these filters, e.g. 'glasses:red rank:1-100'");
   query->add_flag("--exact", q.exact, "Exhaustive scan instead of the HNSW index");
   query->add_flag("--json", q.json, "One JSON line per image");
+
+  TextArgs t;
+  auto* text = app.add_subcommand("text", "Find tokens by words and trait filters (e.g. \"pizza head red glasses\", glasses:red)");
+  text->add_option("bundle", t.bundle, "Bundle folder")->required();
+  text->add_option("query", t.query, "Words and filters: type:value, collection:slug, rank:1-100")->required();
+  text->add_option("-k,--k", t.k, "Results")->capture_default_str();
+  text->add_flag("--json", t.json, "JSON output");
 
   EvalArgs e;
   auto* eval = app.add_subcommand("eval", "Retrieval quality on altered copies (queries.csv: query,original,transform)");
@@ -66,6 +74,7 @@ int main(int argc, char** argv) {
     if (*build) return run_build(b);
     if (*query) return run_query(q);
     if (*eval) return run_eval(e);
+    if (*text) return run_text(t);
     if (*describe) return run_describe(dbundle, dimage, ddump, 0);
     if (*info) return run_info(dir, info_json);
     if (*verify) return run_verify(dir);

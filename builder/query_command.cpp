@@ -8,6 +8,8 @@
 #include "error.h"
 #include "image_file.h"
 #include "native_search.h"
+#include "text_index.h"
+#include "bundle_io.h"
 
 namespace nftlens {
 
@@ -18,6 +20,12 @@ int run_query(const QueryArgs& a) {
   opt.ef = a.ef;
   opt.exact = a.exact;
   opt.collections = a.collections;
+  TextIndex text(s.bundle().catalogue);
+  const TextQuery filter = parse_text_query(a.filter);
+  if (!a.filter.empty()) {
+    if (!filter.words.empty()) throw Error("--filter takes type:value, collection:slug or rank:A-B terms, not free words (\"" + filter.words[0] + "\")");
+    opt.allow = [&](uint32_t t) { return text.passes(t, filter.filter); };
+  }
   int failures = 0;
   for (const auto& path : a.images) {
     try {
@@ -58,6 +66,33 @@ int run_describe(const std::string& bundle, const std::string& image, const std:
   const auto d = s.describe(bytes);
   nlohmann::json j = {{"query", image}, {"descriptors", d.main}, {"window_descriptors", d.windows}};
   std::cout << j.dump() << "\n";
+  return 0;
+}
+
+}  // namespace nftlens
+
+namespace nftlens {
+
+int run_text(const TextArgs& a) {
+  const Bundle b = load_bundle_dir(a.bundle);
+  const TextIndex index(b.catalogue);
+  const auto hits = index.search(a.query, size_t(std::max(1, a.k)));
+  if (a.json) {
+    nlohmann::json res = nlohmann::json::array();
+    for (auto& h : hits) res.push_back(nlohmann::json::parse(b.catalogue.token_json(h.token, h.score)));
+    std::cout << nlohmann::json({{"query", a.query}, {"results", res}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  int rank = 1;
+  for (auto& h : hits) {
+    const Token& t = b.catalogue.tokens[h.token];
+    std::cout << std::setw(3) << rank++ << ". " << std::fixed << std::setprecision(2) << std::setw(6) << h.score << "  "
+              << b.catalogue.collections[t.collection].slug << " #" << t.token_id << "  " << t.name << "  [";
+    for (size_t i = 0; i < t.traits.size(); ++i)
+      std::cout << (i ? ", " : "") << b.catalogue.strings[t.traits[i].first] << ": " << b.catalogue.strings[t.traits[i].second];
+    std::cout << "]\n";
+  }
+  if (hits.empty()) std::cout << "no tokens match\n";
   return 0;
 }
 

@@ -68,6 +68,7 @@ std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd,
       for (const Neighbor& n : hits) {
         const uint32_t t = b.catalogue.entry_token[n.entry];
         if (!allowed.empty() && !allowed[b.catalogue.tokens[t].collection]) continue;
+        if (opt.allow && !opt.allow(t)) continue;
         const float score = 1.0f - float(n.distance) / (2.0f * s2);  // cosine for unit vectors
         auto it = best.find(t);
         if (it == best.end() || it->second < score) best[t] = score;
@@ -80,6 +81,7 @@ std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd,
         const std::vector<int8_t> q = quantize(d, w.quant_scale);
         for (const TokenDistance& h : b.windows.search(q.data(), want)) {
           if (!allowed.empty() && !allowed[b.catalogue.tokens[h.token].collection]) continue;
+          if (opt.allow && !opt.allow(h.token)) continue;
           const float score = w.score_scale * (1.0f - float(h.distance) / (2.0f * w2)) + w.score_offset;
           auto it = best.find(h.token);
           if (it == best.end() || it->second < score) best[h.token] = score;

@@ -4,6 +4,7 @@
 // The caller owns inference (ONNX Runtime natively, onnxruntime-web in the browser); everything
 // else happens here, so both sides compute the same thing.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct SearchOptions {
   int ef = 0;                                // 0 = index default
   bool exact = false;                        // exhaustive scan instead of HNSW
   std::vector<std::string> collections;      // restrict to these slugs (empty = all)
+  std::function<bool(uint32_t)> allow;       // further restriction (e.g. a trait filter), or empty
 };
 
 struct TokenHit {

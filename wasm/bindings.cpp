@@ -13,6 +13,7 @@
 #include "distance.h"
 #include "error.h"
 #include "search.h"
+#include "text_index.h"
 
 using emscripten::val;
 using nlohmann::json;
@@ -75,8 +76,10 @@ class Lens {
   std::string finish() {
     return guarded([&] {
       if (!manifest_) throw nftlens::Error("openManifest first");
+      text_.reset();
       bundle_ = std::make_unique<nftlens::Bundle>(nftlens::load_bundle(*manifest_, files_));
       files_.clear();
+      text_ = std::make_unique<nftlens::TextIndex>(bundle_->catalogue);
       return json({{"tokens", bundle_->catalogue.tokens.size()},
                    {"entries", bundle_->index.size()},
                    {"threshold", bundle_->recipe.match_threshold},
@@ -139,9 +142,36 @@ class Lens {
       opt.ef = o.value("ef", 0);
       if (o.contains("collections") && o["collections"].is_array())
         for (auto& c : o["collections"]) opt.collections.push_back(c.get<std::string>());
+      nftlens::TextQuery filter;
+      if (o.contains("filter") && o["filter"].is_string() && !o["filter"].get<std::string>().empty()) {
+        filter = nftlens::parse_text_query(o["filter"].get<std::string>());
+        opt.allow = [&](uint32_t t) { return text_->passes(t, filter.filter); };
+      }
       return nftlens::results_json(*bundle_, nftlens::search_tokens(*bundle_, {query_->descriptors(), query_->window_descriptors()}, opt));
     });
   }
+  // Words and trait filters -> {"results": [token + score], "facets": {type: {value: count}}}.
+  std::string textSearch(const std::string& query, int k) {
+    return guarded([&] {
+      need_bundle();
+      const auto hits = text_->search(query, size_t(std::clamp(k, 1, 1000)));
+      json res = json::array();
+      std::vector<uint32_t> tokens;
+      for (auto& h : hits) {
+        res.push_back(json::parse(bundle_->catalogue.token_json(h.token, h.score)));
+        tokens.push_back(h.token);
+      }
+      return json({{"results", res}, {"facets", json::parse(text_->facets_json(tokens))}}).dump(-1, ' ', false, json::error_handler_t::replace);
+    });
+  }
+  // Trait values completing the last typed word.
+  std::string suggest(const std::string& prefix, int n) {
+    return guarded([&] {
+      need_bundle();
+      return text_->suggest_json(prefix, size_t(std::clamp(n, 1, 100)));
+    });
+  }
+
   // All view descriptors, concatenated (for parity tests).
   val descriptors() const {
     if (!query_) return val::null();
@@ -175,6 +205,7 @@ class Lens {
   std::map<std::string, std::vector<uint8_t>> files_;
   std::unique_ptr<nftlens::Bundle> bundle_;
   std::unique_ptr<nftlens::QuerySession> query_;
+  std::unique_ptr<nftlens::TextIndex> text_;  // refers to bundle_->catalogue
 };
 
 }  // namespace
@@ -193,6 +224,8 @@ EMSCRIPTEN_BINDINGS(nftlens) {
       .function("modelInput", &Lens::modelInput)
       .function("setModelOutput", &Lens::setModelOutput)
       .function("search", &Lens::search)
+      .function("textSearch", &Lens::textSearch)
+      .function("suggest", &Lens::suggest)
       .function("descriptors", &Lens::descriptors);
   emscripten::function("distanceKernel", emscripten::optional_override([]() { return std::string(nftlens::best_l2_int8_name()); }));
 }

@@ -159,7 +159,26 @@ for m in "$T"/fmt/metadata/*.json; do python3 -c "import json,sys; j=json.load(o
 top=$("$NFT" query "$T/fb" "$T/fmt/images/${f2%.png}.svg" --json -k 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["results"][0]["token_id"])')
 [ $rc = 0 ] && [ "$top" = "${f2%.png}" ] && ok "WebP and SVG token images are decoded (SVG external refs ignored)" || no "WebP/SVG tokens" "rc=$rc top=$top"
 
-check "every subcommand has --help" bash -c "for c in build query eval info verify; do '$NFT' \$c --help >/dev/null || exit 1; done"
+# Words and traits: typed descriptions (words dropped, shuffled, misspelt) find their token.
+"$ROOT/build/native/bin/text_bench" "$ROOT/build/example/bundle" --queries 300 --min-top10 0.9 > "$T/text.txt" 2>&1 \
+  && ok "text search: typed trait descriptions find their token in the top 10 >= 90% ($(tail -1 "$T/text.txt" | awk '{print $3}'))" \
+  || no "text search top-10 >= 0.9" "$(tail -1 "$T/text.txt")"
+"$NFT" text "$T/b1" "glasses:$(python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['attributes']; print([x['value'] for x in a if x['trait_type']=='Glasses'][0].split()[0])" "$T/col/metadata/$id.json")" --json -k 50 > "$T/t.json"
+python3 - "$T/t.json" <<'PY' && ok "text --json with a trait filter returns only matching tokens" || no "text trait filter"
+import json, sys
+j = json.load(open(sys.argv[1])); q = j["query"].split(":")[1].lower()
+assert j["results"], "no results"
+for r in j["results"]:
+    assert any(a["trait_type"] == "Glasses" and q in a["value"].lower() for a in r["attributes"]), r["attributes"]
+PY
+"$NFT" query "$T/b1" "$T/col/images/$orig" --filter "rank:1-5" --json -k 5 > "$T/f.json"
+python3 - "$T/f.json" <<'PY' && ok "query --filter restricts image results (rank:1-5)" || no "query --filter"
+import json, sys
+j = json.loads(open(sys.argv[1]).readline())
+assert j["results"] and all(r["rarity_rank"] <= 5 for r in j["results"]), j["results"]
+PY
+
+check "every subcommand has --help" bash -c "for c in build query text eval info verify describe; do '$NFT' \$c --help >/dev/null || exit 1; done"
 "$NFT" query "$T/b1" /nonexistent.png > "$T/e.txt" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "/nonexistent.png" "$T/e.txt" && ok "missing query image: clear error naming it" || no "missing query image error"
 

@@ -27,12 +27,19 @@ export class NftLens {
     return lens;
   }
 
-  /** Find the tokens an image shows. input: File | Blob | ArrayBuffer | ImageBitmap | image URL string. */
-  searchImage(input, { k = 10, collections = [] } = {}) {
+  /** Find the tokens an image shows. input: File | Blob | ArrayBuffer | ImageBitmap | image URL string.
+   *  filter: trait filters such as 'glasses:red rank:1-100' ("this image, but only ..."). */
+  searchImage(input, { k = 10, collections = [], filter = '' } = {}) {
     if (typeof input === 'string') input = new URL(input, document.baseURI).href;  // relative to the page, not the worker
     const transfer = typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap ? [input] : [];
-    return this.#call('search', { image: input, k, collections }, transfer);
+    return this.#call('search', { image: input, k, collections, filter }, transfer);
   }
+
+  /** Find tokens by words and filters ("pizza head red glasses", "glasses:red", "rank:1-10"):
+   *  {results: [token + score], facets: {traitType: {value: count}}, timings}. */
+  searchText(query, { k = 20 } = {}) { return this.#call('textSearch', { query, k }); }
+  /** Trait values that complete the last word typed: [{type, value, count}]. */
+  suggest(prefix, { n = 8 } = {}) { return this.#call('suggest', { prefix, n }); }
 
   /** Collections in the bundle: [{slug, name, description, chain, contract, count}]. */
   collections() { return this.#info.collections; }

@@ -93,7 +93,7 @@ async function beginQuery(input) {
   return coreResult(lens.beginQueryRGBA(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), bitmap.width, bitmap.height));
 }
 
-async function search({ image, k = 10, collections = [] }) {
+async function search({ image, k = 10, collections = [], filter = '' }) {
   if (!lens || !session) throw new Error('bundle not loaded');
   const t0 = performance.now();
   const q = await beginQuery(image);
@@ -111,7 +111,7 @@ async function search({ image, k = 10, collections = [] }) {
     }
   }
   const t2 = performance.now();
-  const result = coreResult(lens.search(JSON.stringify({ k, collections })));
+  const result = coreResult(lens.search(JSON.stringify({ k, collections, filter })));
   const t3 = performance.now();
   result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2, total: t3 - t0 };
   result.query = { width: q.width, height: q.height, views: q.views, model_runs: q.runs };
@@ -124,6 +124,13 @@ const ops = {
   token: ({ index }) => coreResult(lens.token(index)),
   traitStats: ({ collection = -1 }) => JSON.parse(lens.traitStats(collection)),
   descriptors: () => lens.descriptors(),
+  textSearch: ({ query, k = 20 }) => {
+    const t0 = performance.now();
+    const r = coreResult(lens.textSearch(query, k));
+    r.timings = { search: performance.now() - t0 };
+    return r;
+  },
+  suggest: ({ prefix, n = 8 }) => coreResult(lens.suggest(prefix, n)),
 };
 
 // One operation at a time: a query's state lives in the core between awaits.
