@@ -152,12 +152,13 @@ int run_build(const BuildArgs& a) {
   recipe.use_model = a.use_model;
   const size_t color_dim = size_t(recipe.color_dim()), model_dim = recipe.use_model ? size_t(card.feature_dim()) : 0;
   const size_t window_dim = recipe.windows.boxes.size() * color_dim;
-  FeatureCache cache(cache_dir, card.sha256 + "|grid" + std::to_string(recipe.color_grid) + "|windows" + std::to_string(recipe.windows.boxes.size()) + (recipe.use_model ? "" : "|nomodel") + "|v2");
+  FeatureCache cache(cache_dir, card.sha256 + "|" + sha256_hex(card.to_json()) + "|grid" + std::to_string(recipe.color_grid) + "|windows" + std::to_string(recipe.windows.boxes.size()) + (recipe.use_model ? "" : "|nomodel") + "|v2");
   std::unique_ptr<Embedder> embedder;
   auto model = [&]() -> Embedder& {
     if (!embedder) embedder = std::make_unique<Embedder>(mf.onnx.string(), card, EmbedderOptions{a.threads, true, !a.quiet});
     return *embedder;
   };
+  if (recipe.use_model) model();  // check the card against the model now, even if every feature is cached
 
   // 2. features of every token image
   std::vector<ImageFeatures> feats(src.size());

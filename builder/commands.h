@@ -29,7 +29,8 @@ struct EvalArgs {
 };
 int run_eval(const EvalArgs& a);
 
-int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input, int threads);
+int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input,
+                 const std::string& dump_features, int threads);
 struct TextArgs {
   std::string bundle, query;
   int k = 10;

@@ -55,11 +55,12 @@ int main(int argc, char** argv) {
   eval->add_option("--json-out", e.out_json, "Where to write the JSON report (default eval.json)");
   eval->add_option("--threads", e.threads, "ONNX Runtime threads");
 
-  std::string dbundle, dimage, ddump;
+  std::string dbundle, dimage, ddump, dfeat;
   auto* describe = app.add_subcommand("describe", "Print the query pipeline's descriptors for one image (parity tests)");
   describe->add_option("bundle", dbundle, "Bundle folder")->required();
   describe->add_option("image", dimage, "Image file")->required();
   describe->add_option("--dump-input", ddump, "Write the first model input tensor (raw float32) to this file");
+  describe->add_option("--dump-features", dfeat, "Write the model's pooled output for that tensor (raw float32) to this file");
 
   std::string dir;
   bool info_json = false;
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
     if (*query) return run_query(q);
     if (*eval) return run_eval(e);
     if (*text) return run_text(t);
-    if (*describe) return run_describe(dbundle, dimage, ddump, 0);
+    if (*describe) return run_describe(dbundle, dimage, ddump, dfeat, 0);
     if (*info) return run_info(dir, info_json);
     if (*verify) return run_verify(dir);
   } catch (const Error& err) {

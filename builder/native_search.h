@@ -18,6 +18,8 @@ class NativeSearcher {
   QueryDescriptors describe(const std::vector<uint8_t>& image_bytes);
   std::vector<TokenHit> search(const std::vector<uint8_t>& image_bytes, const SearchOptions& opt);
   const Bundle& bundle() const { return bundle_; }
+  // Pooled model features of model input tensors.
+  std::vector<std::vector<float>> embed(const std::vector<std::vector<float>>& inputs) { return embedder_->run(inputs); }
 
  private:
   Bundle bundle_;

@@ -21,7 +21,8 @@ int run_query(const QueryArgs& a) {
   opt.exact = a.exact;
   opt.collections = a.collections;
   TextIndex text(s.bundle().catalogue);
-  const TextQuery filter = parse_text_query(a.filter);
+  TextQuery filter = parse_text_query(a.filter);
+  text.resolve(filter.filter);
   if (!a.filter.empty()) {
     if (!filter.words.empty()) throw Error("--filter takes type:value, collection:slug or rank:A-B terms, not free words (\"" + filter.words[0] + "\")");
     opt.allow = [&](uint32_t t) { return text.passes(t, filter.filter); };
@@ -55,13 +56,18 @@ int run_query(const QueryArgs& a) {
 namespace nftlens {
 
 // nftlens describe: the query pipeline's intermediate values for one image (parity tests, debugging).
-int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input, int threads) {
+int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input,
+                 const std::string& dump_features, int threads) {
   NativeSearcher s(bundle, threads);
   const auto bytes = read_bytes(image, 64u << 20);
-  if (!dump_input.empty()) {
+  if (!dump_input.empty() || !dump_features.empty()) {
     QuerySession q(s.bundle(), decode_image(bytes.data(), bytes.size(), s.bundle().manifest.model.background));
     const auto t = q.model_input(0);
-    write_file_atomic(dump_input, t.data(), t.size() * sizeof(float));
+    if (!dump_input.empty()) write_file_atomic(dump_input, t.data(), t.size() * sizeof(float));
+    if (!dump_features.empty()) {  // the model's pooled output for that tensor, native ONNX Runtime
+      const auto f = s.embed({t});
+      write_file_atomic(dump_features, f[0].data(), f[0].size() * sizeof(float));
+    }
   }
   const auto d = s.describe(bytes);
   nlohmann::json j = {{"query", image}, {"descriptors", d.main}, {"window_descriptors", d.windows}};

@@ -146,16 +146,25 @@ size_t TextIndex::postings() const {
   return n;
 }
 
+void TextIndex::resolve(TextFilter& f) const {
+  f.exact.assign(f.traits.size(), false);
+  for (size_t i = 0; i < f.traits.size(); ++i)
+    for (auto& w : value_words_)
+      if (w == f.traits[i].second) { f.exact[i] = true; break; }
+}
+
 bool TextIndex::passes(uint32_t token, const TextFilter& f) const {
   const Token& tk = cat_.tokens.at(token);
   if (tk.rarity_rank < f.rank_min || tk.rarity_rank > f.rank_max) return false;
   if (!f.collections.empty() &&
       std::find(f.collections.begin(), f.collections.end(), cat_.collections[tk.collection].slug) == f.collections.end())
     return false;
-  for (auto& [type, value] : f.traits) {
+  for (size_t i = 0; i < f.traits.size(); ++i) {
+    const auto& [type, value] = f.traits[i];
+    const bool exact = i < f.exact.size() && f.exact[i];
     bool ok = false;
     for (auto& [k, v] : tk.traits)
-      if (contains_all(value_words_[k], type) && contains_all(value_words_[v], value)) { ok = true; break; }
+      if (contains_all(value_words_[k], type) && (exact ? value_words_[v] == value : contains_all(value_words_[v], value))) { ok = true; break; }
     if (!ok) return false;
   }
   return true;
@@ -163,7 +172,9 @@ bool TextIndex::passes(uint32_t token, const TextFilter& f) const {
 
 std::vector<TextHit> TextIndex::search(const std::string& query, size_t k) const { return search(parse_text_query(query), k); }
 
-std::vector<TextHit> TextIndex::search(const TextQuery& q, size_t k) const {
+std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k) const {
+  TextQuery q = query;
+  resolve(q.filter);
   // Dense per-token accumulators (hash maps were the cost on common words with long postings).
   const size_t n = cat_.tokens.size();
   std::vector<float> score(n, 0.0f), word_best(n, 0.0f);
@@ -237,7 +248,17 @@ std::string TextIndex::suggest_json(const std::string& prefix, size_t n) const {
           if (w.compare(0, last.size(), last) == 0) { counts[{k, v}]++; break; }
   }
   std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint32_t>> v(counts.begin(), counts.end());
-  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  // Values that also contain the earlier words ("square re" -> "Square Red") first, then by count.
+  auto context = [&](uint32_t value) {
+    int n = 0;
+    for (size_t i = 0; i + 1 < words.size(); ++i)
+      n += std::find(value_words_[value].begin(), value_words_[value].end(), words[i]) != value_words_[value].end();
+    return n;
+  };
+  std::stable_sort(v.begin(), v.end(), [&](auto& a, auto& b) {
+    const int ca = context(a.first.second), cb = context(b.first.second);
+    return ca != cb ? ca > cb : a.second > b.second;
+  });
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < v.size() && i < n; ++i)
     out.push_back({{"type", cat_.strings[v[i].first.first]}, {"value", cat_.strings[v[i].first.second]}, {"count", v[i].second}});

@@ -23,6 +23,9 @@ struct TextFilter {
   std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> traits;  // (type words, value words)
   std::vector<std::string> collections;
   uint32_t rank_min = 0, rank_max = UINT32_MAX;
+  // Per trait filter: true if some trait value reads exactly like it, then only that value
+  // matches ("square blue" must not also match "square blue med saturated"). Set by resolve().
+  std::vector<bool> exact;
   bool empty() const { return traits.empty() && collections.empty() && rank_min == 0 && rank_max == UINT32_MAX; }
 };
 
@@ -43,8 +46,9 @@ class TextIndex {
   // Ranked tokens for free words within the filter; with no free words, filtered tokens by rarity.
   std::vector<TextHit> search(const std::string& query, size_t k) const;
   std::vector<TextHit> search(const TextQuery& q, size_t k) const;
-  // Does a token pass a filter? (also used to restrict image search)
+  // Does a token pass a filter? (also used to restrict image search). Call resolve() first.
   bool passes(uint32_t token, const TextFilter& f) const;
+  void resolve(TextFilter& f) const;
   // Trait values starting with the last word typed: [{"type","value","count"}], most common first.
   std::string suggest_json(const std::string& prefix, size_t n) const;
   // Trait type -> value -> count over the given tokens.

@@ -145,6 +145,7 @@ class Lens {
       nftlens::TextQuery filter;
       if (o.contains("filter") && o["filter"].is_string() && !o["filter"].get<std::string>().empty()) {
         filter = nftlens::parse_text_query(o["filter"].get<std::string>());
+        text_->resolve(filter.filter);
         opt.allow = [&](uint32_t t) { return text_->passes(t, filter.filter); };
       }
       return nftlens::results_json(*bundle_, nftlens::search_tokens(*bundle_, {query_->descriptors(), query_->window_descriptors()}, opt));

@@ -53,6 +53,15 @@ if [ -n "$qline" ]; then
   [ "$top" = "$want" ] && ok "altered copy ($qf) finds its original" || no "altered copy finds its original" "got $top want $want"
 else no "altered copy finds its original" "no query of this subset"; fi
 
+# A second model card (the 1280-d output of the same network) works through the same code.
+"$NFT" build "$T/col" --out "$T/b1280" $B --model "$ROOT/models/mnv2-emb-1280.card.json" >>"$T/log" 2>&1
+m=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['model']['outputs'][0]['dim'])" "$T/b1280/manifest.json" 2>/dev/null)
+top=$("$NFT" query "$T/b1280" "$T/col/images/$orig" --json -k 1 2>>"$T/log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["results"][0]["token_id"])' 2>/dev/null)
+[ "$m" = 1280 ] && [ "$top" = "$id" ] && ok "bundle with the second model card (1280-d embedding) builds and answers" || no "second model card" "dim=$m top=$top"
+cp "$ROOT/models/mnv2-b13-576.card.json" "$T/bad.card.json"; sed -i 's/gap_block_13_expand_relu/no_such_output/' "$T/bad.card.json"
+"$NFT" build "$T/col" --out "$T/bbadcard" $B --model "$T/bad.card.json" --model-file "$ROOT/build/models/mnv2-b13-576.onnx" > "$T/e.txt" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q 'no output named "no_such_output"' "$T/e.txt" && ok "a card naming a missing output is refused with the name" || no "bad card refused" "$(cat "$T/e.txt")"
+
 # Determinism: a second build from the cache is byte-identical.
 "$NFT" build "$T/col" --out "$T/b2" $B >>"$T/log" 2>&1
 diff <(grep -v '"generator"' "$T/b1/manifest.json") <(grep -v '"generator"' "$T/b2/manifest.json") >/dev/null && ok "rebuild from cache gives an identical bundle" || no "rebuild from cache gives an identical bundle"

@@ -4,7 +4,7 @@
 //   node tests/e2e/widget.test.mjs
 // Prints "ok - name" / "not ok - name: reason" per test, then "e2e widget: N passed, M failed";
 // exits 1 on any failure. Needs the example bundle (build/example) and web/dist (scripts/setup).
-// Writes screenshots to build/e2e/{demo,compare}.png.
+// Writes screenshots to build/e2e/{demo,suggestions,text-search,compare}.png.
 import fs from 'node:fs';
 import path from 'node:path';
 import { launch, serve, root } from './browser.mjs';
@@ -78,6 +78,29 @@ async function searchFile(page, file) {
   const errors = await page.evaluate(() => window.__nftlens.errors);
   assert(!errors.length, `nftlens-error: ${errors.join('; ')}`);
 }
+
+async function waitResults(page, before) {
+  await page.waitForFunction((n) => window.__nftlens.results + window.__nftlens.errors.length > n, before, { timeout: TIMEOUT });
+  const errors = await page.evaluate(() => window.__nftlens.errors);
+  assert(!errors.length, `nftlens-error: ${errors.join('; ')}`);
+}
+const resultCount = (page) => page.evaluate(() => window.__nftlens.results);
+// The results on screen, with their traits: [{token_id, traits: {type: value}}].
+const shownResults = (page) => page.evaluate(() => (document.querySelector('nft-lens').lastResult.results || [])
+  .map((r) => ({ token_id: r.token_id, traits: Object.fromEntries((r.attributes || []).map((a) => [a.trait_type, a.value])) })));
+
+// Tokens of the example collection with their traits (build/example/nouns/metadata/*.json).
+function exampleTokens() {
+  const dir = path.join(root, 'build/example/nouns/metadata');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => {
+    const m = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    return { token_id: f.replace(/\.json$/, ''), traits: Object.fromEntries(m.attributes.map((a) => [a.trait_type, a.value])) };
+  });
+}
+// A filter value matches a token's value when it has all of the value's words (the core's rule);
+// for values that are not word-subsets of another value of the same type, that means equality.
+const wordsOf = (v) => String(v).toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+const hasWords = (value, wanted) => { const w = wordsOf(value); return wordsOf(wanted).every((x) => w.includes(x)); };
 
 const started = Date.now();
 const server = await serve(['--csp']);
@@ -245,6 +268,165 @@ try {
     // The module guards against double definition.
     const again = await page.evaluate(async () => { await import('/src/nft-lens-element.js?again'); return customElements.get('nft-lens') === document.querySelector('nft-lens').constructor; });
     assert(again, 'second import replaced the definition');
+  });
+
+  await test('text search: typing "pizz" suggests Pizza in an accessible listbox (arrows, Escape, Enter)', async () => {
+    await page.goto(server.url + 'demo/');
+    await waitReady(page);
+    const box = page.locator('nft-lens [part="search-input"]');
+    assert(await box.getAttribute('role') === 'combobox', 'search input is not a combobox');
+    assert(/pizza head red glasses/.test(await box.getAttribute('placeholder')), 'placeholder');
+    const listbox = page.locator('nft-lens [part="suggestions"]');
+    assert(await box.getAttribute('aria-controls') === await listbox.getAttribute('id'), 'aria-controls does not name the listbox');
+    await box.click();
+    await box.pressSequentially('pizz', { delay: 40 });
+    const options = page.locator('nft-lens [part="suggestions"] [role="option"]');
+    await options.first().waitFor({ state: 'visible', timeout: 20_000 });
+    assert(await listbox.getAttribute('role') === 'listbox', 'suggestions are not a listbox');
+    assert(await box.getAttribute('aria-expanded') === 'true', 'aria-expanded not true while open');
+    const texts = await options.allTextContents();
+    const i = texts.findIndex((t) => /Pizza/.test(t));
+    assert(i >= 0, `no suggestion contains "Pizza": ${JSON.stringify(texts)}`);
+    assert(/Head/.test(texts[i]), `the Pizza suggestion does not name its trait type: "${texts[i]}"`);
+    await page.screenshot({ path: path.join(outDir, 'suggestions.png'), clip: { x: 0, y: 0, width: 1000, height: 700 } });
+    // Arrow keys move the highlight (aria-activedescendant / aria-selected); Escape closes.
+    await box.press('ArrowDown');
+    const first = await options.first().getAttribute('id');
+    assert(await box.getAttribute('aria-activedescendant') === first, 'ArrowDown did not highlight the first option');
+    assert(await options.first().getAttribute('aria-selected') === 'true', 'highlighted option not aria-selected');
+    await box.press('Escape');
+    assert(await listbox.isHidden(), 'Escape did not close the suggestions');
+    assert(await box.getAttribute('aria-expanded') === 'false', 'aria-expanded not false after Escape');
+    assert(await box.inputValue() === 'pizz', 'Escape changed the text');
+    // Reopen, go to "Pizza", Enter: a "Head: Pizza" chip and only Pizza heads.
+    await box.press('ArrowDown');
+    await options.first().waitFor({ state: 'visible', timeout: 20_000 });
+    const again = await options.allTextContents();
+    const j = again.findIndex((t) => /Pizza/.test(t));
+    for (let n = 0; n <= j; n++) await box.press('ArrowDown');
+    const before = await resultCount(page);
+    await box.press('Enter');
+    await waitResults(page, before);
+    const chip = page.locator('nft-lens [part~="chip"]');
+    assert(await chip.count() === 1, `${await chip.count()} chips`);
+    assert(/Head:\s*Pizza/.test(await chip.textContent()), `chip "${await chip.textContent()}"`);
+    assert(await box.inputValue() === '', `the completed word stayed in the box: "${await box.inputValue()}"`);
+    const shown = await shownResults(page);
+    const want = exampleTokens().filter((t) => t.traits.Head === 'Pizza').map((t) => t.token_id).sort();
+    assert(JSON.stringify(shown.map((r) => r.token_id).sort()) === JSON.stringify(want), `results ${shown.map((r) => r.token_id)} != Pizza heads ${want}`);
+    // Removing the chip (keyboard) leaves no filter.
+    await chip.focus();
+    await page.keyboard.press('Enter');
+    assert(await page.locator('nft-lens [part~="chip"]').count() === 0, 'chip not removed');
+    assert(await page.locator('nft-lens li[part~="card"]').count() === 0, 'filtered results kept after the last filter went');
+  });
+
+  const tokens = exampleTokens();
+  const target = tokens.find((t) => wordsOf(t.traits.Head).some((w) => w.length >= 5 && /^[a-z]+$/.test(w)));
+  let misspelt = '';
+  await test('text search: a typed description with a misspelling finds the token', async () => {
+    assert(target, 'no token with a 5+ letter head word');
+    const word = wordsOf(target.traits.Head).find((w) => w.length >= 5 && /^[a-z]+$/.test(w));
+    misspelt = word.slice(0, 2) + (word[2] === 'x' ? 'z' : 'x') + word.slice(3);
+    const query = [target.traits.Head.toLowerCase().replace(word, misspelt), target.traits.Glasses.toLowerCase(), target.traits.Accessory.toLowerCase()].join(' ');
+    const box = page.locator('nft-lens [part="search-input"]');
+    await box.fill('');
+    const before = await resultCount(page);
+    await box.pressSequentially(query, { delay: 5 });
+    await box.press('Enter');
+    await waitResults(page, before);
+    const shown = await shownResults(page);
+    const rank = shown.findIndex((r) => r.token_id === target.token_id);
+    assert(rank >= 0, `"${query}": token ${target.token_id} not in ${shown.length} results`);
+    assert(rank < 3, `"${query}": token ${target.token_id} is result ${rank + 1}`);
+    const heading = await page.locator('nft-lens [part="heading"]').textContent();
+    assert(heading.includes(query), `heading "${heading}"`);
+    const score = await page.locator('nft-lens li[part~="card"] [part="score"]').first().textContent();
+    assert(/^relevance \d+(\.\d)?$/.test(score), `score shown as "${score}" (want relevance, not %)`);
+    assert(await page.locator('nft-lens li[part~="card"]').count() === shown.length, 'cards != results');
+    const status = await page.locator('nft-lens [part="status"]').textContent();
+    assert(/^Found \d+ tokens? in [\d.,]+ ms\.$/.test(status), `status "${status}"`);
+    assert(await page.locator('nft-lens [part="facets"]').isVisible(), 'no facets after a text search');
+  });
+
+  await test('text search: clicking a facet value narrows the results (every result has that trait)', async () => {
+    const shownBefore = await shownResults(page);
+    // A Background value (Cool/Warm) that only some of the results have.
+    const facet = await page.evaluate(() => {
+      const root = document.querySelector('nft-lens').shadowRoot;
+      const buttons = [...root.querySelectorAll('[part~="facet"]')].filter((b) => b.dataset.type === 'Background');
+      return buttons.map((b) => ({ value: b.dataset.value, n: Number(b.querySelector('.n').textContent) }));
+    });
+    const pick = facet.find((f) => f.n < shownBefore.length) || facet[0];
+    assert(pick, 'no Background facet');
+    const button = page.locator(`nft-lens [part~="facet"][data-type="Background"][data-value="${pick.value}"]`);
+    const before = await resultCount(page);
+    await button.focus();
+    await page.keyboard.press('Enter');   // keyboard, like a click
+    await waitResults(page, before);
+    const shown = await shownResults(page);
+    assert(shown.length > 0, 'no results after the facet');
+    const bad = shown.filter((r) => r.traits.Background !== pick.value);
+    assert(!bad.length, `${bad.length} results lack Background: ${pick.value} (${bad.map((r) => r.token_id)})`);
+    if (pick.n < shownBefore.length) assert(shown.length <= shownBefore.length, 'the facet did not narrow the results');
+    const chip = page.locator('nft-lens [part~="chip"]');
+    assert(await chip.count() === 1 && (await chip.textContent()).includes(pick.value), 'no chip for the facet');
+    const pressed = page.locator(`nft-lens [part~="facet"][data-type="Background"][data-value="${pick.value}"]`);
+    assert(await pressed.getAttribute('aria-pressed') === 'true', 'facet not aria-pressed');
+    const focusKept = await page.evaluate(() => document.querySelector('nft-lens').shadowRoot.activeElement?.dataset.value);
+    assert(focusKept === pick.value, `focus moved to ${focusKept}`);
+    // the misspelt query's token, if it has that background, is still found
+    if (target.traits.Background === pick.value) assert(shown.some((r) => r.token_id === target.token_id), 'target lost after the facet');
+    const heading = await page.locator('nft-lens [part="heading"]').textContent();
+    assert(heading.includes(`Background: ${pick.value}`), `heading "${heading}"`);
+    await page.evaluate(() => document.fonts.ready);
+    await page.locator('nft-lens').evaluate((el) => el.scrollIntoView());
+    await page.locator('nft-lens').evaluate((el) => Promise.all([...el.shadowRoot.querySelectorAll('img[part="thumb"]')].slice(0, 6).map((i) => { i.loading = 'eager'; return i.decode().catch(() => {}); })));
+    await page.screenshot({ path: path.join(outDir, 'text-search.png') });
+  });
+
+  await test('image search + a facet filter chip keeps only tokens with that trait', async () => {
+    const q = queries[0];
+    await page.locator('nft-lens [part="search-input"]').fill('');
+    await searchFile(page, q.file);   // a new image clears the chips
+    assert(await page.locator('nft-lens [part~="chip"]').count() === 0, 'a new image kept the old filter chips');
+    const top = (await shownResults(page))[0];
+    assert(top.token_id === q.tokenId, `identified ${top.token_id}, expected ${q.tokenId}`);
+    // Facets are counted from the image results; take a Glasses value the top match does not have.
+    const values = await page.evaluate(() => [...document.querySelector('nft-lens').shadowRoot.querySelectorAll('[part~="facet"][data-type="Glasses"]')].map((b) => b.dataset.value));
+    assert(values.length > 0, 'no Glasses facet after an image search');
+    const all = [...new Set(tokens.map((t) => t.traits.Glasses))];
+    const exact = (v) => all.filter((o) => hasWords(o, v)).length === 1;   // no other value contains its words
+    const value = values.find((v) => v !== top.traits.Glasses && exact(v)) || values.find((v) => v !== top.traits.Glasses) || values[0];
+    const before = await resultCount(page);
+    await page.locator(`nft-lens [part~="facet"][data-type="Glasses"][data-value="${value}"]`).click();
+    await waitResults(page, before);
+    const chip = page.locator('nft-lens [part~="chip"]');
+    assert(await chip.count() === 1 && /Glasses:\s*/.test(await chip.textContent()) && (await chip.textContent()).includes(value), 'no Glasses chip');
+    const shown = await shownResults(page);
+    assert(shown.length > 0, 'no results with the filter');
+    const bad = shown.filter((r) => !(exact(value) ? r.traits.Glasses === value : hasWords(r.traits.Glasses, value)));
+    assert(!bad.length, `results without Glasses: ${value}: ${bad.map((r) => `${r.token_id} (${r.traits.Glasses})`).join(', ')}`);
+    const have = tokens.filter((t) => hasWords(t.traits.Glasses, value)).length;
+    assert(shown.length === Math.min(8, have), `${shown.length} results, ${have} tokens have Glasses: ${value}`);
+    assert((await page.locator('nft-lens img[part="preview"]').getAttribute('src')).startsWith('blob:'), 'query preview lost');
+    // Removing the chip searches the same image again, unfiltered.
+    const before2 = await resultCount(page);
+    await chip.click();
+    await waitResults(page, before2);
+    const again = (await shownResults(page))[0];
+    assert(again.token_id === q.tokenId, `after removing the filter: ${again.token_id}`);
+  });
+
+  await test('element.searchText() and filters-only queries (rarest first)', async () => {
+    const r = await page.evaluate(() => document.querySelector('nft-lens').searchText('head:pizza'));
+    assert(r && Array.isArray(r.results) && r.results.length === 2, `searchText('head:pizza'): ${r && r.results && r.results.length} results`);
+    assert(r.results[0].rarity_rank <= r.results[1].rarity_rank, 'filters-only results not rarest first');
+    assert(r.facets && r.facets.Head && r.facets.Head.Pizza === 2, 'facets missing');
+    const none = await page.evaluate(() => document.querySelector('nft-lens').searchText('zzzzqqqq'));
+    assert(none.results.length === 0, 'nonsense matched');
+    const heading = await page.locator('nft-lens [part="heading"]').textContent();
+    assert(/^No tokens found/.test(heading), `heading "${heading}"`);
   });
 
   await test('compare page: side by side with the top match and its traits', async () => {

@@ -22,6 +22,8 @@ async function test(name, fn) {
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg); }
 const parse = (t) => JSON.parse(t);
+// Raw float32 file -> Float32Array (small Buffers share a pool: copy out the exact bytes).
+const readF32 = (f) => { const b = fs.readFileSync(f); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)); };
 
 function loadBundle(dir, mutate = () => {}) {
   const lens = new core.Lens();
@@ -66,7 +68,7 @@ for (const t of ['jpeg', 'screenshot', 'crop', 'phone']) {
   await test(`model input tensor equals native within 1e-6 (${t})`, async () => {
     const dump = path.join(tmp, `${t}.bin`);
     execFileSync(nftlens, ['describe', bundleDir, file, '--dump-input', dump], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const native = new Float32Array(fs.readFileSync(dump).buffer.slice(0));
+    const native = readF32(dump);
     const r = parse(lens.beginQueryEncoded(new Uint8Array(fs.readFileSync(file))));
     assert(!r.error, r.error);
     const wasm = lens.modelInput(0);
@@ -74,6 +76,19 @@ for (const t of ['jpeg', 'screenshot', 'crop', 'phone']) {
     let max = 0;
     for (let i = 0; i < wasm.length; i++) max = Math.max(max, Math.abs(wasm[i] - native[i]));
     assert(max <= 1e-6, `max abs diff ${max}`);
+  });
+  await test(`onnxruntime-web features equal native ONNX Runtime's within 1e-4 on the same tensor (${t})`, async () => {
+    const dump = path.join(tmp, `${t}.feat`);
+    execFileSync(nftlens, ['describe', bundleDir, file, '--dump-features', dump], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const native = readF32(dump);
+    const q = parse(lens.beginQueryEncoded(new Uint8Array(fs.readFileSync(file))));
+    const out = await session.run({ [q.input]: new ort.Tensor('float32', lens.modelInput(0), q.shape) });
+    const web = out[q.outputs[0]].data;
+    assert(web.length === native.length, `length ${web.length} vs ${native.length}`);
+    let max = 0;
+    for (let i = 0; i < web.length; i++) max = Math.max(max, Math.abs(web[i] - native[i]));
+    assert(max <= 1e-4, `max abs diff ${max}`);
+    if (t === 'jpeg') console.log(`# onnxruntime-web vs native max abs diff: ${max.toExponential(2)}`);
   });
   await test(`descriptors (onnxruntime-web) match native ONNX Runtime, cosine >= 0.999 (${t})`, async () => {
     const native = JSON.parse(execFileSync(nftlens, ['describe', bundleDir, file]).toString()).descriptors;

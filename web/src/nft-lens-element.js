@@ -8,19 +8,30 @@
 // links) comes from the bundle, i.e. from whoever built it. It is rendered with textContent only;
 // links are set only when they parse as http(s) URLs; image URLs only when http(s)/blob.
 //
-// Attributes: bundle (URL of the bundle folder; changing it reloads), k (results shown, default 8).
+// Besides images, it searches by words and traits ("pizza head red glasses", "glasses:red"): a
+// combobox with trait suggestions, facets (trait values of the results) that add filter chips, and
+// the chips, which also narrow an image search ("this image, but only tokens with Glasses: Red").
+//
+// Attributes: bundle (URL of the bundle folder; changing it reloads), k (image results shown,
+//   default 8), text-k (text results shown, default 20).
 // Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result},
 //   nftlens-error {detail: {message}}.
 // API: element.lens (NftLens | null), element.ready (Promise<NftLens>), element.search(input),
-//   element.lastResult.
+//   element.searchText(query), element.filters, element.lastResult.
 // Styling: --nft-lens-accent, --nft-lens-bg, --nft-lens-fg, --nft-lens-radius, --nft-lens-font,
-//   --nft-lens-card-bg, and ::part(dropzone | preview | controls | url | filter | status | error |
-//   heading | results | card | thumb | name | collection | token | score | rarity | link | traits).
+//   --nft-lens-card-bg, and ::part(dropzone | preview | controls | url | filter | search |
+//   search-input | suggestions | suggestion | chips | chip | status | error | heading | facets |
+//   facet-group | facet | results | card | thumb | name | collection | token | score | rarity |
+//   link | traits).
 import { NftLens } from './index.js';
 
 const TAG = 'nft-lens';
 const DEFAULT_K = 8;
+const DEFAULT_TEXT_K = 20;
 const MAX_K = 100;
+const SUGGEST_DELAY_MS = 120;
+const SUGGESTIONS = 8;
+const FACET_VALUES_SHOWN = 6;   // per trait type, before "+N more"
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 const CSS = `
@@ -134,6 +145,73 @@ summary { cursor: pointer; color: var(--_muted); }
 dl { margin: 4px 0 0; display: grid; grid-template-columns: auto 1fr; gap: 1px 8px; }
 dt { color: var(--_muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
+
+/* text search: combobox + suggestions */
+.search { display: flex; gap: 8px; margin-top: 12px; align-items: flex-start; }
+.combo { position: relative; flex: 1 1 auto; min-width: 0; }
+.combo input {
+  width: 100%; font: inherit; color: inherit;
+  background: var(--_bg); border: 1px solid var(--_line); border-radius: calc(var(--_radius) * .6);
+  padding: 7px 10px 7px 32px;
+}
+.combo .icon { position: absolute; left: 10px; top: 50%; translate: 0 -50%; color: var(--_muted); pointer-events: none; display: block; }
+.suggestions {
+  position: absolute; z-index: 10; left: 0; right: 0; top: calc(100% + 4px);
+  margin: 0; padding: 4px; list-style: none; max-height: 300px; overflow-y: auto;
+  background: var(--_bg); border: 1px solid var(--_line); border-radius: calc(var(--_radius) * .6);
+  box-shadow: 0 6px 24px rgb(0 0 0 / .14);
+}
+.suggestion {
+  display: flex; align-items: baseline; gap: 8px; padding: 6px 10px; cursor: pointer;
+  border-radius: calc(var(--_radius) * .4);
+}
+.suggestion[aria-selected=true], .suggestion:hover { background: color-mix(in srgb, var(--_accent) 14%, var(--_bg)); }
+.suggestion .value { font-weight: 600; overflow-wrap: anywhere; }
+.suggestion .type { color: var(--_muted); font-size: .88em; }
+.suggestion .count { margin-left: auto; color: var(--_muted); font-size: .85em; font-variant-numeric: tabular-nums; }
+
+/* filter chips */
+.chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 10px; align-items: center; }
+.chips-label { color: var(--_muted); font-size: .85em; }
+.chip {
+  display: inline-flex; align-items: center; gap: 6px; padding: 3px 6px 3px 10px; font-size: .88em;
+  border-radius: 999px; background: color-mix(in srgb, var(--_accent) 14%, var(--_bg)); color: var(--_fg);
+  border: 1px solid color-mix(in srgb, var(--_accent) 45%, var(--_bg)); font-weight: 500;
+}
+.chip .x { display: inline-grid; place-items: center; width: 18px; height: 18px; border-radius: 50%; font-weight: 700; color: var(--_accent); }
+.chip:hover .x { background: color-mix(in srgb, var(--_accent) 22%, var(--_bg)); }
+.chip-clear { padding: 3px 10px; font-size: .85em; border-color: transparent; }
+.chip-type { color: var(--_muted); }
+
+/* facets beside (wide) or above (narrow) the results */
+.area.has-facets { display: grid; gap: 16px; grid-template-columns: minmax(0, 1fr); }
+@container (min-width: 700px) { .area.has-facets { grid-template-columns: 210px minmax(0, 1fr); align-items: start; } }
+.facets {
+  font-size: .88em; padding: 10px 12px; border: 1px solid var(--_line); border-radius: var(--_radius);
+  background: color-mix(in srgb, var(--_card) 60%, var(--_bg));
+}
+.facets-title { margin: 0 0 6px; font-size: 1em; }
+.facet-group { margin: 0 0 8px; }
+.facet-group:last-child { margin-bottom: 0; }
+.facet-type { margin: 0 0 3px; font-weight: 700; font-size: .95em; color: var(--_muted); overflow-wrap: anywhere; }
+.facet-values { display: flex; flex-wrap: wrap; gap: 4px; }
+.facet {
+  display: inline-flex; gap: 6px; align-items: baseline; padding: 2px 8px; font-size: 1em; font-weight: 500;
+  color: var(--_fg); border: 1px solid var(--_line); border-radius: 999px; background: var(--_bg);
+  max-width: 100%; text-align: left;
+}
+.facet .n { color: var(--_muted); font-variant-numeric: tabular-nums; font-size: .92em; }
+.facet[aria-pressed=true] { background: var(--_accent); border-color: var(--_accent); color: #fff; }
+.facet[aria-pressed=true] .n { color: inherit; }
+.facet-more { padding: 2px 8px; font-size: 1em; font-weight: 600; border-color: transparent; }
+/* narrow: one scrollable row per trait type, so the results stay near the top */
+@container (max-width: 699px) {
+  .facet-group { display: flex; align-items: center; gap: 8px; margin-bottom: 6px; }
+  .facet-type { flex: 0 0 5.5em; margin: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .facet-values { flex-wrap: nowrap; overflow-x: auto; scrollbar-width: thin; padding: 2px; min-width: 0; }
+  .facet, .facet-more { flex: none; white-space: nowrap; }
+}
+.score.relevance { font-weight: 600; }
 @container (max-width: 420px) {
   .results { grid-template-columns: repeat(2, minmax(0, 1fr)); }
   .drop { min-height: 96px; }
@@ -192,12 +270,20 @@ export class NftLensElement extends HTMLElement {
   #loadedBundle = null;   // bundle attribute value of the current load
   #searchSeq = 0;         // bumps on every search, so only the newest renders
   #queue = Promise.resolve();  // searches run one at a time (the worker holds one query)
-  #lastInput = null;      // re-run when the collection filter changes
+  #lastInput = null;      // image of the current image search (re-run by filters / the collection menu)
+  #mode = null;           // 'image' | 'text': what the results on screen came from
+  #textWords = '';        // the words of the current text search (what was typed, filters included)
+  #chips = [];            // active trait filters [{type, value}]
+  #expanded = new Set();  // trait types whose facet list shows every value
   #previewUrl = '';
   #hover = false;
   #lastResult = null;
   #loadFailed = false;     // a failed load is retried by the next search
   #disconnectTimer = 0;
+  #suggestTimer = 0;
+  #suggestSeq = 0;
+  #options = [];          // suggestions shown: [{type, value, count}]
+  #active = -1;           // highlighted suggestion
   #onDocPaste = (e) => this.#handlePaste(e);
 
   constructor() {
@@ -220,22 +306,35 @@ export class NftLensElement extends HTMLElement {
   }
   /** The last search result shown, or null. */
   get lastResult() { return this.#lastResult; }
+  /** The active trait filters (chips): [{type, value}]. */
+  get filters() { return this.#chips.map((c) => ({ ...c })); }
 
-  get k() {
-    const n = parseInt(this.getAttribute('k'), 10);
-    return Number.isFinite(n) && n > 0 ? Math.min(n, MAX_K) : DEFAULT_K;
-  }
+  get k() { return kAttr(this.getAttribute('k'), DEFAULT_K); }
   set k(v) { this.setAttribute('k', String(v)); }
+  get textK() { return kAttr(this.getAttribute('text-k'), DEFAULT_TEXT_K); }
+  set textK(v) { this.setAttribute('text-k', String(v)); }
   get bundle() { return this.getAttribute('bundle') || ''; }
   set bundle(v) { this.setAttribute('bundle', String(v)); }
 
   /**
    * Identify an image: File | Blob | ArrayBuffer | ImageBitmap | image URL string.
-   * Shows the results and resolves with them (or with null when a newer search replaced this one
-   * before it started); on failure shows the error, fires nftlens-error and rejects.
+   * A new image clears the trait filters. Shows the results and resolves with them (or with null
+   * when a newer search replaced this one before it started); on failure shows the error, fires
+   * nftlens-error and rejects.
    */
   search(input) {
     return this.#search(input);
+  }
+
+  /**
+   * Search by words and trait filters ("pizza head red glasses", "glasses:red", "rank:1-100"),
+   * together with the active filter chips. Puts the query in the search box, shows the results
+   * and resolves with {results, facets, timings} (null if superseded).
+   */
+  searchText(query) {
+    this.#ui.q.value = str(query);
+    this.#closeSuggestions();
+    return this.#textSearch(str(query));
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -276,7 +375,11 @@ export class NftLensElement extends HTMLElement {
     const gen = this.#generation;
     const bundle = this.bundle;
     this.#loadedBundle = bundle;
+    this.#setChips([]);
     this.#clearResults();
+    this.#mode = null;
+    this.#lastInput = null;
+    this.#closeSuggestions();
     this.#showError('');
     this.#fillFilter([]);
     this.#setStatus('Loading bundle…');
@@ -296,7 +399,7 @@ export class NftLensElement extends HTMLElement {
       const cols = lens.collections() || [];
       this.#fillFilter(cols);
       const n = Number(info.tokens) || 0;
-      this.#setStatus(`Ready: ${n.toLocaleString('en-US')} tokens${cols.length > 1 ? ` in ${cols.length} collections` : ''}. ${searching ? 'Searching…' : 'Drop, paste or choose an image.'}`);
+      this.#setStatus(`Ready: ${n.toLocaleString('en-US')} tokens${cols.length > 1 ? ` in ${cols.length} collections` : ''}. ${searching ? 'Searching…' : 'Drop, paste or choose an image, or search by traits.'}`);
       this.#emit('nftlens-ready', info);
     }, (err) => {
       if (gen !== this.#generation) return;
@@ -311,6 +414,7 @@ export class NftLensElement extends HTMLElement {
 
   // ---- search -------------------------------------------------------------------------------
 
+  /** Image search. remember=false re-runs the current image (filters or collection changed). */
   #search(input, { remember = true } = {}) {
     try {
       this.#checkInput(input);
@@ -318,18 +422,69 @@ export class NftLensElement extends HTMLElement {
       this.#fail(messageOf(err));
       return Promise.reject(err);
     }
-    const seq = ++this.#searchSeq;
     if (remember) {
       // An ImageBitmap is transferred to the worker, so it cannot be searched again.
       this.#lastInput = typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap ? null : input;
       this.#setPreview(input);
+      this.#setChips([]);  // a new image: identify it among all tokens
     }
+    const collections = this.#ui.filter.value ? [this.#ui.filter.value] : [];
+    const filter = this.#chips.map(chipFilter).join(' ');
+    const k = this.k;
+    return this.#run('image', async (lens) => {
+      if (typeof input !== 'string') return lens.searchImage(input, { k, collections, filter });
+      // The worker fetches URLs; resolve relative ones against the page, not the worker script.
+      const url = new URL(input.trim(), document.baseURI).href;
+      return lens.searchImage(url, { k, collections, filter }).catch((err) => {
+        if (/failed to fetch|networkerror|load failed/i.test(messageOf(err))) {
+          throw new Error(`could not download ${url}: the site may not allow it (CORS), or this page's Content-Security-Policy (connect-src) blocks it. Save the image and drop the file instead.`);
+        }
+        throw err;
+      });
+    });
+  }
+
+  /** Text search for `words` plus the active chips and the collection menu. */
+  #textSearch(words) {
+    words = str(words).trim();
+    const parts = words ? [words] : [];
+    for (const c of this.#chips) parts.push(chipFilter(c));
+    if (this.#ui.filter.value) parts.push(`collection:${quote(this.#ui.filter.value)}`);
+    if (!parts.length) {
+      this.#setStatus('Type a word or a trait to search, e.g. pizza head red glasses.');
+      this.#ui.q.focus();
+      return Promise.resolve(null);
+    }
+    this.#textWords = words;
+    const query = parts.join(' ');
+    const k = this.textK;
+    return this.#run('text', (lens) => lens.searchText(query, { k }), { words });
+  }
+
+  /** Run the current search again (after the filters or the collection changed). */
+  #rerun() {
+    if (this.#mode === 'image' && this.#lastInput) this.#search(this.#lastInput, { remember: false }).catch(() => {});
+    else if (!this.#textWords && !this.#chips.length && !this.#ui.filter.value) {
+      // The last filter of a filters-only search is gone: nothing is searched for any more.
+      if (this.#mode !== 'text') return;
+      this.#searchSeq++;
+      this.#searchDone();
+      this.#clearResults();
+      this.#mode = null;
+      this.#setStatus('Filters cleared. Type words or choose a trait to search.');
+    } else if (this.#mode === 'text' || this.#chips.length) this.#textSearch(this.#textWords).catch(() => {});
+  }
+
+  /** Queue a search, show progress, render the newest result. */
+  #run(kind, fn, context = {}) {
+    const seq = ++this.#searchSeq;
     if (!this.#ready || this.#loadFailed) this.#load();
     this.#showError('');
     this.#setStatus('Searching…');
     this.#ui.drop.classList.add('busy');
     this.setAttribute('aria-busy', 'true');
     const gen = this.#generation;
+    const chips = this.#chips.map((c) => ({ ...c }));
     const run = async () => {
       const lens = await this.#ready.catch((err) => {
         const e = new Error(`Could not load the NFT bundle: ${messageOf(err)}`);
@@ -337,16 +492,7 @@ export class NftLensElement extends HTMLElement {
         throw e;
       });
       if (seq !== this.#searchSeq || gen !== this.#generation) return null;  // superseded before it ran
-      const collections = this.#ui.filter.value ? [this.#ui.filter.value] : [];
-      if (typeof input !== 'string') return lens.searchImage(input, { k: this.k, collections });
-      // The worker fetches URLs; resolve relative ones against the page, not the worker script.
-      const url = new URL(input.trim(), document.baseURI).href;
-      return lens.searchImage(url, { k: this.k, collections }).catch((err) => {
-        if (/failed to fetch|networkerror|load failed/i.test(messageOf(err))) {
-          throw new Error(`could not download ${url}: the site may not allow it (CORS), or this page's Content-Security-Policy (connect-src) blocks it. Save the image and drop the file instead.`);
-        }
-        throw err;
-      });
+      return fn(lens);
     };
     const job = this.#queue.then(run);
     this.#queue = job.catch(() => {});
@@ -354,10 +500,15 @@ export class NftLensElement extends HTMLElement {
       if (seq !== this.#searchSeq || gen !== this.#generation) return result;  // a newer search owns the UI
       this.#searchDone();
       if (!result) return result;
+      this.#mode = kind;
       this.#lastResult = result;
-      this.#render(result);
-      const ms = result.timings && Number.isFinite(result.timings.total) ? Math.round(result.timings.total) : null;
-      this.#setStatus(ms === null ? 'Done.' : `${result.match ? 'Identified' : 'Searched'} in ${ms.toLocaleString('en-US')} ms.`);
+      this.#render(kind, result, { ...context, chips });
+      const n = Array.isArray(result.results) ? result.results.length : 0;
+      const t = result.timings || {};
+      const ms = Number.isFinite(t.total) ? t.total : t.search;
+      const took = Number.isFinite(ms) ? ` in ${ms < 10 ? ms.toFixed(1) : Math.round(ms).toLocaleString('en-US')} ms` : '';
+      if (kind === 'text') this.#setStatus(`Found ${n} token${n === 1 ? '' : 's'}${took}.`);
+      else this.#setStatus(`${result.match ? 'Identified' : 'Searched'}${took}.`);
       this.#emit('nftlens-results', result);
       return result;
     }, (err) => {
@@ -399,6 +550,143 @@ export class NftLensElement extends HTMLElement {
     this.#search(input).catch(() => { /* shown in the alert and the nftlens-error event */ });
   }
 
+  // ---- filters (chips) ----------------------------------------------------------------------
+
+  #hasChip(type, value) { return this.#chips.some((c) => c.type === type && c.value === value); }
+
+  /** Add or remove a trait filter and re-run the current search. */
+  #toggleFilter(type, value) {
+    if (this.#hasChip(type, value)) this.#setChips(this.#chips.filter((c) => !(c.type === type && c.value === value)));
+    else this.#setChips([...this.#chips, { type, value }]);
+    this.#rerun();
+  }
+
+  #setChips(chips) {
+    this.#chips = chips;
+    const { chips: box } = this.#ui;
+    box.replaceChildren();
+    if (!chips.length) { box.hidden = true; return; }
+    box.hidden = false;
+    box.append(h('span', { class: 'chips-label', text: 'Filters:' }));
+    chips.forEach((c, i) => {
+      const label = `${c.type}: ${c.value}`;
+      const b = h('button', { type: 'button', class: 'chip', part: 'chip', title: `Remove the filter ${label}`, 'aria-label': `Remove filter ${label}` },
+        h('span', { class: 'chip-type', text: `${c.type}:` }), h('span', { text: c.value }), h('span', { class: 'x', 'aria-hidden': 'true', text: '×' }));
+      b.addEventListener('click', () => {
+        this.#setChips(this.#chips.filter((x) => x !== c));
+        // Keep the keyboard user's place: the next chip, else the previous one, else the search box.
+        const rest = this.#ui.chips.querySelectorAll('.chip');
+        (rest[Math.min(i, rest.length - 1)] || this.#ui.q).focus();
+        this.#rerun();
+      });
+      box.append(b);
+    });
+    if (chips.length > 1) {
+      const clear = h('button', { type: 'button', class: 'chip-clear', text: 'Clear all' });
+      clear.addEventListener('click', () => { this.#setChips([]); this.#ui.q.focus(); this.#rerun(); });
+      box.append(clear);
+    }
+  }
+
+  // ---- suggestions (combobox) ---------------------------------------------------------------
+
+  #scheduleSuggest() {
+    clearTimeout(this.#suggestTimer);
+    const seq = ++this.#suggestSeq;
+    const text = this.#ui.q.value;
+    // Suggest for the word being typed: nothing after a space, nothing for one letter.
+    const last = lastToken(text);
+    if (!this.#lens || /\s$/.test(text) || last.replace(/^[^:]*:/, '').replace(/[^\p{L}\p{N}]/gu, '').length < 2) {
+      this.#closeSuggestions();
+      return;
+    }
+    this.#suggestTimer = setTimeout(async () => {
+      let list = [];
+      try { list = await this.#lens.suggest(text, { n: SUGGESTIONS }); } catch { list = []; }
+      if (seq !== this.#suggestSeq || this.#ui.q.value !== text) return;  // typed on meanwhile
+      this.#showSuggestions(Array.isArray(list) ? list.filter((o) => o && !this.#hasChip(str(o.type), str(o.value))) : []);
+    }, SUGGEST_DELAY_MS);
+  }
+
+  #showSuggestions(list) {
+    const { q, listbox } = this.#ui;
+    this.#options = list.map((o) => ({ type: str(o.type), value: str(o.value), count: Number(o.count) || 0 }));
+    this.#active = -1;
+    q.removeAttribute('aria-activedescendant');
+    listbox.replaceChildren(...this.#options.map((o, i) => {
+      const li = h('li', { class: 'suggestion', part: 'suggestion', role: 'option', id: `nl-option-${i}`, 'aria-selected': 'false' },
+        h('span', { class: 'value', text: o.value }),
+        h('span', { class: 'type', text: o.type }),
+        h('span', { class: 'count', text: `${o.count.toLocaleString('en-US')}`, title: `${o.count} tokens` }));
+      li.addEventListener('pointerdown', (e) => e.preventDefault());  // keep focus in the box
+      li.addEventListener('click', () => this.#choose(i));
+      return li;
+    }));
+    const open = this.#options.length > 0;
+    listbox.hidden = !open;
+    q.setAttribute('aria-expanded', String(open));
+  }
+
+  #closeSuggestions() {
+    clearTimeout(this.#suggestTimer);
+    this.#suggestSeq++;
+    const { q, listbox } = this.#ui;
+    this.#options = [];
+    this.#active = -1;
+    listbox.hidden = true;
+    listbox.replaceChildren();
+    q.setAttribute('aria-expanded', 'false');
+    q.removeAttribute('aria-activedescendant');
+  }
+
+  #highlight(i) {
+    const { q, listbox } = this.#ui;
+    const items = listbox.children;
+    if (!items.length) return;
+    this.#active = (i + items.length) % items.length;
+    for (let j = 0; j < items.length; j++) items[j].setAttribute('aria-selected', String(j === this.#active));
+    const el = items[this.#active];
+    q.setAttribute('aria-activedescendant', el.id);
+    el.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** A suggestion becomes a filter chip; the word it completed leaves the box; the search runs. */
+  #choose(i) {
+    const o = this.#options[i];
+    if (!o) return;
+    const { q } = this.#ui;
+    q.value = dropLastToken(q.value);
+    this.#closeSuggestions();
+    if (!this.#hasChip(o.type, o.value)) this.#setChips([...this.#chips, { type: o.type, value: o.value }]);
+    q.focus();
+    this.#textSearch(q.value).catch(() => {});
+  }
+
+  #onSearchKey(e) {
+    const open = !this.#ui.listbox.hidden && this.#options.length > 0;
+    switch (e.key) {
+      case 'ArrowDown':
+        e.preventDefault();
+        if (open) this.#highlight(this.#active + 1);
+        else this.#scheduleSuggest();
+        break;
+      case 'ArrowUp':
+        if (open) { e.preventDefault(); this.#highlight(this.#active < 0 ? -1 : this.#active - 1); }
+        break;
+      case 'Enter':
+        if (open && this.#active >= 0) { e.preventDefault(); this.#choose(this.#active); }
+        else this.#closeSuggestions();  // the form submits
+        break;
+      case 'Escape':
+        if (open) { e.preventDefault(); e.stopPropagation(); this.#closeSuggestions(); }
+        break;
+      case 'Tab':
+        this.#closeSuggestions();
+        break;
+      default:
+    }
+  }
+
   // ---- UI -----------------------------------------------------------------------------------
 
   #build() {
@@ -428,12 +716,26 @@ export class NftLensElement extends HTMLElement {
     ui.filterWrap = h('span', { hidden: true }, ui.filterLabel, ui.filter);
     ui.controls = h('div', { class: 'controls', part: 'controls' }, ui.cameraBtn, ui.urlForm, ui.filterWrap);
 
+    // Text search: an ARIA 1.2 combobox (input + listbox popup).
+    ui.q = h('input', { type: 'text', id: 'q', part: 'search-input', autocomplete: 'off', spellcheck: false,
+      placeholder: 'Search by traits or words, e.g. pizza head red glasses', enterKeyHint: 'search',
+      role: 'combobox', 'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': 'suggestions',
+      'aria-label': 'Search tokens by traits or words' });
+    ui.listbox = h('ul', { class: 'suggestions', part: 'suggestions', id: 'suggestions', role: 'listbox', hidden: true,
+      'aria-label': 'Trait suggestions' });
+    ui.searchBtn = h('button', { type: 'submit', text: 'Search' });
+    ui.searchForm = h('form', { class: 'search', part: 'search', role: 'search', 'aria-label': 'Search tokens by traits or words' },
+      h('div', { class: 'combo' }, searchIcon(), ui.q, ui.listbox), ui.searchBtn);
+    ui.chips = h('div', { class: 'chips', part: 'chips', role: 'group', 'aria-label': 'Active filters', hidden: true });
+
     ui.status = h('p', { class: 'status', part: 'status', role: 'status', 'aria-live': 'polite' });
     ui.error = h('div', { class: 'error', part: 'error', role: 'alert', hidden: true });
     ui.heading = h('h2', { class: 'heading', part: 'heading', hidden: true, id: 'heading' });
+    ui.facets = h('section', { class: 'facets', part: 'facets', hidden: true, 'aria-labelledby': 'facets-title' });
     ui.results = h('ol', { class: 'results', part: 'results', 'aria-labelledby': 'heading' });
+    ui.area = h('div', { class: 'area' }, ui.facets, ui.results);
 
-    this.#root.append(ui.file, ui.camera, ui.drop, ui.controls, ui.status, ui.error, ui.heading, ui.results);
+    this.#root.append(ui.file, ui.camera, ui.drop, ui.controls, ui.searchForm, ui.chips, ui.status, ui.error, ui.heading, ui.area);
 
     // picking
     const pick = () => ui.file.click();
@@ -454,20 +756,29 @@ export class NftLensElement extends HTMLElement {
       const v = ui.url.value.trim();
       this.#runFromUi(v);
     });
-    ui.filter.addEventListener('change', () => {
-      if (this.#lastInput) this.#search(this.#lastInput, { remember: false }).catch(() => {});
+    ui.filter.addEventListener('change', () => this.#rerun());
+
+    // text search
+    ui.q.addEventListener('input', () => this.#scheduleSuggest());
+    ui.q.addEventListener('keydown', (e) => this.#onSearchKey(e));
+    ui.q.addEventListener('blur', () => this.#closeSuggestions());
+    ui.searchForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.#closeSuggestions();
+      this.#textSearch(ui.q.value).catch(() => { /* shown in the alert */ });
     });
 
-    // drag & drop anywhere on the element
+    // drag & drop anywhere on the element (text dropped on the search box is just text)
     let depth = 0;
     const over = (on) => { ui.drop.classList.toggle('over', on); ui.dropTitle.textContent = on ? 'Drop to identify' : 'Drop an NFT image here'; };
-    this.addEventListener('dragenter', (e) => { if (hasDropData(e)) { e.preventDefault(); depth++; over(true); } });
-    this.addEventListener('dragover', (e) => { if (hasDropData(e)) { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; } });
+    const intoSearchBox = (e) => e.composedPath()[0] === ui.q && !(e.dataTransfer && [...e.dataTransfer.types].includes('Files'));
+    this.addEventListener('dragenter', (e) => { if (hasDropData(e) && !intoSearchBox(e)) { e.preventDefault(); depth++; over(true); } });
+    this.addEventListener('dragover', (e) => { if (hasDropData(e) && !intoSearchBox(e)) { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; } });
     this.addEventListener('dragleave', () => { depth = Math.max(0, depth - 1); if (!depth) over(false); });
     this.addEventListener('drop', (e) => {
       depth = 0; over(false);
       const dt = e.dataTransfer;
-      if (!dt) return;
+      if (!dt || intoSearchBox(e)) return;
       e.preventDefault();
       const file = [...(dt.files || [])].find((f) => !f.type || /^image\//i.test(f.type)) || (dt.files && dt.files[0]);
       if (file) { this.#runFromUi(file); return; }
@@ -555,6 +866,7 @@ export class NftLensElement extends HTMLElement {
     this.#ui.results.replaceChildren();
     this.#ui.heading.hidden = true;
     this.#ui.heading.textContent = '';
+    this.#renderFacets(null, []);
     this.#lastResult = null;
   }
 
@@ -564,19 +876,95 @@ export class NftLensElement extends HTMLElement {
     return safeHttpUrl(url);
   }
 
-  #render(result) {
+  #render(kind, result, { words = '', chips = [] } = {}) {
     const { heading, results } = this.#ui;
     const list = Array.isArray(result.results) ? result.results : [];
     const top = list[0];
+    const filtered = chips.length > 0;
     heading.hidden = false;
-    heading.classList.toggle('match', !!(result.match && top));
-    if (result.match && top) heading.textContent = `Match: ${displayName(top)}`;
-    else if (list.length) heading.textContent = 'No match — closest tokens:';
-    else heading.textContent = 'No match — the bundle has no tokens in this collection.';
-    results.replaceChildren(...list.map((r, i) => this.#card(r, i === 0 && !!result.match)));
+    const isMatch = kind === 'image' && !!(result.match && top);
+    heading.classList.toggle('match', isMatch);
+    if (kind === 'text') {
+      const what = [words, ...chips.map((c) => `${c.type}: ${c.value}`)].filter(Boolean).join(' + ');
+      heading.textContent = list.length
+        ? `${list.length} token${list.length === 1 ? '' : 's'} for “${what}”${words ? '' : ', rarest first'}`
+        : `No tokens found for “${what}”.`;
+    } else if (isMatch) heading.textContent = `Match: ${displayName(top)}`;
+    else if (list.length) heading.textContent = filtered ? 'Closest tokens with the chosen traits:' : 'No match — closest tokens:';
+    else heading.textContent = filtered ? 'No token has all the chosen traits.' : 'No match — the bundle has no tokens in this collection.';
+
+    // Relevance (text) is relative to the best hit; a filters-only search is ordered by rarity.
+    const topScore = kind === 'text' && words ? Math.max(...list.map((r) => Number(r.score) || 0), 0) : 0;
+    results.replaceChildren(...list.map((r, i) => this.#card(r, i === 0 && isMatch, kind, topScore)));
+
+    // Facets: from the core for text; counted here from the results' traits for an image.
+    let facets = null;
+    if (kind === 'text') facets = result.facets && typeof result.facets === 'object' ? result.facets : null;
+    else if (this.#lastInput) facets = countFacets(list);  // an image that can be searched again
+    this.#renderFacets(facets, list);
   }
 
-  #card(r, isTop) {
+  #renderFacets(facets, list) {
+    const { facets: box, area } = this.#ui;
+    const focused = this.#root.activeElement;
+    const refocus = focused && focused.classList.contains('facet') ? { type: focused.dataset.type, value: focused.dataset.value } : null;
+    box.replaceChildren();
+    // Trait types in the order tokens list them, then any others.
+    const order = [];
+    for (const r of list) for (const a of Array.isArray(r.attributes) ? r.attributes : []) if (a && !order.includes(str(a.trait_type))) order.push(str(a.trait_type));
+    const types = facets ? Object.keys(facets) : [];
+    types.sort((a, b) => (order.includes(a) ? order.indexOf(a) : 1e9) - (order.includes(b) ? order.indexOf(b) : 1e9) || a.localeCompare(b));
+    for (const c of this.#chips) if (!types.includes(c.type)) types.push(c.type);  // an active filter stays removable
+    const groups = [];
+    types.forEach((type, ti) => {
+      const counts = facets && facets[type] && typeof facets[type] === 'object' ? facets[type] : {};
+      const values = Object.entries(counts).map(([v, n]) => [v, Number(n) || 0]);
+      for (const c of this.#chips) if (c.type === type && !Object.hasOwn(counts, c.value)) values.push([c.value, 0]);
+      if (!values.length) return;
+      values.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+      const expanded = this.#expanded.has(type);
+      // Active filters always show; the rest up to the limit unless expanded.
+      const shown = expanded ? values : values.filter(([v], i) => i < FACET_VALUES_SHOWN || this.#hasChip(type, v));
+      const titleId = `facet-type-${ti}`;
+      const ul = h('div', { class: 'facet-values' });
+      for (const [value, n] of shown) {
+        const pressed = this.#hasChip(type, value);
+        const b = h('button', { type: 'button', class: 'facet', part: pressed ? 'facet facet-active' : 'facet', 'aria-pressed': String(pressed),
+          title: pressed ? `Remove the filter ${type}: ${value}` : `Only tokens with ${type}: ${value}` },
+        h('span', { text: value }), h('span', { class: 'n', text: String(n) }));
+        b.dataset.type = type;
+        b.dataset.value = value;
+        b.addEventListener('click', () => this.#toggleFilter(type, value));
+        ul.append(b);
+      }
+      if (values.length > FACET_VALUES_SHOWN) {
+        const more = h('button', { type: 'button', class: 'facet-more', 'aria-expanded': String(expanded),
+          text: expanded ? 'fewer' : `+${values.length - shown.length} more` });
+        if (!expanded && values.length === shown.length) more.hidden = true;
+        more.addEventListener('click', () => {
+          if (this.#expanded.has(type)) this.#expanded.delete(type); else this.#expanded.add(type);
+          this.#renderFacets(facets, list);
+          const again = [...this.#ui.facets.querySelectorAll('.facet-more')].find((x) => x.dataset.type === type);
+          if (again) again.focus();
+        });
+        more.dataset.type = type;
+        ul.append(more);
+      }
+      groups.push(h('div', { class: 'facet-group', part: 'facet-group', role: 'group', 'aria-labelledby': titleId },
+        h('h3', { class: 'facet-type', id: titleId, title: type, text: type || 'trait' }), ul));
+    });
+    const show = groups.length > 0 && list.length + this.#chips.length > 0;
+    box.hidden = !show;
+    area.classList.toggle('has-facets', show);
+    if (!show) return;
+    box.append(h('h3', { class: 'facets-title', id: 'facets-title', text: 'Refine by trait' }), ...groups);
+    if (refocus) {
+      const again = [...box.querySelectorAll('.facet')].find((b) => b.dataset.type === refocus.type && b.dataset.value === refocus.value);
+      (again || box.querySelector('.facet') || this.#ui.q).focus();
+    }
+  }
+
+  #card(r, isTop, kind = 'image', topScore = 0) {
     const name = displayName(r);
     const thumbBox = h('div', { class: 'thumb-box' });
     const src = this.#imageUrl(r);
@@ -589,17 +977,19 @@ export class NftLensElement extends HTMLElement {
       thumbBox.append(h('span', { class: 'thumb-missing', text: 'no image' }));
     }
 
-    const score = Number(r.score);
-    const pct = Number.isFinite(score) ? Math.max(0, Math.min(1, score)) * 100 : 0;
-    const bar = h('span');
-    bar.style.width = `${pct.toFixed(1)}%`;
     const body = h('div', { class: 'body' },
       h('span', { class: 'name', part: 'name', text: name }),
       h('span', { class: 'meta', part: 'collection', text: str(r.collection_name) || str(r.collection) }),
-      h('span', { class: 'meta', part: 'token', text: `Token #${str(r.token_id)}` }),
-      h('div', { class: 'score-row', title: 'visual similarity' },
-        h('div', { class: 'bar', 'aria-hidden': 'true' }, bar),
-        h('span', { class: 'score', part: 'score', text: `${pct.toFixed(1)}%`, 'aria-label': `similarity ${pct.toFixed(1)} percent` })));
+      h('span', { class: 'meta', part: 'token', text: `Token #${str(r.token_id)}` }));
+    const score = Number(r.score);
+    if (kind === 'image') {
+      const pct = Number.isFinite(score) ? Math.max(0, Math.min(1, score)) * 100 : 0;
+      body.append(scoreRow(pct, `${pct.toFixed(1)}%`, 'score', `similarity ${pct.toFixed(1)} percent`, 'visual similarity'));
+    } else if (topScore > 0 && Number.isFinite(score)) {
+      // Relevance: how well the words match, relative to the best result (not a probability).
+      const rel = Math.max(0, Math.min(1, score / topScore)) * 100;
+      body.append(scoreRow(rel, `relevance ${score.toFixed(1)}`, 'score relevance', `relevance ${score.toFixed(1)}`, 'text relevance (higher is better)'));
+    }
     const rank = Number(r.rarity_rank);
     if (Number.isFinite(rank) && rank > 0) {
       const size = Number(r.collection_size);
@@ -624,6 +1014,62 @@ export class NftLensElement extends HTMLElement {
     }
     return h('li', { class: isTop ? 'card top' : 'card', part: isTop ? 'card card-match' : 'card' }, thumbBox, body);
   }
+}
+
+/** A magnifier glyph (SVG built with the DOM, no markup strings). */
+function searchIcon() {
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  for (const [k, v] of Object.entries({ class: 'icon', width: '16', height: '16', viewBox: '0 0 16 16', 'aria-hidden': 'true', focusable: 'false' })) svg.setAttribute(k, v);
+  const circle = document.createElementNS(NS, 'circle');
+  for (const [k, v] of Object.entries({ cx: '6.5', cy: '6.5', r: '4.75', fill: 'none', stroke: 'currentColor', 'stroke-width': '1.8' })) circle.setAttribute(k, v);
+  const line = document.createElementNS(NS, 'path');
+  for (const [k, v] of Object.entries({ d: 'M10 10l4.2 4.2', stroke: 'currentColor', 'stroke-width': '1.8', 'stroke-linecap': 'round' })) line.setAttribute(k, v);
+  svg.append(circle, line);
+  return svg;
+}
+
+function scoreRow(barPct, text, cls, label, title) {
+  const bar = h('span');
+  bar.style.width = `${barPct.toFixed(1)}%`;
+  return h('div', { class: 'score-row', title },
+    h('div', { class: 'bar', 'aria-hidden': 'true' }, bar),
+    h('span', { class: cls, part: 'score', text, 'aria-label': label }));
+}
+
+/** trait type -> value -> count over results' attributes (image search; the core does text). */
+function countFacets(list) {
+  const f = Object.create(null);
+  for (const r of list) {
+    for (const a of Array.isArray(r.attributes) ? r.attributes : []) {
+      if (!a || typeof a !== 'object') continue;
+      const type = str(a.trait_type), value = str(a.value);
+      if (!type || !value) continue;
+      const m = f[type] || (f[type] = Object.create(null));
+      m[value] = (m[value] || 0) + 1;
+    }
+  }
+  return f;
+}
+
+/** A filter term the core parses: "type":"value" (quotes keep spaces; they cannot be escaped). */
+function quote(s) { return `"${str(s).replace(/"/g, ' ').trim()}"`; }
+function chipFilter(c) { return `${quote(str(c.type).replace(/:/g, ' '))}:${quote(c.value)}`; }
+
+/** The whitespace-separated token being typed (quotes group words). */
+function lastToken(text) {
+  const m = str(text).match(/(?:"[^"]*"?|[^\s"])+$/);
+  return m ? m[0] : '';
+}
+function dropLastToken(text) {
+  const t = lastToken(text);
+  const rest = t ? text.slice(0, text.length - t.length) : text;
+  return rest.replace(/\s+$/, '') + (rest.trim() ? ' ' : '');
+}
+
+function kAttr(value, fallback) {
+  const n = parseInt(value, 10);
+  return Number.isFinite(n) && n > 0 ? Math.min(n, MAX_K) : fallback;
 }
 
 function displayName(r) {

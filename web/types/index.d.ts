@@ -58,6 +58,49 @@ export interface SearchResult {
   query: { width: number; height: number; views: number; model_runs: number };
 }
 
+/** One text-search hit. */
+export interface TextSearchHit extends Token {
+  /** Relevance: matched query words weighted by rarity and field; higher is better, not bounded.
+   *  For a query of filters only, 1 / rarity_rank. */
+  score: number;
+}
+
+/** Trait type -> value -> number of results that have it. */
+export type Facets = Record<string, Record<string, number>>;
+
+export interface TextSearchResult {
+  /** Best first. */
+  results: TextSearchHit[];
+  /** Trait values of the results, for refining the search. */
+  facets: Facets;
+  /** Milliseconds. */
+  timings: { search: number };
+}
+
+/** A trait value completing the last word typed (lens.suggest). */
+export interface Suggestion {
+  type: string;
+  value: string;
+  /** Tokens with this trait value. */
+  count: number;
+}
+
+export interface TextSearchOptions {
+  /** Number of results (default 20). */
+  k?: number;
+}
+
+export interface SuggestOptions {
+  /** Number of suggestions (default 8). */
+  n?: number;
+}
+
+/** A trait filter chosen in <nft-lens> (a chip). */
+export interface TraitFilter {
+  type: string;
+  value: string;
+}
+
 export interface Collection {
   slug: string;
   name: string;
@@ -123,6 +166,11 @@ export interface SearchOptions {
   k?: number;
   /** Restrict to these collection slugs (default: all). */
   collections?: string[];
+  /**
+   * Only tokens passing these filters ("this image, but only ..."): space-separated `type:value`
+   * (quote values with spaces: `"glasses":"square red"`), `collection:slug`, `rank:1-100`.
+   */
+  filter?: string;
 }
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */
@@ -136,6 +184,14 @@ export declare class NftLens {
    * connect-src applies to it).
    */
   searchImage(input: ImageInput, options?: SearchOptions): Promise<SearchResult>;
+  /**
+   * Find tokens by words and filters: "pizza head red glasses", "glasses:red", `"head":"pizza"`,
+   * "collection:nouns", "rank:1-100". Case, punctuation, camelCase, plurals and misspellings are
+   * handled by the core.
+   */
+  searchText(query: string, options?: TextSearchOptions): Promise<TextSearchResult>;
+  /** Trait values completing the last word of `prefix`, most common first. */
+  suggest(prefix: string, options?: SuggestOptions): Promise<Suggestion[]>;
   collections(): Collection[];
   info(): LensInfo;
   token(index: number): Promise<Token>;
@@ -155,8 +211,9 @@ export interface NftLensErrorDetail {
 }
 
 /**
- * <nft-lens bundle="/bundle/" k="8">: drop zone, paste, file picker / camera, image URL field,
- * collection filter, results grid. Defined by importing "nft-lens/element".
+ * <nft-lens bundle="/bundle/" k="8" text-k="20">: drop zone, paste, file picker / camera, image URL
+ * field, collection filter, text search with trait suggestions, facets and filter chips, results
+ * grid. Defined by importing "nft-lens/element".
  */
 export declare class NftLensElement extends HTMLElement {
   static readonly observedAttributes: string[];
@@ -164,17 +221,26 @@ export declare class NftLensElement extends HTMLElement {
   readonly lens: NftLens | null;
   /** Resolves once the current bundle is loaded; rejects on a bad bundle. */
   readonly ready: Promise<NftLens>;
-  /** The last search result shown, or null. */
-  readonly lastResult: SearchResult | null;
+  /** The last search result shown (image or text), or null. */
+  readonly lastResult: SearchResult | TextSearchResult | null;
+  /** The active trait filters (chips), a copy. */
+  readonly filters: TraitFilter[];
   /** Reflects the bundle attribute; setting it reloads. */
   bundle: string;
   /** Reflects the k attribute (results shown, default 8, at most 100). */
   k: number;
+  /** Reflects the text-k attribute (text results shown, default 20, at most 100). */
+  textK: number;
   /**
-   * Identify an image and show the results. Resolves with the result (null if a newer search
+   * Identify an image and show the results (a new image clears the filter chips). Resolves with the result (null if a newer search
    * replaced this one before it started); rejects after showing the error and firing nftlens-error.
    */
   search(input: ImageInput): Promise<SearchResult | null>;
+  /**
+   * Put `query` in the search box and search by words and filters together with the active chips.
+   * Resolves with the result (null if superseded or there was nothing to search for).
+   */
+  searchText(query: string): Promise<TextSearchResult | null>;
   addEventListener<K extends keyof NftLensElementEventMap>(type: K, listener: (this: NftLensElement, ev: NftLensElementEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
   removeEventListener<K extends keyof NftLensElementEventMap>(type: K, listener: (this: NftLensElement, ev: NftLensElementEventMap[K]) => unknown, options?: boolean | EventListenerOptions): void;
@@ -183,7 +249,7 @@ export declare class NftLensElement extends HTMLElement {
 
 export interface NftLensElementEventMap extends HTMLElementEventMap {
   'nftlens-ready': CustomEvent<LensInfo>;
-  'nftlens-results': CustomEvent<SearchResult>;
+  'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
   'nftlens-error': CustomEvent<NftLensErrorDetail>;
 }
 
@@ -194,12 +260,12 @@ declare global {
   // The events bubble and are composed, so they can be heard on any ancestor or the document.
   interface HTMLElementEventMap {
     'nftlens-ready': CustomEvent<LensInfo>;
-    'nftlens-results': CustomEvent<SearchResult>;
+    'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
   }
   interface DocumentEventMap {
     'nftlens-ready': CustomEvent<LensInfo>;
-    'nftlens-results': CustomEvent<SearchResult>;
+    'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
   }
 }
