@@ -89,6 +89,7 @@ struct Work {
   std::vector<float> input;
   ImageFeatures feat;
   std::string error;
+  bool foreign = false;    // another shard's token: hashed only
 };
 
 std::string safe_file_part(const std::string& s) {
@@ -119,7 +120,12 @@ int run_build(const BuildArgs& a) {
   const int hw_threads = int(std::max(1u, std::thread::hardware_concurrency()));
   const int decode_threads = std::max(1, hw_threads);
 
-  const std::string cache_dir = a.cache.empty() ? (fs::path(a.out).parent_path() / ".nftlens-cache").string() : a.cache;
+  const bool sharded = a.shard_count > 1;
+  if (a.shard_count < 1 || a.shard_index < 0 || a.shard_index >= a.shard_count) throw Error("build: --shard must be I/N with 0 <= I < N");
+  // A shard's partial result is its feature cache (in --out); merge reads it back.
+  const std::string cache_dir = !a.cache.empty() ? a.cache
+                                : sharded        ? (fs::path(a.out) / "cache").string()
+                                                 : (fs::path(a.out).parent_path() / ".nftlens-cache").string();
   // 1. ingest
   Catalogue cat;
   std::vector<SourceToken> src;
@@ -152,7 +158,16 @@ int run_build(const BuildArgs& a) {
   recipe.use_model = a.use_model;
   const size_t color_dim = size_t(recipe.color_dim()), model_dim = recipe.use_model ? size_t(card.feature_dim()) : 0;
   const size_t window_dim = recipe.windows.boxes.size() * color_dim;
-  FeatureCache cache(cache_dir, card.sha256 + "|" + sha256_hex(card.to_json()) + "|grid" + std::to_string(recipe.color_grid) + "|windows" + std::to_string(recipe.windows.boxes.size()) + (recipe.use_model ? "" : "|nomodel") + "|v2");
+  const std::string cache_ns = card.sha256 + "|" + sha256_hex(card.to_json()) + "|grid" + std::to_string(recipe.color_grid) + "|windows" + std::to_string(recipe.windows.boxes.size()) + (recipe.use_model ? "" : "|nomodel") + "|v2";
+  FeatureCache cache(cache_dir, cache_ns);
+  for (const auto& p : a.partials) {  // merge: every feature the shards computed
+    if (!fs::exists(fs::path(p) / "partial.json")) throw Error(p + ": not a partial result of nftlens build --shard (no partial.json)");
+    const FeatureCache part(fs::path(p) / "cache", cache_ns);
+    for (const auto& [k, v] : part.entries())
+      if (!cache.find(k)) cache.put(k, v);
+    cache.flush();
+    if (!a.quiet) std::cerr << "merge: " << part.size() << " features from " << p << "\n";
+  }
   std::unique_ptr<Embedder> embedder;
   auto model = [&]() -> Embedder& {
     if (!embedder) embedder = std::make_unique<Embedder>(mf.onnx.string(), card, EmbedderOptions{a.threads, true, !a.quiet});
@@ -180,6 +195,7 @@ int run_build(const BuildArgs& a) {
           const auto bytes = read_bytes(src[w.token].image_path, 64u << 20);
           image_hash[w.token] = sha256_hex(bytes.data(), bytes.size());
           w.key = image_hash[w.token];
+          if (sharded && w.token % size_t(a.shard_count) != size_t(a.shard_index)) { w.foreign = true; return; }
           const bool cached = cache.find(w.key) != nullptr;
           if (cached && !a.thumbs) return;
           w.image = decode_any(bytes, card.background);
@@ -206,6 +222,7 @@ int run_build(const BuildArgs& a) {
       std::vector<size_t> run_idx;
       for (size_t j = 0; j < works.size(); ++j) {
         Work& w = works[j];
+        if (w.foreign) { ok[w.token] = true; continue; }
         if (!w.error.empty()) {
           skipped.push_back({cat.collections[cat.tokens[w.token].collection].slug, src[w.token].token_id, src[w.token].image_path.string(), w.error});
           continue;
@@ -298,7 +315,7 @@ int run_build(const BuildArgs& a) {
         w.token = order[(begin + j) % order.size()];
         seeds[j] = 0x9e3779b97f4a7c15ull * (begin + j + 1);
         w.key = image_hash[w.token] + ":copy:" + std::to_string(seeds[j]);
-        if (cache.find(w.key)) return;
+        if (cache.find(w.key) || (sharded && (begin + j) % size_t(a.shard_count) != size_t(a.shard_index))) { w.foreign = true; return; }
         try {
           const auto bytes = read_bytes(src[w.token].image_path, 64u << 20);
           RgbImage copy = augment(decode_any(bytes, card.background), seeds[j]);
@@ -312,7 +329,7 @@ int run_build(const BuildArgs& a) {
       std::vector<std::vector<float>> inputs;
       std::vector<size_t> run_idx;
       for (size_t j = 0; j < works.size(); ++j)
-        if (works[j].error.empty() && !cache.find(works[j].key)) {
+        if (works[j].error.empty() && !works[j].foreign) {
           if (!recipe.use_model) cache.put(works[j].key, pack(works[j].feat));  // (the cache is single-threaded)
           else { inputs.push_back(std::move(works[j].input)); run_idx.push_back(j); }
         }
@@ -327,6 +344,7 @@ int run_build(const BuildArgs& a) {
         cache.flush();
       }
       for (auto& w : works) {
+        if (sharded) break;  // a shard only computes; the merge pairs them up
         ImageFeatures f;
         if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
           pairs.emplace_back(raw[w.token], raw_of(f.color, f.model));
@@ -335,6 +353,12 @@ int run_build(const BuildArgs& a) {
       }
       prog.update(end);
     }
+  }
+  if (sharded) {
+    const std::string info = nlohmann::json({{"shard", a.shard_index}, {"of", a.shard_count}, {"features", cache.size()}, {"cache_namespace", sha256_hex(cache_ns)}}).dump(1) + "\n";
+    write_file_atomic(fs::path(a.out) / "partial.json", info.data(), info.size());
+    if (!a.quiet) std::cerr << "shard " << a.shard_index << "/" << a.shard_count << ": " << cache.size() << " features in " << a.out << "\n";
+    return skipped.empty() ? 0 : 3;
   }
   // Learn on 80% of the pairs; the rest (unseen copies) sets the copy threshold.
   const size_t n_learn = pairs.size() - pairs.size() / 5;
@@ -464,6 +488,15 @@ int run_build(const BuildArgs& a) {
   cat.entry_token.resize(cat.tokens.size());
   for (size_t i = 0; i < cat.tokens.size(); ++i) cat.entry_token[i] = uint32_t(i);
   cat.compute_rarity();
+  // Per-collection statistics for pages that show them (served beside the bundle, not loaded by the widget).
+  for (size_t c = 0; c < cat.collections.size(); ++c) {
+    const std::string stats = nlohmann::json({{"slug", cat.collections[c].slug},
+                                              {"name", cat.collections[c].name},
+                                              {"tokens", cat.collections[c].token_count},
+                                              {"traits", nlohmann::json::parse(cat.trait_stats_json(int(c)))}})
+                                  .dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+    parts.extra["stats/" + cat.collections[c].slug + ".json"] = std::vector<uint8_t>(stats.begin(), stats.end());
+  }
 
   parts.model = read_bytes(mf.onnx);
   parts.recipe = serialize_recipe(recipe);

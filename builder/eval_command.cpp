@@ -2,6 +2,8 @@
 // original token; a table per transform of top-1, top-10 and micro-average precision (µAP), for
 // the shipped path (quantised HNSW) beside an exhaustive scan of the same codes; JSON output too.
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -73,6 +75,10 @@ int run_eval(const EvalArgs& a) {
   std::map<std::string, Tally> index_t, exact_t;
   nlohmann::json rows = nlohmann::json::array();
   int line_no = 1, missing = 0;
+  // "Is this a copy?": (top score, correct top-1) of queries whose original is in the bundle, and
+  // the top score of queries whose original is not (copies of left-out tokens, unrelated images).
+  std::vector<std::pair<float, bool>> pos_top;
+  std::vector<float> neg_top;
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty()) continue;
@@ -81,7 +87,18 @@ int run_eval(const EvalArgs& a) {
     const std::string transform = f.size() > 2 && !f[2].empty() ? f[2] : "all";
     auto it = by_key.find(f[1]);
     if (it == by_key.end()) it = by_key.find(fs::path(f[1]).stem().string());
-    if (it == by_key.end()) { ++missing; continue; }
+    if (it == by_key.end()) {
+      ++missing;
+      try {
+        SearchOptions opt;
+        opt.k = 1;
+        const auto hits = search_tokens(s.bundle(), s.describe(read_bytes(base / f[0], 64u << 20)), opt);
+        neg_top.push_back(hits.empty() ? -1.0f : hits[0].score);
+      } catch (const Error& e) {
+        std::cerr << "warning: " << e.what() << "\n";
+      }
+      continue;
+    }
     const uint32_t want = it->second;
     QueryDescriptors desc;
     try {
@@ -106,11 +123,44 @@ int run_eval(const EvalArgs& a) {
         for (auto& h : hits) t->scored.emplace_back(h.score, h.token == want);
       }
       row[exact ? "rank_exact" : "rank"] = rank;
-      if (!exact) row["top_score"] = hits.empty() ? 0.0f : hits[0].score;
+      if (!exact) {
+        row["top_score"] = hits.empty() ? 0.0f : hits[0].score;
+        pos_top.emplace_back(hits.empty() ? -1.0f : hits[0].score, rank == 1);
+      }
     }
     rows.push_back(row);
   }
-  if (missing) std::cerr << "warning: " << missing << " queries name an original that is not in the bundle\n";
+  nlohmann::json detection = nlohmann::json::object();
+  if (!neg_top.empty() && !pos_top.empty()) {
+    // At threshold t: a positive is found if its top-1 is right and scores >= t; anything else
+    // scoring >= t (a wrong top-1, or a query whose token is not in the bundle) is a false match.
+    auto at = [&](float t) {
+      int tp = 0, fp = 0;
+      for (auto& [sc, right] : pos_top) if (sc >= t) (right ? tp : fp)++;
+      for (float sc : neg_top) if (sc >= t) fp++;
+      const double recall = double(tp) / pos_top.size(), precision = tp + fp ? double(tp) / (tp + fp) : 1.0;
+      return std::make_pair(recall, precision);
+    };
+    std::vector<float> right_scores;
+    for (auto& [sc, right] : pos_top) if (right) right_scores.push_back(sc);
+    std::sort(right_scores.begin(), right_scores.end(), std::greater<float>());
+    const size_t need = size_t(std::ceil(0.9 * pos_top.size()));
+    const float t90 = right_scores.size() >= need && need > 0 ? right_scores[need - 1] : -1.0f;
+    const float tb = s.bundle().recipe.match_threshold;
+    const auto [rb, pb] = at(tb);
+    std::cout << "\ncopy detection: " << pos_top.size() << " queries of tokens in the bundle, " << neg_top.size() << " of tokens/images not in it\n"
+              << std::setprecision(3) << "  bundle threshold " << tb << ": recall " << rb << ", precision " << pb << "\n";
+    detection = {{"positives", pos_top.size()}, {"negatives", neg_top.size()}, {"bundle_threshold", {{"threshold", tb}, {"recall", rb}, {"precision", pb}}}};
+    if (t90 >= -0.5f) {
+      const auto [r9, p9] = at(t90);
+      std::cout << "  threshold for 90% recall " << t90 << ": recall " << r9 << ", precision " << p9 << "\n";
+      detection["recall90"] = {{"threshold", t90}, {"recall", r9}, {"precision", p9}};
+    } else {
+      std::cout << "  90% recall is not reachable (top-1 accuracy is below 90%)\n";
+    }
+  } else if (missing) {
+    std::cerr << "warning: " << missing << " queries name an original that is not in the bundle\n";
+  }
   nlohmann::json summary = nlohmann::json::object();
   std::cout << std::left << std::setw(12) << "transform" << std::right << std::setw(6) << "n" << "  | index: top-1  top-10    µAP  | exact: top-1  top-10    µAP\n";
   std::vector<std::string> names;
@@ -129,7 +179,7 @@ int run_eval(const EvalArgs& a) {
                   {"exact", {{"top1", te.n ? double(te.top1) / te.n : 0}, {"top10", te.n ? double(te.top10) / te.n : 0}, {"micro_ap", te.micro_ap()}}}};
   }
   const std::string out = a.out_json.empty() ? "eval.json" : a.out_json;
-  const std::string text = nlohmann::json({{"bundle", a.bundle}, {"queries", a.queries_csv}, {"summary", summary}, {"rows", rows}}).dump(1) + "\n";
+  const std::string text = nlohmann::json({{"bundle", a.bundle}, {"queries", a.queries_csv}, {"summary", summary}, {"detection", detection}, {"rows", rows}}).dump(1) + "\n";
   write_file_atomic(out, text.data(), text.size());
   std::cerr << "eval: wrote " << out << "\n";
   return 0;

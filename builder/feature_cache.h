@@ -18,6 +18,7 @@ class FeatureCache {
   void put(const std::string& key, const std::vector<float>& value);
   void flush();
   size_t size() const { return map_.size(); }
+  const std::unordered_map<std::string, std::vector<float>>& entries() const { return map_; }
   size_t loaded() const { return loaded_; }
 
  private:

@@ -28,6 +28,18 @@ int main(int argc, char** argv) {
   build->add_flag("!--no-learn", b.learn, "No learned projection: centred raw descriptor (for baselines)");
   build->add_flag("!--no-thumbs", b.thumbs, "Do not write result thumbnails into the bundle");
   build->add_flag("-q,--quiet", b.quiet, "No progress output");
+  std::string shard;
+  build->add_option("--shard", shard, "I/N: embed only slice I of N (tokens i % N == I) and write a partial result to --out, for nftlens merge");
+
+  auto* merge = app.add_subcommand("merge", "Combine partial results of build --shard I/N into one bundle (identical to a one-machine build)");
+  merge->add_option("collections", b.collections, "The same collection folders the shards were given")->required();
+  merge->add_option("--partials", b.partials, "Partial result folders (one per shard)")->required();
+  merge->add_option("-o,--out", b.out, "Bundle folder to write")->required();
+  merge->add_option("--cache", b.cache, "Feature cache folder (default: .nftlens-cache next to --out)");
+  merge->add_flag("-q,--quiet", b.quiet, "No progress output");
+  merge->add_option("--dims", b.dims, "As for build (use the shards' values)");
+  merge->add_option("--pairs", b.pairs, "As for build (use the shards' values)");
+  merge->add_option("--model", b.model_card, "As for build");
 
   QueryArgs q;
   auto* query = app.add_subcommand("query", "Find the tokens an image shows");
@@ -72,7 +84,13 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*build) return run_build(b);
+    if (*build && !shard.empty()) {
+      const size_t slash = shard.find('/');
+      if (slash == std::string::npos) throw Error("--shard must look like I/N, e.g. 0/4");
+      b.shard_index = std::stoi(shard.substr(0, slash));
+      b.shard_count = std::stoi(shard.substr(slash + 1));
+    }
+    if (*build || *merge) return run_build(b);
     if (*query) return run_query(q);
     if (*eval) return run_eval(e);
     if (*text) return run_text(t);

@@ -28,6 +28,7 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   let pathname;
   try { pathname = decodeURIComponent(url.pathname); } catch { res.writeHead(400).end(); return; }
+  if (pathname === '/nft-lens-sw.js') pathname = '/src/sw.js';  // the offline worker, served at the root
   const [prefix, dir] = mounts.find(([p]) => pathname.startsWith(p));
   let file = path.join(dir, pathname.slice(prefix.length));
   if (!file.startsWith(dir)) { res.writeHead(403).end(); return; }

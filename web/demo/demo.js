@@ -32,3 +32,7 @@ example.addEventListener('click', async () => {
     example.disabled = false;
   }
 });
+
+// Offline: after this first visit the demo works without a network (web/src/sw.js, served at the
+// site root by scripts/serve.mjs as /nft-lens-sw.js).
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/nft-lens-sw.js').catch(() => {});
