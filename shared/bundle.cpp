@@ -6,11 +6,61 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 #include <nlohmann/json.hpp>
+#include <cstring>
+#include <memory>
 #include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 #include "byte_io.h"
 #include "error.h"
 #include "sha256.h"
+
+namespace nftlens {
+namespace detail {
+// cereal's BinaryInputArchive sizes a vector or string from the length the file claims before
+// reading it, so a few hostile bytes could ask for terabytes (found by tests/fuzz). This reads the
+// same format from memory, refusing any length larger than the bytes left (every element takes at
+// least one byte) and reading bools as 0/1.
+class BoundedInputArchive : public cereal::InputArchive<BoundedInputArchive, cereal::AllowEmptyClassElision> {
+ public:
+  BoundedInputArchive(const uint8_t* data, size_t size) : InputArchive(this), p_(data), n_(size) {}
+  void loadBinary(void* out, size_t size) {
+    if (size > n_ - pos_) throw std::runtime_error("truncated");
+    if (size) std::memcpy(out, p_ + pos_, size);
+    pos_ += size;
+  }
+  size_t remaining() const { return n_ - pos_; }
+
+ private:
+  const uint8_t* p_;
+  size_t n_, pos_ = 0;
+};
+
+template <class T>
+std::enable_if_t<std::is_arithmetic<T>::value && !std::is_same<T, bool>::value> CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, T& t) {
+  ar.loadBinary(std::addressof(t), sizeof(t));
+}
+inline void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, bool& t) {
+  uint8_t b = 0;
+  ar.loadBinary(&b, 1);
+  t = b != 0;
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::NameValuePair<T>& t) { ar(t.value); }
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::SizeTag<T>& t) {
+  ar(t.size);
+  if (t.size > ar.remaining()) throw std::runtime_error("a length larger than the file");
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::BinaryData<T>& t) { ar.loadBinary(t.data, static_cast<size_t>(t.size)); }
+}  // namespace detail
+}  // namespace nftlens
+namespace cereal::traits::detail {
+template <>
+struct get_output_from_input<nftlens::detail::BoundedInputArchive> { using type = cereal::BinaryOutputArchive; };
+}  // namespace cereal::traits::detail
 
 namespace nftlens {
 using nlohmann::json;
@@ -33,21 +83,22 @@ std::vector<uint8_t> to_bytes(const T& value, uint32_t magic) {
 
 template <class T>
 T from_bytes(const uint8_t* data, size_t size, uint32_t magic, const std::string& where, const char* what) {
-  std::istringstream is(std::string(reinterpret_cast<const char*>(data), size), std::ios::binary);
   T value;
+  size_t left = 0;
   try {
-    cereal::BinaryInputArchive ar(is);
+    detail::BoundedInputArchive ar(data, size);
     uint32_t m = 0, v = 0;
     ar(m, v);
     if (m != magic) throw Error(where + ": not an NFT Lens " + what + " file");
     if (v != kPartVersion) throw Error(where + ": unsupported " + what + " format version " + std::to_string(v));
     ar(value);
+    left = ar.remaining();
   } catch (const Error&) {
     throw;
-  } catch (const std::exception& e) {  // cereal read past the end, or a length too large to allocate
+  } catch (const std::exception& e) {  // read past the end, a length larger than the file, out of memory
     throw Error(where + ": " + what + " file is corrupt (" + e.what() + ")");
   }
-  if (is.peek() != std::char_traits<char>::eof()) throw Error(where + ": " + what + " file has trailing bytes");
+  if (left) throw Error(where + ": " + what + " file has trailing bytes");
   return value;
 }
 }  // namespace

@@ -68,6 +68,34 @@ std::pair<uint64_t, uint64_t> header_dimensions(const uint8_t* d, size_t n) {
   return {0, 0};
 }
 
+// Debian's stb_image (2.27) builds a JPEG Huffman table from up to 16 x 255 code counts into
+// 257-entry arrays: more than 256 codes write past them (fixed upstream in 2.28; found by
+// tests/fuzz). Refuse such tables before stb reads the file. Walks every marker stb could reach:
+// segments by their declared length, anything else (entropy-coded data, junk) byte by byte; checks
+// each DHT segment as stb reads it (tables until the length is used up, even past it; 0 past the end).
+bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
+  size_t o = 0;
+  while (o + 1 < n) {
+    if (d[o] != 0xff || d[o + 1] == 0xff) { ++o; continue; }  // not a marker, or a fill byte
+    const uint8_t m = d[o + 1];
+    if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd9)) { o += 2; continue; }  // no length field
+    if (o + 4 > n) break;
+    const size_t len = size_t(d[o + 2]) << 8 | d[o + 3];
+    if (m == 0xc4) {
+      size_t p = o + 4;
+      for (long left = long(len) - 2; left > 0 && p < n;) {
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += p + i < n ? d[p + i] : 0;
+        if (codes > 256) return false;
+        p += 17 + codes;
+        left -= long(17 + codes);
+      }
+    }
+    o += 2 + len;
+  }
+  return true;
+}
+
 }  // namespace
 
 RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const ImageLimits& limits) {
@@ -76,6 +104,8 @@ RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const Im
   if (size > size_t(INT32_MAX)) throw Error("image file too large");
   const auto [hw, hh] = header_dimensions(data, size);
   if (hw && hh) check_pixels(hw, hh, limits);
+  if (data[0] == 0xff && !jpeg_huffman_tables_ok(data, size))
+    throw Error("image is corrupt (JPEG Huffman table with more than 256 codes)");
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
     throw Error(std::string("not a decodable PNG/JPEG/GIF/BMP image (") + stbi_failure_reason() + ")");
