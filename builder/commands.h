@@ -8,8 +8,8 @@ namespace nftlens {
 struct BuildArgs {
   std::vector<std::string> collections;
   std::string out, cache, model_card, model_file;
-  int dims = 48, window_dims = 0, threads = 0, batch = 32, pairs = 4000, index_m = 12;
-  int color_grid = 8;
+  int dims = 96, window_dims = 0, threads = 0, batch = 32, pairs = 8000, index_m = 12;
+  int color_grid = 6;
   int shard_index = 0, shard_count = 1;   // --shard I/N: embed only this slice, write a partial
   std::vector<std::string> partials;      // merge: partial results whose features to reuse
   bool thumbs = true, quiet = false, use_model = true, learn = true;
