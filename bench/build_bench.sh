@@ -2,15 +2,16 @@
 # bench/build_bench.sh [N]: end-to-end `nftlens build` throughput on N Nouns (default 10000), printed as one table.
 #   - data: build/q10k/nouns when N=10000 (if present), else build/bench/nouns-N made by scripts/make-example N
 #   - runs embed_bench (pure decode/preprocess and pure inference, same machine, same run) on 512 of the images
-#   - builds twice, each with a fresh, empty feature cache: --pairs 0, and the default pairs (4000),
+#   - builds twice, each with a fresh, empty feature cache: --pairs 0, and the CLI's default pairs,
 #     each under /usr/bin/time -v (wall time, peak RSS); reads the embed phase rate from the builder's
 #     progress lines ("embed: N/N (R/s ...)") and the copies phase rate ("copies: ...").
 #   - ratio = pure inference images/s (batch 32, 2 intra-op threads, as the builder runs it) / measured images/s.
 # Targets: >= 150 images/s end to end; within 1.5x of pure inference.
-# The binaries are copied to build/bench/bin first, so a concurrent rebuild of build/native cannot change them mid-run.
+# The binaries are copied to $OUT/bin first, so a concurrent rebuild of build/native cannot change them mid-run.
 # Env: NICE="nice -n 10"  OUT=build/bench/build-N  CLI=build/native/bin/nftlens  EMBED_BENCH=build/native/bin/embed_bench
-#      PAIRS_DEFAULT=4000 (what the "default pairs" row passes: nothing, i.e. the CLI default; set to force a value)
+#      PAIRS_DEFAULT= (unset: the "default pairs" row passes no --pairs, i.e. the CLI default; set to force a value)
 #      KEEP=0 (1 keeps the bundles and caches)  REPORT_ONLY=1 (print the table from the logs of the last run)
+#      STEPS="embed pairs0 pairs-default" (a subset redoes only those; the table uses the latest logs of each)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -38,11 +39,15 @@ fi
 NIMG=$(find "$DATA/images" -maxdepth 1 -type f | wc -l)
 
 mkdir -p "$OUT/bin"
-cp "$CLI_SRC" "$OUT/bin/nftlens"; cp "$EB_SRC" "$OUT/bin/embed_bench"
+if [ "${REPORT_ONLY:-0}" != 1 ] && { [ -z "${STEPS:-}" ] || [ ! -x "$OUT/bin/nftlens" ]; }; then  # a partial re-run keeps the binaries of the run it completes
+  cp "$CLI_SRC" "$OUT/bin/nftlens"; cp "$EB_SRC" "$OUT/bin/embed_bench"
+fi
 CLI=$OUT/bin/nftlens
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-if [ "${REPORT_ONLY:-0}" != 1 ]; then
+STEPS=${STEPS:-embed pairs0 pairs-default}; [ "${REPORT_ONLY:-0}" = 1 ] && STEPS=
+has() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
+if has embed; then
 echo "[1/3] embed_bench (pure decode/preprocess and inference) ..." >&2
 $NICE "$OUT/bin/embed_bench" "$DATA/images" --n 512 --card "$MODEL_CARD" --model "$MODEL_FILE" > "$OUT/embed_bench.txt"
 fi
@@ -64,9 +69,11 @@ run_build() {  # name, extra args...
     --model "$MODEL_CARD" --model-file "$MODEL_FILE" "$@" 2> "$dir/build.log"
   [ "$KEEP" = 1 ] || rm -rf "$dir/bundle" "$dir/cache"
 }
-if [ "${REPORT_ONLY:-0}" != 1 ]; then
+if has pairs0; then
   echo "[2/3] build --pairs 0 ..." >&2
   run_build pairs0 --pairs 0
+fi
+if has pairs-default; then
   echo "[3/3] build with default pairs ..." >&2
   if [ -n "${PAIRS_DEFAULT:-}" ]; then run_build pairs-default --pairs "$PAIRS_DEFAULT"; else run_build pairs-default; fi
 fi

@@ -7,7 +7,7 @@
 // Files are read into memory first, so disk time is excluded. Inference inputs are the real preprocessed
 // images (a pool of up to 256, cycled: inference cost does not depend on pixel values).
 //   embed_bench [DIR] [--n 512] [--card models/mnv2-b13-576.card.json] [--model build/models/mnv2-b13-576.onnx]
-//               [--threads 2] [--grid 8] [--batches 1,8,32]
+//               [--threads 2] [--grid 6] [--batches 1,8,32]
 // DIR: a collection's images folder (default build/q10k/nouns/images, else build/example/nouns/images).
 #include <stdlib.h>
 #include <time.h>
@@ -65,7 +65,7 @@ static std::string loadavg() {
 int main(int argc, char** argv) {
   std::string dir, card_path = "models/mnv2-b13-576.card.json", model_path = "build/models/mnv2-b13-576.onnx";
   size_t n = 512;
-  int threads = 2, grid = 8;
+  int threads = 2, grid = 6;  // grid: the builder's default --color-grid
   std::vector<size_t> batches_list{1, 8, 32};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
       for (std::string x; std::getline(bs, x, ',');) batches_list.push_back(std::stoul(x));
     }
     else if (a == "-h" || a == "--help") {
-      std::fprintf(stderr, "usage: embed_bench [DIR] [--n 512] [--card CARD.json] [--model MODEL.onnx] [--threads 2] [--grid 8] [--batches 1,8,32]\n");
+      std::fprintf(stderr, "usage: embed_bench [DIR] [--n 512] [--card CARD.json] [--model MODEL.onnx] [--threads 2] [--grid 6] [--batches 1,8,32]\n");
       return 0;
     } else dir = a;
   }

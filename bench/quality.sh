@@ -8,7 +8,8 @@
 # (HNSW path, as shipped), overall top-1 of the exact scan, top-1 per transform, bytes per token (without the
 # model) and build seconds.
 # Output under $OUT/<collection>-<N>/: data/, queries/, cache/ (feature cache, shared by configs with the same
-# features), runs/<config>/{build.log,eval.json,eval.txt,info.json,build_seconds}, summary.txt.
+# features), runs/<config>/{build.log,eval.json,eval.txt,info.json,build_seconds}, summary.txt (with SEED=k other
+# than 1: queries-seedk/, runs-seedk/, summary-seedk.txt, to check the choice of config on fresh queries).
 # Re-runs reuse data, queries, cache and finished runs (delete runs/<config> to redo one; FORCE=1 redoes all).
 # Env: OUT=build/quality  CLI=build/bench-bin/nftlens  COLLECTIONS="nouns lorelei"  CONFIGS="<keys>" (see below)
 #      MODEL_CARD=models/mnv2-b13-576.card.json  MODEL_FILE=build/models/mnv2-b13-576.onnx (passed to build explicitly:
@@ -59,22 +60,23 @@ for coll in $COLLECTIONS; do
     lorelei) N=$N_LORELEI; make=("$ROOT/scripts/make-dicebear") ;;
     *) echo "unknown collection $coll" >&2; exit 2 ;;
   esac
-  D="$OUT/$coll-$N"; mkdir -p "$D/runs" "$D/cache"
+  D="$OUT/$coll-$N"; sfx=""; [ "$SEED" = 1 ] || sfx="-seed$SEED"   # another SEED: own queries, runs, summary
+  Q="$D/queries$sfx"; RUNS="$D/runs$sfx"; mkdir -p "$RUNS" "$D/cache"
   t_coll=$(date +%s)
   if [ ! -f "$D/data/collection.json" ] || [ "$(find "$D/data/images" -name '*.png' | wc -l)" -ne "$N" ]; then
     echo "== $coll: rendering $N tokens" >&2
     rm -rf "$D/data"; $NICE "${make[@]}" "$N" "$D/data"
   fi
-  if [ ! -f "$D/queries/queries.csv" ] || [ "$(($(wc -l < "$D/queries/queries.csv") - 1))" -ne "$((SAMPLE * 10))" ]; then
+  if [ ! -f "$Q/queries.csv" ] || [ "$(($(wc -l < "$Q/queries.csv") - 1))" -ne "$((SAMPLE * 10))" ]; then
     echo "== $coll: making queries" >&2
-    rm -rf "$D/queries"
-    SAMPLE=$SAMPLE SEED=$SEED TRANSFORMS=$TRANSFORMS JOBS=${JOBS:-2} $NICE "$ROOT/scripts/example/make-queries.sh" "$D/data" "$D/queries"
+    rm -rf "$Q"
+    SAMPLE=$SAMPLE SEED=$SEED TRANSFORMS=$TRANSFORMS JOBS=${JOBS:-2} $NICE "$ROOT/scripts/example/make-queries.sh" "$D/data" "$Q"
   fi
   for key in $CONFIGS; do
     line=""; for c in "${ALL_CONFIGS[@]}"; do [ "${c%%|*}" = "$key" ] && line=$c; done
     [ -n "$line" ] || { echo "unknown config $key" >&2; exit 2; }
     IFS='|' read -r _ label flags <<< "$line"
-    R="$D/runs/$key"
+    R="$RUNS/$key"
     if [ "$FORCE" != 1 ] && [ -f "$R/eval.json" ] && [ -f "$R/info.json" ]; then echo "== $coll/$key: reusing $R" >&2; continue; fi
     rm -rf "$R"; mkdir -p "$R"; printf '%s\n%s\n' "$label" "$flags" > "$R/config.txt"
     echo "== $coll/$key: build $flags" >&2
@@ -85,20 +87,20 @@ for coll in $COLLECTIONS; do
     awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f\n", b-a}' > "$R/build_seconds"
     [ "$(du -sb "$D/cache" | cut -f1)" -gt "$((c0 + 4096))" ] && echo cold > "$R/cache_state" || echo warm > "$R/cache_state"
     "$CLI" info "$R/bundle" --json > "$R/info.json"
-    $NICE "$CLI" eval "$R/bundle" "$D/queries/queries.csv" --json-out "$R/eval.json" > "$R/eval.txt" 2>&1 \
+    $NICE "$CLI" eval "$R/bundle" "$Q/queries.csv" --json-out "$R/eval.json" > "$R/eval.txt" 2>&1 \
       || { tail -5 "$R/eval.txt" >&2; exit 1; }
     [ "$KEEP_BUNDLES" = 1 ] || rm -rf "$R/bundle"
   done
   echo "== $coll: $(( $(date +%s) - t_coll ))s" >&2
-  python3 - "$D" "$coll" "$N" "$SAMPLE" $CONFIGS > "$D/summary.txt" <<'PY'
+  python3 - "$RUNS" "$coll" "$N" "$SAMPLE" "$SEED" $CONFIGS > "$D/summary$sfx.txt" <<'PY'
 import json, os, sys
-d, coll, n, sample, keys = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+d, coll, n, sample, seed, keys = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 tf = ["screenshot", "jpeg", "crop", "rotate", "color", "text", "phone", "combo", "thumb", "mirror"]
 short = {"screenshot": "shot", "rotate": "rot", "mirror": "mirr"}
 head = ["config", "top1", "top10", "µAP", "ex.top1"] + [short.get(t, t) for t in tf] + ["B/token", "build s"]
 rows = []
 for k in keys:
-    r = os.path.join(d, "runs", k)
+    r = os.path.join(d, k)
     try:
         ev = json.load(open(os.path.join(r, "eval.json")))["summary"]; info = json.load(open(os.path.join(r, "info.json")))
     except (OSError, ValueError):
@@ -111,18 +113,18 @@ for k in keys:
                 + [pct(ev[t]["index"]["top1"]) if t in ev else "-" for t in tf]
                 + [f'{info["bytes_per_token_without_model"]:.0f}', secs + ("*" if state == "cold" else "")])
 w = [max(len(h), *(len(x[i]) for x in rows)) if rows else len(h) for i, h in enumerate(head)]
-print(f"{coll}: {n} tokens, {int(sample) * len(tf)} queries ({sample} originals x {len(tf)} transforms, SEED=1); top-1/top-10 in %, HNSW path")
+print(f"{coll}: {n} tokens, {int(sample) * len(tf)} queries ({sample} originals x {len(tf)} transforms, SEED={seed}); top-1/top-10 in %, HNSW path")
 print("  ".join(h.ljust(w[i]) if i == 0 else h.rjust(w[i]) for i, h in enumerate(head)))
 for x in rows:
     print("  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(x)))
 print("configs:")
 for k in keys:
-    p = os.path.join(d, "runs", k, "config.txt")
+    p = os.path.join(d, k, "config.txt")
     if os.path.exists(p):
         label, flags = (open(p).read().split("\n") + [""])[:2]
         print(f"  {k:8s} {label}  [{flags or 'no flags'}]")
 print("ex.top1 = exact scan; build s: * = features computed in this run (cold cache), else reused from the cache")
 PY
-  cat "$D/summary.txt"; echo
+  cat "$D/summary$sfx.txt"; echo
 done
 echo "quality.sh: total $(( $(date +%s) - t_all ))s" >&2

@@ -31,7 +31,7 @@ async function searchInPage(page, file, extra = {}) {
 
 const browser = await launch();
 const srv = await serve(['--bundle', bundleDir]);
-const page = await browser.newPage();
+const page = await browser.newPage({ serviceWorkers: 'block' });  // page.route must see every request
 await page.goto(srv.url + 'demo/');
 
 for (const t of ['screenshot', 'jpeg', 'mirror']) {
@@ -77,7 +77,7 @@ execFileSync(nftlens, ['build', col, '--out', path.join(tmp, 'bundle'), '--cache
 const evilImage = path.join(col, 'images', fs.readdirSync(path.join(col, 'images')).sort()[0]);
 const srv2 = await serve(['--bundle', path.join(tmp, 'bundle')]);
 await test('hostile metadata renders as text in <nft-lens>, no script runs, no javascript: links', async () => {
-  const p = await browser.newPage();
+  const p = await browser.newPage({ serviceWorkers: 'block' });  // page.route must see every request
   await p.goto(srv2.url + 'demo/');
   await p.setContent(`<!doctype html><script type="module" src="${srv2.url}src/nft-lens-element.js"></script><nft-lens bundle="${srv2.url}bundle/"></nft-lens>`);
   await p.waitForFunction(() => document.querySelector('nft-lens')?.lens, null, { timeout: 60000 });
@@ -96,7 +96,7 @@ await test('hostile metadata renders as text in <nft-lens>, no script runs, no j
 });
 
 await test('a corrupt bundle is refused with a message naming the file', async () => {
-  const p = await browser.newPage();
+  const p = await browser.newPage({ serviceWorkers: 'block' });  // page.route must see every request
   await p.route('**/bundle/index.*.bin', (route) => route.fulfill({ body: Buffer.from('not an index') }));
   await p.goto(srv.url + 'demo/');
   const err = await p.evaluate(async () => {

@@ -111,7 +111,7 @@ fs.mkdirSync(outDir, { recursive: true });
 
 try {
   // Fresh context = empty Cache API, so the bundle really is fetched.
-  const context = await browser.newContext({ viewport: { width: 1000, height: 1200 } });
+  const context = await browser.newContext({ viewport: { width: 1000, height: 1200 }, serviceWorkers: 'block' });
   const requests = [];
   let recording = false;
   context.on('request', (r) => { if (recording) requests.push(r); });
@@ -450,7 +450,7 @@ try {
   await context.close();
 
   await test('a corrupt catalogue is reported (alert naming the catalogue + nftlens-error)', async () => {
-    const ctx = await browser.newContext();   // empty Cache API: the catalogue must be fetched
+    const ctx = await browser.newContext({ serviceWorkers: 'block' });   // empty Cache API; no service worker, so page.route sees it: the catalogue must be fetched
     const p = await newPage(ctx, sink);
     let routed = 0;
     await p.route('**/bundle/catalogue.*', (route) => { routed++; return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from('garbage') }); });

@@ -98,6 +98,8 @@ for name, n in (("bomb-sof.jpg", 65000), ("declared-6000.jpg", 6000)):
 PY
 # The JPEG that overflowed stb_image's Huffman tables (found by tests/fuzz).
 cp "$ROOT/tests/fuzz/corpus/fuzz_image/repro-stb-jpeg-dht-over-256-codes.jpg" "$H/stb-dht-overflow.jpg"
+# A progressive JPEG whose scan uses a Huffman table it never defines (stb read uninitialised memory).
+cp "$ROOT/tests/fuzz/corpus/fuzz_image/repro-stb-jpeg-undefined-huffman-table.jpg" "$H/stb-undefined-table.jpg"
 # GIF: header claims 65535 x 65535; an animation of 5000 frames (frames from ImageMagick).
 python3 - "$H/bomb-header.gif" <<'PY'
 import struct, sys
@@ -165,7 +167,7 @@ declare -A EXPECT=(
   [bitflip.png]="any" [bitflip.jpg]="any" [bitflip.gif]="any" [bitflip.webp]="any" [bitflip.svg]="any"
   [empty.png]="skip:empty" [text.png]="skip:not a decodable"
   [bomb-header.png]="skip:over the limit" [bomb-deflate.png]="skip:over the limit" [large-36mp.png]="any"
-  [bomb-sof.jpg]="skip:over the limit" [declared-6000.jpg]="any" [stb-dht-overflow.jpg]="skip:Huffman table"
+  [bomb-sof.jpg]="skip:over the limit" [declared-6000.jpg]="any" [stb-dht-overflow.jpg]="skip:Huffman table" [stb-undefined-table.jpg]="any"
   [bomb-header.gif]="skip:over the limit" [frames-5000.gif]="any"
   [bomb-header.webp]="skip:over the pixel limit" [animated.webp]="skip:animated WebP"
   [external-file.svg]="any" [external-http.svg]="any" [laughs-use.svg]="skip:SVG cannot be"
