@@ -6,6 +6,8 @@
 # without a crash, leak, timeout (> 5 s per input) or out-of-memory (> 2048 MB).
 # Prints per target its executions, and "fuzz: N passed, M failed".
 # Extra libFuzzer flags: FUZZ_FLAGS="-jobs=2 -workers=2" tests/fuzz/run.sh 600
+# The mutation seed is fixed (FUZZ_SEED, default 1) so the test tier explores the same inputs on
+# every run; long runs for finding bugs should vary it (FUZZ_SEED=$RANDOM).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${1:-20}
@@ -27,7 +29,7 @@ for t in $TARGETS; do
   if [ "$SECS" = 0 ]; then   # replay the committed corpus once (a regression check)
     "$B/$t" -rss_limit_mb=2048 -timeout=5 -artifact_prefix="$art/" "$ROOT/tests/fuzz/corpus/$t"/* > "$log" 2>&1
   else
-    "$B/$t" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=5 -max_len="${MAXLEN[$t]}" -print_final_stats=1 \
+    "$B/$t" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=5 -max_len="${MAXLEN[$t]}" -print_final_stats=1 -seed="${FUZZ_SEED:-1}" \
       -artifact_prefix="$art/" ${FUZZ_FLAGS:-} "$work" "$ROOT/tests/fuzz/corpus/$t" > "$log" 2>&1
   fi
   rc=$?
