@@ -30,28 +30,32 @@ MODEL_ARGS=(); [ -f "$MODEL_CARD" ] && MODEL_ARGS+=(--model "$MODEL_CARD"); [ -f
 THUMBS=${THUMBS:-0}; THUMB_ARGS=(); [ "$THUMBS" = 1 ] || THUMB_ARGS=(--no-thumbs)
 [ -x "$CLI" ] || { echo "no CLI at $CLI (mkdir -p build/bench-bin && cp build/native/bin/nftlens build/bench-bin/)" >&2; exit 1; }
 
-# key | label | build flags   (configs sharing model, colour grid and windows share cached features: keep them adjacent)
+# key | label | build flags. Flags are explicit (colour grid, dims, copies), so a row means the same thing whichever
+# CLI default is current; other build defaults (--window-dims 0, --index-m 12) are assumed. Configs sharing the model,
+# colour grid and windows share cached features: keep them adjacent. "default" (no flags: whatever the CLI ships) is
+# not in the default list; add it with CONFIGS.
 ALL_CONFIGS=(
   "thumb16|16x16 Lab thumbnail baseline|--no-model --color-grid 16 --no-learn --pairs 0"
   "pixel8|pixel recipe: 8x8 Lab + learned whitening 32-d|--no-model --color-grid 8 --dims 32"
-  "default|shipped default|"
-  "dims32|default, --dims 32|--dims 32"
-  "dims64|default, --dims 64|--dims 64"
-  "dims96|default, --dims 96|--dims 96"
-  "pairs8k|default, --pairs 8000|--pairs 8000"
-  "grid6|default, --color-grid 6|--color-grid 6"
-  "grid4|default, --color-grid 4|--color-grid 4"
-  "grid10|default, --color-grid 10|--color-grid 10"
-  "win24|default, --window-dims 24|--window-dims 24"
-  "d96p8k|default, --dims 96 --pairs 8000|--dims 96 --pairs 8000"
-  "g6p8k|default, --color-grid 6 --pairs 8000|--color-grid 6 --pairs 8000"
-  "g6d64p8k|default, --color-grid 6 --dims 64 --pairs 8000|--color-grid 6 --dims 64 --pairs 8000"
-  "g6d96p8k|default, --color-grid 6 --dims 96 --pairs 8000|--color-grid 6 --dims 96 --pairs 8000"
-  "g4p8k|default, --color-grid 4 --pairs 8000|--color-grid 4 --pairs 8000"
-  "g4d64p8k|default, --color-grid 4 --dims 64 --pairs 8000|--color-grid 4 --dims 64 --pairs 8000"
-  "g4d96p8k|default, --color-grid 4 --dims 96 --pairs 8000|--color-grid 4 --dims 96 --pairs 8000"
+  "v1|first shipped default: 8x8 Lab + CNN, 48-d, 4k copies|--color-grid 8 --dims 48 --pairs 4000"
+  "dims32|v1, 32-d|--color-grid 8 --dims 32 --pairs 4000"
+  "dims64|v1, 64-d|--color-grid 8 --dims 64 --pairs 4000"
+  "dims96|v1, 96-d|--color-grid 8 --dims 96 --pairs 4000"
+  "pairs8k|v1, 8k copies|--color-grid 8 --dims 48 --pairs 8000"
+  "grid6|v1, 6x6 Lab|--color-grid 6 --dims 48 --pairs 4000"
+  "grid4|v1, 4x4 Lab|--color-grid 4 --dims 48 --pairs 4000"
+  "grid10|v1, 10x10 Lab|--color-grid 10 --dims 48 --pairs 4000"
+  "win24|v1 + 18 sub-windows, 24-d|--color-grid 8 --dims 48 --pairs 4000 --window-dims 24"
+  "d96p8k|8x8 Lab + CNN, 96-d, 8k copies|--color-grid 8 --dims 96 --pairs 8000"
+  "g6p8k|6x6 Lab + CNN, 48-d, 8k copies|--color-grid 6 --dims 48 --pairs 8000"
+  "g6d64p8k|6x6 Lab + CNN, 64-d, 8k copies|--color-grid 6 --dims 64 --pairs 8000"
+  "g6d96p8k|6x6 Lab + CNN, 96-d, 8k copies (shipped default since commit 2348a15)|--color-grid 6 --dims 96 --pairs 8000"
+  "g4p8k|4x4 Lab + CNN, 48-d, 8k copies|--color-grid 4 --dims 48 --pairs 8000"
+  "g4d64p8k|4x4 Lab + CNN, 64-d, 8k copies|--color-grid 4 --dims 64 --pairs 8000"
+  "g4d96p8k|4x4 Lab + CNN, 96-d, 8k copies|--color-grid 4 --dims 96 --pairs 8000"
+  "default|shipped default of this CLI (no flags)|"
 )
-CONFIGS=${CONFIGS:-$(for c in "${ALL_CONFIGS[@]}"; do printf '%s ' "${c%%|*}"; done)}
+CONFIGS=${CONFIGS:-$(for c in "${ALL_CONFIGS[@]}"; do [ "${c%%|*}" = default ] || printf '%s ' "${c%%|*}"; done)}
 
 t_all=$(date +%s)
 for coll in $COLLECTIONS; do
