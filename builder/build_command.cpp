@@ -284,17 +284,8 @@ int run_build(const BuildArgs& a) {
   for (auto& f : feats) rings.push_back(f.ring);
   recipe.collection_backgrounds = learn_backgrounds(rings);
   recipe.in_dim = recipe.raw_dim(card);
-  auto raw_of = [&](const std::vector<float>& color, const std::vector<float>& model_feat) {
-    std::vector<float> r = color;
-    if (recipe.use_model) {
-      std::vector<float> m = model_feat;
-      power_l2_normalize(m);
-      for (float x : m) r.push_back(x * recipe.model_weight);
-    }
-    return r;
-  };
   std::vector<std::vector<float>> raw(cat.tokens.size());
-  for (size_t i = 0; i < raw.size(); ++i) raw[i] = raw_of(feats[i].color, feats[i].model);
+  for (size_t i = 0; i < raw.size(); ++i) raw[i] = raw_descriptor(recipe, feats[i].color, feats[i].model);
 
   const size_t n_pairs = size_t(std::max(0, a.pairs));
   std::vector<std::pair<std::vector<float>, std::vector<float>>> pairs;
@@ -347,7 +338,7 @@ int run_build(const BuildArgs& a) {
         if (sharded) break;  // a shard only computes; the merge pairs them up
         ImageFeatures f;
         if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
-          pairs.emplace_back(raw[w.token], raw_of(f.color, f.model));
+          pairs.emplace_back(raw[w.token], raw_descriptor(recipe, f.color, f.model));
           pair_token.push_back(w.token);
         }
       }

@@ -138,7 +138,10 @@ void power_l2_normalize(std::vector<float>& v) {
 }
 
 std::vector<float> raw_descriptor(const Recipe& r, const RgbImage& img, const View& v, const std::vector<float>& model_features) {
-  std::vector<float> out = color_layout(img, v.box, r.color_grid, v.mirrored);
+  return raw_descriptor(r, color_layout(img, v.box, r.color_grid, v.mirrored), model_features);
+}
+
+std::vector<float> raw_descriptor(const Recipe& r, std::vector<float> out, const std::vector<float>& model_features) {
   if (r.use_model) {
     std::vector<float> f = model_features;
     power_l2_normalize(f);

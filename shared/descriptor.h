@@ -83,7 +83,9 @@ std::vector<float> color_layout(const RgbImage& img, const Box& box, int grid, b
 void power_l2_normalize(std::vector<float>& v);
 void l2_normalize(std::vector<float>& v);
 
-// Unprojected descriptor of one view: [colour layout, model_weight * normalised model features].
+// Unprojected descriptor: [colour layout, model_weight * normalised model features].
+std::vector<float> raw_descriptor(const Recipe& r, std::vector<float> color_layout, const std::vector<float>& model_features);
+// The same for one view of an image (computes the view's colour layout).
 std::vector<float> raw_descriptor(const Recipe& r, const RgbImage& img, const View& v, const std::vector<float>& model_features);
 
 // Centre, project, L2-normalise.
