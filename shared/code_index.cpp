@@ -6,7 +6,40 @@
 // of an upper-level list allocation (heap over-read found by ASan). The hints gain nothing measurable
 // here (bench/index_bench), so leave them out; wasm never had them.
 #define NO_MANUAL_VECTORIZATION
+// hnswlib's constructor warns on std::cerr when M > 10000 (we never ask for that). That single
+// reference links libc++'s standard streams, and with them every locale facet, into the wasm
+// module (~20 KB gzipped): while the header is compiled, `cerr` names a sink instead.
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <fstream>
+#include <iostream>
+#include <list>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+namespace std {
+struct nftlens_hnswlib_sink {
+  template <class T> const nftlens_hnswlib_sink& operator<<(const T&) const { return *this; }
+  const nftlens_hnswlib_sink& operator<<(std::ostream& (*)(std::ostream&)) const { return *this; }
+};
+inline constexpr nftlens_hnswlib_sink nftlens_hnswlib_cerr{};
+}  // namespace std
+#define cerr nftlens_hnswlib_cerr
 #include <hnswlib/hnswlib.h>
+#undef cerr
+
+// We never use hnswlib's file I/O (our own serialised form is below), but saveIndex is virtual,
+// so the class instantiation would pull std::ofstream and the iostream machinery into the wasm
+// module (~15 KB gzipped). An explicit specialisation for our one instantiation replaces it.
+template <>
+void hnswlib::HierarchicalNSW<int>::saveIndex(const std::string&) {
+  throw std::runtime_error("hnswlib file I/O is not used by nftlens");
+}
 
 #include <algorithm>
 #include <cstring>

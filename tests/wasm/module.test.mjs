@@ -56,6 +56,15 @@ async function describe(bytes) {
   return q;
 }
 
+// The size budget of the browser issue (#6): our module, without onnxruntime-web, <= 150 KB gzip.
+// Deterministic for a given toolchain, so it is a test, not a benchmark.
+await test('core module (wasm + js glue) is at most 150 KB gzipped', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const gz = (f) => gzipSync(fs.readFileSync(path.join(root, 'web/dist', f)), { level: 9 }).length;
+  const total = gz('nftlens-core.wasm') + gz('nftlens-core.js');
+  assert(total <= 150_000, `${total} bytes gzipped`);
+});
+
 await test('bundle loads in wasm with its counts', () => {
   assert(info && !info.error && info.tokens === 300, JSON.stringify(info));
   assert(core.distanceKernel() === 'wasm-simd128', core.distanceKernel());
