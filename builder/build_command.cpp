@@ -473,12 +473,25 @@ int run_build(const BuildArgs& a) {
     const auto q = quantize(recipe, p);
     codes.insert(codes.end(), q.begin(), q.end());
   }
+  cat.compute_rarity();
+  const size_t n_partitions = a.partitions > 0 ? size_t(a.partitions)
+                              : cat.tokens.size() > size_t(a.auto_partition_above) ? (cat.tokens.size() + size_t(a.partition_size) / 2) / size_t(std::max(1, a.partition_size))
+                                                                                    : 1;
+  if (n_partitions > 1 && !window_codes.empty()) throw Error("build: sub-window codes (--window-dims) are not supported in a partitioned bundle");
+  if (n_partitions > cat.tokens.size()) throw Error("build: --partitions is larger than the number of tokens");
+  PartitionedParts partitioned;
+  const PartitionLayout& layout = partitioned.layout;
+  if (n_partitions > 1) {  // k-means over the codes; tokens reordered partition by partition
+    const auto t0 = std::chrono::steady_clock::now();
+    partitioned = partition_bundle(cat, codes, recipe.out_dim, n_partitions, uint32_t(std::max(1, a.probe)), uint32_t(std::max(1, a.fragment_tokens)), hw_threads);
+    if (!a.quiet)
+      std::cerr << "partitions: " << layout.partitions() << " learned and written in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+  }
   IndexParams ip;
   ip.M = a.index_m;
-  CodeIndex index = CodeIndex::build(codes, recipe.out_dim, ip);
+  CodeIndex index = n_partitions > 1 ? CodeIndex() : CodeIndex::build(codes, recipe.out_dim, ip);
   cat.entry_token.resize(cat.tokens.size());
   for (size_t i = 0; i < cat.tokens.size(); ++i) cat.entry_token[i] = uint32_t(i);
-  cat.compute_rarity();
   // Per-collection statistics for pages that show them (served beside the bundle, not loaded by the widget).
   for (size_t c = 0; c < cat.collections.size(); ++c) {
     const std::string stats = nlohmann::json({{"slug", cat.collections[c].slug},
@@ -491,8 +504,16 @@ int run_build(const BuildArgs& a) {
 
   parts.model = read_bytes(mf.onnx);
   parts.recipe = serialize_recipe(recipe);
-  parts.index = index.serialize();
-  parts.catalogue = serialize_catalogue(cat);
+  if (layout.partitions() > 1) {
+    parts.partitions = std::move(partitioned.table);
+    parts.catalogue = std::move(partitioned.head_catalogue);
+    parts.shards = std::move(partitioned.shards);
+    parts.fragments = std::move(partitioned.fragments);
+    parts.layout = &layout;
+  } else {
+    parts.index = index.serialize();
+    parts.catalogue = serialize_catalogue(cat);
+  }
   if (!window_codes.empty()) parts.windows = WindowIndex(recipe.windows.out_dim, int(recipe.windows.boxes.size()), window_codes).serialize();
   write_bundle_dir(a.out, card, recipe, index, cat, parts);
 
@@ -504,6 +525,10 @@ int run_build(const BuildArgs& a) {
   write_file_atomic(rep_path, rep_text.data(), rep_text.size());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (!a.quiet) {
+    if (layout.partitions() > 1)
+      std::cerr << "partitioned: " << layout.partitions() << " partitions (" << *std::min_element(layout.counts.begin(), layout.counts.end()) << "-"
+                << *std::max_element(layout.counts.begin(), layout.counts.end()) << " tokens each), " << layout.fragments.size()
+                << " catalogue fragments, probe " << layout.default_probe << "\n";
     std::cerr << "bundle: " << a.out << " (" << cat.tokens.size() << " tokens, " << recipe.out_dim << "-d codes, threshold "
               << recipe.match_threshold << ", " << pairs.size() << " copy pairs) in " << secs << " s\n";
     if (!skipped.empty()) std::cerr << "skipped " << skipped.size() << " token(s); reasons in " << rep_path.string() << "\n";

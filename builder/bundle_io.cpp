@@ -46,7 +46,7 @@ Bundle load_bundle_dir(const fs::path& dir) {
   const auto mb = read_bytes(mpath, 64 << 20);
   Manifest m = parse_manifest(std::string(mb.begin(), mb.end()));
   std::map<std::string, std::vector<uint8_t>> files;
-  for (const char* role : {"recipe", "index", "catalogue", "windows"}) {
+  for (const char* role : {"recipe", "index", "catalogue", "windows", "partitions"}) {
     if (!m.has(role)) continue;
     const FileEntry& f = m.file(role);
     const fs::path p = dir / f.name;
@@ -61,17 +61,20 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   fs::create_directories(dir);
   std::vector<FileEntry> files;
   std::set<std::string> keep{"manifest.json"};
+  // Same name = same content, unless the file on disk was damaged: check before reusing it.
+  auto write_hashed = [&](const std::string& name, const std::string& sha, const std::vector<uint8_t>& bytes) {
+    const fs::path p = dir / name;
+    const bool intact = fs::exists(p) && fs::file_size(p) == bytes.size() && [&] {
+      const auto old = read_bytes(p, bytes.size());
+      return sha256_hex(old.data(), old.size()) == sha;
+    }();
+    if (!intact) write_file_atomic(p, bytes.data(), bytes.size());
+    keep.insert(name);
+  };
   auto put = [&](const std::string& role, const std::string& stem, const std::string& ext, const std::vector<uint8_t>& bytes) {
     FileEntry f{role, "", sha256_hex(bytes.data(), bytes.size()), bytes.size()};
     f.name = hashed_name(stem, ext, f.sha256);
-    const fs::path p = dir / f.name;
-    // Same name = same content, unless the file on disk was damaged: check before reusing it.
-    const bool intact = fs::exists(p) && fs::file_size(p) == bytes.size() && [&] {
-      const auto old = read_bytes(p, bytes.size());
-      return sha256_hex(old.data(), old.size()) == f.sha256;
-    }();
-    if (!intact) write_file_atomic(p, bytes.data(), bytes.size());
-    keep.insert(f.name);
+    write_hashed(f.name, f.sha256, bytes);
     files.push_back(f);
     return f;
   };
@@ -80,7 +83,15 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   card.sha256 = mf.sha256;
   card.bytes = (long long)mf.bytes;
   put("recipe", "recipe", "bin", parts.recipe);
-  put("index", "index", "bin", parts.index);
+  if (parts.layout) {  // partitioned: shards and fragments are listed in the partition table
+    for (size_t p = 0; p < parts.shards.size(); ++p)
+      write_hashed(parts.layout->shards.at(p).name("shard"), sha256_hex(parts.shards[p].data(), parts.shards[p].size()), parts.shards[p]);
+    for (size_t f = 0; f < parts.fragments.size(); ++f)
+      write_hashed(parts.layout->fragments.at(f).name("tokens"), sha256_hex(parts.fragments[f].data(), parts.fragments[f].size()), parts.fragments[f]);
+    put("partitions", "partitions", "bin", parts.partitions);
+  } else {
+    put("index", "index", "bin", parts.index);
+  }
   put("catalogue", "catalogue", "bin", parts.catalogue);
   if (!parts.windows.empty()) put("windows", "windows", "bin", parts.windows);
   for (auto& [rel, bytes] : parts.extra) {
@@ -88,13 +99,13 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
     fs::create_directories(p.parent_path());
     if (!(fs::exists(p) && fs::file_size(p) == bytes.size())) write_file_atomic(p, bytes.data(), bytes.size());
   }
-  const std::string manifest = make_manifest_json(card, recipe, index, catalogue, files, "nftlens " NFTLENS_VERSION);
+  const std::string manifest = make_manifest_json(card, recipe, index, catalogue, files, "nftlens " NFTLENS_VERSION, parts.layout);
   write_file_atomic(dir / "manifest.json", manifest.data(), manifest.size());  // commit point
   for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
     if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
       const std::string n = e.path().filename().string();
-      if (n.rfind("model.", 0) == 0 || n.rfind("recipe.", 0) == 0 || n.rfind("index.", 0) == 0 || n.rfind("catalogue.", 0) == 0 || n.rfind("windows.", 0) == 0)
-        fs::remove(e.path());
+      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "partitions.", "shard.", "tokens."})
+        if (n.rfind(stem, 0) == 0) { fs::remove(e.path()); break; }
     }
   return manifest;
 }

@@ -18,6 +18,10 @@ Bundle load_bundle_dir(const std::filesystem::path& dir);
 
 struct BundleParts {
   std::vector<uint8_t> model, recipe, index, catalogue, windows;  // windows: empty if none
+  // Partitioned bundles: the table (then index is empty), and the parts it lists, in its order.
+  std::vector<uint8_t> partitions;
+  std::vector<std::vector<uint8_t>> shards, fragments;
+  const PartitionLayout* layout = nullptr;
   std::map<std::string, std::vector<uint8_t>> extra;  // e.g. thumbs/<name>.png (served, not listed)
 };
 // Returns the manifest text written.

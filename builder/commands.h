@@ -12,6 +12,10 @@ struct BuildArgs {
   int color_grid = 6;
   int shard_index = 0, shard_count = 1;   // --shard I/N: embed only this slice, write a partial
   std::vector<std::string> partials;      // merge: partial results whose features to reuse
+  // Partitioned bundle (fetched per query) when partitions > 1, or when 0 (auto) and the
+  // collection has more than auto_partition_above tokens: then tokens / partition_size partitions.
+  int partitions = 0, partition_size = 1000, probe = 8, fragment_tokens = 256;
+  int auto_partition_above = 50000;
   bool thumbs = true, quiet = false, use_model = true, learn = true;
 };
 int run_build(const BuildArgs& a);
@@ -20,7 +24,7 @@ struct QueryArgs {
   std::string bundle, model_file;
   std::vector<std::string> images, collections;
   std::string filter;
-  int k = 10, ef = 0, threads = 0;
+  int k = 10, ef = 0, threads = 0, probe = 0;
   bool json = false, exact = false;
 };
 int run_query(const QueryArgs& a);

@@ -57,7 +57,7 @@ struct Tally {
 
 int run_eval(const EvalArgs& a) {
   NativeSearcher s(a.bundle, a.threads);
-  const Catalogue& cat = s.bundle().catalogue;
+  const Catalogue& cat = s.full_catalogue();
   std::map<std::string, uint32_t> by_key;  // image ref, image stem and token id -> token
   for (uint32_t t = 0; t < cat.tokens.size(); ++t) {
     by_key.emplace(cat.tokens[t].image, t);
@@ -92,7 +92,7 @@ int run_eval(const EvalArgs& a) {
       try {
         SearchOptions opt;
         opt.k = 1;
-        const auto hits = search_tokens(s.bundle(), s.describe(read_bytes(base / f[0], 64u << 20)), opt);
+        const auto hits = s.search(s.describe(read_bytes(base / f[0], 64u << 20)), opt);
         neg_top.push_back(hits.empty() ? -1.0f : hits[0].score);
       } catch (const Error& e) {
         std::cerr << "warning: " << e.what() << "\n";
@@ -112,7 +112,7 @@ int run_eval(const EvalArgs& a) {
       SearchOptions opt;
       opt.k = 10;
       opt.exact = exact;
-      const auto hits = search_tokens(s.bundle(), desc, opt);
+      const auto hits = s.search(desc, opt);
       int rank = 0;
       for (size_t r = 0; r < hits.size(); ++r)
         if (hits[r].token == want) { rank = int(r + 1); break; }

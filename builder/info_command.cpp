@@ -24,6 +24,19 @@ int run_info(const std::string& dir, bool as_json) {
     files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"bytes_per_token", f.bytes / n}});
     if (f.role != "model") total_no_model += f.bytes;
   }
+  nlohmann::json layout = nullptr;
+  if (b.partitioned()) {  // shards and fragments, summed per kind (fetched per query, not at load)
+    uint64_t shard_bytes = 0, fragment_bytes = 0, largest = 0;
+    for (auto& s : b.layout.shards) { shard_bytes += s.bytes; largest = std::max(largest, s.bytes); }
+    for (auto& f : b.layout.fragments) fragment_bytes += f.bytes;
+    files.push_back({{"role", "shards"}, {"name", std::to_string(b.layout.partitions()) + " x shard.*.bin"}, {"bytes", shard_bytes}, {"bytes_per_token", shard_bytes / n}});
+    files.push_back({{"role", "fragments"}, {"name", std::to_string(b.layout.fragments.size()) + " x tokens.*.bin"}, {"bytes", fragment_bytes}, {"bytes_per_token", fragment_bytes / n}});
+    total_no_model += shard_bytes + fragment_bytes;
+    layout = {{"partitions", b.layout.partitions()}, {"default_probe", b.layout.default_probe}, {"fragment_tokens", b.layout.fragment_tokens},
+              {"fragments", b.layout.fragments.size()}, {"largest_shard_bytes", largest},
+              {"mean_shard_bytes", shard_bytes / std::max<size_t>(1, b.layout.partitions())},
+              {"mean_fragment_bytes", fragment_bytes / std::max<size_t>(1, b.layout.fragments.size())}};
+  }
   nlohmann::json j = {{"bundle", dir},
                       {"format_version", b.manifest.version},
                       {"model", b.manifest.model.name},
@@ -32,7 +45,9 @@ int run_info(const std::string& dir, bool as_json) {
                       {"collections", nlohmann::json::parse(b.catalogue.collections_json())},
                       {"descriptor_dim", b.recipe.out_dim},
                       {"match_threshold", b.recipe.match_threshold},
-                      {"index", {{"M", b.index.params().M}, {"ef_search", b.index.params().ef_search}, {"kernel", best_l2_int8_name()}}},
+                      {"index", b.partitioned() ? nlohmann::json{{"kind", "partitioned"}, {"kernel", best_l2_int8_name()}}
+                                                : nlohmann::json{{"M", b.index.params().M}, {"ef_search", b.index.params().ef_search}, {"kernel", best_l2_int8_name()}}},
+                      {"layout", layout},
                       {"files", files},
                       {"bytes_without_model", total_no_model},
                       {"bytes_per_token_without_model", total_no_model / n}};
@@ -43,7 +58,9 @@ int run_info(const std::string& dir, bool as_json) {
   std::cout << "bundle       " << dir << " (format " << b.manifest.version << ", " << b.manifest.generator << ")\n"
             << "model        " << b.manifest.model.name << " (" << b.manifest.model.feature_dim() << "-d features)\n"
             << "tokens       " << b.manifest.tokens << " in " << b.catalogue.collections.size() << " collection(s), " << b.manifest.entries << " index entries\n"
-            << "descriptor   " << b.recipe.out_dim << " x int8, HNSW M=" << b.index.params().M << " ef=" << b.index.params().ef_search
+            << "descriptor   " << b.recipe.out_dim << " x int8, "
+            << (b.partitioned() ? std::to_string(b.layout.partitions()) + " partitions fetched per query (probe " + std::to_string(b.layout.default_probe) + ")"
+                                : "HNSW M=" + std::to_string(b.index.params().M) + " ef=" + std::to_string(b.index.params().ef_search))
             << ", distance kernel " << best_l2_int8_name() << "\n"
             << "threshold    " << b.recipe.match_threshold << " (cosine; below it a query is \"no match\")\n\n"
             << std::left << std::setw(11) << "file" << std::setw(34) << "name" << std::right << std::setw(12) << "bytes" << std::setw(14) << "bytes/token" << "\n";
@@ -74,7 +91,27 @@ int run_verify(const std::string& dir) {
   }
   if (!bad) {
     try {
-      load_bundle_dir(dir);  // structure and cross-references too
+      const Bundle b = load_bundle_dir(dir);  // structure and cross-references too
+      if (b.partitioned()) {  // every shard and catalogue fragment against the partition table
+        PartStore store(0);   // budget 0: parse and check each part, keep none
+        auto check = [&](const std::string& name, auto add) {
+          try {
+            const fs::path p = fs::path(dir) / name;
+            if (!fs::exists(p)) throw Error(p.string() + ": missing (listed in the partition table)");
+            const auto bytes = read_bytes(p, size_t(64) << 20);
+            add(bytes);
+            store.touch({}, {});
+          } catch (const Error& e) {
+            ++bad;
+            std::cout << "MISMATCH " << e.what() << "\n";
+          }
+        };
+        for (uint32_t p = 0; p < b.layout.partitions(); ++p)
+          check(b.layout.shards[p].name("shard"), [&](const std::vector<uint8_t>& x) { store.add_shard(b.layout, b.catalogue.collections.size(), p, x.data(), x.size()); });
+        for (uint32_t f = 0; f < b.layout.fragments.size(); ++f)
+          check(b.layout.fragments[f].name("tokens"), [&](const std::vector<uint8_t>& x) { store.add_fragment(b.layout, f, x.data(), x.size()); });
+        if (!bad) std::cout << "ok       " << b.layout.partitions() << " shards and " << b.layout.fragments.size() << " catalogue fragments\n";
+      }
     } catch (const Error& e) {
       ++bad;
       std::cout << "INVALID  " << e.what() << "\n";

@@ -28,6 +28,13 @@ int main(int argc, char** argv) {
   build->add_flag("!--no-learn", b.learn, "No learned projection: centred raw descriptor (for baselines)");
   build->add_flag("!--no-thumbs", b.thumbs, "Do not write result thumbnails into the bundle");
   build->add_flag("-q,--quiet", b.quiet, "No progress output");
+  auto partition_options = [&](CLI::App* cmd) {
+    cmd->add_option("--partitions", b.partitions, "Partitioned bundle fetched per query: number of partitions (0 = auto: one index up to 50,000 tokens, else tokens / --partition-size; 1 = one index)")->capture_default_str();
+    cmd->add_option("--partition-size", b.partition_size, "Target tokens per partition when --partitions is auto")->capture_default_str();
+    cmd->add_option("--probe", b.probe, "Partitions a query searches by default (more: better recall, more bytes)")->capture_default_str();
+    cmd->add_option("--fragment-tokens", b.fragment_tokens, "Tokens per catalogue fragment of a partitioned bundle")->capture_default_str();
+  };
+  partition_options(build);
   std::string shard;
   build->add_option("--shard", shard, "I/N: embed only slice I of N (tokens i % N == I) and write a partial result to --out, for nftlens merge");
 
@@ -40,6 +47,7 @@ int main(int argc, char** argv) {
   merge->add_option("--dims", b.dims, "As for build (use the shards' values)");
   merge->add_option("--pairs", b.pairs, "As for build (use the shards' values)");
   merge->add_option("--model", b.model_card, "As for build");
+  partition_options(merge);
 
   QueryArgs q;
   auto* query = app.add_subcommand("query", "Find the tokens an image shows");
@@ -50,7 +58,8 @@ int main(int argc, char** argv) {
   query->add_option("--collection", q.collections, "Only these collection slugs");
   query->add_option("--threads", q.threads, "ONNX Runtime threads (0 = all cores)");
   query->add_option("--filter", q.filter, "Only tokens matching these filters, e.g. 'glasses:red rank:1-100'");
-  query->add_flag("--exact", q.exact, "Exhaustive scan instead of the HNSW index");
+  query->add_flag("--exact", q.exact, "Exhaustive scan instead of the HNSW index (or of every partition)");
+  query->add_option("--probe", q.probe, "Partitioned bundles: partitions to search (0 = bundle default)");
   query->add_flag("--json", q.json, "One JSON line per image");
 
   TextArgs t;

@@ -7,7 +7,8 @@
 
 namespace nftlens {
 
-NativeSearcher::NativeSearcher(const std::filesystem::path& dir, int threads) : bundle_(load_bundle_dir(dir)) {
+NativeSearcher::NativeSearcher(const std::filesystem::path& dir, int threads)
+    : dir_(dir), bundle_(load_bundle_dir(dir)), store_(size_t(1) << 30) {
   const FileEntry& mf = bundle_.manifest.file("model");
   const auto path = dir / mf.name;
   const auto bytes = read_bytes(path, mf.bytes + 1);
@@ -28,7 +29,49 @@ QueryDescriptors NativeSearcher::describe(const std::vector<uint8_t>& bytes) {
 }
 
 std::vector<TokenHit> NativeSearcher::search(const std::vector<uint8_t>& bytes, const SearchOptions& opt) {
-  return search_tokens(bundle_, describe(bytes), opt);
+  return search(describe(bytes), opt);
+}
+
+std::vector<uint8_t> NativeSearcher::read_part(const std::string& name) const {
+  const auto p = dir_ / name;
+  if (!std::filesystem::exists(p)) throw Error(p.string() + ": missing (listed in the partition table)");
+  return read_bytes(p, size_t(64) << 20);
+}
+
+std::vector<TokenHit> NativeSearcher::search(const QueryDescriptors& q, const SearchOptions& opt) {
+  if (!bundle_.partitioned()) return search_tokens(bundle_, q, opt);
+  for (uint32_t p : shards_to_probe(bundle_, q, opt))
+    if (!store_.has_shard(p)) {
+      const auto b = read_part(bundle_.layout.shards[p].name("shard"));
+      store_.add_shard(bundle_.layout, bundle_.catalogue.collections.size(), p, b.data(), b.size());
+    }
+  return search_partitions(bundle_, store_, q, opt);
+}
+
+std::string NativeSearcher::results_json(const std::vector<TokenHit>& hits) {
+  if (!bundle_.partitioned()) return nftlens::results_json(bundle_, hits);
+  for (uint32_t f : fragments_for(bundle_, hits))
+    if (!store_.has_fragment(f)) {
+      const auto b = read_part(bundle_.layout.fragments[f].name("tokens"));
+      store_.add_fragment(bundle_.layout, f, b.data(), b.size());
+    }
+  return nftlens::results_json(bundle_, store_, hits);
+}
+
+const Catalogue& NativeSearcher::full_catalogue() {
+  if (!bundle_.partitioned()) return bundle_.catalogue;
+  if (!have_full_) {
+    std::vector<Catalogue> parts;
+    for (size_t f = 0; f < bundle_.layout.fragments.size(); ++f) {
+      const std::string name = bundle_.layout.fragments[f].name("tokens");
+      const auto b = read_part(name);
+      verify_part(bundle_.layout.fragments[f], name, b.data(), b.size());
+      parts.push_back(deserialize_catalogue(b.data(), b.size(), name));
+    }
+    full_ = Catalogue::join(parts);
+    have_full_ = true;
+  }
+  return full_;
 }
 
 }  // namespace nftlens

@@ -20,10 +20,12 @@ int run_query(const QueryArgs& a) {
   opt.ef = a.ef;
   opt.exact = a.exact;
   opt.collections = a.collections;
-  TextIndex text(s.bundle().catalogue);
+  opt.probe = size_t(std::max(0, a.probe));
+  TextIndex text(s.bundle().partitioned() && !a.filter.empty() ? s.full_catalogue() : s.bundle().catalogue);
   TextQuery filter = parse_text_query(a.filter);
   text.resolve(filter.filter);
   if (!a.filter.empty()) {
+    if (s.bundle().partitioned()) throw Error("--filter is not available on a partitioned bundle yet (trait filters need the whole catalogue)");
     if (!filter.words.empty()) throw Error("--filter takes type:value, collection:slug or rank:A-B terms, not free words (\"" + filter.words[0] + "\")");
     opt.allow = [&](uint32_t t) { return text.passes(t, filter.filter); };
   }
@@ -31,7 +33,7 @@ int run_query(const QueryArgs& a) {
   for (const auto& path : a.images) {
     try {
       const auto hits = s.search(read_bytes(path, 64u << 20), opt);
-      auto j = nlohmann::json::parse(results_json(s.bundle(), hits));
+      auto j = nlohmann::json::parse(s.results_json(hits));
       if (a.json) {
         nlohmann::json line = {{"query", path}, {"match", j["match"]}, {"threshold", j["threshold"]}, {"results", j["results"]}};
         std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -80,22 +82,34 @@ int run_describe(const std::string& bundle, const std::string& image, const std:
 namespace nftlens {
 
 int run_text(const TextArgs& a) {
-  const Bundle b = load_bundle_dir(a.bundle);
-  const TextIndex index(b.catalogue);
+  const Bundle b0 = load_bundle_dir(a.bundle);
+  Catalogue joined;
+  if (b0.partitioned()) {  // natively the whole catalogue is on disk: join the fragments
+    std::vector<Catalogue> parts;
+    for (size_t f = 0; f < b0.layout.fragments.size(); ++f) {
+      const std::string name = b0.layout.fragments[f].name("tokens");
+      const auto bytes = read_bytes(std::filesystem::path(a.bundle) / name, size_t(64) << 20);
+      verify_part(b0.layout.fragments[f], name, bytes.data(), bytes.size());
+      parts.push_back(deserialize_catalogue(bytes.data(), bytes.size(), name));
+    }
+    joined = Catalogue::join(parts);
+  }
+  const Catalogue& cat = b0.partitioned() ? joined : b0.catalogue;
+  const TextIndex index(cat);
   const auto hits = index.search(a.query, size_t(std::max(1, a.k)));
   if (a.json) {
     nlohmann::json res = nlohmann::json::array();
-    for (auto& h : hits) res.push_back(nlohmann::json::parse(b.catalogue.token_json(h.token, h.score)));
+    for (auto& h : hits) res.push_back(nlohmann::json::parse(cat.token_json(h.token, h.score)));
     std::cout << nlohmann::json({{"query", a.query}, {"results", res}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   int rank = 1;
   for (auto& h : hits) {
-    const Token& t = b.catalogue.tokens[h.token];
+    const Token& t = cat.tokens[h.token];
     std::cout << std::setw(3) << rank++ << ". " << std::fixed << std::setprecision(2) << std::setw(6) << h.score << "  "
-              << b.catalogue.collections[t.collection].slug << " #" << t.token_id << "  " << t.name << "  [";
+              << cat.collections[t.collection].slug << " #" << t.token_id << "  " << t.name << "  [";
     for (size_t i = 0; i < t.traits.size(); ++i)
-      std::cout << (i ? ", " : "") << b.catalogue.strings[t.traits[i].first] << ": " << b.catalogue.strings[t.traits[i].second];
+      std::cout << (i ? ", " : "") << cat.strings[t.traits[i].first] << ": " << cat.strings[t.traits[i].second];
     std::cout << "]\n";
   }
   if (hits.empty()) std::cout << "no tokens match\n";

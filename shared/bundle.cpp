@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "byte_io.h"
+#include "json_parse.h"
 #include "error.h"
 #include "sha256.h"
 
@@ -116,7 +117,7 @@ bool Manifest::has(const std::string& role) const {
 }
 
 Manifest parse_manifest(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
+  json j = parse_json(text);
   if (j.is_discarded() || !j.is_object()) throw Error("manifest.json: not valid JSON");
   Manifest m;
   m.json_text = text;
@@ -141,7 +142,7 @@ Manifest parse_manifest(const std::string& text) {
   } catch (const json::exception& e) {
     throw Error(std::string("manifest.json: missing or mistyped field (") + e.what() + ")");
   }
-  for (const char* role : {"model", "recipe", "index", "catalogue"}) m.file(role);
+  for (const char* role : {"model", "recipe", m.has("partitions") ? "partitions" : "index", "catalogue"}) m.file(role);
   if (m.file("model").name != m.model.file) throw Error("manifest.json: model file name does not match the model card");
   return m;
 }
@@ -165,6 +166,20 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
   b.recipe = deserialize_recipe(rb.data(), rb.size(), m.file("recipe").name);
   b.recipe.validate(m.model, m.file("recipe").name);
   if (b.recipe.out_dim != m.descriptor_dim) throw Error(m.file("recipe").name + ": descriptor size does not match manifest.json");
+  if (m.has("partitions")) {  // partitioned: the head only; shards and fragments come per query
+    if (m.has("index") || m.has("windows") || b.recipe.windows.enabled()) throw Error("manifest.json: a partitioned bundle has no index or windows file");
+    if (m.entries != m.tokens) throw Error("manifest.json: a partitioned bundle has one entry per token");
+    const auto& pb = get("partitions");
+    b.layout = PartitionLayout::deserialize(pb.data(), pb.size(), m.descriptor_dim, m.tokens, m.file("partitions").name);
+    const auto& cb = get("catalogue");
+    b.catalogue = deserialize_catalogue(cb.data(), cb.size(), m.file("catalogue").name);
+    if (!b.catalogue.tokens.empty() || b.catalogue.collections.empty()) throw Error(m.file("catalogue").name + ": a partitioned bundle's catalogue lists only the collections");
+    b.catalogue.validate(0, m.file("catalogue").name);
+    uint64_t sum = 0;
+    for (auto& c : b.catalogue.collections) sum += c.token_count;
+    if (sum != m.tokens) throw Error(m.file("catalogue").name + ": collection sizes do not add up to the token count in manifest.json");
+    return b;
+  }
   const auto& ib = get("index");
   b.index = CodeIndex::deserialize(ib.data(), ib.size(), m.descriptor_dim, m.file("index").name);
   if (b.index.size() != m.entries) throw Error(m.file("index").name + ": entry count does not match manifest.json");
@@ -208,7 +223,8 @@ std::string hashed_name(const std::string& stem, const std::string& ext, const s
 }
 
 std::string make_manifest_json(const ModelCard& model, const Recipe& recipe, const CodeIndex& index,
-                               const Catalogue& catalogue, const std::vector<FileEntry>& files, const std::string& generator) {
+                               const Catalogue& catalogue, const std::vector<FileEntry>& files, const std::string& generator,
+                               const PartitionLayout* layout) {
   json cols = json::array();
   for (auto& c : catalogue.collections) cols.push_back({{"slug", c.slug}, {"name", c.name}, {"count", c.token_count}});
   json fl = json::array();
@@ -216,12 +232,17 @@ std::string make_manifest_json(const ModelCard& model, const Recipe& recipe, con
   json j = {{"format", kBundleFormat},
             {"version", kBundleVersion},
             {"generator", generator},
-            {"model", json::parse(model.to_json())},
+            {"model", parse_json(model.to_json())},
             {"dims", {{"descriptor", recipe.out_dim}, {"raw", recipe.in_dim}}},
-            {"counts", {{"tokens", catalogue.tokens.size()}, {"entries", index.size()}, {"collections", catalogue.collections.size()}}},
+            {"counts", {{"tokens", layout ? layout->tokens() : catalogue.tokens.size()},
+                        {"entries", layout ? layout->tokens() : index.size()},
+                        {"collections", catalogue.collections.size()}}},
             {"match_threshold", recipe.match_threshold},
             {"collections", cols},
             {"files", fl}};
+  if (layout)
+    j["layout"] = {{"kind", "partitioned"}, {"partitions", layout->partitions()}, {"fragments", layout->fragments.size()},
+                   {"fragment_tokens", layout->fragment_tokens}, {"default_probe", layout->default_probe}};
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

@@ -5,6 +5,10 @@
 //   index.<hash>.bin         int8 codes + HNSW graph                                  (code_index)
 //   catalogue.<hash>.bin     tokens, collections, traits, rarity, entry->token map    (byte_io)
 //   windows.<hash>.bin       sub-window codes for cropped queries (optional)          (window_index)
+// A partitioned bundle (large collections, see partitions.h) has instead of index + catalogue:
+//   partitions.<hash>.bin    centroids + table of shards and catalogue fragments      (always loaded)
+//   catalogue.<hash>.bin     the collections only (no tokens)
+//   shard.*.bin, tokens.*.bin   fetched on demand by each query
 // Loading checks version, sizes and SHA-256 of every file before parsing it, then cross-checks
 // the parts against each other; any mismatch is a clear error naming the file.
 #pragma once
@@ -17,6 +21,7 @@
 #include "code_index.h"
 #include "descriptor.h"
 #include "model_card.h"
+#include "partitions.h"
 #include "window_index.h"
 
 namespace nftlens {
@@ -35,7 +40,7 @@ struct Manifest {
   ModelCard model;  // model.file is the bundle's (hashed) model file name
   int descriptor_dim = 0;
   uint64_t tokens = 0, entries = 0;
-  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional)
+  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional), partitions
   bool has(const std::string& role) const;
   std::string json_text;         // as parsed
 
@@ -52,6 +57,8 @@ struct Bundle {
   CodeIndex index;
   Catalogue catalogue;
   WindowIndex windows;  // empty unless the recipe has windows
+  PartitionLayout layout;  // partitioned bundles only (then index is empty, catalogue has no tokens)
+  bool partitioned() const { return layout.partitions() > 0; }
 };
 
 // Build a bundle from verified file bytes (role -> bytes). The model file is not needed here.
@@ -66,8 +73,9 @@ Catalogue deserialize_catalogue(const uint8_t* data, size_t size, const std::str
 // Content-hashed file name: "<stem>.<first 16 hex of sha256>.<ext>".
 std::string hashed_name(const std::string& stem, const std::string& ext, const std::string& sha256);
 
+// For a partitioned bundle pass its layout (the catalogue then holds only the collections).
 std::string make_manifest_json(const ModelCard& model, const Recipe& recipe, const CodeIndex& index,
                                const Catalogue& catalogue, const std::vector<FileEntry>& files,
-                               const std::string& generator);
+                               const std::string& generator, const PartitionLayout* layout = nullptr);
 
 }  // namespace nftlens

@@ -14,10 +14,47 @@ namespace nftlens {
 using nlohmann::json;
 
 uint32_t Catalogue::intern(const std::string& s) {
-  for (size_t i = 0; i < strings.size(); ++i)
-    if (strings[i] == s) return uint32_t(i);
-  strings.push_back(s);
-  return uint32_t(strings.size() - 1);
+  if (intern_index.size() != strings.size()) {  // strings were edited directly: re-index
+    intern_index.clear();
+    for (size_t i = 0; i < strings.size(); ++i) intern_index.emplace(strings[i], uint32_t(i));
+    if (intern_index.size() != strings.size()) {  // duplicates: fall back to a scan
+      for (size_t i = 0; i < strings.size(); ++i)
+        if (strings[i] == s) return uint32_t(i);
+      strings.push_back(s);
+      return uint32_t(strings.size() - 1);
+    }
+  }
+  auto [it, added] = intern_index.emplace(s, uint32_t(strings.size()));
+  if (added) strings.push_back(s);
+  return it->second;
+}
+
+Catalogue Catalogue::join(const std::vector<Catalogue>& parts) {
+  Catalogue c;
+  for (const Catalogue& part : parts) {
+    if (c.collections.empty()) c.collections = part.collections;
+    for (Token t : part.tokens) {
+      t.description = c.intern(part.strings.at(t.description));
+      for (auto& [k, v] : t.traits) { k = c.intern(part.strings.at(k)); v = c.intern(part.strings.at(v)); }
+      c.tokens.push_back(std::move(t));
+    }
+  }
+  c.entry_token.resize(c.tokens.size());
+  for (size_t i = 0; i < c.tokens.size(); ++i) c.entry_token[i] = uint32_t(i);
+  return c;
+}
+
+Catalogue Catalogue::slice(size_t first, size_t count) const {
+  Catalogue c;
+  c.collections = collections;
+  c.first_token = uint32_t(first);
+  for (size_t i = first; i < first + count && i < tokens.size(); ++i) {
+    Token t = tokens[i];
+    t.description = c.intern(strings.at(t.description));
+    for (auto& [k, v] : t.traits) { k = c.intern(strings.at(k)); v = c.intern(strings.at(v)); }
+    c.tokens.push_back(std::move(t));
+  }
+  return c;
 }
 
 void Catalogue::validate(size_t index_entries, const std::string& where) const {
@@ -101,7 +138,7 @@ std::string Catalogue::token_json(uint32_t t, double score) const {
   const Collection& c = collections.at(tk.collection);
   json attrs = json::array();
   for (auto& [k, v] : tk.traits) attrs.push_back({{"trait_type", strings[k]}, {"value", strings[v]}});
-  json j = {{"index", t},
+  json j = {{"index", first_token + t},
             {"collection", c.slug},
             {"collection_name", c.name},
             {"token_id", tk.token_id},

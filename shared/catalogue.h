@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace nftlens {
@@ -28,8 +29,15 @@ struct Catalogue {
   std::vector<Token> tokens;
   std::vector<std::string> strings{""};
   std::vector<uint32_t> entry_token;  // index entry -> token
+  uint32_t first_token = 0;           // a partitioned bundle's fragment: global index of tokens[0]
+  std::unordered_map<std::string, uint32_t> intern_index;  // strings -> index (builder cache, not stored)
 
-  uint32_t intern(const std::string& s);  // builder side; linear-time map kept outside for speed
+  uint32_t intern(const std::string& s);  // builder side (hash map built on first use)
+  // Tokens [first, first + count) with the collections and only the strings they use (the
+  // catalogue fragments of a partitioned bundle); count 0 gives the collections alone.
+  Catalogue slice(size_t first, size_t count) const;
+  // The inverse: fragments (slices of one catalogue, in order) joined back into one.
+  static Catalogue join(const std::vector<Catalogue>& parts);
   // Compact binary form: per-collection common prefixes/suffixes of every text column are stored
   // once, numbers as varints (about 40-60 bytes per token for typical collections).
   std::vector<uint8_t> encode() const;

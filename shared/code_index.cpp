@@ -40,6 +40,12 @@ template <>
 void hnswlib::HierarchicalNSW<int>::saveIndex(const std::string&) {
   throw std::runtime_error("hnswlib file I/O is not used by nftlens");
 }
+// Likewise the virtual addPoint would keep graph construction (~3 KB gzipped) in the browser
+// module, which only loads graphs: CodeIndex::build calls the non-virtual overload instead.
+template <>
+void hnswlib::HierarchicalNSW<int>::addPoint(const void*, labeltype) {
+  throw std::logic_error("use addPoint(point, label, -1)");
+}
 
 #include <algorithm>
 #include <cstring>
@@ -90,7 +96,7 @@ CodeIndex CodeIndex::build(const std::vector<int8_t>& codes, int dim, const Inde
   idx.codes_ = codes;
   idx.count_ = codes.size() / size_t(dim);
   idx.graph_ = std::make_unique<Graph>(size_t(dim), idx.count_, params);
-  for (size_t i = 0; i < idx.count_; ++i) idx.graph_->hnsw.addPoint(idx.codes_.data() + i * dim, i);
+  for (size_t i = 0; i < idx.count_; ++i) idx.graph_->hnsw.addPoint(idx.codes_.data() + i * dim, i, -1);
   return idx;
 }
 

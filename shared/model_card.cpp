@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "json_parse.h"
 
 namespace nftlens {
 using nlohmann::json;
@@ -35,7 +36,7 @@ std::string ModelCard::to_json() const {
 }
 
 ModelCard parse_model_card(const std::string& text, const std::string& where) {
-  json j = json::parse(text, nullptr, false);
+  json j = parse_json(text);
   if (j.is_discarded() || !j.is_object()) throw Error(where + ": model card is not a JSON object");
   auto field = [&](const json& obj, const char* key, const std::string& path) -> const json& {
     if (!obj.contains(key)) throw Error(where + ": model card is missing \"" + path + "\"");

@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "distance.h"
 #include "error.h"
+#include "json_parse.h"
 
 namespace nftlens {
 
@@ -48,6 +50,7 @@ std::vector<std::vector<float>> QuerySession::window_descriptors() const {
 }
 
 std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd, const SearchOptions& opt) {
+  if (b.partitioned()) throw Error("search: this bundle is partitioned (fetch its shards: search_partitions)");
   const auto& descriptors = qd.main;
   std::vector<bool> allowed;
   if (!opt.collections.empty()) {
@@ -98,12 +101,99 @@ std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd,
   return out;
 }
 
-std::string results_json(const Bundle& b, const std::vector<TokenHit>& hits) {
+namespace {
+template <class TokenJson>
+std::string results_doc(const Bundle& b, const std::vector<TokenHit>& hits, TokenJson token_json) {
   nlohmann::json res = nlohmann::json::array();
-  for (auto& h : hits) res.push_back(nlohmann::json::parse(b.catalogue.token_json(h.token, h.score)));
+  for (auto& h : hits) res.push_back(parse_json(token_json(h)));
   const float t = b.recipe.match_threshold;
   nlohmann::json j = {{"match", !hits.empty() && hits[0].score >= t}, {"threshold", t}, {"results", res}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<std::vector<int8_t>> quantized(const Bundle& b, const QueryDescriptors& qd) {
+  std::vector<std::vector<int8_t>> q;
+  for (const auto& d : qd.main) q.push_back(quantize(b.recipe, d));
+  return q;
+}
+}  // namespace
+
+std::string results_json(const Bundle& b, const std::vector<TokenHit>& hits) {
+  return results_doc(b, hits, [&](const TokenHit& h) { return b.catalogue.token_json(h.token, h.score); });
+}
+
+std::vector<uint32_t> shards_to_probe(const Bundle& b, const QueryDescriptors& qd, const SearchOptions& opt) {
+  if (!b.partitioned()) return {};
+  const size_t n = opt.exact ? b.layout.partitions() : opt.probe ? opt.probe : b.layout.default_probe;
+  return b.layout.probe(quantized(b, qd), n);
+}
+
+std::vector<TokenHit> search_partitions(const Bundle& b, PartStore& store, const QueryDescriptors& qd, const SearchOptions& opt) {
+  if (!b.partitioned()) return search_tokens(b, qd, opt);
+  if (opt.allow) throw Error("search: trait filters are not available on a partitioned bundle (they need the whole catalogue)");
+  std::vector<bool> allowed;
+  if (!opt.collections.empty()) {
+    allowed.assign(b.catalogue.collections.size(), false);
+    for (size_t c = 0; c < b.catalogue.collections.size(); ++c)
+      allowed[c] = std::find(opt.collections.begin(), opt.collections.end(), b.catalogue.collections[c].slug) != opt.collections.end();
+  }
+  const auto probe = shards_to_probe(b, qd, opt);
+  store.touch(probe, {});
+  const auto queries = quantized(b, qd);
+  const L2Int8Fn fn = best_l2_int8();
+  const size_t dim = size_t(b.layout.dim);
+  // A flat scan of each probed partition, every query view; a token's score is its best view.
+  std::vector<std::pair<int32_t, uint32_t>> best;  // (distance, token) of every scanned token
+  for (uint32_t p : probe) {
+    const Shard& s = store.shard(p);
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (!allowed.empty() && !allowed[s.collection[i]]) continue;
+      int32_t d = INT32_MAX;
+      for (auto& q : queries) d = std::min(d, fn(q.data(), s.codes.data() + i * dim, dim));
+      best.emplace_back(d, s.first + uint32_t(i));
+    }
+  }
+  const size_t k = std::min(opt.k, best.size());
+  std::partial_sort(best.begin(), best.begin() + long(k), best.end());
+  const float s2 = b.recipe.quant_scale * b.recipe.quant_scale;
+  std::vector<TokenHit> out;
+  for (size_t i = 0; i < k; ++i) out.push_back(TokenHit{best[i].second, 1.0f - float(best[i].first) / (2.0f * s2)});
+  return out;
+}
+
+std::vector<uint32_t> fragments_for(const Bundle& b, const std::vector<TokenHit>& hits) {
+  std::vector<uint32_t> f;
+  for (auto& h : hits) {
+    const uint32_t x = uint32_t(b.layout.fragment_of(h.token));
+    if (std::find(f.begin(), f.end(), x) == f.end()) f.push_back(x);
+  }
+  return f;
+}
+
+std::string results_json(const Bundle& b, PartStore& store, const std::vector<TokenHit>& hits) {
+  if (!b.partitioned()) return results_json(b, hits);
+  store.touch({}, fragments_for(b, hits));
+  return results_doc(b, hits, [&](const TokenHit& h) {
+    const uint32_t f = uint32_t(b.layout.fragment_of(h.token));
+    return store.fragment(f).token_json(h.token - f * b.layout.fragment_tokens, h.score);
+  });
+}
+
+std::string search_partitioned_json(const Bundle& b, PartStore& store, const QueryDescriptors& qd, const SearchOptions& opt,
+                                    const std::function<std::vector<uint8_t>(const std::string&)>& read, std::vector<TokenHit>* hits_out) {
+  for (uint32_t p : shards_to_probe(b, qd, opt))
+    if (!store.has_shard(p)) {
+      const auto bytes = read(b.layout.shards[p].name("shard"));
+      store.add_shard(b.layout, b.catalogue.collections.size(), p, bytes.data(), bytes.size());
+    }
+  const auto hits = search_partitions(b, store, qd, opt);
+  for (uint32_t f : fragments_for(b, hits))
+    if (!store.has_fragment(f)) {
+      const auto bytes = read(b.layout.fragments[f].name("tokens"));
+      store.add_fragment(b.layout, f, bytes.data(), bytes.size());
+    }
+  if (hits_out) *hits_out = hits;
+  return results_json(b, store, hits);
 }
 
 }  // namespace nftlens

@@ -39,7 +39,8 @@ class QuerySession {
 struct SearchOptions {
   size_t k = 10;
   int ef = 0;                                // 0 = index default
-  bool exact = false;                        // exhaustive scan instead of HNSW
+  bool exact = false;                        // exhaustive scan instead of HNSW (or of every partition)
+  size_t probe = 0;                          // partitioned bundles: partitions searched (0 = bundle default)
   std::vector<std::string> collections;      // restrict to these slugs (empty = all)
   std::function<bool(uint32_t)> allow;       // further restriction (e.g. a trait filter), or empty
 };
@@ -59,5 +60,18 @@ std::vector<TokenHit> search_tokens(const Bundle& bundle, const QueryDescriptors
 
 // {"match": bool, "threshold": t, "results": [token json + score ...]}
 std::string results_json(const Bundle& bundle, const std::vector<TokenHit>& hits);
+
+// Partitioned bundles, one query in three steps, the caller fetching parts in between:
+//   shards_to_probe -> (load those shards into the store) -> search_partitions ->
+//   fragments_for -> (load those fragments) -> results_json(bundle, store, hits)
+// Trait filters (`allow`) need the whole catalogue and are refused here.
+std::vector<uint32_t> shards_to_probe(const Bundle& bundle, const QueryDescriptors& q, const SearchOptions& opt);
+std::vector<TokenHit> search_partitions(const Bundle& bundle, PartStore& store, const QueryDescriptors& q, const SearchOptions& opt);
+std::vector<uint32_t> fragments_for(const Bundle& bundle, const std::vector<TokenHit>& hits);
+std::string results_json(const Bundle& bundle, PartStore& store, const std::vector<TokenHit>& hits);
+// Run a partitioned query to the end with a synchronous reader of bundle files by name (native).
+std::string search_partitioned_json(const Bundle& bundle, PartStore& store, const QueryDescriptors& q, const SearchOptions& opt,
+                                    const std::function<std::vector<uint8_t>(const std::string& name)>& read,
+                                    std::vector<TokenHit>* hits_out = nullptr);
 
 }  // namespace nftlens

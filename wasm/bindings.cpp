@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "distance.h"
 #include "error.h"
+#include "json_parse.h"
 #include "search.h"
 #include "text_index.h"
 
@@ -59,7 +60,9 @@ class Lens {
       bundle_.reset();
       json files = json::array();
       for (auto& f : manifest_->files) files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
-      return json({{"files", files}, {"model", json::parse(manifest_->model.to_json())}}).dump();
+      // The card as the manifest states it (parse_manifest has checked it); re-serialising the
+      // parsed card would link ModelCard::to_json, which only the builder needs.
+      return json({{"files", files}, {"model", nftlens::parse_json(text).at("model")}}).dump();
     });
   }
   // Step 2: hand over each file's bytes (checked against the manifest here).
@@ -80,22 +83,50 @@ class Lens {
       bundle_ = std::make_unique<nftlens::Bundle>(nftlens::load_bundle(*manifest_, files_));
       files_.clear();
       text_ = std::make_unique<nftlens::TextIndex>(bundle_->catalogue);
-      return json({{"tokens", bundle_->catalogue.tokens.size()},
-                   {"entries", bundle_->index.size()},
+      store_ = nftlens::PartStore(kPartBudget);
+      json info = {{"tokens", bundle_->manifest.tokens},
+                   {"entries", bundle_->manifest.entries},
                    {"threshold", bundle_->recipe.match_threshold},
-                   {"kernel", nftlens::best_l2_int8_name()}})
-          .dump();
+                   {"kernel", nftlens::best_l2_int8_name()},
+                   {"partitioned", bundle_->partitioned()}};
+      if (bundle_->partitioned())
+        info["layout"] = {{"partitions", bundle_->layout.partitions()}, {"probe", bundle_->layout.default_probe},
+                          {"fragments", bundle_->layout.fragments.size()}, {"fragment_tokens", bundle_->layout.fragment_tokens}};
+      return info.dump();
     });
   }
 
   std::string collections() const { return bundle_ ? bundle_->catalogue.collections_json() : error_json("no bundle"); }
-  std::string token(int i) const {
+  // One token's details; on a partitioned bundle {"need": [...]} until its fragment is added.
+  std::string token(int i) {
     return guarded([&] {
-      if (!bundle_ || i < 0 || size_t(i) >= bundle_->catalogue.tokens.size()) throw nftlens::Error("no such token");
-      return bundle_->catalogue.token_json(uint32_t(i));
+      if (!bundle_ || i < 0 || uint64_t(i) >= bundle_->manifest.tokens) throw nftlens::Error("no such token");
+      if (!bundle_->partitioned()) return bundle_->catalogue.token_json(uint32_t(i));
+      const uint32_t f = uint32_t(bundle_->layout.fragment_of(uint32_t(i)));
+      if (!store_.has_fragment(f)) return needs({}, {f});
+      return store_.fragment(f).token_json(uint32_t(i) - f * bundle_->layout.fragment_tokens);
     });
   }
-  std::string traitStats(int collection) const { return bundle_ ? bundle_->catalogue.trait_stats_json(collection) : error_json("no bundle"); }
+  std::string traitStats(int collection) const {
+    return guarded([&] {
+      need_bundle();
+      need_whole_catalogue("trait statistics");
+      return bundle_->catalogue.trait_stats_json(collection);
+    });
+  }
+  // A shard or catalogue fragment the last {"need": ...} asked for (checked against the table).
+  std::string addPart(const std::string& kind, int id, const val& bytes) {
+    return guarded([&] {
+      need_bundle();
+      if (!bundle_->partitioned()) throw nftlens::Error("this bundle is not partitioned");
+      const std::vector<uint8_t> b = bytes_of(bytes);
+      if (id < 0) throw nftlens::Error("no such part");
+      if (kind == "shard") store_.add_shard(bundle_->layout, bundle_->catalogue.collections.size(), uint32_t(id), b.data(), b.size());
+      else if (kind == "fragment") store_.add_fragment(bundle_->layout, uint32_t(id), b.data(), b.size());
+      else throw nftlens::Error("unknown part kind " + kind);
+      return std::string("{}");
+    });
+  }
 
   // A query from encoded bytes (PNG/JPEG/GIF/BMP via stb) or from RGBA pixels the platform decoded.
   std::string beginQueryEncoded(const val& bytes) {
@@ -135,40 +166,57 @@ class Lens {
   std::string search(const std::string& options) {
     return guarded([&] {
       if (!query_) throw nftlens::Error("no query");
-      json o = json::parse(options.empty() ? "{}" : options);
+      json o = nftlens::parse_json(options.empty() ? "{}" : options);
+      if (!o.is_object()) throw nftlens::Error("search options are not a JSON object");
       nftlens::SearchOptions opt;
       opt.k = size_t(std::clamp(o.value("k", 10), 1, 1000));
       opt.exact = o.value("exact", false);
       opt.ef = o.value("ef", 0);
+      opt.probe = size_t(std::clamp(o.value("probe", 0), 0, 1 << 20));
       if (o.contains("collections") && o["collections"].is_array())
         for (auto& c : o["collections"]) opt.collections.push_back(c.get<std::string>());
       nftlens::TextQuery filter;
       if (o.contains("filter") && o["filter"].is_string() && !o["filter"].get<std::string>().empty()) {
+        need_whole_catalogue("trait filters");
         filter = nftlens::parse_text_query(o["filter"].get<std::string>());
         text_->resolve(filter.filter);
         opt.allow = [&](uint32_t t) { return text_->passes(t, filter.filter); };
       }
-      return nftlens::results_json(*bundle_, nftlens::search_tokens(*bundle_, {query_->descriptors(), query_->window_descriptors()}, opt));
+      const nftlens::QueryDescriptors qd{query_->descriptors(), query_->window_descriptors()};
+      if (!bundle_->partitioned()) return nftlens::results_json(*bundle_, nftlens::search_tokens(*bundle_, qd, opt));
+      // Partitioned: ask for missing shards, then for the fragments of the hits; the caller
+      // fetches them (in parallel, cached), hands them over with addPart and calls search again.
+      std::vector<uint32_t> missing;
+      for (uint32_t p : nftlens::shards_to_probe(*bundle_, qd, opt))
+        if (!store_.has_shard(p)) missing.push_back(p);
+      if (!missing.empty()) return needs(missing, {});
+      const auto hits = nftlens::search_partitions(*bundle_, store_, qd, opt);
+      for (uint32_t f : nftlens::fragments_for(*bundle_, hits))
+        if (!store_.has_fragment(f)) missing.push_back(f);
+      if (!missing.empty()) return needs({}, missing);
+      return nftlens::results_json(*bundle_, store_, hits);
     });
   }
   // Words and trait filters -> {"results": [token + score], "facets": {type: {value: count}}}.
   std::string textSearch(const std::string& query, int k) {
     return guarded([&] {
       need_bundle();
+      need_whole_catalogue("text search");
       const auto hits = text_->search(query, size_t(std::clamp(k, 1, 1000)));
       json res = json::array();
       std::vector<uint32_t> tokens;
       for (auto& h : hits) {
-        res.push_back(json::parse(bundle_->catalogue.token_json(h.token, h.score)));
+        res.push_back(nftlens::parse_json(bundle_->catalogue.token_json(h.token, h.score)));
         tokens.push_back(h.token);
       }
-      return json({{"results", res}, {"facets", json::parse(text_->facets_json(tokens))}}).dump(-1, ' ', false, json::error_handler_t::replace);
+      return json({{"results", res}, {"facets", nftlens::parse_json(text_->facets_json(tokens))}}).dump(-1, ' ', false, json::error_handler_t::replace);
     });
   }
   // Trait values completing the last typed word.
   std::string suggest(const std::string& prefix, int n) {
     return guarded([&] {
       need_bundle();
+      need_whole_catalogue("suggestions");
       return text_->suggest_json(prefix, size_t(std::clamp(n, 1, 100)));
     });
   }
@@ -185,6 +233,24 @@ class Lens {
   void need_bundle() const {
     if (!bundle_) throw nftlens::Error("bundle not loaded");
   }
+  void need_whole_catalogue(const char* what) const {
+    if (bundle_->partitioned()) throw nftlens::Error(std::string(what) + " is not available on a partitioned bundle yet (it needs the whole catalogue)");
+  }
+  // {"need": [{"kind", "id", "name", "bytes"}...]}: parts to fetch from the bundle folder.
+  std::string needs(const std::vector<uint32_t>& shards, const std::vector<uint32_t>& fragments) const {
+    // (Built as text: names are "<stem>.<hex>.bin", so nothing needs escaping; json objects here
+    // cost ~1 KB of module size.)
+    std::string out = "{\"need\":[";
+    auto add = [&](const char* kind, uint32_t id, const nftlens::PartFile& f, const char* stem) {
+      if (out.back() != '[') out += ',';
+      out += std::string("{\"kind\":\"") + kind + "\",\"id\":" + std::to_string(id) + ",\"name\":\"" + f.name(stem) +
+             "\",\"bytes\":" + std::to_string(f.bytes) + "}";
+    };
+    for (uint32_t p : shards) add("shard", p, bundle_->layout.shards[p], "shard");
+    for (uint32_t f : fragments) add("fragment", f, bundle_->layout.fragments[f], "tokens");
+    return out + "]}";
+  }
+  static constexpr size_t kPartBudget = size_t(48) << 20;  // decoded shards + fragments kept across queries
   std::string begin(nftlens::RgbImage img) {
     query_ = std::make_unique<nftlens::QuerySession>(*bundle_, std::move(img));
     const auto& card = bundle_->manifest.model;
@@ -207,6 +273,7 @@ class Lens {
   std::unique_ptr<nftlens::Bundle> bundle_;
   std::unique_ptr<nftlens::QuerySession> query_;
   std::unique_ptr<nftlens::TextIndex> text_;  // refers to bundle_->catalogue
+  nftlens::PartStore store_{kPartBudget};     // partitioned bundles: parts fetched so far
 };
 
 }  // namespace
@@ -225,6 +292,7 @@ EMSCRIPTEN_BINDINGS(nftlens) {
       .function("modelInput", &Lens::modelInput)
       .function("setModelOutput", &Lens::setModelOutput)
       .function("search", &Lens::search)
+      .function("addPart", &Lens::addPart)
       .function("textSearch", &Lens::textSearch)
       .function("suggest", &Lens::suggest)
       .function("descriptors", &Lens::descriptors);

@@ -154,6 +154,70 @@ await test('corrupt bundles are refused with the file named', () => {
   assert(/version 7 is not supported/.test(parse(l.openManifest(fs.readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8').replace('"version": 1', '"version": 7'))).error), 'version');
 });
 
+// A partitioned bundle (same tokens, 8 partitions, 2 probed): the core asks for the parts a query
+// needs ({"need": [...]}), checks each against the partition table, and answers like `nftlens query`.
+const partDir = path.join(root, 'build/example/bundle-partitioned');
+async function partitionedSearch(plens, file, options, mutate = (p, b) => b) {
+  await describeWith(plens, fs.readFileSync(file));
+  const asked = [];
+  for (let round = 0; round < 5; round++) {
+    const r = parse(plens.search(JSON.stringify(options)));
+    if (!r.need) return { r, asked };
+    for (const part of r.need) {
+      asked.push(part);
+      const bytes = mutate(part, new Uint8Array(fs.readFileSync(path.join(partDir, part.name))));
+      const a = parse(plens.addPart(part.kind, part.id, bytes));
+      if (a.error) return { r: a, asked };
+    }
+  }
+  throw new Error('search kept asking for parts');
+}
+async function describeWith(l, bytes) {
+  const q = parse(l.beginQueryEncoded(bytes));
+  if (q.error) throw new Error(q.error);
+  for (let run = 0; run < q.runs; run++) {
+    const out = await session.run({ [q.input]: new ort.Tensor('float32', l.modelInput(run), q.shape) });
+    const r = parse(l.setModelOutput(run, q.outputs.map((n) => out[n].data)));
+    if (r.error) throw new Error(r.error);
+  }
+}
+const part = loadBundle(partDir);
+
+await test('partitioned bundle: loads the head only, same results as nftlens query, parts fetched once', async () => {
+  assert(!part.error && part.info.partitioned && part.info.layout.partitions === 8 && part.info.layout.probe === 2, JSON.stringify(part.info || part.error));
+  assert(part.info.tokens === 300, 'tokens');
+  for (const t of ['screenshot', 'jpeg', 'mirror']) {
+    const file = path.join(qdir, pick(t)[0]);
+    const { r, asked } = await partitionedSearch(part.lens, file, { k: 3 });
+    assert(!r.error, r.error);
+    const shards = asked.filter((p) => p.kind === 'shard');
+    assert(shards.length <= 2, `probed ${shards.length} shards`);
+    const native = JSON.parse(execFileSync(nftlens, ['query', partDir, file, '--json', '-k', '3']).toString());
+    assert(r.results[0].token_id === native.results[0].token_id, `${t}: wasm ${r.results[0].token_id} native ${native.results[0].token_id}`);
+    assert(Math.abs(r.results[0].score - native.results[0].score) < 1e-3, 'score');
+    assert(r.match === native.match, 'match');
+    // The flat bundle's exact scan finds the same top token.
+    const flat = JSON.parse(execFileSync(nftlens, ['query', bundleDir, file, '--json', '-k', '1', '--exact']).toString());
+    assert(r.results[0].token_id === flat.results[0].token_id, 'same as the one-index bundle');
+    // Asked again: everything is in the store, nothing to fetch.
+    const again = await partitionedSearch(part.lens, file, { k: 3 });
+    assert(again.asked.length === 0 && again.r.results[0].token_id === r.results[0].token_id, 'cached parts');
+  }
+  const one = parse(part.lens.token(0));
+  assert(one.need || one.index === 0, 'token(i) asks for its fragment or answers');
+  assert(/not available on a partitioned bundle/.test(parse(part.lens.textSearch('red', 5)).error), 'text search refused clearly');
+});
+
+await test('partitioned bundle: a damaged shard or fragment is refused with its file named', async () => {
+  const fresh = loadBundle(partDir);
+  const file = path.join(qdir, pick('jpeg')[0]);
+  for (const kind of ['shard', 'fragment']) {
+    const l = kind === 'shard' ? fresh : loadBundle(partDir);
+    const { r } = await partitionedSearch(l.lens, file, { k: 3 }, (p, b) => { if (p.kind === kind) b[b.length >> 1] ^= 1; return b; });
+    assert(r.error && r.error.includes(kind === 'shard' ? 'shard.' : 'tokens.') && /SHA-256 does not match/.test(r.error), `${kind}: ${r.error}`);
+  }
+});
+
 fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`wasm module tests: ${pass} passed, ${fail} failed`);
 process.exit(fail ? 1 : 0);

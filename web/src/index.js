@@ -28,11 +28,13 @@ export class NftLens {
   }
 
   /** Find the tokens an image shows. input: File | Blob | ArrayBuffer | ImageBitmap | image URL string.
-   *  filter: trait filters such as 'glasses:red rank:1-100' ("this image, but only ..."). */
-  searchImage(input, { k = 10, collections = [], filter = '' } = {}) {
+   *  filter: trait filters such as 'glasses:red rank:1-100' ("this image, but only ...").
+   *  probe: partitioned bundles only, partitions to search (0 = the bundle's default; more finds
+   *  more of the exact nearest tokens and downloads more). */
+  searchImage(input, { k = 10, collections = [], filter = '', probe = 0 } = {}) {
     if (typeof input === 'string') input = new URL(input, document.baseURI).href;  // relative to the page, not the worker
     const transfer = typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap ? [input] : [];
-    return this.#call('search', { image: input, k, collections, filter }, transfer);
+    return this.#call('search', { image: input, k, collections, filter, probe }, transfer);
   }
 
   /** Find tokens by words and filters ("pizza head red glasses", "glasses:red", "rank:1-10"):
@@ -43,7 +45,7 @@ export class NftLens {
 
   /** Collections in the bundle: [{slug, name, description, chain, contract, count}]. */
   collections() { return this.#info.collections; }
-  /** Bundle summary: tokens, entries, threshold, model card, threads. */
+  /** Bundle summary: tokens, entries, threshold, model card, threads, partitioned (+ layout). */
   info() { return this.#info; }
   /** One token's catalogue entry by index. */
   token(index) { return this.#call('token', { index }); }

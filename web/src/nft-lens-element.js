@@ -398,8 +398,11 @@ export class NftLensElement extends HTMLElement {
       const info = lens.info();
       const cols = lens.collections() || [];
       this.#fillFilter(cols);
+      // A partitioned bundle (large collections) is fetched per image query; text search and trait
+      // filters need its whole catalogue, so they are not offered.
+      this.#ui.searchForm.hidden = !!info.partitioned;
       const n = Number(info.tokens) || 0;
-      this.#setStatus(`Ready: ${n.toLocaleString('en-US')} tokens${cols.length > 1 ? ` in ${cols.length} collections` : ''}. ${searching ? 'Searching…' : 'Drop, paste or choose an image, or search by traits.'}`);
+      this.#setStatus(`Ready: ${n.toLocaleString('en-US')} tokens${cols.length > 1 ? ` in ${cols.length} collections` : ''}. ${searching ? 'Searching…' : info.partitioned ? 'Drop, paste or choose an image.' : 'Drop, paste or choose an image, or search by traits.'}`);
       this.#emit('nftlens-ready', info);
     }, (err) => {
       if (gen !== this.#generation) return;

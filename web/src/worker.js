@@ -9,6 +9,7 @@ let core = null;     // the wasm module
 let lens = null;     // core Lens instance
 let session = null;  // onnxruntime-web InferenceSession
 let info = null;     // bundle summary
+let base = null;     // bundle folder URL
 
 function coreResult(text) {
   const r = JSON.parse(text);
@@ -38,7 +39,7 @@ async function fetchImmutable(url, check) {
 }
 
 async function open({ bundleUrl, threads }) {
-  const base = new URL(bundleUrl, self.location.href);
+  base = new URL(bundleUrl, self.location.href);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   core = core || await createCore();
   lens = new core.Lens();
@@ -93,7 +94,25 @@ async function beginQuery(input) {
   return coreResult(lens.beginQueryRGBA(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), bitmap.width, bitmap.height));
 }
 
-async function search({ image, k = 10, collections = [], filter = '' }) {
+// Partitioned bundles: the core answers {"need": [parts]} until it holds the shards a query probes
+// and the catalogue fragments of its hits. Fetch them in parallel (each checked by the core against
+// the partition table, cached like every other bundle file) and ask again.
+async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
+  for (let round = 0; ; round++) {
+    const r = coreResult(call());
+    if (!r.need) return r;
+    if (round > 4) throw new Error('bundle parts could not be loaded');
+    const t0 = performance.now();
+    await Promise.all(r.need.map(async (part) => {
+      await fetchImmutable(new URL(part.name, base).href, (b) => coreResult(lens.addPart(part.kind, part.id, b)));
+      fetched.parts++;
+      fetched.bytes += part.bytes;
+    }));
+    fetched.ms += performance.now() - t0;
+  }
+}
+
+async function search({ image, k = 10, collections = [], filter = '', probe = 0 }) {
   if (!lens || !session) throw new Error('bundle not loaded');
   const t0 = performance.now();
   const q = await beginQuery(image);
@@ -111,9 +130,11 @@ async function search({ image, k = 10, collections = [], filter = '' }) {
     }
   }
   const t2 = performance.now();
-  const result = coreResult(lens.search(JSON.stringify({ k, collections, filter })));
+  const fetched = { parts: 0, bytes: 0, ms: 0 };
+  const result = await withParts(() => lens.search(JSON.stringify({ k, collections, filter, probe })), fetched);
   const t3 = performance.now();
-  result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2, total: t3 - t0 };
+  result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2 - fetched.ms, fetch: fetched.ms, total: t3 - t0 };
+  if (info.partitioned) result.fetched = { parts: fetched.parts, bytes: fetched.bytes };
   result.query = { width: q.width, height: q.height, views: q.views, model_runs: q.runs };
   return result;
 }
@@ -121,7 +142,7 @@ async function search({ image, k = 10, collections = [], filter = '' }) {
 const ops = {
   open,
   search,
-  token: ({ index }) => coreResult(lens.token(index)),
+  token: ({ index }) => withParts(() => lens.token(index)),
   traitStats: ({ collection = -1 }) => JSON.parse(lens.traitStats(collection)),
   descriptors: () => lens.descriptors(),
   textSearch: ({ query, k = 20 }) => {

@@ -45,6 +45,8 @@ export interface SearchTimings {
   preprocess: number;
   inference: number;
   search: number;
+  /** Partitioned bundles: time spent fetching shards and catalogue fragments. */
+  fetch: number;
   total: number;
 }
 
@@ -56,6 +58,8 @@ export interface SearchResult {
   results: SearchHit[];
   timings: SearchTimings;
   query: { width: number; height: number; views: number; model_runs: number };
+  /** Partitioned bundles: parts this query had to fetch (0 when all were cached). */
+  fetched?: { parts: number; bytes: number };
 }
 
 /** One text-search hit. */
@@ -147,6 +151,11 @@ export interface LensInfo {
   /** Inference threads (1 unless the page is cross-origin isolated). */
   threads: number;
   collections: Collection[];
+  /** True for a partitioned bundle: each query fetches only the shards and catalogue fragments it
+   *  needs. Text search, suggestions, trait filters and trait statistics need the whole catalogue
+   *  and are not available on it. */
+  partitioned: boolean;
+  layout?: { partitions: number; probe: number; fragments: number; fragment_tokens: number };
 }
 
 /** Trait type -> value -> number of tokens. */
@@ -171,6 +180,9 @@ export interface SearchOptions {
    * (quote values with spaces: `"glasses":"square red"`), `collection:slug`, `rank:1-100`.
    */
   filter?: string;
+  /** Partitioned bundles: partitions to search (default: the bundle's). More finds more of the
+   *  exact nearest tokens and downloads more bytes on a cold query. */
+  probe?: number;
 }
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */

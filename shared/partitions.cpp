@@ -1,0 +1,330 @@
+#include "partitions.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "bundle.h"
+#include "byte_io.h"
+#include "distance.h"
+#include "error.h"
+#include "sha256.h"
+
+namespace nftlens {
+namespace {
+constexpr uint32_t kLayoutMagic = 0x5450414e, kShardMagic = 0x4853414e;  // "NAPT", "NASH"
+constexpr uint32_t kVersion = 1;
+
+std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) {
+  const std::string hex = sha256_hex(data, size);
+  std::array<uint8_t, 16> d{};
+  auto nibble = [](char c) { return uint8_t(c <= '9' ? c - '0' : c - 'a' + 10); };
+  for (size_t i = 0; i < 16; ++i) d[i] = uint8_t(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  return d;
+}
+
+void write_part(ByteWriter& w, const PartFile& f) {
+  w.varint(f.bytes);
+  w.bytes(f.digest.data(), f.digest.size());
+}
+PartFile read_part(ByteReader& r) {
+  PartFile f;
+  f.bytes = r.varint();
+  r.need(16);
+  std::copy(r.p + r.pos, r.p + r.pos + 16, f.digest.begin());
+  r.pos += 16;
+  return f;
+}
+}  // namespace
+
+std::string PartFile::name(const char* stem) const {
+  static const char* hexd = "0123456789abcdef";
+  std::string h;
+  for (size_t i = 0; i < 8; ++i) { h += hexd[digest[i] >> 4]; h += hexd[digest[i] & 15]; }
+  return std::string(stem) + "." + h + ".bin";
+}
+
+PartFile describe_part(const std::vector<uint8_t>& bytes) { return PartFile{bytes.size(), digest_of(bytes.data(), bytes.size())}; }
+
+void verify_part(const PartFile& f, const std::string& name, const uint8_t* data, size_t size) {
+  if (size != f.bytes)
+    throw Error(name + ": size is " + std::to_string(size) + " bytes, the partition table says " + std::to_string(f.bytes) + " (truncated or from another bundle)");
+  if (digest_of(data, size) != f.digest) throw Error(name + ": SHA-256 does not match the partition table (corrupt or from another bundle)");
+}
+
+uint64_t PartitionLayout::tokens() const { return std::accumulate(counts.begin(), counts.end(), uint64_t(0)); }
+
+void PartitionLayout::index_firsts() {
+  firsts_.assign(counts.size(), 0);
+  uint64_t at = 0;
+  for (size_t p = 0; p < counts.size(); ++p) { firsts_[p] = uint32_t(at); at += counts[p]; }
+}
+
+std::vector<uint32_t> PartitionLayout::probe(const std::vector<std::vector<int8_t>>& queries, size_t n) const {
+  const L2Int8Fn fn = best_l2_int8();
+  std::vector<std::pair<int32_t, uint32_t>> d(partitions(), {INT32_MAX, 0});
+  for (size_t p = 0; p < partitions(); ++p) {
+    d[p].second = uint32_t(p);
+    for (auto& q : queries) d[p].first = std::min(d[p].first, fn(q.data(), centroids.data() + p * size_t(dim), size_t(dim)));
+  }
+  n = std::min(n, d.size());
+  std::partial_sort(d.begin(), d.begin() + long(n), d.end());
+  std::vector<uint32_t> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = d[i].second;
+  return out;
+}
+
+// Layout: magic, version, dim, default probe, fragment tokens, partitions P, fragments F (u32s);
+// centroids (P*dim bytes); per partition: count (varint) + shard file; per fragment: its file.
+std::vector<uint8_t> PartitionLayout::serialize() const {
+  ByteWriter w;
+  w.u32(kLayoutMagic); w.u32(kVersion); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
+  w.u32(uint32_t(partitions())); w.u32(uint32_t(fragments.size()));
+  w.bytes(centroids.data(), centroids.size());
+  for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p]); }
+  for (auto& f : fragments) write_part(w, f);
+  return std::move(w.out);
+}
+
+PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, int expected_dim, uint64_t expected_tokens, const std::string& where) {
+  ByteReader r(data, size, where);
+  if (size < 28 || r.u32() != kLayoutMagic) throw Error(where + ": not an NFT Lens partition table");
+  if (const uint32_t v = r.u32(); v != kVersion) throw Error(where + ": unsupported partition table version " + std::to_string(v));
+  PartitionLayout L;
+  L.dim = int(r.u32());
+  if (L.dim != expected_dim) throw Error(where + ": centroid size does not match the descriptor size in manifest.json");
+  L.default_probe = r.u32();
+  L.fragment_tokens = r.u32();
+  const uint32_t P = r.u32(), F = r.u32();
+  if (P == 0 || L.fragment_tokens == 0 || L.default_probe == 0) throw Error(where + ": empty partition table");
+  r.need(uint64_t(P) * L.dim + uint64_t(P) * 17 + uint64_t(F) * 17);  // every part takes >= 17 bytes
+  L.centroids.assign(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.pos) + size_t(P) * L.dim);
+  r.pos += size_t(P) * L.dim;
+  for (uint32_t p = 0; p < P; ++p) {
+    const uint64_t c = r.varint();
+    if (c == 0 || c > expected_tokens) throw Error(where + ": partition " + std::to_string(p) + " has an impossible entry count");
+    L.counts.push_back(uint32_t(c));
+    L.shards.push_back(read_part(r));
+  }
+  for (uint32_t f = 0; f < F; ++f) L.fragments.push_back(read_part(r));
+  if (!r.at_end()) throw Error(where + ": partition table has trailing bytes");
+  if (L.tokens() != expected_tokens) throw Error(where + ": partitions hold " + std::to_string(L.tokens()) + " tokens, manifest.json says " + std::to_string(expected_tokens));
+  if (uint64_t(F) != (expected_tokens + L.fragment_tokens - 1) / L.fragment_tokens) throw Error(where + ": catalogue fragment count does not match the token count");
+  L.index_firsts();
+  return L;
+}
+
+// Layout: magic, version, partition, first, count, dim (u32s); collection runs (varint pairs
+// collection, length) covering count entries; codes (count*dim bytes).
+std::vector<uint8_t> Shard::serialize(int dim) const {
+  ByteWriter w;
+  w.u32(kShardMagic); w.u32(kVersion); w.u32(partition); w.u32(first); w.u32(uint32_t(size())); w.u32(uint32_t(dim));
+  std::vector<std::pair<uint32_t, uint32_t>> runs;
+  for (uint32_t c : collection) {
+    if (runs.empty() || runs.back().first != c) runs.push_back({c, 0});
+    ++runs.back().second;
+  }
+  w.varint(runs.size());
+  for (auto& [c, n] : runs) { w.varint(c); w.varint(n); }
+  w.bytes(codes.data(), codes.size());
+  return std::move(w.out);
+}
+
+Shard Shard::deserialize(const uint8_t* data, size_t size, const PartitionLayout& L, uint32_t partition, size_t collections, const std::string& where) {
+  ByteReader r(data, size, where);
+  if (size < 24 || r.u32() != kShardMagic) throw Error(where + ": not an NFT Lens shard file");
+  if (r.u32() != kVersion) throw Error(where + ": unsupported shard file version");
+  Shard s;
+  s.partition = r.u32();
+  s.first = r.u32();
+  const uint32_t n = r.u32(), dim = r.u32();
+  if (s.partition != partition || s.first != L.first(partition) || n != L.counts.at(partition) || int(dim) != L.dim)
+    throw Error(where + ": shard header does not match the partition table");
+  const uint64_t runs = r.count(2);
+  uint64_t covered = 0;
+  for (uint64_t i = 0; i < runs; ++i) {
+    const uint64_t c = r.varint(), len = r.varint();
+    if (c >= collections || len == 0 || len > n - covered) throw Error(where + ": collection runs do not match the shard");
+    covered += len;
+    s.collection.insert(s.collection.end(), size_t(len), uint32_t(c));
+  }
+  if (covered != n) throw Error(where + ": collection runs do not cover the shard");
+  r.need(uint64_t(n) * dim);
+  if (r.n - r.pos != uint64_t(n) * dim) throw Error(where + ": shard size does not match its header");
+  s.codes.assign(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.n));
+  return s;
+}
+
+void PartStore::add_shard(const PartitionLayout& L, size_t collections, uint32_t p, const uint8_t* data, size_t size) {
+  if (p >= L.partitions()) throw Error("shard " + std::to_string(p) + ": no such partition");
+  const std::string name = L.shards[p].name("shard");
+  verify_part(L.shards[p], name, data, size);
+  if (has_shard(p)) return;
+  shards_[p] = S{Shard::deserialize(data, size, L, p, collections, name), size, ++clock_};
+  bytes_ += size;
+}
+
+void PartStore::add_fragment(const PartitionLayout& L, uint32_t f, const uint8_t* data, size_t size) {
+  if (f >= L.fragments.size()) throw Error("catalogue fragment " + std::to_string(f) + ": no such fragment");
+  const std::string name = L.fragments[f].name("tokens");
+  verify_part(L.fragments[f], name, data, size);
+  if (has_fragment(f)) return;
+  Catalogue c = deserialize_catalogue(data, size, name);
+  const uint64_t first = uint64_t(f) * L.fragment_tokens;
+  const uint64_t want = std::min<uint64_t>(L.fragment_tokens, L.tokens() - first);
+  if (c.tokens.size() != want) throw Error(name + ": holds " + std::to_string(c.tokens.size()) + " tokens, the partition table says " + std::to_string(want));
+  c.validate(0, name);
+  c.first_token = uint32_t(first);
+  fragments_[f] = F{std::move(c), size * 4, ++clock_};  // decoded strings take a few times the bytes
+  bytes_ += size * 4;
+}
+
+const Shard& PartStore::shard(uint32_t p) const {
+  auto it = shards_.find(p);
+  if (it == shards_.end()) throw Error("shard " + std::to_string(p) + " is not loaded");
+  return it->second.shard;
+}
+
+const Catalogue& PartStore::fragment(uint32_t f) const {
+  auto it = fragments_.find(f);
+  if (it == fragments_.end()) throw Error("catalogue fragment " + std::to_string(f) + " is not loaded");
+  return it->second.cat;
+}
+
+void PartStore::touch(const std::vector<uint32_t>& s, const std::vector<uint32_t>& f) {
+  ++clock_;
+  for (uint32_t p : s) if (auto it = shards_.find(p); it != shards_.end()) it->second.used = clock_;
+  for (uint32_t x : f) if (auto it = fragments_.find(x); it != fragments_.end()) it->second.used = clock_;
+  evict(s, f);
+}
+
+void PartStore::evict(const std::vector<uint32_t>& keep_s, const std::vector<uint32_t>& keep_f) {
+  while (bytes_ > max_bytes_) {
+    // The least recently used part that the current query does not need.
+    uint64_t oldest = UINT64_MAX;
+    int kind = -1;
+    uint32_t id = 0;
+    for (auto& [p, s] : shards_)
+      if (s.used < oldest && std::find(keep_s.begin(), keep_s.end(), p) == keep_s.end()) { oldest = s.used; kind = 0; id = p; }
+    for (auto& [x, f] : fragments_)
+      if (f.used < oldest && std::find(keep_f.begin(), keep_f.end(), x) == keep_f.end()) { oldest = f.used; kind = 1; id = x; }
+    if (kind < 0) return;
+    if (kind == 0) { bytes_ -= shards_[id].bytes; shards_.erase(id); }
+    else { bytes_ -= fragments_[id].bytes; fragments_.erase(id); }
+  }
+}
+
+std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size_t P, uint64_t seed, std::vector<uint32_t>& assignment, int threads) {
+  const size_t n = codes.size() / size_t(dim);
+  if (P == 0 || P > n) throw Error("partitioning: need between 1 and " + std::to_string(n) + " partitions");
+  const L2Int8Fn fn = best_l2_int8();
+  std::mt19937_64 rng(seed);
+  // Training sample and initial centroids: random distinct codes.
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::shuffle(order.begin(), order.end(), rng);
+  const size_t m = std::min(n, P * 64);
+  std::vector<int8_t> cent(P * size_t(dim));
+  for (size_t c = 0; c < P; ++c) std::copy_n(codes.data() + order[c] * size_t(dim), dim, cent.data() + c * size_t(dim));
+  auto assign = [&](const std::vector<size_t>& items, std::vector<uint32_t>& out) {
+    out.assign(items.size(), 0);
+    std::vector<std::thread> pool;
+#ifdef __EMSCRIPTEN__
+    const int T = 1;  // (threads - never used in the browser - are not built into the wasm module)
+    (void)threads;
+#else
+    const int T = std::max(1, threads);
+#endif
+    auto work = [&](int t) {
+      for (size_t i = size_t(t); i < items.size(); i += size_t(T)) {
+        const int8_t* x = codes.data() + items[i] * size_t(dim);
+        int32_t best = INT32_MAX;
+        for (size_t c = 0; c < P; ++c)
+          if (const int32_t d = fn(x, cent.data() + c * size_t(dim), size_t(dim)); d < best) { best = d; out[i] = uint32_t(c); }
+      }
+    };
+    for (int t = 1; t < T; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& th : pool) th.join();
+  };
+  std::vector<size_t> sample(order.begin(), order.begin() + long(m));
+  std::vector<uint32_t> a;
+  for (int iter = 0; iter < 12; ++iter) {
+    assign(sample, a);
+    std::vector<double> sum(P * size_t(dim), 0.0);
+    std::vector<size_t> cnt(P, 0);
+    for (size_t i = 0; i < m; ++i) {
+      ++cnt[a[i]];
+      const int8_t* x = codes.data() + sample[i] * size_t(dim);
+      for (int d = 0; d < dim; ++d) sum[a[i] * size_t(dim) + d] += x[d];
+    }
+    for (size_t c = 0; c < P; ++c) {
+      if (cnt[c] == 0) {  // empty cluster: restart it on a random sample point
+        std::copy_n(codes.data() + sample[rng() % m] * size_t(dim), dim, cent.data() + c * size_t(dim));
+        continue;
+      }
+      for (int d = 0; d < dim; ++d)
+        cent[c * size_t(dim) + d] = int8_t(std::clamp(std::lround(sum[c * size_t(dim) + d] / double(cnt[c])), -127L, 127L));
+    }
+  }
+  std::vector<size_t> all(n);
+  std::iota(all.begin(), all.end(), size_t(0));
+  assign(all, assignment);
+  return cent;
+}
+
+PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t n_partitions, uint32_t probe,
+                                  uint32_t fragment_tokens, int threads) {
+  if (codes.size() != cat.tokens.size() * size_t(dim)) throw Error("partitioning: one code per token expected");
+  std::vector<uint32_t> assign;
+  const std::vector<int8_t> cent = kmeans_codes(codes, dim, n_partitions, 0x5eed, assign, threads);
+  std::vector<size_t> order(cat.tokens.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    return assign[x] != assign[y] ? assign[x] < assign[y] : cat.tokens[x].collection < cat.tokens[y].collection;
+  });
+  PartitionedParts out;
+  PartitionLayout& L = out.layout;
+  L.dim = dim;
+  L.default_probe = std::max<uint32_t>(1, probe);
+  L.fragment_tokens = std::max<uint32_t>(1, fragment_tokens);
+  std::vector<Token> tokens;
+  std::vector<int8_t> reordered;
+  tokens.reserve(order.size());
+  reordered.reserve(codes.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    const uint32_t p = assign[order[i]];
+    if (i == 0 || assign[order[i - 1]] != p) {  // a new (non-empty) partition
+      L.counts.push_back(0);
+      L.centroids.insert(L.centroids.end(), cent.begin() + long(p) * dim, cent.begin() + long(p + 1) * dim);
+    }
+    ++L.counts.back();
+    tokens.push_back(std::move(cat.tokens[order[i]]));
+    reordered.insert(reordered.end(), codes.begin() + long(order[i]) * dim, codes.begin() + long(order[i] + 1) * dim);
+  }
+  cat.tokens = std::move(tokens);
+  codes = std::move(reordered);
+  cat.entry_token.resize(cat.tokens.size());
+  std::iota(cat.entry_token.begin(), cat.entry_token.end(), uint32_t(0));
+  L.index_firsts();
+  for (size_t p = 0; p < L.partitions(); ++p) {
+    Shard sh;
+    sh.partition = uint32_t(p);
+    sh.first = L.first(p);
+    sh.codes.assign(codes.begin() + long(size_t(sh.first) * dim), codes.begin() + long(size_t(sh.first + L.counts[p]) * dim));
+    for (uint32_t i = 0; i < L.counts[p]; ++i) sh.collection.push_back(cat.tokens[sh.first + i].collection);
+    out.shards.push_back(sh.serialize(dim));
+    L.shards.push_back(describe_part(out.shards.back()));
+  }
+  for (size_t f = 0; f < cat.tokens.size(); f += L.fragment_tokens) {
+    out.fragments.push_back(serialize_catalogue(cat.slice(f, L.fragment_tokens)));
+    L.fragments.push_back(describe_part(out.fragments.back()));
+  }
+  out.table = L.serialize();
+  out.head_catalogue = serialize_catalogue(cat.slice(0, 0));
+  return out;
+}
+
+}  // namespace nftlens

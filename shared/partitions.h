@@ -1,0 +1,116 @@
+// Partitioned bundles (large collections): the browser downloads only what one query needs.
+//   partitions.<hash>.bin   always loaded: coarse centroids (int8, in code space) and a table of
+//                           every shard and catalogue fragment (size + 128-bit SHA-256 prefix)
+//   shard.<hash>.bin        one partition's codes (a flat list: ~1,000 entries scan in < 1 ms)
+//   tokens.<hash>.bin       a catalogue fragment: `fragment_tokens` consecutive tokens
+// Tokens are stored in partition order, so partition p holds the token range
+// [first(p), first(p) + count(p)) (entry = token: partitioned bundles have one entry per token),
+// and the hits of one query, being similar, tend to share catalogue fragments.
+// A query embeds, ranks the centroids, fetches the `probe` nearest shards, scans them, then fetches
+// the fragments of its hits. Every part is checked against the table before it is parsed.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalogue.h"
+
+namespace nftlens {
+
+struct PartFile {
+  uint64_t bytes = 0;
+  std::array<uint8_t, 16> digest{};  // first 128 bits of the file's SHA-256
+  std::string name(const char* stem) const;  // "<stem>.<first 16 hex>.bin"
+};
+
+struct PartitionLayout {
+  int dim = 0;
+  uint32_t default_probe = 8;       // partitions searched per query unless the caller says otherwise
+  uint32_t fragment_tokens = 256;   // tokens per catalogue fragment
+  std::vector<int8_t> centroids;    // partitions() x dim
+  std::vector<uint32_t> counts;     // entries per partition (first(p) = sum of earlier counts)
+  std::vector<PartFile> shards, fragments;
+
+  size_t partitions() const { return counts.size(); }
+  uint64_t tokens() const;
+  uint32_t first(size_t p) const { return firsts_.at(p); }
+  size_t fragment_of(uint32_t token) const { return token / fragment_tokens; }
+
+  // Partitions ranked by their centroid's distance to the nearest of the query codes; the first `probe`.
+  std::vector<uint32_t> probe(const std::vector<std::vector<int8_t>>& queries, size_t probe) const;
+
+  std::vector<uint8_t> serialize() const;
+  static PartitionLayout deserialize(const uint8_t* data, size_t size, int expected_dim, uint64_t expected_tokens, const std::string& where);
+  void index_firsts();  // recompute first(p) after editing counts (builder)
+
+ private:
+  std::vector<uint32_t> firsts_;
+};
+
+// One partition's entries: int8 codes and the collection of each entry (for collection filters
+// before the catalogue fragments are loaded).
+struct Shard {
+  uint32_t partition = 0, first = 0;
+  std::vector<int8_t> codes;
+  std::vector<uint32_t> collection;
+  size_t size() const { return collection.size(); }
+
+  std::vector<uint8_t> serialize(int dim) const;
+  static Shard deserialize(const uint8_t* data, size_t size, const PartitionLayout& layout, uint32_t partition,
+                           size_t collections, const std::string& where);
+};
+
+// Size + 128-bit SHA-256 prefix check of a part's bytes against the table (throws naming the file).
+void verify_part(const PartFile& f, const std::string& name, const uint8_t* data, size_t size);
+PartFile describe_part(const std::vector<uint8_t>& bytes);
+
+// The parts of a partitioned bundle loaded so far, kept within a byte budget (least recently used
+// shards are dropped first; the parts a query is using are never dropped while it runs).
+class PartStore {
+ public:
+  explicit PartStore(size_t max_bytes = size_t(64) << 20) : max_bytes_(max_bytes) {}
+  bool has_shard(uint32_t p) const { return shards_.count(p) != 0; }
+  bool has_fragment(uint32_t f) const { return fragments_.count(f) != 0; }
+  // Verify against the layout, parse and keep. Throws nftlens::Error naming the file.
+  void add_shard(const PartitionLayout& layout, size_t collections, uint32_t p, const uint8_t* data, size_t size);
+  void add_fragment(const PartitionLayout& layout, uint32_t f, const uint8_t* data, size_t size);
+  const Shard& shard(uint32_t p) const;
+  const Catalogue& fragment(uint32_t f) const;
+  // Mark parts as in use (moves them to the front) and drop others beyond the budget.
+  void touch(const std::vector<uint32_t>& shards, const std::vector<uint32_t>& fragments);
+  size_t bytes() const { return bytes_; }
+  size_t shard_count() const { return shards_.size(); }
+  size_t fragment_count() const { return fragments_.size(); }
+
+ private:
+  void evict(const std::vector<uint32_t>& keep_shards, const std::vector<uint32_t>& keep_fragments);
+  size_t max_bytes_, bytes_ = 0;
+  uint64_t clock_ = 0;
+  struct S { Shard shard; size_t bytes; uint64_t used; };
+  struct F { Catalogue cat; size_t bytes; uint64_t used; };
+  std::map<uint32_t, S> shards_;
+  std::map<uint32_t, F> fragments_;
+};
+
+// Builder side: k-means over int8 codes (`count` x `dim`), deterministic for a seed. Trains on a
+// sample of at most 64 codes per partition, then assigns every code to its nearest centroid (with
+// the same int8 distance a query uses to rank partitions). Returns the centroids; `assignment`
+// gets each code's partition.
+std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size_t partitions, uint64_t seed,
+                                 std::vector<uint32_t>& assignment, int threads = 1);
+
+// Builder side: learn the partitions, reorder `cat.tokens` and `codes` partition by partition
+// (within one, by collection, then in their earlier order; empty partitions are dropped), and
+// serialise every part. `cat` must hold one entry per token.
+struct PartitionedParts {
+  PartitionLayout layout;
+  std::vector<uint8_t> table, head_catalogue;          // partitions.bin, catalogue.bin
+  std::vector<std::vector<uint8_t>> shards, fragments;  // in the table's order
+};
+PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t partitions,
+                                  uint32_t probe, uint32_t fragment_tokens, int threads);
+
+}  // namespace nftlens

@@ -1,0 +1,193 @@
+// Partitioned bundles: layout round trip, on-demand parts checked against the table, search equal
+// to the one-index bundle when every partition is probed, and damage named by file.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bundle.h"
+#include "helpers.h"
+#include "partitions.h"
+#include "search.h"
+#include "sha256.h"
+
+using namespace nftlens;
+using testutil::contains;
+using testutil::error_of;
+
+namespace {
+struct Partitioned {
+  testutil::TestBundle tb;
+  Bundle flat;                                     // the same tokens as one index
+  PartitionedParts parts;
+  std::map<std::string, std::vector<uint8_t>> files, disk;  // role -> bytes; part name -> bytes
+  std::string manifest_json;
+  std::vector<uint32_t> token_of_image;            // original token t -> its partition-order index
+};
+
+const Partitioned& partitioned() {
+  static const Partitioned P = [] {
+    Partitioned p;
+    p.tb = testutil::make_test_bundle(20);  // 40 tokens in two collections
+    p.flat = load_bundle(parse_manifest(p.tb.manifest_json), p.tb.files);
+    Catalogue cat = p.flat.catalogue;
+    std::vector<int8_t> codes;
+    for (size_t i = 0; i < p.flat.index.size(); ++i) codes.insert(codes.end(), p.flat.index.code(i), p.flat.index.code(i) + p.flat.index.dim());
+    p.parts = partition_bundle(cat, codes, p.flat.index.dim(), 5, 2, 8, 2);
+    for (size_t i = 0; i < cat.tokens.size(); ++i)
+      for (size_t t = 0; t < p.flat.catalogue.tokens.size(); ++t)
+        if (p.flat.catalogue.tokens[t].image == cat.tokens[i].image) {
+          if (p.token_of_image.size() <= t) p.token_of_image.resize(t + 1);
+          p.token_of_image[t] = uint32_t(i);
+        }
+    p.files["recipe"] = p.tb.files.at("recipe");
+    p.files["partitions"] = p.parts.table;
+    p.files["catalogue"] = p.parts.head_catalogue;
+    std::vector<FileEntry> entries;
+    for (auto& e : p.tb.entries)
+      if (e.role == "model" || e.role == "recipe") entries.push_back(e);
+    for (const char* role : {"partitions", "catalogue"}) {
+      const auto& b = p.files[role];
+      FileEntry f{role, "", sha256_hex(b.data(), b.size()), b.size()};
+      f.name = hashed_name(role, "bin", f.sha256);
+      entries.push_back(f);
+    }
+    p.manifest_json = make_manifest_json(p.tb.card, p.flat.recipe, CodeIndex(), cat.slice(0, 0), entries, "core_tests", &p.parts.layout);
+    for (size_t s = 0; s < p.parts.shards.size(); ++s) p.disk[p.parts.layout.shards[s].name("shard")] = p.parts.shards[s];
+    for (size_t f = 0; f < p.parts.fragments.size(); ++f) p.disk[p.parts.layout.fragments[f].name("tokens")] = p.parts.fragments[f];
+    return p;
+  }();
+  return P;
+}
+}  // namespace
+
+TEST_CASE("partitions: layout, tokens in partition order, parts named by content") {
+  const auto& P = partitioned();
+  const PartitionLayout& L = P.parts.layout;
+  CHECK(L.partitions() >= 2);
+  CHECK(L.partitions() <= 5);
+  CHECK(L.tokens() == 40);
+  CHECK(L.fragments.size() == 5);  // 40 tokens / 8 per fragment
+  CHECK(P.token_of_image.size() == 40);
+  // The table survives a round trip, and k-means is deterministic.
+  const PartitionLayout back = PartitionLayout::deserialize(P.parts.table.data(), P.parts.table.size(), L.dim, 40, "partitions.bin");
+  CHECK(back.serialize() == P.parts.table);
+  CHECK(back.first(1) == L.counts[0]);
+  Catalogue cat = P.flat.catalogue;
+  std::vector<int8_t> codes;
+  for (size_t i = 0; i < P.flat.index.size(); ++i) codes.insert(codes.end(), P.flat.index.code(i), P.flat.index.code(i) + P.flat.index.dim());
+  CHECK(partition_bundle(cat, codes, L.dim, 5, 2, 8, 1).table == P.parts.table);
+  // Names carry the content hash.
+  CHECK(L.shards[0].name("shard") == "shard." + sha256_hex(P.parts.shards[0].data(), P.parts.shards[0].size()).substr(0, 16) + ".bin");
+  // Fragments joined give back every token with its strings.
+  std::vector<Catalogue> frags;
+  for (auto& f : P.parts.fragments) frags.push_back(deserialize_catalogue(f.data(), f.size(), "fragment"));
+  const Catalogue joined = Catalogue::join(frags);
+  REQUIRE(joined.tokens.size() == 40);
+  CHECK(joined.token_json(P.token_of_image[7]).find("\"name\":\"Alpha #7\"") != std::string::npos);
+}
+
+TEST_CASE("partitions: bundle loads the head only; search probing every partition equals the one-index search") {
+  const auto& P = partitioned();
+  const Bundle b = load_bundle(parse_manifest(P.manifest_json), P.files);
+  REQUIRE(b.partitioned());
+  CHECK(b.catalogue.tokens.empty());
+  CHECK(b.manifest.tokens == 40);
+  CHECK(contains(error_of([&] { search_tokens(b, {}, SearchOptions{}); }), "partitioned"));
+  auto reader = [&](const std::string& name) { return P.disk.at(name); };
+
+  for (int t : {0, 7, 26, 39}) {
+    QuerySession q(b, P.tb.images[size_t(t)]);
+    const QueryDescriptors d{q.descriptors(), {}};
+    SearchOptions all;
+    all.k = 5;
+    all.exact = true;
+    PartStore store;
+    std::vector<TokenHit> hits;
+    const auto doc = nlohmann::json::parse(search_partitioned_json(b, store, d, all, reader, &hits));
+    REQUIRE(hits.size() == 5);
+    CHECK(hits[0].token == P.token_of_image[size_t(t)]);
+    CHECK(doc["match"] == true);
+    CHECK(doc["results"][0]["index"] == P.token_of_image[size_t(t)]);
+    CHECK(doc["results"][0]["image"] == P.flat.catalogue.tokens[size_t(t)].image);
+    CHECK(store.shard_count() == b.layout.partitions());
+    // Same scores as an exact scan of the one-index bundle.
+    QuerySession qf(P.flat, P.tb.images[size_t(t)]);
+    const auto flat = search_tokens(P.flat, QueryDescriptors{qf.descriptors(), {}}, all);
+    for (size_t i = 0; i < 5; ++i) CHECK(hits[i].score == doctest::Approx(flat[i].score));
+    // The default probe fetches only some shards and still finds the token itself.
+    PartStore few;
+    SearchOptions def;
+    def.k = 3;
+    const auto probe = shards_to_probe(b, d, def);
+    CHECK(probe.size() == 2);
+    search_partitioned_json(b, few, d, def, reader, &hits);
+    CHECK(few.shard_count() == 2);
+    CHECK(hits[0].token == P.token_of_image[size_t(t)]);
+  }
+  // Collection filter works from the shards alone (no catalogue needed).
+  QuerySession q(b, P.tb.images[3]);
+  SearchOptions beta;
+  beta.exact = true;
+  beta.collections = {"beta"};
+  PartStore store;
+  std::vector<TokenHit> hits;
+  const auto doc = nlohmann::json::parse(search_partitioned_json(b, store, {q.descriptors(), {}}, beta, reader, &hits));
+  REQUIRE(doc["results"].size() == 10);
+  for (auto& r : doc["results"]) CHECK(r["collection"] == "beta");
+  SearchOptions filtered;
+  filtered.allow = [](uint32_t) { return true; };
+  CHECK(contains(error_of([&] { search_partitions(b, store, {q.descriptors(), {}}, filtered); }), "need the whole catalogue"));
+}
+
+TEST_CASE("partitions: damaged or swapped parts are refused, naming the file") {
+  const auto& P = partitioned();
+  const Bundle b = load_bundle(parse_manifest(P.manifest_json), P.files);
+  const PartitionLayout& L = b.layout;
+  const size_t ncol = b.catalogue.collections.size();
+  PartStore store;
+  auto shard = P.parts.shards[0];
+  shard[shard.size() - 1] ^= 1;
+  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 0, shard.data(), shard.size()); }), L.shards[0].name("shard") + ": SHA-256 does not match"));
+  shard.pop_back();
+  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 0, shard.data(), shard.size()); }), "truncated or from another bundle"));
+  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 1, P.parts.shards[0].data(), P.parts.shards[0].size()); }), L.shards[1].name("shard")));
+  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 99, P.parts.shards[0].data(), P.parts.shards[0].size()); }), "no such partition"));
+  CHECK(contains(error_of([&] { store.add_fragment(L, 1, P.parts.fragments[0].data(), P.parts.fragments[0].size()); }), L.fragments[1].name("tokens")));
+  CHECK(store.shard_count() == 0);
+  CHECK(store.fragment_count() == 0);
+  // A shard whose header disagrees with the table, even with a matching hash: refused by the parser.
+  PartitionLayout lying = L;
+  Shard s = Shard::deserialize(P.parts.shards[0].data(), P.parts.shards[0].size(), L, 0, ncol, "s");
+  s.first = 5;
+  const auto bad = s.serialize(L.dim);
+  lying.shards[0] = describe_part(bad);
+  CHECK(contains(error_of([&] { store.add_shard(lying, ncol, 0, bad.data(), bad.size()); }), "shard header does not match the partition table"));
+  // The table itself: truncated, wrong token count, trailing bytes.
+  const auto& t = P.parts.table;
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t.data(), t.size() - 3, L.dim, 40, "partitions.x.bin"); }), "partitions.x.bin"));
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t.data(), t.size(), L.dim, 41, "partitions.x.bin"); }), "partitions hold 40 tokens, manifest.json says 41"));
+  auto longer = t;
+  longer.push_back(0);
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(longer.data(), longer.size(), L.dim, 40, "p"); }), "trailing bytes"));
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t.data(), t.size(), L.dim + 1, 40, "p"); }), "centroid size"));
+  // Every truncation of the table and of a shard fails cleanly.
+  for (size_t n = 0; n < t.size(); ++n) CHECK(error_of([&] { PartitionLayout::deserialize(t.data(), n, L.dim, 40, "p"); }) != "<no error>");
+  const auto& s0 = P.parts.shards[0];
+  for (size_t n = 0; n < s0.size(); n += 7) CHECK(error_of([&] { Shard::deserialize(s0.data(), n, L, 0, ncol, "s"); }) != "<no error>");
+}
+
+TEST_CASE("partitions: the store keeps within its byte budget, never dropping parts in use") {
+  const auto& P = partitioned();
+  const Bundle b = load_bundle(parse_manifest(P.manifest_json), P.files);
+  const PartitionLayout& L = b.layout;
+  const size_t one = P.parts.shards[0].size();
+  PartStore store(one + 1);
+  for (uint32_t p = 0; p < L.partitions(); ++p) {
+    store.add_shard(L, b.catalogue.collections.size(), p, P.parts.shards[p].data(), P.parts.shards[p].size());
+    store.touch({p}, {});
+    CHECK(store.has_shard(p));
+    CHECK(store.shard_count() <= 2);
+  }
+  store.touch({0, 1}, {});  // both needed now: kept even over budget
+  CHECK(store.shard_count() <= 2);
+}
