@@ -68,7 +68,7 @@ using nlohmann::json;
 
 namespace {
 constexpr uint32_t kRecipeMagic = 0x5043524e, kCatalogueMagic = 0x5441434e;  // "NRCP", "NCAT"
-constexpr uint32_t kPartVersion = 2;  // 2: recipe with window part
+constexpr uint32_t kPartVersion = 3;  // 2: recipe with window part; 3: 16-bit projection
 constexpr uint32_t kCatalogueVersion = 2;  // 2: compact columns (byte_io)
 
 template <class T>

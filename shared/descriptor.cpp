@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "error.h"
 
@@ -195,6 +196,60 @@ std::vector<int8_t> quantize(const std::vector<float>& d, float scale) {
   std::vector<int8_t> q(d.size());
   for (size_t i = 0; i < d.size(); ++i) q[i] = int8_t(std::clamp(std::lround(d[i] * scale), -127L, 127L));
   return q;
+}
+
+namespace {
+uint16_t to_half(float f) {  // round to nearest even; |f| < 2^15 by construction
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const int32_t exp = int32_t((x >> 23) & 0xffu) - 127 + 15;
+  uint32_t mant = x & 0x7fffffu;
+  if (exp >= 31) return uint16_t(sign | 0x7bffu);
+  uint32_t h, rem, half;
+  if (exp <= 0) {  // subnormal half
+    if (exp < -10) return uint16_t(sign);
+    mant |= 0x800000u;
+    const uint32_t shift = uint32_t(14 - exp);
+    h = mant >> shift;
+    rem = mant & ((1u << shift) - 1);
+    half = 1u << (shift - 1);
+  } else {
+    h = (uint32_t(exp) << 10) | (mant >> 13);
+    rem = mant & 0x1fffu;
+    half = 0x1000u;
+  }
+  if (rem > half || (rem == half && (h & 1u))) ++h;  // a carry into the exponent is still right
+  return uint16_t(sign | std::min(h, 0x7bffu));
+}
+float from_half(uint16_t h) {
+  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  const float v = exp == 0 ? std::ldexp(float(mant), -24) : std::ldexp(float(mant | 0x400u), int(exp) - 25);
+  return (h & 0x8000u) ? -v : v;
+}
+}  // namespace
+
+std::vector<uint16_t> pack_weights(const std::vector<float>& w, int& exponent) {
+  float m = 0;
+  for (float x : w) m = std::max(m, std::fabs(x));
+  int e = 0;
+  std::frexp(m > 0 ? m : 1.0f, &e);  // m < 2^e
+  exponent = e - 14;                  // w / 2^exponent < 2^14
+  std::vector<uint16_t> h(w.size());
+  for (size_t i = 0; i < w.size(); ++i) h[i] = to_half(std::ldexp(w[i], -exponent));
+  return h;
+}
+
+std::vector<float> unpack_weights(const std::vector<uint16_t>& h, int exponent) {
+  std::vector<float> w(h.size());
+  for (size_t i = 0; i < h.size(); ++i) w[i] = std::ldexp(from_half(h[i]), exponent);
+  return w;
+}
+
+void round_weights(std::vector<float>& w) {
+  int e = 0;
+  const auto h = pack_weights(w, e);
+  w = unpack_weights(h, e);
 }
 
 std::vector<int8_t> quantize(const Recipe& r, const std::vector<float>& d) { return quantize(d, r.quant_scale); }

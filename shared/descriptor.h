@@ -30,6 +30,12 @@ struct WindowRecipe {
   void serialize(Archive& ar) { ar(boxes, in_dim, out_dim, mean, projection, quant_scale, score_scale, score_offset); }
 };
 
+// Weights as IEEE half floats after scaling by a power of two (so the largest is below 2^14 and
+// scaling is exact): relative error <= 2^-11. round_weights(w) = unpack(pack(w)), idempotent.
+std::vector<uint16_t> pack_weights(const std::vector<float>& w, int& exponent);
+std::vector<float> unpack_weights(const std::vector<uint16_t>& h, int exponent);
+void round_weights(std::vector<float>& w);
+
 struct Recipe {
   int color_grid = 8;          // colour-layout thumbnail side (Lab, color_grid^2 * 3 values)
   bool use_model = true;       // include the model's features
@@ -48,10 +54,16 @@ struct Recipe {
   int raw_dim(const ModelCard& card) const { return color_dim() + (use_model ? card.feature_dim() : 0); }
   void validate(const ModelCard& card, const std::string& where) const;
 
+  // The projection travels as 16-bit floats (see pack_weights): half the bytes every browser
+  // downloads first; the builder rounds it the same way before it codes the collection.
   template <class Archive>
   void serialize(Archive& ar) {
+    int projection_exponent = 0;
+    std::vector<uint16_t> projection16;
+    if constexpr (Archive::is_saving::value) projection16 = pack_weights(projection, projection_exponent);
     ar(color_grid, use_model, model_weight, trim_margins, mirror_queries, collection_backgrounds, in_dim, out_dim,
-       mean, projection, quant_scale, match_threshold, windows);
+       mean, projection_exponent, projection16, quant_scale, match_threshold, windows);
+    if constexpr (Archive::is_loading::value) projection = unpack_weights(projection16, projection_exponent);
   }
 };
 

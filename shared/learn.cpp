@@ -95,6 +95,7 @@ void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<st
   r.projection.resize(size_t(out_dim) * d);
   for (int o = 0; o < out_dim; ++o)
     for (int i = 0; i < d; ++i) r.projection[size_t(o) * d + i] = float(P(o, i));
+  round_weights(r.projection);  // as the bundle stores it, so the collection is coded with the same weights
 }
 
 void learn_quantizer(Recipe& r, const std::vector<Vec>& projected) {
