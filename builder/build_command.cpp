@@ -163,8 +163,8 @@ int run_build(const BuildArgs& a) {
   for (const auto& p : a.partials) {  // merge: every feature the shards computed
     if (!fs::exists(fs::path(p) / "partial.json")) throw Error(p + ": not a partial result of nftlens build --shard (no partial.json)");
     const FeatureCache part(fs::path(p) / "cache", cache_ns);
-    for (const auto& [k, v] : part.entries())
-      if (!cache.find(k)) cache.put(k, v);
+    for (const auto& k : part.keys())
+      if (!cache.contains(k)) cache.put(k, *part.find(k));
     cache.flush();
     if (!a.quiet) std::cerr << "merge: " << part.size() << " features from " << p << "\n";
   }
@@ -196,7 +196,7 @@ int run_build(const BuildArgs& a) {
           image_hash[w.token] = sha256_hex(bytes.data(), bytes.size());
           w.key = image_hash[w.token];
           if (sharded && w.token % size_t(a.shard_count) != size_t(a.shard_index)) { w.foreign = true; return; }
-          const bool cached = cache.find(w.key) != nullptr;
+          const bool cached = cache.contains(w.key);
           if (cached && !a.thumbs) return;
           w.image = decode_any(bytes, card.background);
           w.box = Box{0, 0, w.image.width, w.image.height};
@@ -227,7 +227,7 @@ int run_build(const BuildArgs& a) {
           skipped.push_back({cat.collections[cat.tokens[w.token].collection].slug, src[w.token].token_id, src[w.token].image_path.string(), w.error});
           continue;
         }
-        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, window_dim, feats[w.token])) {
+        if (const auto hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, window_dim, feats[w.token])) {
           ok[w.token] = true;
         } else if (!recipe.use_model) {
           feats[w.token] = w.feat;
@@ -285,7 +285,11 @@ int run_build(const BuildArgs& a) {
   recipe.collection_backgrounds = learn_backgrounds(rings);
   recipe.in_dim = recipe.raw_dim(card);
   std::vector<std::vector<float>> raw(cat.tokens.size());
-  for (size_t i = 0; i < raw.size(); ++i) raw[i] = raw_descriptor(recipe, feats[i].color, feats[i].model);
+  for (size_t i = 0; i < raw.size(); ++i) {  // (each token's features are released as soon as used: memory)
+    raw[i] = raw_descriptor(recipe, feats[i].color, feats[i].model);
+    std::vector<float>().swap(feats[i].color);
+    std::vector<float>().swap(feats[i].model);
+  }
 
   const size_t n_pairs = size_t(std::max(0, a.pairs));
   std::vector<std::pair<std::vector<float>, std::vector<float>>> pairs;
@@ -306,7 +310,7 @@ int run_build(const BuildArgs& a) {
         w.token = order[(begin + j) % order.size()];
         seeds[j] = 0x9e3779b97f4a7c15ull * (begin + j + 1);
         w.key = image_hash[w.token] + ":copy:" + std::to_string(seeds[j]);
-        if (cache.find(w.key) || (sharded && (begin + j) % size_t(a.shard_count) != size_t(a.shard_index))) { w.foreign = true; return; }
+        if (cache.contains(w.key) || (sharded && (begin + j) % size_t(a.shard_count) != size_t(a.shard_index))) { w.foreign = true; return; }
         try {
           const auto bytes = read_bytes(src[w.token].image_path, 64u << 20);
           RgbImage copy = augment(decode_any(bytes, card.background), seeds[j]);
@@ -337,7 +341,7 @@ int run_build(const BuildArgs& a) {
       for (auto& w : works) {
         if (sharded) break;  // a shard only computes; the merge pairs them up
         ImageFeatures f;
-        if (const auto* hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
+        if (const auto hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
           pairs.emplace_back(raw[w.token], raw_descriptor(recipe, f.color, f.model));
           pair_token.push_back(w.token);
         }
@@ -364,6 +368,7 @@ int run_build(const BuildArgs& a) {
   std::vector<std::vector<float>> projected(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) projected[i] = project(recipe, raw[i]);
   learn_quantizer(recipe, projected);
+  std::vector<std::vector<float>>().swap(raw);  // only the projected descriptors are needed from here
   // Unseen copies: their score with the true token (positives) and the best other token (negatives).
   float main_pos_median = 0.9f, main_neg_p99 = 0.5f;
   {

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <cmath>
 #include <random>
 
@@ -42,14 +45,14 @@ TEST_CASE("feature cache: put, flush, reload; namespaces are separate") {
     CHECK(c.size() == 11);
     REQUIRE(c.find("key4"));
     CHECK(*c.find("key4") == value_for(4));
-    CHECK(c.find("missing") == nullptr);
+    CHECK(c.find("missing") == std::nullopt);
     c.flush();
   }
   {
     FeatureCache c(tmp.path, "model-a/recipe-1");
     CHECK(c.loaded() == 11);
     for (int i = 0; i < 10; ++i) {
-      const auto* v = c.find("key" + std::to_string(i));
+      const auto v = c.find("key" + std::to_string(i));
       REQUIRE(v);
       CHECK(*v == value_for(i == 3 ? 33 : i));
     }
@@ -58,7 +61,7 @@ TEST_CASE("feature cache: put, flush, reload; namespaces are separate") {
   }
   FeatureCache other(tmp.path, "model-b/recipe-1");
   CHECK(other.loaded() == 0);
-  CHECK(other.find("key1") == nullptr);
+  CHECK(other.find("key1") == std::nullopt);
 }
 
 TEST_CASE("feature cache: a torn or corrupt tail keeps every complete record") {
@@ -74,7 +77,7 @@ TEST_CASE("feature cache: a torn or corrupt tail keeps every complete record") {
   {
     FeatureCache c(tmp.path, "ns");
     CHECK(c.loaded() == 9);
-    CHECK(c.find("k9") == nullptr);
+    CHECK(c.find("k9") == std::nullopt);
     REQUIRE(c.find("k8"));
     CHECK(*c.find("k8") == value_for(8));
     c.put("k9", value_for(9));  // the torn bytes were dropped: the new record lands on a clean boundary
@@ -107,7 +110,31 @@ TEST_CASE("feature cache: a torn or corrupt tail keeps every complete record") {
   }
   FeatureCache c(tmp.path, "ns");
   CHECK(c.loaded() == 10);
-  CHECK(c.find("k10") == nullptr);
+  CHECK(c.find("k10") == std::nullopt);
+}
+
+TEST_CASE("feature cache: readers on other threads while records are written") {
+  TempDir tmp;
+  FeatureCache c(tmp.path, "ns");
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::thread reader([&] {
+    while (!stop) {
+      for (int i = 0; i < 200; ++i) {
+        const std::string k = "k" + std::to_string(i);
+        if (c.contains(k)) {
+          const auto v = c.find(k);
+          if (!v || *v != value_for(i)) ++bad;
+        }
+      }
+    }
+  });
+  for (int i = 0; i < 200; ++i) c.put("k" + std::to_string(i), value_for(i));
+  stop = true;
+  reader.join();
+  CHECK(bad == 0);
+  CHECK(c.size() == 200);
+  CHECK(c.keys().size() == 200);
 }
 
 TEST_CASE("learn_projection: learned whitening shrinks copy differences relative to item differences") {
