@@ -216,7 +216,8 @@ void PartStore::evict(const std::vector<uint32_t>& keep_s, const std::vector<uin
   }
 }
 
-std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size_t P, uint64_t seed, std::vector<uint32_t>& assignment, int threads) {
+std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size_t P, uint64_t seed, std::vector<uint32_t>& assignment, int threads,
+                                 double max_ratio) {
   const size_t n = codes.size() / size_t(dim);
   if (P == 0 || P > n) throw Error("partitioning: need between 1 and " + std::to_string(n) + " partitions");
   const L2Int8Fn fn = best_l2_int8();
@@ -272,14 +273,43 @@ std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size
   std::vector<size_t> all(n);
   std::iota(all.begin(), all.end(), size_t(0));
   assign(all, assignment);
+  // Balance: k-means on clustered data leaves some partitions many times the mean, and every query
+  // that probes one downloads all of it. Move the members of an over-full partition that are
+  // closest to another centroid with room there, until none holds more than max_ratio x the mean.
+  const size_t cap = std::max<size_t>(1, size_t(std::ceil(max_ratio * double(n) / double(P))));
+  std::vector<size_t> count(P, 0);
+  for (uint32_t a : assignment) ++count[a];
+  for (size_t c = 0; c < P; ++c) {
+    if (count[c] <= cap) continue;
+    std::vector<std::pair<int32_t, std::pair<size_t, uint32_t>>> moves;  // (extra distance, (item, to))
+    for (size_t i = 0; i < n; ++i) {
+      if (assignment[i] != c) continue;
+      const int8_t* x = codes.data() + i * size_t(dim);
+      const int32_t own = fn(x, cent.data() + c * size_t(dim), size_t(dim));
+      int32_t best = INT32_MAX;
+      uint32_t to = uint32_t(c);
+      for (size_t o = 0; o < P; ++o)
+        if (o != c && count[o] < cap)
+          if (const int32_t d = fn(x, cent.data() + o * size_t(dim), size_t(dim)); d < best) { best = d; to = uint32_t(o); }
+      if (to != c) moves.push_back({best - own, {i, to}});
+    }
+    std::sort(moves.begin(), moves.end());
+    for (auto& [extra, m] : moves) {
+      if (count[c] <= cap) break;
+      if (count[m.second] >= cap) continue;  // filled up meanwhile
+      assignment[m.first] = m.second;
+      --count[c];
+      ++count[m.second];
+    }
+  }
   return cent;
 }
 
 PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t n_partitions, uint32_t probe,
-                                  uint32_t fragment_tokens, int threads) {
+                                  uint32_t fragment_tokens, int threads, double max_ratio) {
   if (codes.size() != cat.tokens.size() * size_t(dim)) throw Error("partitioning: one code per token expected");
   std::vector<uint32_t> assign;
-  const std::vector<int8_t> cent = kmeans_codes(codes, dim, n_partitions, 0x5eed, assign, threads);
+  const std::vector<int8_t> cent = kmeans_codes(codes, dim, n_partitions, 0x5eed, assign, threads, max_ratio);
   std::vector<size_t> order(cat.tokens.size());
   std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {

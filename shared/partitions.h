@@ -98,9 +98,10 @@ class PartStore {
 // Builder side: k-means over int8 codes (`count` x `dim`), deterministic for a seed. Trains on a
 // sample of at most 64 codes per partition, then assigns every code to its nearest centroid (with
 // the same int8 distance a query uses to rank partitions). Returns the centroids; `assignment`
-// gets each code's partition.
+// gets each code's partition. No partition keeps more than max_ratio x the mean count (the
+// members nearest to another centroid with room move there).
 std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size_t partitions, uint64_t seed,
-                                 std::vector<uint32_t>& assignment, int threads = 1);
+                                 std::vector<uint32_t>& assignment, int threads = 1, double max_ratio = 2.0);
 
 // Builder side: learn the partitions, reorder `cat.tokens` and `codes` partition by partition
 // (within one, by collection, then in their earlier order; empty partitions are dropped), and
@@ -111,6 +112,6 @@ struct PartitionedParts {
   std::vector<std::vector<uint8_t>> shards, fragments;  // in the table's order
 };
 PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t partitions,
-                                  uint32_t probe, uint32_t fragment_tokens, int threads);
+                                  uint32_t probe, uint32_t fragment_tokens, int threads, double max_ratio = 2.0);
 
 }  // namespace nftlens
