@@ -3,48 +3,78 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <unordered_set>
 
 namespace nftlens {
 
-std::vector<std::string> text_words(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
+// The wasm module is built with -Oz, which leaves even tiny helpers as calls: the hot paths use raw
+// pointers and force-inline their helpers.
+#define NFTLENS_INLINE __attribute__((always_inline)) inline
+
+namespace {
+// ASCII classes (what <cctype> gives in the "C" locale, without its locale lookups).
+NFTLENS_INLINE bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
+NFTLENS_INLINE bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+NFTLENS_INLINE bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+NFTLENS_INLINE bool is_alpha(unsigned char c) { return is_lower(c) || is_upper(c); }
+
+// Calls f(word) for each word of a text (see text_words); the view points into a buffer reused
+// between calls.
+template <class F>
+void each_word(std::string_view text, F&& f) {
+  if (text.empty()) return;
+  std::unique_ptr<char[]> buf(new char[text.size()]);  // no word is longer than the text
+  char* cur = buf.get();
+  size_t len = 0;
   auto flush = [&] {
-    if (cur.empty()) return;
+    if (len == 0) return;
     // Plurals: "glasses" -> "glass", "earrings" -> "earring", "boxes" -> "box"; keep short words.
-    if (cur.size() > 4 && cur.compare(cur.size() - 3, 3, "ses") == 0) cur.resize(cur.size() - 2);
-    else if (cur.size() > 4 && cur.compare(cur.size() - 3, 3, "xes") == 0) cur.resize(cur.size() - 2);
-    else if (cur.size() > 3 && cur.back() == 's' && cur[cur.size() - 2] != 's') cur.pop_back();
-    out.push_back(cur);
-    cur.clear();
+    if (len > 4 && cur[len - 1] == 's' && cur[len - 2] == 'e' && (cur[len - 3] == 's' || cur[len - 3] == 'x')) len -= 2;
+    else if (len > 3 && cur[len - 1] == 's' && cur[len - 2] != 's') len -= 1;
+    f(std::string_view(cur, len));
+    len = 0;
   };
   for (size_t i = 0; i < text.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (std::isalnum(c)) {
+    if (is_alpha(c) || is_digit(c)) {
       // camelCase boundary: lower->Upper, or letter<->digit
-      if (!cur.empty()) {
+      if (len != 0) {
         const unsigned char prev = static_cast<unsigned char>(text[i - 1]);
-        if ((std::islower(prev) && std::isupper(c)) || (std::isalpha(prev) && std::isdigit(c)) || (std::isdigit(prev) && std::isalpha(c))) flush();
+        if ((is_lower(prev) && is_upper(c)) || (is_alpha(prev) && is_digit(c)) || (is_digit(prev) && is_alpha(c))) flush();
       }
-      cur += char(std::tolower(c));
-      if (cur.size() > 40) flush();  // absurdly long "words" from hostile metadata
+      cur[len++] = is_upper(c) ? char(c - 'A' + 'a') : char(c);
+      if (len > 40) flush();  // absurdly long "words" from hostile metadata
     } else if (c >= 0x80) {
-      cur += char(c);  // keep UTF-8 bytes of non-ASCII letters
+      cur[len++] = char(c);  // keep UTF-8 bytes of non-ASCII letters
     } else {
       flush();
     }
   }
   flush();
+}
+}  // namespace
+
+std::vector<std::string> text_words(const std::string& text) {
+  std::vector<std::string> out;
+  each_word(text, [&](std::string_view w) { out.emplace_back(w); });
   return out;
 }
 
-int edit_distance(const std::string& a, const std::string& b, int limit) {
+int edit_distance(std::string_view a, std::string_view b, int limit) {
   const int n = int(a.size()), m = int(b.size());
   if (std::abs(n - m) > limit) return limit + 1;
-  std::vector<int> prev(m + 1), cur(m + 1);
+  int buf[2 * 64];  // two DP rows on the stack for words up to 63 bytes
+  std::vector<int> big;
+  int* prev = buf;
+  int* cur = buf + 64;
+  if (m + 1 > 64) {
+    big.resize(2 * size_t(m + 1));
+    prev = big.data();
+    cur = prev + m + 1;
+  }
   for (int j = 0; j <= m; ++j) prev[j] = j;
   for (int i = 1; i <= n; ++i) {
     cur[0] = i;
@@ -98,59 +128,265 @@ TextQuery parse_text_query(const std::string& query) {
 }
 
 namespace {
-constexpr float kValueWeight = 2.0f, kNameWeight = 1.5f, kTypeWeight = 0.6f, kCollectionWeight = 0.5f, kDescriptionWeight = 0.2f;
+// Fields a term occurs in, best first; a posting keeps the best field's index.
+enum Field : uint8_t { kValue, kName, kType, kCollection, kDescription };
+constexpr float kFieldWeight[] = {2.0f, 1.5f, 0.6f, 0.5f, 0.2f};
+constexpr size_t kMaxLengthBucket = 48;
+constexpr uint32_t kBlock = 32;  // terms per block of masks
+
 bool contains_all(const std::vector<std::string>& hay, const std::vector<std::string>& needles) {
   for (auto& n : needles)
     if (std::find(hay.begin(), hay.end(), n) == hay.end()) return false;
   return true;
 }
+
+NFTLENS_INLINE uint64_t hash_bytes(std::string_view s) {  // FNV-1a
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h ^ (h >> 29);
+}
+
+// One bit per character class (a-z, 0-9; other bytes share bits). A word has at least as many edits
+// to a term as it has characters whose bit the term lacks, and the other way round.
+uint64_t char_mask(std::string_view s) {
+  uint64_t m = 0;
+  for (unsigned char c : s) {
+    const unsigned bit = c >= 'a' && c <= 'z' ? c - 'a' : c >= '0' && c <= '9' ? 26 + (c - '0') : 36 + c % 28;
+    m |= uint64_t(1) << bit;
+  }
+  return m;
+}
+// Buckets of terms by their first three bytes.
+size_t prefix_buckets(size_t terms) {
+  size_t n = 16;
+  while (n < terms / 4) n *= 2;
+  return n;
+}
+NFTLENS_INLINE int mask_distance_bound(uint64_t a, uint64_t b) {
+  return std::max(__builtin_popcountll(a & ~b), __builtin_popcountll(b & ~a));
+}
 }  // namespace
 
-TextIndex::TextIndex(const Catalogue& cat) : cat_(cat) {
-  value_words_.resize(cat.strings.size());
-  for (size_t i = 0; i < cat.strings.size(); ++i) value_words_[i] = text_words(cat.strings[i]);
-  std::vector<std::vector<std::string>> coll_words(cat.collections.size());
-  for (size_t c = 0; c < cat.collections.size(); ++c) coll_words[c] = text_words(cat.collections[c].name + " " + cat.collections[c].slug);
-  std::unordered_map<uint32_t, std::vector<std::string>> desc_words;  // descriptions shared by many tokens: split once
-  for (uint32_t t = 0; t < cat.tokens.size(); ++t) {
-    const Token& tk = cat.tokens[t];
-    std::unordered_map<std::string, float> w;  // term -> best field weight for this token
-    auto add = [&](const std::vector<std::string>& words, float weight) {
-      for (auto& x : words) { float& v = w[x]; v = std::max(v, weight); }
-    };
-    for (auto& [k, v] : tk.traits) { add(value_words_[v], kValueWeight); add(value_words_[k], kTypeWeight); }
-    add(text_words(tk.name), kNameWeight);
-    add(coll_words[tk.collection], kCollectionWeight);
-    auto it = desc_words.find(tk.description);
-    if (it == desc_words.end()) it = desc_words.emplace(tk.description, text_words(cat.strings[tk.description])).first;
-    add(it->second, kDescriptionWeight);
-    for (auto& [term, weight] : w) {
-      auto [tid, added] = term_id_.emplace(term, uint32_t(vocab_.size()));
-      if (added) { vocab_.push_back(term); postings_.emplace_back(); }
-      postings_[tid->second].push_back(Posting{t, weight});
-    }
-  }
-  const double n = double(std::max<size_t>(1, cat.tokens.size()));
-  idf_.resize(vocab_.size());
-  for (size_t i = 0; i < vocab_.size(); ++i) idf_[i] = float(std::log(1.0 + n / double(postings_[i].size())));
-  for (uint32_t i = 0; i < vocab_.size(); ++i) {
-    const size_t len = std::min<size_t>(vocab_[i].size(), 48);
-    if (terms_by_length_.size() <= len) terms_by_length_.resize(len + 1);
-    terms_by_length_[len].push_back(i);
+uint32_t TextIndex::find_term(std::string_view w) const {
+  if (term_slots_.empty()) return UINT32_MAX;
+  const size_t mask = term_slots_.size() - 1;
+  for (size_t i = hash_bytes(w) & mask;; i = (i + 1) & mask) {
+    const uint32_t s = term_slots_[i];
+    if (s == 0) return UINT32_MAX;
+    if (term(s - 1) == w) return s - 1;
   }
 }
 
-size_t TextIndex::postings() const {
-  size_t n = 0;
-  for (auto& p : postings_) n += p.size();
+uint32_t TextIndex::add_term(std::string_view w) {
+  const uint32_t n = uint32_t(terms());
+  if (size_t(n + 1) * 2 > term_slots_.size()) {  // keep the table at most half full
+    term_slots_.assign(std::max<size_t>(64, term_slots_.size() * 2), 0);
+    const size_t mask = term_slots_.size() - 1;
+    for (uint32_t id = 0; id < n; ++id) {
+      size_t i = hash_bytes(term(id)) & mask;
+      while (term_slots_[i] != 0) i = (i + 1) & mask;
+      term_slots_[i] = id + 1;
+    }
+  }
+  const size_t mask = term_slots_.size() - 1;
+  size_t i = hash_bytes(w) & mask;
+  for (; term_slots_[i] != 0; i = (i + 1) & mask)
+    if (term(term_slots_[i] - 1) == w) return term_slots_[i] - 1;
+  term_slots_[i] = n + 1;
+  vocab_text_ += w;
+  vocab_off_.push_back(uint32_t(vocab_text_.size()));
   return n;
 }
 
+uint32_t TextIndex::prefix_bucket(std::string_view w) const {
+  uint32_t h = (uint32_t(uint8_t(w[0])) | uint32_t(uint8_t(w[1])) << 8 | uint32_t(uint8_t(w[2])) << 16) * 2654435761u;
+  h ^= h >> 15;
+  return h & uint32_t(prefix_begin_.size() - 2);  // buckets: a power of two
+}
+
+const std::vector<std::string>& TextIndex::words_of(uint32_t string_id) const {
+  static const std::vector<std::string> none;
+  const uint32_t slot = string_id < value_slot_.size() ? value_slot_[string_id] : UINT32_MAX;
+  return slot == UINT32_MAX ? none : value_words_[slot];
+}
+
+TextIndex::TextIndex(const Catalogue& cat) : cat_(cat) {
+  const size_t ns = cat.strings.size(), nt = cat.tokens.size();
+  // Words of trait types and values (kept).
+  value_slot_.assign(ns, UINT32_MAX);
+  std::vector<uint32_t> uses(ns, 0);  // tokens using a string as their description
+  for (const Token& tk : cat.tokens) {
+    for (auto& [k, v] : tk.traits)
+      for (uint32_t s : {k, v})
+        if (value_slot_[s] == UINT32_MAX) {
+          value_slot_[s] = uint32_t(value_words_.size());
+          value_words_.push_back(text_words(cat.strings[s]));
+        }
+    uses[tk.description]++;
+  }
+  // Terms of each token with the best field it has them in, token after token (a term gets its
+  // id when a token first has it, so every term has postings). Trait strings, collections and
+  // descriptions shared by several tokens are split once (cached: string id -> row of term ids).
+  std::vector<uint32_t> cache_row(ns, UINT32_MAX), coll_row(cat.collections.size(), UINT32_MAX);
+  std::vector<std::vector<uint32_t>> cached;
+  std::vector<uint32_t> tok_end(nt + 1, 0), tok_terms, seen, pos;
+  std::vector<uint8_t> tok_fields;
+  auto ids_of = [&](uint32_t& row, const std::string& text) -> const std::vector<uint32_t>& {
+    if (row == UINT32_MAX) {
+      row = uint32_t(cached.size());
+      std::vector<uint32_t> ids;
+      for (auto& w : text_words(text)) ids.push_back(add_term(w));
+      cached.push_back(std::move(ids));
+    }
+    return cached[row];
+  };
+  for (uint32_t t = 0; t < nt; ++t) {
+    const Token& tk = cat.tokens[t];
+    auto add = [&](uint32_t id, Field f) {
+      if (id >= seen.size()) { seen.resize(std::max<size_t>(id + 1, seen.size() * 2), 0); pos.resize(seen.size()); }
+      if (seen[id] == t + 1) {
+        tok_fields[pos[id]] = std::min<uint8_t>(tok_fields[pos[id]], f);
+      } else {
+        seen[id] = t + 1;
+        pos[id] = uint32_t(tok_terms.size());
+        tok_terms.push_back(id);
+        tok_fields.push_back(f);
+      }
+    };
+    auto add_all = [&](const std::vector<uint32_t>& ids, Field f) {
+      for (uint32_t id : ids) add(id, f);
+    };
+    auto add_text = [&](const std::string& text, Field f) {
+      each_word(text, [&](std::string_view w) { add(add_term(w), f); });
+    };
+    for (auto& [k, v] : tk.traits) {
+      add_all(ids_of(cache_row[v], cat.strings[v]), kValue);
+      add_all(ids_of(cache_row[k], cat.strings[k]), kType);
+    }
+    add_text(tk.name, kName);
+    const Collection& c = cat.collections[tk.collection];
+    add_all(ids_of(coll_row[tk.collection], c.name + " " + c.slug), kCollection);
+    if (uses[tk.description] > 1) add_all(ids_of(cache_row[tk.description], cat.strings[tk.description]), kDescription);
+    else add_text(cat.strings[tk.description], kDescription);
+    tok_end[t + 1] = uint32_t(tok_terms.size());
+  }
+  const size_t nterms = terms();
+  // Postings in compressed rows, tokens ascending within a term.
+  post_begin_.assign(nterms + 1, 0);
+  for (uint32_t id : tok_terms) post_begin_[id + 1]++;
+  for (size_t i = 0; i < nterms; ++i) post_begin_[i + 1] += post_begin_[i];
+  post_token_.resize(tok_terms.size());
+  post_field_.resize(tok_terms.size());
+  {
+    std::vector<uint32_t> fill(post_begin_.begin(), post_begin_.end() - 1);
+    for (uint32_t t = 0; t < nt; ++t)
+      for (uint32_t j = tok_end[t]; j < tok_end[t + 1]; ++j) {
+        const uint32_t at = fill[tok_terms[j]]++;
+        post_token_[at] = t;
+        post_field_[at] = tok_fields[j];
+      }
+  }
+  std::vector<uint32_t>().swap(tok_terms);
+  std::vector<uint8_t>().swap(tok_fields);
+  const double n = double(std::max<size_t>(1, nt));
+  idf_.resize(nterms);
+  for (size_t i = 0; i < nterms; ++i) idf_[i] = float(std::log(1.0 + n / double(post_begin_[i + 1] - post_begin_[i])));
+  // Terms by length with their character masks, in each length those with letters before the
+  // digit-only ones (numbers, which a word with letters is never near: whole blocks are skipped).
+  constexpr uint64_t kDigitBits = uint64_t(1023) << 26;
+  auto group = [&](uint32_t id, uint64_t mask) { return std::min(term(id).size(), kMaxLengthBucket) * 2 + ((mask & ~kDigitBits) == 0); };
+  std::vector<uint32_t> group_begin(2 * (kMaxLengthBucket + 1) + 1, 0);
+  for (uint32_t i = 0; i < nterms; ++i) group_begin[group(i, char_mask(term(i))) + 1]++;
+  for (size_t g = 0; g + 1 < group_begin.size(); ++g) group_begin[g + 1] += group_begin[g];
+  len_begin_.resize(kMaxLengthBucket + 2);
+  for (size_t b = 0; b < len_begin_.size(); ++b) len_begin_[b] = group_begin[2 * b];
+  len_term_.resize(nterms);
+  len_mask_.resize(nterms);
+  for (uint32_t i = 0; i < nterms; ++i) {
+    const uint64_t mask = char_mask(term(i));
+    const uint32_t at = group_begin[group(i, mask)]++;
+    len_term_[at] = i;
+    len_mask_[at] = mask;
+  }
+  len_block_mask_.assign((nterms + kBlock - 1) / kBlock, 0);
+  for (size_t i = 0; i < nterms; ++i) len_block_mask_[i / kBlock] |= len_mask_[i];
+  // 3-letter words match as prefixes: terms of 4+ bytes by their first three.
+  prefix_begin_.assign(prefix_buckets(nterms) + 1, 0);
+  for (uint32_t i = 0; i < nterms; ++i)
+    if (term(i).size() > 3) prefix_begin_[prefix_bucket(term(i)) + 1]++;
+  for (size_t b = 0; b + 1 < prefix_begin_.size(); ++b) prefix_begin_[b + 1] += prefix_begin_[b];
+  prefix_term_.resize(prefix_begin_.back());
+  {
+    std::vector<uint32_t> fill(prefix_begin_.begin(), prefix_begin_.end() - 1);
+    for (uint32_t i = 0; i < nterms; ++i)
+      if (term(i).size() > 3) prefix_term_[fill[prefix_bucket(term(i))]++] = i;
+  }
+  // Distinct (type, value) pairs with counts: trait occurrences grouped by value (counting sort),
+  // then each value's types told apart with a stamp per type string.
+  std::vector<uint32_t> by_value_begin(value_words_.size() + 1, 0), by_value_type;
+  for (const Token& tk : cat.tokens)
+    for (auto& [k, v] : tk.traits) by_value_begin[value_slot_[v] + 1]++;
+  for (size_t i = 0; i < value_words_.size(); ++i) by_value_begin[i + 1] += by_value_begin[i];
+  by_value_type.resize(by_value_begin.back());
+  std::vector<uint32_t> value_string(value_words_.size(), 0);
+  {
+    std::vector<uint32_t> fill(by_value_begin.begin(), by_value_begin.end() - 1);
+    for (const Token& tk : cat.tokens)
+      for (auto& [k, v] : tk.traits) {
+        by_value_type[fill[value_slot_[v]]++] = k;
+        value_string[value_slot_[v]] = v;
+      }
+  }
+  {
+    std::vector<uint32_t> stamp(ns, UINT32_MAX), at(ns, 0);
+    for (uint32_t slot = 0; slot < value_words_.size(); ++slot)
+      for (uint32_t j = by_value_begin[slot]; j < by_value_begin[slot + 1]; ++j) {
+        const uint32_t k = by_value_type[j];
+        if (stamp[k] != slot) {
+          stamp[k] = slot;
+          at[k] = uint32_t(trait_key_.size());
+          trait_key_.push_back(uint64_t(k) << 32 | value_string[slot]);
+          trait_count_.push_back(0);
+        }
+        trait_count_[at[k]]++;
+      }
+  }
+  // Multi-word values (phrases): the tokens carrying each, and the phrases by their first word's term.
+  std::vector<uint32_t> phrase_of(value_words_.size(), UINT32_MAX);
+  for (uint32_t slot = 0; slot < value_words_.size(); ++slot)
+    if (value_words_[slot].size() > 1 && by_value_begin[slot + 1] > by_value_begin[slot]) {
+      phrase_of[slot] = uint32_t(phrase_value_.size());
+      phrase_value_.push_back(value_string[slot]);
+      phrase_tok_begin_.push_back(by_value_begin[slot + 1] - by_value_begin[slot]);  // counts for now
+    }
+  {
+    uint32_t sum = 0;  // counts -> row starts
+    for (uint32_t& x : phrase_tok_begin_) { const uint32_t c = x; x = sum; sum += c; }
+    phrase_tok_begin_.push_back(sum);
+    phrase_tokens_.resize(sum);
+    std::vector<uint32_t> fill(phrase_tok_begin_.begin(), phrase_tok_begin_.end() - 1);
+    for (uint32_t t = 0; t < nt; ++t)
+      for (auto& [k, v] : cat.tokens[t].traits)
+        if (const uint32_t p = phrase_of[value_slot_[v]]; p != UINT32_MAX) phrase_tokens_[fill[p]++] = t;
+  }
+  phrase_by_term_begin_.assign(nterms + 1, 0);
+  for (uint32_t v : phrase_value_) phrase_by_term_begin_[find_term(words_of(v)[0]) + 1]++;
+  for (size_t i = 0; i < nterms; ++i) phrase_by_term_begin_[i + 1] += phrase_by_term_begin_[i];
+  phrase_by_term_.resize(phrase_value_.size());
+  {
+    std::vector<uint32_t> fill(phrase_by_term_begin_.begin(), phrase_by_term_begin_.end() - 1);
+    for (uint32_t p = 0; p < phrase_value_.size(); ++p) phrase_by_term_[fill[find_term(words_of(phrase_value_[p])[0])]++] = p;
+  }
+}
+
+size_t TextIndex::postings() const { return post_token_.size(); }
+
 void TextIndex::resolve(TextFilter& f) const {
+  // Exact when some trait of a matching type has exactly this value.
   f.exact.assign(f.traits.size(), false);
   for (size_t i = 0; i < f.traits.size(); ++i)
-    for (auto& w : value_words_)
-      if (w == f.traits[i].second) { f.exact[i] = true; break; }
+    for (uint64_t key : trait_key_)
+      if (words_of(uint32_t(key)) == f.traits[i].second && contains_all(words_of(uint32_t(key >> 32)), f.traits[i].first)) { f.exact[i] = true; break; }
 }
 
 bool TextIndex::passes(uint32_t token, const TextFilter& f) const {
@@ -164,77 +400,198 @@ bool TextIndex::passes(uint32_t token, const TextFilter& f) const {
     const bool exact = i < f.exact.size() && f.exact[i];
     bool ok = false;
     for (auto& [k, v] : tk.traits)
-      if (contains_all(value_words_[k], type) && (exact ? value_words_[v] == value : contains_all(value_words_[v], value))) { ok = true; break; }
+      if (contains_all(words_of(k), type) && (exact ? words_of(v) == value : contains_all(words_of(v), value))) { ok = true; break; }
     if (!ok) return false;
   }
   return true;
 }
 
+std::vector<std::pair<uint32_t, float>> TextIndex::match_terms(const std::string& w) const {
+  std::vector<std::pair<uint32_t, float>> terms;
+  if (const uint32_t id = find_term(w); id != UINT32_MAX) {
+    terms.emplace_back(id, 1.0f);
+    return terms;
+  }
+  const int limit = w.size() >= 8 ? 2 : w.size() >= 4 ? 1 : 0;
+  if (limit == 0) {  // short words: prefix match ("piz" finds "pizza")
+    if (w.size() == 3) {  // (longer words have an edit budget; 4+-byte terms are bucketed by prefix)
+      const uint32_t b = prefix_bucket(w);
+      for (uint32_t i = prefix_begin_[b]; i < prefix_begin_[b + 1]; ++i)
+        if (term(prefix_term_[i]).substr(0, 3) == w) terms.emplace_back(prefix_term_[i], 0.6f);
+    }
+    return terms;
+  }
+  // The closest terms within the edit budget for the word's length.
+  const uint64_t wm = char_mask(w);
+  int best = limit + 1;
+  for (size_t len = w.size() > size_t(limit) ? w.size() - limit : 0; len <= w.size() + limit && len <= kMaxLengthBucket; ++len)
+    for (uint32_t i = len_begin_[len], end = len_begin_[len + 1]; i < end; ++i) {
+      const int cap = std::min(best, limit);  // farther terms are never kept
+      if (i % kBlock == 0 && __builtin_popcountll(wm & ~len_block_mask_[i / kBlock]) > cap) {  // no term of the block is near
+        i += kBlock - 1;
+        continue;
+      }
+      if (mask_distance_bound(wm, len_mask_[i]) > cap) continue;
+      const int d = edit_distance(w, term(len_term_[i]), cap);
+      if (d > cap) continue;
+      if (d < best) { best = d; terms.clear(); }
+      terms.emplace_back(len_term_[i], d == 1 ? 0.75f : 0.5f);
+    }
+  return terms;
+}
+
 std::vector<TextHit> TextIndex::search(const std::string& query, size_t k) const { return search(parse_text_query(query), k); }
 
 std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k) const {
+  if (k == 0) return {};
   TextQuery q = query;
   resolve(q.filter);
-  // Dense per-token accumulators (hash maps were the cost on common words with long postings).
-  const size_t n = cat_.tokens.size();
-  std::vector<float> score(n, 0.0f), word_best(n, 0.0f);
-  std::vector<uint16_t> matched(n, 0);
-  std::vector<uint32_t> touched, word_touched;
   std::vector<std::string> words;
   for (auto& w : q.words)  // repeated words count once
     if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
-  for (const std::string& w : words) {
-    // Exact term, else the closest terms within the edit budget for the word's length.
-    std::vector<std::pair<uint32_t, float>> terms;
-    if (auto it = term_id_.find(w); it != term_id_.end()) terms.emplace_back(it->second, 1.0f);
-    else {
-      const int limit = w.size() >= 8 ? 2 : w.size() >= 4 ? 1 : 0;
-      if (limit == 0) {  // short words: prefix match ("piz" finds "pizza")
-        if (w.size() >= 3)
-          for (uint32_t i = 0; i < vocab_.size(); ++i)
-            if (vocab_[i].compare(0, w.size(), w) == 0) terms.emplace_back(i, 0.6f);
-      } else {
-        int best = limit + 1;
-        for (size_t len = w.size() > size_t(limit) ? w.size() - limit : 0; len <= w.size() + limit && len < terms_by_length_.size(); ++len)
-          for (uint32_t i : terms_by_length_[len]) {
-            const int d = edit_distance(w, vocab_[i], limit);
-            if (d > limit) continue;
-            if (d < best) { best = d; terms.clear(); }
-            if (d == best) terms.emplace_back(i, d == 1 ? 0.75f : 0.5f);
-          }
-      }
+  // The k best as a heap whose front is the worst kept (same order as sorting every hit).
+  auto better = [](const TextHit& a, const TextHit& b) { return a.score != b.score ? a.score > b.score : a.token < b.token; };
+  std::vector<TextHit> top;
+  auto offer = [&](TextHit h) {
+    if (top.size() < k) {
+      top.push_back(h);
+      std::push_heap(top.begin(), top.end(), better);
+    } else if (better(h, top.front())) {
+      std::pop_heap(top.begin(), top.end(), better);
+      top.back() = h;
+      std::push_heap(top.begin(), top.end(), better);
     }
-    word_touched.clear();
-    for (auto& [tid, factor] : terms)  // a word counts once per token (its best term)
-      for (const Posting& p : postings_[tid]) {
-        const float v = idf_[tid] * p.weight * factor;
-        if (word_best[p.token] == 0.0f) word_touched.push_back(p.token);
-        word_best[p.token] = std::max(word_best[p.token], v);
+  };
+  auto hopeless = [&](float score) { return top.size() == k && score < top.front().score; };  // cannot enter the top k
+  auto result = [&] {
+    std::sort_heap(top.begin(), top.end(), better);
+    return top;
+  };
+  const size_t n = cat_.tokens.size();
+  if (words.empty()) {  // filters only: rarest first
+    for (uint32_t t = 0; t < n; ++t) {
+      const float score = 1.0f / float(std::max<uint32_t>(1, cat_.tokens[t].rarity_rank));
+      if (!hopeless(score) && passes(t, q.filter)) offer(TextHit{t, score});
+    }
+    return result();
+  }
+  // Each word's terms; the postings they cover choose between a list of the tokens touched
+  // (few) and a scan of every token (many).
+  std::vector<std::vector<std::pair<uint32_t, float>>> word_terms;
+  size_t volume = 0;
+  for (const std::string& w : words) {
+    word_terms.push_back(match_terms(w));
+    for (auto& [id, factor] : word_terms.back()) volume += post_begin_[id + 1] - post_begin_[id];
+  }
+  const bool dense = volume >= n / 8;
+  // Per-token accumulators; per word, its best term's idf x field weight x match factor.
+  std::unique_ptr<float[]> score_buf(new float[n]()), word_best_buf;
+  std::unique_ptr<uint16_t[]> matched_buf(new uint16_t[n]());
+  float* const score = score_buf.get();
+  uint16_t* const matched = matched_buf.get();
+  float* word_best = nullptr;
+  std::vector<uint32_t> touched, word_touched;
+  const uint32_t* const tok = post_token_.data();
+  const uint8_t* const field = post_field_.data();
+  for (const auto& terms : word_terms) {
+    if (terms.size() == 1) {  // one term: each token is in its postings once
+      const auto [id, factor] = terms[0];
+      float value[std::size(kFieldWeight)];
+      for (size_t f = 0; f < std::size(kFieldWeight); ++f) value[f] = idf_[id] * kFieldWeight[f] * factor;
+      const uint32_t b = post_begin_[id], e = post_begin_[id + 1];
+      if (dense) {
+        for (uint32_t i = b; i < e; ++i) {
+          const uint32_t t = tok[i];
+          score[t] += value[field[i]];
+          matched[t]++;
+        }
+      } else {
+        for (uint32_t i = b; i < e; ++i) {
+          const uint32_t t = tok[i];
+          if (matched[t] == 0) touched.push_back(t);
+          score[t] += value[field[i]];
+          matched[t]++;
+        }
       }
-    for (uint32_t t : word_touched) {
-      if (matched[t] == 0) touched.push_back(t);
+      continue;
+    }
+    if (terms.empty()) continue;
+    if (!word_best) {
+      word_best_buf.reset(new float[n]());
+      word_best = word_best_buf.get();
+    }
+    size_t word_volume = 0;
+    for (auto& [id, factor] : terms) word_volume += post_begin_[id + 1] - post_begin_[id];
+    const bool sweep = word_volume >= n / 8;  // (then the query is dense too)
+    word_touched.clear();
+    for (auto& [id, factor] : terms)  // a word counts once per token (its best term)
+      for (uint32_t i = post_begin_[id], e = post_begin_[id + 1]; i < e; ++i) {
+        const uint32_t t = tok[i];
+        const float v = idf_[id] * kFieldWeight[field[i]] * factor;
+        if (!sweep && word_best[t] == 0.0f) word_touched.push_back(t);
+        if (v > word_best[t]) word_best[t] = v;
+      }
+    auto settle = [&](uint32_t t) {
+      if (matched[t] == 0 && !dense) touched.push_back(t);
       score[t] += word_best[t];
       matched[t]++;
       word_best[t] = 0.0f;
+    };
+    if (sweep) {
+      for (uint32_t t = 0; t < n; ++t)
+        if (word_best[t] != 0.0f) settle(t);
+    } else {
+      for (uint32_t t : word_touched) settle(t);
     }
   }
-  std::vector<TextHit> hits;
-  if (words.empty()) {  // filters only: rarest first
-    for (uint32_t t = 0; t < cat_.tokens.size(); ++t)
-      if (passes(t, q.filter)) hits.push_back(TextHit{t, 1.0f / float(std::max<uint32_t>(1, cat_.tokens[t].rarity_rank))});
+  // Exact trait phrases: every word of a multi-word trait value appears in the query (x1.25 per
+  // trait carrying one). Such a value's first word is one of the query's words.
+  std::vector<uint32_t> with, merged;  // tokens carrying them, ascending, once per trait
+  for (const std::string& w : words) {
+    const uint32_t id = find_term(w);
+    if (id == UINT32_MAX) continue;
+    for (uint32_t i = phrase_by_term_begin_[id]; i < phrase_by_term_begin_[id + 1]; ++i) {
+      const uint32_t p = phrase_by_term_[i];
+      if (!contains_all(words, words_of(phrase_value_[p]))) continue;
+      merged.clear();
+      std::merge(with.begin(), with.end(), phrase_tokens_.begin() + phrase_tok_begin_[p], phrase_tokens_.begin() + phrase_tok_begin_[p + 1],
+                 std::back_inserter(merged));
+      with.swap(merged);
+    }
+  }
+  const float nw = float(words.size());
+  const bool filtered = !q.filter.empty();
+  float floor = -1.0f;  // the k-th best total so far (totals are > 0)
+  auto take = [&](uint32_t t, float total) {
+    if (filtered && !passes(t, q.filter)) return;
+    offer(TextHit{t, total});
+    if (top.size() == k) floor = top.front().score;
+  };
+  // Tokens with phrases first, then marked done (matched = 0).
+  for (size_t i = 0, j; i < with.size(); i = j) {
+    const uint32_t t = with[i];
+    for (j = i + 1; j < with.size() && with[j] == t; ++j) {}
+    if (matched[t] == 0) continue;
+    float total = score[t] * float(matched[t]) / nw;  // reward matching more of the query
+    for (size_t b = i; b < j; ++b) total *= 1.25f;    // one per trait carrying a phrase
+    if (total >= floor) take(t, total);
+    matched[t] = 0;
+  }
+  // Every other touched token: its total, offered unless below the k-th best so far.
+  if (dense) {
+    for (uint32_t t = 0; t < n; ++t) {
+      if (matched[t] == 0) continue;
+      const float total = score[t] * float(matched[t]) / nw;
+      if (total >= floor) take(t, total);
+    }
   } else {
     for (uint32_t t : touched) {
-      if (!q.filter.empty() && !passes(t, q.filter)) continue;
-      float total = score[t] * float(matched[t]) / float(words.size());  // reward matching more of the query
-      // Exact trait phrases: every word of a multi-word trait value appears in the query.
-      for (auto& [kk, v] : cat_.tokens[t].traits)
-        if (value_words_[v].size() > 1 && contains_all(words, value_words_[v])) total *= 1.25f;
-      hits.push_back(TextHit{t, total});
+      if (matched[t] == 0) continue;
+      const float total = score[t] * float(matched[t]) / nw;
+      if (total >= floor) take(t, total);
     }
   }
-  std::sort(hits.begin(), hits.end(), [](const TextHit& a, const TextHit& b) { return a.score != b.score ? a.score > b.score : a.token < b.token; });
-  if (hits.size() > k) hits.resize(k);
-  return hits;
+  return result();
 }
 
 std::string TextIndex::suggest_json(const std::string& prefix, size_t n) const {
@@ -242,17 +599,16 @@ std::string TextIndex::suggest_json(const std::string& prefix, size_t n) const {
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> counts;  // (type, value) -> tokens
   if (!words.empty()) {
     const std::string& last = words.back();
-    for (const Token& t : cat_.tokens)
-      for (auto& [k, v] : t.traits)
-        for (auto& w : value_words_[v])
-          if (w.compare(0, last.size(), last) == 0) { counts[{k, v}]++; break; }
+    for (size_t i = 0; i < trait_key_.size(); ++i)
+      for (auto& w : words_of(uint32_t(trait_key_[i])))
+        if (w.compare(0, last.size(), last) == 0) { counts[{uint32_t(trait_key_[i] >> 32), uint32_t(trait_key_[i])}] += trait_count_[i]; break; }
   }
   std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint32_t>> v(counts.begin(), counts.end());
   // Values that also contain the earlier words ("square re" -> "Square Red") first, then by count.
   auto context = [&](uint32_t value) {
     int n = 0;
-    for (size_t i = 0; i + 1 < words.size(); ++i)
-      n += std::find(value_words_[value].begin(), value_words_[value].end(), words[i]) != value_words_[value].end();
+    const auto& vw = words_of(value);
+    for (size_t i = 0; i + 1 < words.size(); ++i) n += std::find(vw.begin(), vw.end(), words[i]) != vw.end();
     return n;
   };
   std::stable_sort(v.begin(), v.end(), [&](auto& a, auto& b) {
