@@ -58,11 +58,15 @@ void hnswlib::HierarchicalNSW<int>::addPoint(const void*, labeltype) {
 namespace nftlens {
 namespace {
 
+// hnswlib stores each entry as [links | data | label]: data padded to 4 bytes keeps the next
+// entry's link counts (uint16/uint32 stores) aligned whatever the code size (found by UBSan).
+size_t padded(size_t dim) { return (dim + 3) & ~size_t(3); }
+
 struct Int8Space : hnswlib::SpaceInterface<int> {
   size_t dim;
   L2Int8Fn fn;
   explicit Int8Space(size_t d) : dim(d), fn(best_l2_int8()) {}
-  size_t get_data_size() override { return dim; }
+  size_t get_data_size() override { return padded(dim); }
   hnswlib::DISTFUNC<int> get_dist_func() override { return &Int8Space::dist; }
   void* get_dist_func_param() override { return this; }
   static int dist(const void* a, const void* b, const void* self) {
@@ -96,7 +100,11 @@ CodeIndex CodeIndex::build(const std::vector<int8_t>& codes, int dim, const Inde
   idx.codes_ = codes;
   idx.count_ = codes.size() / size_t(dim);
   idx.graph_ = std::make_unique<Graph>(size_t(dim), idx.count_, params);
-  for (size_t i = 0; i < idx.count_; ++i) idx.graph_->hnsw.addPoint(idx.codes_.data() + i * dim, i, -1);
+  std::vector<int8_t> point(padded(size_t(dim)), 0);  // hnswlib copies the padded size
+  for (size_t i = 0; i < idx.count_; ++i) {
+    std::copy_n(idx.codes_.data() + i * dim, dim, point.data());
+    idx.graph_->hnsw.addPoint(point.data(), i, -1);
+  }
   return idx;
 }
 
@@ -155,6 +163,7 @@ CodeIndex CodeIndex::deserialize(const uint8_t* data, size_t size, int expected_
     const int level = r.u8();
     if (uint32_t(level) > maxlevel) throw Error(where + ": index entry " + std::to_string(i) + " has an invalid level");
     std::memset(h.data_level0_memory_ + i * h.size_data_per_element_, 0, h.size_links_level0_);
+    std::memset(h.getDataByInternalId(hnswlib::tableint(i)), 0, padded(size_t(idx.dim_)));
     std::memcpy(h.getDataByInternalId(hnswlib::tableint(i)), idx.code(i), size_t(idx.dim_));
     h.setExternalLabel(hnswlib::tableint(i), i);
     h.element_levels_[i] = level;

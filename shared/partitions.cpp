@@ -279,8 +279,9 @@ std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size
   const size_t cap = std::max<size_t>(1, size_t(std::ceil(max_ratio * double(n) / double(P))));
   std::vector<size_t> count(P, 0);
   for (uint32_t a : assignment) ++count[a];
-  for (size_t c = 0; c < P; ++c) {
-    if (count[c] <= cap) continue;
+  // One pass over an over-full partition: each member's nearest other centroid with room, cheapest
+  // moves first. Returns whether anything moved (targets can fill up during a pass: then repeat).
+  auto rebalance = [&](size_t c) {
     std::vector<std::pair<int32_t, std::pair<size_t, uint32_t>>> moves;  // (extra distance, (item, to))
     for (size_t i = 0; i < n; ++i) {
       if (assignment[i] != c) continue;
@@ -294,14 +295,20 @@ std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size
       if (to != c) moves.push_back({best - own, {i, to}});
     }
     std::sort(moves.begin(), moves.end());
+    bool moved = false;
     for (auto& [extra, m] : moves) {
       if (count[c] <= cap) break;
-      if (count[m.second] >= cap) continue;  // filled up meanwhile
+      if (count[m.second] >= cap) continue;  // filled up during this pass
       assignment[m.first] = m.second;
       --count[c];
       ++count[m.second];
+      moved = true;
     }
-  }
+    return moved;
+  };
+  for (size_t c = 0; c < P; ++c)
+    while (count[c] > cap && rebalance(c)) {
+    }
   return cent;
 }
 
