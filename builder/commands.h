@@ -14,7 +14,7 @@ struct BuildArgs {
   std::vector<std::string> partials;      // merge: partial results whose features to reuse
   // Partitioned bundle (fetched per query) when partitions > 1, or when 0 (auto) and the
   // collection has more than auto_partition_above tokens: then tokens / partition_size partitions.
-  int partitions = 0, partition_size = 1000, probe = 8, fragment_tokens = 256;
+  int partitions = 0, partition_size = 1000, probe = 6, fragment_tokens = 256;
   int auto_partition_above = 50000;
   bool thumbs = true, quiet = false, use_model = true, learn = true;
 };
