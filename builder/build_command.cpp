@@ -1,17 +1,23 @@
 // nftlens build: collections -> static bundle.
 //  1. ingest metadata, read image bytes, skip broken tokens with a reason
-//  2. per image: decode, model input, colour layout (worker threads) -> ONNX Runtime (batched);
-//     features cached by (image hash, model hash) so interrupted or incremental builds redo nothing
+//  2. per image: decode, model input, colour layout, thumbnail -> ONNX Runtime, all on --threads
+//     workers (one per core by default), each running its own small batches (--batch) on one shared
+//     session with one intra-op thread; features cached by (image hash, model hash) so interrupted or
+//     incremental builds redo nothing
 //  3. synthetic copies of a sample of tokens -> matching pairs -> learned whitening, quantiser,
 //     copy threshold
 //  4. project + quantise every token, build the HNSW index, write the bundle atomically
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -108,6 +114,58 @@ void parallel_for(size_t n, int threads, F fn) {
   for (auto& th : pool) th.join();
 }
 
+// The embedding phases' worker pool. Items [0, n) are cut into chunks of `chunk` consecutive items
+// with fixed boundaries, so which images share a model run never depends on scheduling (features are
+// the same whatever the timing). `workers` threads each claim the next chunk and call
+// `fn(begin, end)`, which prepares the chunk (read, decode, preprocess, thumbnail) and runs the model
+// on it: both cores do decode and inference work all the time and at most `workers` chunks are in
+// memory. The calling thread only reports progress and syncs the feature cache about once a second.
+// The first exception stops the pool and is rethrown here.
+template <class F>
+void run_chunks(size_t n, size_t chunk, int workers, Progress& prog, FeatureCache& cache, F fn) {
+  chunk = std::max<size_t>(1, chunk);
+  const size_t n_chunks = (n + chunk - 1) / chunk;
+  workers = int(std::max<size_t>(1, std::min<size_t>(size_t(std::max(1, workers)), n_chunks)));
+  std::atomic<size_t> next{0}, done{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = workers;
+  std::exception_ptr error;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < workers; ++t)
+    pool.emplace_back([&] {
+      try {
+        for (size_t c; (c = next++) < n_chunks;) {
+          const size_t begin = c * chunk, end = std::min(n, begin + chunk);
+          fn(begin, end);
+          done += end - begin;
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+        next = n_chunks;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      --running;
+      cv.notify_all();
+    });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    while (running > 0) {
+      cv.wait_for(lock, std::chrono::seconds(1));
+      if (running == 0) break;
+      lock.unlock();
+      prog.update(done);
+      cache.flush();
+      lock.lock();
+    }
+  }
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+  cache.flush();
+  prog.update(done);
+}
+
 }  // namespace
 
 int run_build(const BuildArgs& a) {
@@ -119,6 +177,8 @@ int run_build(const BuildArgs& a) {
   const ModelCard& card = mf.card;
   const int hw_threads = int(std::max(1u, std::thread::hardware_concurrency()));
   const int decode_threads = std::max(1, hw_threads);
+  // Embedding workers: each decodes, preprocesses and runs the model on its own chunks of --batch images.
+  const int embed_workers = a.threads > 0 ? a.threads : hw_threads;
 
   const bool sharded = a.shard_count > 1;
   if (a.shard_count < 1 || a.shard_index < 0 || a.shard_index >= a.shard_count) throw Error("build: --shard must be I/N with 0 <= I < N");
@@ -170,93 +230,90 @@ int run_build(const BuildArgs& a) {
   }
   std::unique_ptr<Embedder> embedder;
   auto model = [&]() -> Embedder& {
-    if (!embedder) embedder = std::make_unique<Embedder>(mf.onnx.string(), card, EmbedderOptions{a.threads, true, !a.quiet});
+    if (!embedder) {  // one session shared by the workers, each Run on its caller's thread (1 intra-op thread, no spinning)
+      EmbedderOptions eo{1, true, !a.quiet};
+      eo.allow_spinning = false;
+      embedder = std::make_unique<Embedder>(mf.onnx.string(), card, eo);
+    }
     return *embedder;
   };
   if (recipe.use_model) model();  // check the card against the model now, even if every feature is cached
 
   // 2. features of every token image
   std::vector<ImageFeatures> feats(src.size());
-  std::vector<bool> ok(src.size(), false);
+  std::vector<char> ok(src.size(), 0);  // (char, not bool: workers write neighbouring entries)
   std::vector<std::string> image_hash(src.size());
   BundleParts parts;
   {
     Progress prog("embed", src.size(), a.quiet);
-    const size_t chunk = size_t(std::max(1, a.batch));
-    std::atomic<size_t> done{0};
-    // Decode chunk i+1 on worker threads while the model runs on chunk i.
-    auto prepare = [&](size_t begin) {
-      const size_t end = std::min(src.size(), begin + chunk);
+    std::vector<std::string> errors(src.size());
+    std::vector<std::vector<uint8_t>> thumbs(a.thumbs ? src.size() : 0);
+    std::vector<char> has_thumb(src.size(), 0);
+    Embedder* const emb = recipe.use_model ? &model() : nullptr;
+    run_chunks(src.size(), size_t(std::max(1, a.batch)), embed_workers, prog, cache, [&](size_t begin, size_t end) {
       std::vector<Work> works(end - begin);
-      parallel_for(works.size(), decode_threads, [&](size_t j) {
+      std::vector<size_t> run_idx;  // works that need the model
+      for (size_t j = 0; j < works.size(); ++j) {
         Work& w = works[j];
-        w.token = begin + j;
+        const size_t i = w.token = begin + j;
         try {
-          const auto bytes = read_bytes(src[w.token].image_path, 64u << 20);
-          image_hash[w.token] = sha256_hex(bytes.data(), bytes.size());
-          w.key = image_hash[w.token];
-          if (sharded && w.token % size_t(a.shard_count) != size_t(a.shard_index)) { w.foreign = true; return; }
-          const bool cached = cache.contains(w.key);
-          if (cached && !a.thumbs) return;
+          const auto bytes = read_bytes(src[i].image_path, 64u << 20);
+          image_hash[i] = sha256_hex(bytes.data(), bytes.size());
+          w.key = image_hash[i];
+          if (sharded && i % size_t(a.shard_count) != size_t(a.shard_index)) { ok[i] = 1; continue; }  // another shard's: hashed only
+          bool cached = false;
+          if (const auto hit = cache.find(w.key)) cached = unpack(*hit, color_dim, model_dim, window_dim, feats[i]);
+          if (cached && !a.thumbs) { ok[i] = 1; continue; }
           w.image = decode_any(bytes, card.background);
+          if (a.thumbs) {
+            thumbs[i] = encode_png(resample(w.image, 96, std::max(1, 96 * w.image.height / w.image.width)));
+            has_thumb[i] = 1;
+          }
+          if (cached) { ok[i] = 1; continue; }
           w.box = Box{0, 0, w.image.width, w.image.height};
-          if (cached) return;
           w.feat.color = color_layout(w.image, w.box, recipe.color_grid, false);
           w.feat.ring = dominant_ring_colour(w.image);
           for (const Box& b : window_boxes(recipe.windows, w.image.width, w.image.height)) {
             const auto l = color_layout(w.image, b, recipe.color_grid, false);
             w.feat.windows.insert(w.feat.windows.end(), l.begin(), l.end());
           }
-          if (recipe.use_model) w.input = make_input_tensor(card, w.image, w.box);
-        } catch (const std::exception& e) {
-          w.error = e.what();
-        }
-      });
-      return works;
-    };
-    std::future<std::vector<Work>> next = std::async(std::launch::async, prepare, size_t(0));
-    for (size_t begin = 0; begin < src.size(); begin += chunk) {
-      std::vector<Work> works = next.get();
-      if (begin + chunk < src.size()) next = std::async(std::launch::async, prepare, begin + chunk);
-      std::vector<std::vector<float>> inputs;
-      std::vector<size_t> run_idx;
-      for (size_t j = 0; j < works.size(); ++j) {
-        Work& w = works[j];
-        if (w.foreign) { ok[w.token] = true; continue; }
-        if (!w.error.empty()) {
-          skipped.push_back({cat.collections[cat.tokens[w.token].collection].slug, src[w.token].token_id, src[w.token].image_path.string(), w.error});
-          continue;
-        }
-        if (const auto hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, window_dim, feats[w.token])) {
-          ok[w.token] = true;
-        } else if (!recipe.use_model) {
-          feats[w.token] = w.feat;
-          ok[w.token] = true;
-          cache.put(w.key, pack(w.feat));
-        } else {
-          inputs.push_back(std::move(w.input));
+          if (!recipe.use_model) {
+            cache.put(w.key, pack(w.feat));
+            feats[i] = std::move(w.feat);
+            ok[i] = 1;
+            continue;
+          }
+          w.input = make_input_tensor(card, w.image, w.box);
+          w.image = RgbImage();  // only the model input is kept until the chunk's model run
           run_idx.push_back(j);
-        }
-        if (a.thumbs && w.image.width > 0) {
-          const std::string rel = "thumbs/" + cat.collections[cat.tokens[w.token].collection].slug + "/" + safe_file_part(src[w.token].token_id) + ".png";
-          parts.extra[rel] = encode_png(resample(w.image, 96, std::max(1, 96 * w.image.height / w.image.width)));
-          cat.tokens[w.token].thumb = rel;
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+          has_thumb[i] = 0;
         }
       }
-      cache.flush();
-      if (!inputs.empty()) {
-        const auto outs = model().run(inputs);
-        for (size_t r = 0; r < run_idx.size(); ++r) {
-          Work& w = works[run_idx[r]];
-          w.feat.model = outs[r];
-          feats[w.token] = w.feat;
-          ok[w.token] = true;
-          cache.put(w.key, pack(w.feat));
-        }
-        cache.flush();
+      if (run_idx.empty()) return;
+      std::vector<std::vector<float>> inputs;
+      for (size_t j : run_idx) inputs.push_back(std::move(works[j].input));
+      const auto outs = emb->run(inputs);
+      for (size_t r = 0; r < run_idx.size(); ++r) {
+        Work& w = works[run_idx[r]];
+        w.feat.model = outs[r];
+        cache.put(w.key, pack(w.feat));
+        feats[w.token] = std::move(w.feat);
+        ok[w.token] = 1;
       }
-      done += works.size();
-      prog.update(done);
+    });
+    // In token order, whatever order the workers finished in.
+    for (size_t i = 0; i < src.size(); ++i) {
+      if (!errors[i].empty()) {
+        skipped.push_back({cat.collections[cat.tokens[i].collection].slug, src[i].token_id, src[i].image_path.string(), errors[i]});
+        continue;
+      }
+      if (a.thumbs && has_thumb[i]) {
+        const std::string rel = "thumbs/" + cat.collections[cat.tokens[i].collection].slug + "/" + safe_file_part(src[i].token_id) + ".png";
+        parts.extra[rel] = std::move(thumbs[i]);
+        cat.tokens[i].thumb = rel;
+      }
     }
   }
   // Drop skipped tokens from the catalogue (keep order).
@@ -300,54 +357,52 @@ int run_build(const BuildArgs& a) {
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::mt19937_64 rng(12345);
     std::shuffle(order.begin(), order.end(), rng);
-    const size_t chunk = size_t(std::max(1, a.batch));
-    for (size_t begin = 0; begin < n_pairs; begin += chunk) {
-      const size_t end = std::min(n_pairs, begin + chunk);
+    Embedder* const emb = recipe.use_model ? &model() : nullptr;
+    std::vector<std::string> keys(n_pairs);
+    std::vector<char> copy_ok(n_pairs, 0);
+    run_chunks(n_pairs, size_t(std::max(1, a.batch)), embed_workers, prog, cache, [&](size_t begin, size_t end) {
       std::vector<Work> works(end - begin);
-      std::vector<uint64_t> seeds(works.size());
-      parallel_for(works.size(), decode_threads, [&](size_t j) {
+      std::vector<size_t> run_idx;
+      for (size_t j = 0; j < works.size(); ++j) {
         Work& w = works[j];
-        w.token = order[(begin + j) % order.size()];
-        seeds[j] = 0x9e3779b97f4a7c15ull * (begin + j + 1);
-        w.key = image_hash[w.token] + ":copy:" + std::to_string(seeds[j]);
-        if (cache.contains(w.key) || (sharded && (begin + j) % size_t(a.shard_count) != size_t(a.shard_index))) { w.foreign = true; return; }
+        const size_t p = begin + j;
+        w.token = order[p % order.size()];
+        const uint64_t seed = 0x9e3779b97f4a7c15ull * (p + 1);
+        w.key = keys[p] = image_hash[w.token] + ":copy:" + std::to_string(seed);
+        if (cache.contains(w.key)) { copy_ok[p] = 1; continue; }
+        if (sharded && p % size_t(a.shard_count) != size_t(a.shard_index)) continue;
         try {
           const auto bytes = read_bytes(src[w.token].image_path, 64u << 20);
-          RgbImage copy = augment(decode_any(bytes, card.background), seeds[j]);
+          RgbImage copy = augment(decode_any(bytes, card.background), seed);
           const Box content = recipe.trim_margins ? find_content_box(copy, recipe.collection_backgrounds) : Box{0, 0, copy.width, copy.height};
           w.feat.color = color_layout(copy, content, recipe.color_grid, false);
-          if (recipe.use_model) w.input = make_input_tensor(card, copy, content);
-        } catch (const std::exception& e) {
-          w.error = e.what();
+          if (!recipe.use_model) { cache.put(w.key, pack(w.feat)); copy_ok[p] = 1; continue; }
+          w.input = make_input_tensor(card, copy, content);
+          run_idx.push_back(j);
+        } catch (const std::exception&) {  // a copy that cannot be made is left out
         }
-      });
+      }
+      if (run_idx.empty()) return;
       std::vector<std::vector<float>> inputs;
-      std::vector<size_t> run_idx;
-      for (size_t j = 0; j < works.size(); ++j)
-        if (works[j].error.empty() && !works[j].foreign) {
-          if (!recipe.use_model) cache.put(works[j].key, pack(works[j].feat));  // (the cache is single-threaded)
-          else { inputs.push_back(std::move(works[j].input)); run_idx.push_back(j); }
-        }
-      cache.flush();
-      if (!inputs.empty()) {
-        const auto outs = model().run(inputs);
-        for (size_t r = 0; r < run_idx.size(); ++r) {
-          Work& w = works[run_idx[r]];
-          w.feat.model = outs[r];
-          cache.put(w.key, pack(w.feat));
-        }
-        cache.flush();
+      for (size_t j : run_idx) inputs.push_back(std::move(works[j].input));
+      const auto outs = emb->run(inputs);
+      for (size_t r = 0; r < run_idx.size(); ++r) {
+        Work& w = works[run_idx[r]];
+        w.feat.model = outs[r];
+        cache.put(w.key, pack(w.feat));
+        copy_ok[begin + run_idx[r]] = 1;
       }
-      for (auto& w : works) {
-        if (sharded) break;  // a shard only computes; the merge pairs them up
+    });
+    if (!sharded)  // a shard only computes; the merge pairs them up
+      for (size_t p = 0; p < n_pairs; ++p) {  // in copy order, whatever order the workers finished in
+        if (!copy_ok[p]) continue;
+        const size_t t = order[p % order.size()];
         ImageFeatures f;
-        if (const auto hit = cache.find(w.key); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
-          pairs.emplace_back(raw[w.token], raw_descriptor(recipe, f.color, f.model));
-          pair_token.push_back(w.token);
+        if (const auto hit = cache.find(keys[p]); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
+          pairs.emplace_back(raw[t], raw_descriptor(recipe, f.color, f.model));
+          pair_token.push_back(t);
         }
       }
-      prog.update(end);
-    }
   }
   if (sharded) {
     const std::string info = nlohmann::json({{"shard", a.shard_index}, {"of", a.shard_count}, {"features", cache.size()}, {"cache_namespace", sha256_hex(cache_ns)}}).dump(1) + "\n";

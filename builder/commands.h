@@ -10,6 +10,10 @@ struct BuildArgs {
   std::string out, cache, model_card, model_file;
   int dims = 96, window_dims = 0, threads = 0, batch = 32, pairs = 8000, index_m = 12;
   int color_grid = 6;
+  // threads: embedding workers (0 = one per core), each running the model with 1 intra-op thread.
+  // batch: images per model run in each worker. The CLI passes kCliBuildBatch: on CPU batch 1 costs
+  // the least per image (4.0-4.6 CPU ms vs 5.6-6.1 at 32, bench/README.md `embed_bench`), and
+  // features do not depend on it for the shipped model (checked bit for bit there).
   int shard_index = 0, shard_count = 1;   // --shard I/N: embed only this slice, write a partial
   std::vector<std::string> partials;      // merge: partial results whose features to reuse
   // Partitioned bundle (fetched per query) when partitions > 1, or when 0 (auto) and the
@@ -18,6 +22,7 @@ struct BuildArgs {
   int auto_partition_above = 50000;
   bool thumbs = true, quiet = false, use_model = true, learn = true;
 };
+inline constexpr int kCliBuildBatch = 1;
 int run_build(const BuildArgs& a);
 
 struct QueryArgs {

@@ -19,6 +19,7 @@ Embedder::Embedder(const std::string& model_path, const ModelCard& card, const E
     : impl_(std::make_unique<Impl>()), card_(card) {
   auto& so = impl_->options;
   if (opt.threads > 0) so.SetIntraOpNumThreads(opt.threads);
+  if (!opt.allow_spinning) so.AddConfigEntry("session.intra_op.allow_spinning", "0");
   so.SetInterOpNumThreads(1);
   so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
   if (opt.try_cuda) {

@@ -1,5 +1,7 @@
 // Native inference with ONNX Runtime (C++ API): batched, thread count from the CLI, CUDA when the
 // library and a GPU are present (else CPU, said once). Returns pooled features per image.
+// run() may be called from several threads at once on one Embedder (Ort::Session::Run is
+// thread-safe): the builder's workers each run their own small batches with 1 intra-op thread.
 #pragma once
 #include <memory>
 #include <string>
@@ -13,6 +15,8 @@ struct EmbedderOptions {
   int threads = 0;         // intra-op threads; 0 = ONNX Runtime's default (all cores)
   bool try_cuda = true;
   bool verbose = false;
+  bool allow_spinning = true;  // intra-op threads spin while waiting for work (ORT's default); the
+                               // builder turns it off ("session.intra_op.allow_spinning" = "0")
 };
 
 class Embedder {
@@ -20,6 +24,7 @@ class Embedder {
   Embedder(const std::string& model_path, const ModelCard& card, const EmbedderOptions& opt = {});
   ~Embedder();
   // inputs: one tensor per image (card layout, card size); returns pooled features per image.
+  // Thread-safe.
   std::vector<std::vector<float>> run(const std::vector<std::vector<float>>& inputs);
   const std::string& provider() const { return provider_; }
 

@@ -20,8 +20,9 @@ int main(int argc, char** argv) {
   build->add_option("--dims", b.dims, "Descriptor dimensions after projection")->capture_default_str();
   build->add_option("--window-dims", b.window_dims, "Dimensions of sub-window codes for cropped queries (0 = no windows)")->capture_default_str();
   build->add_option("--pairs", b.pairs, "Synthetic copies made to learn the projection (0 = plain PCA whitening)")->capture_default_str();
-  build->add_option("--threads", b.threads, "ONNX Runtime intra-op threads (0 = all cores)")->capture_default_str();
-  build->add_option("--batch", b.batch, "Images per inference batch")->capture_default_str();
+  build->add_option("--threads", b.threads, "Embedding workers, each reading, decoding, preprocessing and running the model (1 ONNX Runtime thread) on its own batches (0 = one per core)")->capture_default_str();
+  b.batch = kCliBuildBatch;  // see commands.h
+  build->add_option("--batch", b.batch, "Images per model run in each embedding worker")->capture_default_str();
   build->add_option("--index-m", b.index_m, "HNSW graph degree M")->capture_default_str();
   build->add_option("--color-grid", b.color_grid, "Side of the Lab colour-layout thumbnail")->capture_default_str();
   build->add_flag("!--no-model", b.use_model, "Pixel features only (no ONNX model; for baselines)");
