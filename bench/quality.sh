@@ -53,6 +53,9 @@ ALL_CONFIGS=(
   "g4p8k|4x4 Lab + CNN, 48-d, 8k copies|--color-grid 4 --dims 48 --pairs 8000"
   "g4d64p8k|4x4 Lab + CNN, 64-d, 8k copies|--color-grid 4 --dims 64 --pairs 8000"
   "g4d96p8k|4x4 Lab + CNN, 96-d, 8k copies|--color-grid 4 --dims 96 --pairs 8000"
+  "g4d128p8k|4x4 Lab + CNN, 128-d, 8k copies|--color-grid 4 --dims 128 --pairs 8000"
+  "g4d192p8k|4x4 Lab + CNN, 192-d, 8k copies|--color-grid 4 --dims 192 --pairs 8000"
+  "g4d256p8k|4x4 Lab + CNN, 256-d, 8k copies|--color-grid 4 --dims 256 --pairs 8000"
   "default|shipped default of this CLI (no flags)|"
 )
 CONFIGS=${CONFIGS:-$(for c in "${ALL_CONFIGS[@]}"; do [ "${c%%|*}" = default ] || printf '%s ' "${c%%|*}"; done)}

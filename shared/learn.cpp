@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "error.h"
 
@@ -53,7 +54,24 @@ std::vector<Rgb> learn_backgrounds(const std::vector<std::pair<bool, Rgb>>& ring
   return out;
 }
 
-void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<std::pair<Vec, Vec>>& pairs, int out_dim) {
+Eigen::MatrixXd random_rotation(int n, uint64_t seed) {
+  // Box-Muller over mt19937_64's raw output (std::normal_distribution differs between standard
+  // libraries), then QR: Q of a Gaussian matrix with R's diagonal signs folded in is uniformly random.
+  std::mt19937_64 rng(seed);
+  auto uniform = [&] { return (double(rng() >> 11) + 0.5) * 0x1.0p-53; };
+  Eigen::MatrixXd G(n, n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) G(i, j) = std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(G);
+  Eigen::MatrixXd Q = qr.householderQ();
+  const Eigen::MatrixXd R = qr.matrixQR();
+  for (int j = 0; j < n; ++j)
+    if (R(j, j) < 0) Q.col(j) = -Q.col(j);
+  return Q;
+}
+
+void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<std::pair<Vec, Vec>>& pairs, int out_dim,
+                      uint64_t rotation_seed) {
   if (X.empty()) throw Error("cannot learn a projection from an empty collection");
   const int d = int(X[0].size());
   using Mat = Eigen::MatrixXd;
@@ -91,6 +109,7 @@ void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<st
   // Eigenvalues ascend: the last out_dim columns are the principal directions.
   Mat V = eb.eigenvectors().rightCols(out_dim).rowwise().reverse();
   Mat P = V.transpose() * Wh;  // out_dim x d
+  if (rotation_seed) P = random_rotation(out_dim, rotation_seed) * P;
   r.out_dim = out_dim;
   r.projection.resize(size_t(out_dim) * d);
   for (int o = 0; o < out_dim; ++o)

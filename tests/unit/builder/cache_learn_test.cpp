@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -188,6 +189,53 @@ TEST_CASE("learn_projection: learned whitening shrinks copy differences relative
   CHECK(r.quant_scale > 127.0f);  // unit vectors: |values| <= 1, so scale >= 127
   CHECK(std::isfinite(r.quant_scale));
   CHECK_THROWS_AS(learn_projection(r, {}, {}, 4), Error);
+}
+
+TEST_CASE("random_rotation is orthogonal, seeded, and the rotated projection keeps distances but spreads variance") {
+  const Eigen::MatrixXd Q = random_rotation(24, 5);
+  CHECK((Q.transpose() * Q - Eigen::MatrixXd::Identity(24, 24)).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((random_rotation(24, 5) - Q).cwiseAbs().maxCoeff() == 0.0);
+  CHECK((random_rotation(24, 6) - Q).cwiseAbs().maxCoeff() > 0.1);
+
+  // Items with most variance along a few directions: PCA piles it into the first output dims.
+  const int d = 32, n = 400, out = 16;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g;
+  std::vector<Vec> items;
+  for (int i = 0; i < n; ++i) {
+    Vec x(d);
+    for (int k = 0; k < d; ++k) x[size_t(k)] = g(rng) * (k < 3 ? 10.0f : 1.0f);
+    items.push_back(x);
+  }
+  Recipe plain, turned;
+  learn_projection(plain, items, {}, out, 0);
+  learn_projection(turned, items, {}, out);
+  auto max_dim_share = [&](const Recipe& r, double& total) {  // largest single dimension's share of the variance
+    std::vector<double> var(size_t(out), 0.0);
+    total = 0;
+    for (auto& x : items) {
+      const Vec p = project(r, x);
+      for (int k = 0; k < out; ++k) var[size_t(k)] += double(p[size_t(k)]) * p[size_t(k)];
+    }
+    for (double v : var) total += v;
+    return *std::max_element(var.begin(), var.end()) / total;
+  };
+  double total_plain = 0, total_turned = 0;
+  const double share_plain = max_dim_share(plain, total_plain), share_turned = max_dim_share(turned, total_turned);
+  MESSAGE("largest dimension's variance share: " << share_plain << " -> " << share_turned);
+  CHECK(share_plain > 0.2);
+  CHECK(share_turned < 0.7 * share_plain);
+  CHECK(total_turned == doctest::Approx(total_plain).epsilon(0.01));  // fp16-rounded weights: ~1e-3
+  for (int i = 0; i + 1 < 50; ++i) {  // distances between projected items are kept
+    const Vec a = project(plain, items[size_t(i)]), b = project(plain, items[size_t(i + 1)]);
+    const Vec c = project(turned, items[size_t(i)]), e = project(turned, items[size_t(i + 1)]);
+    double d1 = 0, d2 = 0;
+    for (int k = 0; k < out; ++k) {
+      d1 += double(a[size_t(k)] - b[size_t(k)]) * (a[size_t(k)] - b[size_t(k)]);
+      d2 += double(c[size_t(k)] - e[size_t(k)]) * (c[size_t(k)] - e[size_t(k)]);
+    }
+    CHECK(std::sqrt(d2) == doctest::Approx(std::sqrt(d1)).epsilon(0.01));
+  }
 }
 
 TEST_CASE("augment is deterministic for a seed") {
