@@ -172,7 +172,7 @@ int run_build(const BuildArgs& a) {
   const auto t_start = std::chrono::steady_clock::now();
   if (a.collections.empty()) throw Error("build: give at least one collection folder");
   if (a.out.empty()) throw Error("build: --out is required");
-  if (a.dims < 4 || a.dims > 1024) throw Error("build: --dims must be within 4..1024");
+  if (a.dims != 0 && (a.dims < 4 || a.dims > 1024)) throw Error("build: --dims must be 0 (auto) or within 4..1024");
   const ModelFiles mf = resolve_model(a.model_card, a.model_file);
   const ModelCard& card = mf.card;
   const int hw_threads = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -410,11 +410,16 @@ int run_build(const BuildArgs& a) {
     if (!a.quiet) std::cerr << "shard " << a.shard_index << "/" << a.shard_count << ": " << cache.size() << " features in " << a.out << "\n";
     return skipped.empty() ? 0 : 3;
   }
+  const size_t n_partitions = a.partitions > 0 ? size_t(a.partitions)
+                              : cat.tokens.size() > size_t(a.auto_partition_above) ? (cat.tokens.size() + size_t(a.partition_size) / 2) / size_t(std::max(1, a.partition_size))
+                                                                                    : 1;
+  const int dims = a.dims > 0 ? a.dims
+                              : std::max(4, std::min(n_partitions > 1 ? BuildArgs::kAutoDimsPartitioned : BuildArgs::kAutoDims, int(cat.tokens.size()) - 1));
   // Learn on 80% of the pairs; the rest (unseen copies) sets the copy threshold.
   const size_t n_learn = pairs.size() - pairs.size() / 5;
   std::vector<std::pair<std::vector<float>, std::vector<float>>> learn_pairs(pairs.begin(), pairs.begin() + long(n_learn));
   if (a.learn) {
-    learn_projection(recipe, raw, learn_pairs, a.dims);
+    learn_projection(recipe, raw, learn_pairs, dims);
   } else {  // baseline: the raw descriptor, only centred
     learn_projection(recipe, raw, {}, 1);
     recipe.out_dim = recipe.in_dim;
@@ -534,9 +539,6 @@ int run_build(const BuildArgs& a) {
     codes.insert(codes.end(), q.begin(), q.end());
   }
   cat.compute_rarity();
-  const size_t n_partitions = a.partitions > 0 ? size_t(a.partitions)
-                              : cat.tokens.size() > size_t(a.auto_partition_above) ? (cat.tokens.size() + size_t(a.partition_size) / 2) / size_t(std::max(1, a.partition_size))
-                                                                                    : 1;
   if (n_partitions > 1 && !window_codes.empty()) throw Error("build: sub-window codes (--window-dims) are not supported in a partitioned bundle");
   if (n_partitions > cat.tokens.size()) throw Error("build: --partitions is larger than the number of tokens");
   PartitionedParts partitioned;

@@ -8,8 +8,12 @@ namespace nftlens {
 struct BuildArgs {
   std::vector<std::string> collections;
   std::string out, cache, model_card, model_file;
-  int dims = 96, window_dims = 0, threads = 0, batch = 32, pairs = 8000, index_m = 12;
-  int color_grid = 6;
+  int dims = 0, window_dims = 0, threads = 0, batch = 32, pairs = 8000, index_m = 12;
+  int color_grid = 4;
+  // dims 0 = auto: kAutoDims, or kAutoDimsPartitioned when the bundle is partitioned (each code is
+  // fetched per query there: 96-d keeps a cold query under 1.5 MB at 1M tokens), never more than
+  // tokens - 1 (a collection spans no more directions than that). docs/quality.md: 256-d gains
+  // ~1 point of top-1 over 96-d on both benchmark collections.
   // threads: embedding workers (0 = one per core), each running the model with 1 intra-op thread.
   // batch: images per model run in each worker. The CLI passes kCliBuildBatch: on CPU batch 1 costs
   // the least per image (4.0-4.6 CPU ms vs 5.6-6.1 at 32, bench/README.md `embed_bench`), and
@@ -20,6 +24,7 @@ struct BuildArgs {
   // collection has more than auto_partition_above tokens: then tokens / partition_size partitions.
   int partitions = 0, partition_size = 1000, probe = 6, fragment_tokens = 256;
   int auto_partition_above = 50000;
+  static constexpr int kAutoDims = 256, kAutoDimsPartitioned = 96;
   bool thumbs = true, quiet = false, use_model = true, learn = true;
 };
 inline constexpr int kCliBuildBatch = 1;

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   build->add_option("--cache", b.cache, "Feature cache folder (default: .nftlens-cache next to --out)");
   build->add_option("--model", b.model_card, "Model card JSON (default: models/mnv2-b13-576.card.json)");
   build->add_option("--model-file", b.model_file, "ONNX file (default: next to the card or in build/models)");
-  build->add_option("--dims", b.dims, "Descriptor dimensions after projection")->capture_default_str();
+  build->add_option("--dims", b.dims, "Descriptor dimensions after projection (0 = auto: 256, or 96 in a partitioned bundle; at most tokens - 1)")->capture_default_str();
   build->add_option("--window-dims", b.window_dims, "Dimensions of sub-window codes for cropped queries (0 = no windows)")->capture_default_str();
   build->add_option("--pairs", b.pairs, "Synthetic copies made to learn the projection (0 = plain PCA whitening)")->capture_default_str();
   build->add_option("--threads", b.threads, "Embedding workers, each reading, decoding, preprocessing and running the model (1 ONNX Runtime thread) on its own batches (0 = one per core)")->capture_default_str();
