@@ -24,7 +24,7 @@ std::vector<uint8_t> read_bytes(const fs::path& p, size_t limit) {
   return out;
 }
 
-void write_file_atomic(const fs::path& p, const void* data, size_t size) {
+void write_file_atomic(const fs::path& p, const void* data, size_t size, bool sync) {
   const fs::path tmp = p.string() + ".tmp" + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw Error(tmp.string() + ": cannot create");
@@ -35,7 +35,7 @@ void write_file_atomic(const fs::path& p, const void* data, size_t size) {
     if (n <= 0) { ::close(fd); fs::remove(tmp); throw Error(tmp.string() + ": write failed (disk full?)"); }
     done += size_t(n);
   }
-  ::fsync(fd);
+  if (sync) ::fsync(fd);
   ::close(fd);
   fs::rename(tmp, p);
 }
@@ -94,10 +94,21 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   }
   put("catalogue", "catalogue", "bin", parts.catalogue);
   if (!parts.windows.empty()) put("windows", "windows", "bin", parts.windows);
+  // Extras (thumbnails, stats: thousands of small files) are synced once, with syncfs, before the
+  // manifest is written: an fsync per file made a 10k-token build spend ~40 s waiting on the disk.
+  bool unsynced = false;
   for (auto& [rel, bytes] : parts.extra) {
     const fs::path p = dir / rel;
     fs::create_directories(p.parent_path());
-    if (!(fs::exists(p) && fs::file_size(p) == bytes.size())) write_file_atomic(p, bytes.data(), bytes.size());
+    if (!(fs::exists(p) && fs::file_size(p) == bytes.size())) { write_file_atomic(p, bytes.data(), bytes.size(), false); unsynced = true; }
+  }
+  if (unsynced) {
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (dfd < 0 || ::syncfs(dfd) != 0) {
+      if (dfd >= 0) ::close(dfd);
+      throw Error(dir.string() + ": cannot sync the bundle's files (disk full?)");
+    }
+    ::close(dfd);
   }
   const std::string manifest = make_manifest_json(card, recipe, index, catalogue, files, "nftlens " NFTLENS_VERSION, parts.layout);
   write_file_atomic(dir / "manifest.json", manifest.data(), manifest.size());  // commit point

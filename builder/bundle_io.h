@@ -12,7 +12,8 @@
 namespace nftlens {
 
 std::vector<uint8_t> read_bytes(const std::filesystem::path& p, size_t limit = size_t(1) << 34);
-void write_file_atomic(const std::filesystem::path& p, const void* data, size_t size);
+// sync = false leaves the data to a later sync (syncfs) of the caller.
+void write_file_atomic(const std::filesystem::path& p, const void* data, size_t size, bool sync = true);
 
 Bundle load_bundle_dir(const std::filesystem::path& dir);
 
