@@ -103,6 +103,7 @@ awk -v t="$TOKEN_CPU" -v cp="$COPY_CPU" -v i="$INFER_CPU" -v c="$(nproc)" 'BEGIN
 printf "%-14s %6s %9s %10s %6s %11s %12s %12s %12s %14s %14s %12s\n" config pairs "wall s" "peak RSS" "CPU" "CPU ms/img" "embed img/s" "copies/s" "overall/s" "infer/embed" "infer/overall" "CPU-bound/s"
 for name in pairs0 pairs-default; do
   d=$OUT/$name
+  [ -f "$d/build.log" ] || continue  # (a step not run in this OUT)
   if ! grep -q "^bundle: " "$d/build.log"; then echo "$name: build failed, see $d/build.log" >&2; tail -5 "$d/build.log" >&2; continue; fi
   w=$(wall_s "$d/time.txt"); e=$(last_rate "$d/build.log" embed); c=$(last_rate "$d/build.log" copies); p=$(pairs_of "$d/build.log")
   awk -v name="$name" -v p="${p:-0}" -v w="$w" -v rss="$(rss_mb "$d/time.txt")" -v cpu="$(cpu_pct "$d/time.txt")" -v cs="$(cpu_s "$d/time.txt")" -v e="$e" -v c="${c:--}" \
