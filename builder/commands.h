@@ -35,6 +35,7 @@ struct QueryArgs {
   std::vector<std::string> images, collections;
   std::string filter;
   int k = 10, ef = 0, threads = 0, probe = 0;
+  int rerank = 30;  // first hits re-ranked by alignment with their thumbnails (shared/align.h); 0 = off
   bool json = false, exact = false;
 };
 int run_query(const QueryArgs& a);
@@ -42,6 +43,7 @@ int run_query(const QueryArgs& a);
 struct EvalArgs {
   std::string bundle, queries_csv, out_json, model_file;
   int threads = 0;
+  int rerank = 30;  // as QueryArgs::rerank
 };
 int run_eval(const EvalArgs& a);
 

@@ -92,7 +92,7 @@ int run_eval(const EvalArgs& a) {
       try {
         SearchOptions opt;
         opt.k = 1;
-        const auto hits = s.search(s.describe(read_bytes(base / f[0], 64u << 20)), opt);
+        const auto hits = s.search(read_bytes(base / f[0], 64u << 20), opt, size_t(std::max(0, a.rerank)));
         neg_top.push_back(hits.empty() ? -1.0f : hits[0].score);
       } catch (const Error& e) {
         std::cerr << "warning: " << e.what() << "\n";
@@ -101,8 +101,10 @@ int run_eval(const EvalArgs& a) {
     }
     const uint32_t want = it->second;
     QueryDescriptors desc;
+    RgbImage image;
     try {
-      desc = s.describe(read_bytes(base / f[0], 64u << 20));
+      image = s.decode(read_bytes(base / f[0], 64u << 20));
+      desc = s.describe(image);
     } catch (const Error& e) {
       std::cerr << "warning: " << e.what() << "\n";
       continue;
@@ -110,9 +112,11 @@ int run_eval(const EvalArgs& a) {
     nlohmann::json row = {{"query", f[0]}, {"original", f[1]}, {"transform", transform}};
     for (bool exact : {false, true}) {
       SearchOptions opt;
-      opt.k = 10;
+      opt.k = std::max<size_t>(10, size_t(std::max(0, a.rerank)));
       opt.exact = exact;
-      const auto hits = s.search(desc, opt);
+      auto hits = s.search(desc, opt);
+      if (a.rerank > 0) s.rerank(hits, image, size_t(a.rerank));
+      if (hits.size() > 10) hits.resize(10);
       int rank = 0;
       for (size_t r = 0; r < hits.size(); ++r)
         if (hits[r].token == want) { rank = int(r + 1); break; }

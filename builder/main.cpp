@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   query->add_option("--filter", q.filter, "Only tokens matching these filters, e.g. 'glasses:red rank:1-100'");
   query->add_flag("--exact", q.exact, "Exhaustive scan instead of the HNSW index (or of every partition)");
   query->add_option("--probe", q.probe, "Partitioned bundles: partitions to search (0 = bundle default)");
+  query->add_option("--rerank", q.rerank, "Re-rank this many first hits by aligning the query with their thumbnails (0 = off; needs a bundle with thumbnails)")->capture_default_str();
   query->add_flag("--json", q.json, "One JSON line per image");
 
   TextArgs t;
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   eval->add_option("queries", e.queries_csv, "queries.csv")->required();
   eval->add_option("--json-out", e.out_json, "Where to write the JSON report (default eval.json)");
   eval->add_option("--threads", e.threads, "ONNX Runtime threads");
+  eval->add_option("--rerank", e.rerank, "As for query: hits re-ranked by alignment with their thumbnails (0 = off)")->capture_default_str();
 
   std::string dbundle, dimage, ddump, dfeat;
   auto* describe = app.add_subcommand("describe", "Print the query pipeline's descriptors for one image (parity tests)");

@@ -1,5 +1,6 @@
 #include "native_search.h"
 
+#include "align.h"
 #include "bundle_io.h"
 #include "error.h"
 #include "image_file.h"
@@ -16,8 +17,10 @@ NativeSearcher::NativeSearcher(const std::filesystem::path& dir, int threads)
   if (bundle_.recipe.use_model) embedder_ = std::make_unique<Embedder>(path.string(), bundle_.manifest.model, EmbedderOptions{threads, true, false});
 }
 
-QueryDescriptors NativeSearcher::describe(const std::vector<uint8_t>& bytes) {
-  QuerySession q(bundle_, decode_any(bytes, bundle_.manifest.model.background));
+RgbImage NativeSearcher::decode(const std::vector<uint8_t>& bytes) const { return decode_any(bytes, bundle_.manifest.model.background); }
+
+QueryDescriptors NativeSearcher::describe(const RgbImage& image) {
+  QuerySession q(bundle_, image);
   if (embedder_) {
     std::vector<std::vector<float>> inputs;
     for (size_t r = 0; r < q.model_runs(); ++r) inputs.push_back(q.model_input(r));
@@ -28,8 +31,32 @@ QueryDescriptors NativeSearcher::describe(const std::vector<uint8_t>& bytes) {
   return {q.descriptors(), q.window_descriptors()};
 }
 
-std::vector<TokenHit> NativeSearcher::search(const std::vector<uint8_t>& bytes, const SearchOptions& opt) {
-  return search(describe(bytes), opt);
+std::vector<TokenHit> NativeSearcher::search(const std::vector<uint8_t>& bytes, const SearchOptions& opt, size_t rerank_n) {
+  const RgbImage image = decode(bytes);
+  SearchOptions wide = opt;
+  wide.k = std::max(opt.k, rerank_n);
+  std::vector<TokenHit> hits = search(describe(image), wide);
+  if (rerank_n > 0) rerank(hits, image, rerank_n);
+  if (hits.size() > opt.k) hits.resize(opt.k);
+  return hits;
+}
+
+bool NativeSearcher::rerank(std::vector<TokenHit>& hits, const RgbImage& query, size_t candidates) {
+  if (bundle_.partitioned() || hits.empty()) return false;
+  const size_t k = std::min(candidates, hits.size());
+  if (thumbs_.size() > 4096) thumbs_.clear();  // (~27 KB each)
+  std::vector<RgbImage> thumbs(k);
+  for (size_t i = 0; i < k; ++i) {
+    const uint32_t t = hits[i].token;
+    if (auto it = thumbs_.find(t); it != thumbs_.end()) { thumbs[i] = it->second; continue; }
+    const std::string& rel = bundle_.catalogue.tokens[t].thumb;
+    if (!is_thumb_path(rel)) continue;
+    try {
+      thumbs[i] = thumbs_[t] = decode_any(read_bytes(dir_ / rel, 1u << 20), bundle_.manifest.model.background);
+    } catch (const Error&) {  // a missing or broken thumbnail: that candidate just scores low
+    }
+  }
+  return rerank_by_alignment(hits, query, thumbs);
 }
 
 std::vector<uint8_t> NativeSearcher::read_part(const std::string& name) const {

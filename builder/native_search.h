@@ -3,6 +3,7 @@
 #pragma once
 #include <filesystem>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "bundle.h"
@@ -14,9 +15,17 @@ namespace nftlens {
 class NativeSearcher {
  public:
   NativeSearcher(const std::filesystem::path& bundle_dir, int threads);
-  // Descriptors (one per query view) of an image file's bytes.
-  QueryDescriptors describe(const std::vector<uint8_t>& image_bytes);
-  std::vector<TokenHit> search(const std::vector<uint8_t>& image_bytes, const SearchOptions& opt);
+  // Descriptors (one per query view) of an image file's bytes, or of the decoded image.
+  QueryDescriptors describe(const std::vector<uint8_t>& image_bytes) { return describe(decode(image_bytes)); }
+  QueryDescriptors describe(const RgbImage& image);
+  RgbImage decode(const std::vector<uint8_t>& image_bytes) const;
+  // Search, then re-rank the first `rerank` hits by alignment with their thumbnails (0 = don't);
+  // returns opt.k hits.
+  std::vector<TokenHit> search(const std::vector<uint8_t>& image_bytes, const SearchOptions& opt, size_t rerank = 0);
+  // Re-rank the first `candidates` hits by alignment (shared/align.h) with their thumbnails, read
+  // from the bundle folder. False (hits unchanged) if the bundle has none (built with --no-thumbs,
+  // or partitioned: not yet).
+  bool rerank(std::vector<TokenHit>& hits, const RgbImage& query, size_t candidates);
   // Either layout: one bundle, or partitioned (shards and fragments read from disk as needed).
   std::vector<TokenHit> search(const QueryDescriptors& q, const SearchOptions& opt);
   // {"match", "threshold", "results"} for hits of search().
@@ -35,6 +44,7 @@ class NativeSearcher {
   Catalogue full_;
   bool have_full_ = false;
   std::unique_ptr<Embedder> embedder_;
+  std::unordered_map<uint32_t, RgbImage> thumbs_;  // decoded thumbnails by token (bounded)
 };
 
 }  // namespace nftlens

@@ -32,7 +32,7 @@ int run_query(const QueryArgs& a) {
   int failures = 0;
   for (const auto& path : a.images) {
     try {
-      const auto hits = s.search(read_bytes(path, 64u << 20), opt);
+      const auto hits = s.search(read_bytes(path, 64u << 20), opt, size_t(std::max(0, a.rerank)));
       auto j = nlohmann::json::parse(s.results_json(hits));
       if (a.json) {
         nlohmann::json line = {{"query", path}, {"match", j["match"]}, {"threshold", j["threshold"]}, {"results", j["results"]}};

@@ -105,9 +105,14 @@ namespace {
 template <class TokenJson>
 std::string results_doc(const Bundle& b, const std::vector<TokenHit>& hits, TokenJson token_json) {
   nlohmann::json res = nlohmann::json::array();
-  for (auto& h : hits) res.push_back(parse_json(token_json(h)));
   const float t = b.recipe.match_threshold;
-  nlohmann::json j = {{"match", !hits.empty() && hits[0].score >= t}, {"threshold", t}, {"results", res}};
+  bool match = false;  // (after re-ranking the first result need not have the highest cosine)
+  for (auto& h : hits) {
+    res.push_back(parse_json(token_json(h)));
+    if (h.alignment != TokenHit::kNotAligned) res.back()["alignment"] = h.alignment;
+    match = match || h.score >= t;
+  }
+  nlohmann::json j = {{"match", match}, {"threshold", t}, {"results", res}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

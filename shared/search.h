@@ -48,6 +48,8 @@ struct SearchOptions {
 struct TokenHit {
   uint32_t token;
   float score;  // cosine similarity of the best (view, entry) pair
+  float alignment = kNotAligned;  // set by rerank_by_alignment (shared/align.h)
+  static constexpr float kNotAligned = -2.0f;
 };
 
 struct QueryDescriptors {

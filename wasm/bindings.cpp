@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "distance.h"
 #include "error.h"
+#include "align.h"
 #include "json_parse.h"
 #include "search.h"
 #include "text_index.h"
@@ -84,6 +85,7 @@ class Lens {
       files_.clear();
       text_ = std::make_unique<nftlens::TextIndex>(bundle_->catalogue);
       store_ = nftlens::PartStore(kPartBudget);
+      thumbs_.clear();
       json info = {{"tokens", bundle_->manifest.tokens},
                    {"entries", bundle_->manifest.entries},
                    {"threshold", bundle_->recipe.match_threshold},
@@ -118,9 +120,22 @@ class Lens {
   std::string addPart(const std::string& kind, int id, const val& bytes) {
     return guarded([&] {
       need_bundle();
-      if (!bundle_->partitioned()) throw nftlens::Error("this bundle is not partitioned");
       const std::vector<uint8_t> b = bytes_of(bytes);
       if (id < 0) throw nftlens::Error("no such part");
+      if (kind == "thumb") {  // a result thumbnail for re-ranking; no bytes = unavailable (scores low)
+        if (uint64_t(id) >= bundle_->catalogue.tokens.size()) throw nftlens::Error("no such token");
+        if (thumbs_.size() >= kMaxThumbs) thumbs_.clear();
+        nftlens::RgbImage img;
+        if (!b.empty()) {
+          try {
+            img = nftlens::decode_image(b.data(), b.size(), bundle_->manifest.model.background);
+          } catch (const nftlens::Error&) {  // a broken thumbnail is treated as a missing one
+          }
+        }
+        thumbs_.emplace_back(uint32_t(id), std::move(img));
+        return std::string("{}");
+      }
+      if (!bundle_->partitioned()) throw nftlens::Error("this bundle is not partitioned");
       if (kind == "shard") store_.add_shard(bundle_->layout, bundle_->catalogue.collections.size(), uint32_t(id), b.data(), b.size());
       else if (kind == "fragment") store_.add_fragment(bundle_->layout, uint32_t(id), b.data(), b.size());
       else throw nftlens::Error("unknown part kind " + kind);
@@ -183,7 +198,30 @@ class Lens {
         opt.allow = [&](uint32_t t) { return text_->passes(t, filter.filter); };
       }
       const nftlens::QueryDescriptors qd{query_->descriptors(), query_->window_descriptors()};
-      if (!bundle_->partitioned()) return nftlens::results_json(*bundle_, nftlens::search_tokens(*bundle_, qd, opt));
+      if (!bundle_->partitioned()) {
+        // "rerank": N re-ranks the first N hits by alignment with their thumbnails (shared/align.h),
+        // as `nftlens query` does; {"need": [{"kind": "thumb", ...}]} until the caller has added them.
+        const size_t rerank = size_t(std::clamp(o.value("rerank", 0), 0, 100)), k = opt.k;
+        opt.k = std::max(k, rerank);
+        auto hits = nftlens::search_tokens(*bundle_, qd, opt);
+        if (rerank > 0 && !hits.empty()) {
+          std::string need;  // (built as text: is_thumb_path admits nothing that needs escaping)
+          std::vector<nftlens::RgbImage> thumbs;
+          for (size_t i = 0; i < std::min(rerank, hits.size()); ++i) {
+            const std::string& rel = bundle_->catalogue.tokens[hits[i].token].thumb;
+            const nftlens::RgbImage* have = nullptr;
+            for (auto& [t, img] : thumbs_)
+              if (t == hits[i].token) have = &img;
+            if (have) thumbs.push_back(*have);
+            else if (!nftlens::is_thumb_path(rel)) thumbs.emplace_back();
+            else need += std::string(need.empty() ? "" : ",") + "{\"kind\":\"thumb\",\"id\":" + std::to_string(hits[i].token) + ",\"name\":\"" + rel + "\",\"bytes\":0}";
+          }
+          if (!need.empty()) return "{\"need\":[" + need + "]}";
+          nftlens::rerank_by_alignment(hits, query_->image(), thumbs);
+        }
+        if (hits.size() > k) hits.resize(k);
+        return nftlens::results_json(*bundle_, hits);
+      }
       // Partitioned: ask for missing shards, then for the fragments of the hits; the caller
       // fetches them (in parallel, cached), hands them over with addPart and calls search again.
       std::vector<uint32_t> missing;
@@ -251,6 +289,7 @@ class Lens {
     return out + "]}";
   }
   static constexpr size_t kPartBudget = size_t(48) << 20;  // decoded shards + fragments kept across queries
+  static constexpr size_t kMaxThumbs = 2048;                // decoded thumbnails kept (~27 KB each)
   std::string begin(nftlens::RgbImage img) {
     query_ = std::make_unique<nftlens::QuerySession>(*bundle_, std::move(img));
     const auto& card = bundle_->manifest.model;
@@ -274,6 +313,7 @@ class Lens {
   std::unique_ptr<nftlens::QuerySession> query_;
   std::unique_ptr<nftlens::TextIndex> text_;  // refers to bundle_->catalogue
   nftlens::PartStore store_{kPartBudget};     // partitioned bundles: parts fetched so far
+  std::vector<std::pair<uint32_t, nftlens::RgbImage>> thumbs_;  // result thumbnails for re-ranking (a list: smaller code than a map)
 };
 
 }  // namespace

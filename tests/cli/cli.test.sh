@@ -42,8 +42,18 @@ assert set(["query", "results", "match"]) <= set(j), j.keys()
 r = j["results"]
 assert r[0]["token_id"] == sys.argv[2] and r[0]["score"] > 0.99, r[0]
 assert all(k in r[0] for k in ("collection", "token_id", "name", "score")), r[0]
-assert [x["score"] for x in r] == sorted([x["score"] for x in r], reverse=True)
+# Re-ranked by alignment with the thumbnails (default --rerank 30): best first by alignment + 0.5 x score.
+assert all("alignment" in x for x in r), r
+keys = [x["alignment"] + 0.5 * x["score"] for x in r]
+assert keys == sorted(keys, reverse=True), keys
 assert j["match"] is True
+PY
+"$NFT" query "$T/b1" "$T/col/images/$orig" --json -k 5 --rerank 0 > "$T/q0.jsonl" 2>>"$T/log"
+python3 - "$T/q0.jsonl" <<'PY' && ok "query --rerank 0: plain cosine order, no alignment" || no "query --rerank 0"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())["results"]
+assert [x["score"] for x in r] == sorted([x["score"] for x in r], reverse=True)
+assert not any("alignment" in x for x in r)
 PY
 # An altered copy from the example queries whose original is in this 60-token subset.
 qline=$(grep -E ",\"images/($(ls "$T/col/images" | sed 's/.png//' | paste -sd'|'))\.png\",(jpeg|screenshot)," "$Q/queries.csv" | head -1)

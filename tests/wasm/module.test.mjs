@@ -45,6 +45,25 @@ ort.env.wasm.numThreads = 1;
 const modelFile = manifest.files.find((f) => f.role === 'model').name;
 const session = await ort.InferenceSession.create(fs.readFileSync(path.join(bundleDir, modelFile)));
 
+// Search with re-ranking: the core asks for result thumbnails ({"need": [{"kind": "thumb"}]}) as
+// the worker would fetch them; here they are read from the bundle folder.
+let thumbsAsked = 0;
+function searchWithThumbs(opts, l = lens, dir = bundleDir) {
+  let thumbs = 0;
+  for (let round = 0; round < 4; round++) {
+    const r = parse(l.search(JSON.stringify(opts)));
+    if (!r.need) return { ...r, thumbs };
+    for (const n of r.need) {
+      assert(n.kind === 'thumb' && n.name.startsWith('thumbs/'), JSON.stringify(n));
+      const f = path.join(dir, n.name);
+      const add = parse(l.addPart('thumb', n.id, fs.existsSync(f) ? new Uint8Array(fs.readFileSync(f)) : new Uint8Array(0)));
+      assert(!add.error, add.error);
+      thumbs++; thumbsAsked++;
+    }
+  }
+  throw new Error('thumbnails asked for again and again');
+}
+
 async function describe(bytes) {
   const q = parse(lens.beginQueryEncoded(bytes));
   if (q.error) throw new Error(q.error);
@@ -111,14 +130,37 @@ for (const t of ['jpeg', 'screenshot', 'crop', 'phone']) {
       assert(dot >= 0.999, `view ${v}: cosine ${dot}`);
     }
   });
-  await test(`same top result as nftlens query (${t})`, async () => {
+  await test(`same results as nftlens query, re-ranked by alignment with fetched thumbnails (${t})`, async () => {
     const native = JSON.parse(execFileSync(nftlens, ['query', bundleDir, file, '--json', '-k', '3']).toString());
     await describe(new Uint8Array(fs.readFileSync(file)));
-    const r = parse(lens.search(JSON.stringify({ k: 3 })));
+    const r = searchWithThumbs({ k: 3, rerank: 30 });
+    assert(thumbsAsked > 0, 'no thumbnails were asked for');
+    assert(r.results.length === 3 && r.results.every((h) => typeof h.alignment === 'number'), 'results carry their alignment');
+    // (ranks 2-3 may swap on a near-tie: descriptors agree to cosine 0.999, not bit for bit)
     assert(r.results[0].token_id === native.results[0].token_id, `${r.results[0].token_id} vs ${native.results[0].token_id}`);
     assert(Math.abs(r.results[0].score - native.results[0].score) < 0.01, `score ${r.results[0].score} vs ${native.results[0].score}`);
+    assert(Math.abs(r.results[0].alignment - native.results[0].alignment) < 0.01, `alignment ${r.results[0].alignment} vs ${native.results[0].alignment}`);
   });
 }
+
+await test('re-ranking: missing or broken thumbnails are not errors, and are asked for once', async () => {
+  const { lens: l2 } = loadBundle(bundleDir);
+  const q = parse(l2.beginQueryEncoded(new Uint8Array(fs.readFileSync(path.join(qdir, pick('crop')[0])))));
+  assert(!q.error, q.error);
+  for (let run = 0; run < q.runs; run++) {
+    const out = await session.run({ [q.input]: new ort.Tensor('float32', l2.modelInput(run), q.shape) });
+    parse(l2.setModelOutput(run, q.outputs.map((n) => out[n].data)));
+  }
+  const first = parse(l2.search(JSON.stringify({ k: 5, rerank: 10 })));
+  assert(first.need && first.need.length === 10, JSON.stringify(first).slice(0, 200));
+  first.need.forEach((n, i) => parse(l2.addPart('thumb', n.id, i % 2 ? new Uint8Array([1, 2, 3]) : new Uint8Array(0))));
+  const r = parse(l2.search(JSON.stringify({ k: 5, rerank: 10 })));
+  assert(!r.need && !r.error && r.results.length === 5, JSON.stringify(r).slice(0, 200));
+  // No thumbnail for the first hit: nothing could be placed, the order is the global one.
+  const plain = parse(l2.search(JSON.stringify({ k: 5 })));
+  assert(r.results.map((h) => h.token_id).join() === plain.results.map((h) => h.token_id).join(), 'order changed without thumbnails');
+  assert(parse(l2.addPart('thumb', 1e9, new Uint8Array(0))).error, 'a thumbnail for no token is refused');
+});
 
 await test('collection filter restricts results', async () => {
   await describe(new Uint8Array(fs.readFileSync(path.join(qdir, pick('jpeg')[0]))));

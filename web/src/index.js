@@ -30,11 +30,13 @@ export class NftLens {
   /** Find the tokens an image shows. input: File | Blob | ArrayBuffer | ImageBitmap | image URL string.
    *  filter: trait filters such as 'glasses:red rank:1-100' ("this image, but only ...").
    *  probe: partitioned bundles only, partitions to search (0 = the bundle's default; more finds
-   *  more of the exact nearest tokens and downloads more). */
-  searchImage(input, { k = 10, collections = [], filter = '', probe = 0 } = {}) {
+   *  more of the exact nearest tokens and downloads more).
+   *  rerank: the first hits re-ranked by aligning the image with their thumbnails (0 = off; needs a
+   *  bundle built with thumbnails; not yet on partitioned bundles). */
+  searchImage(input, { k = 10, collections = [], filter = '', probe = 0, rerank = 30 } = {}) {
     if (typeof input === 'string') input = new URL(input, document.baseURI).href;  // relative to the page, not the worker
     const transfer = typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap ? [input] : [];
-    return this.#call('search', { image: input, k, collections, filter, probe }, transfer);
+    return this.#call('search', { image: input, k, collections, filter, probe, rerank }, transfer);
   }
 
   /** Find tokens by words and filters ("pizza head red glasses", "glasses:red", "rank:1-10"):

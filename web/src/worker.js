@@ -94,6 +94,17 @@ async function beginQuery(input) {
   return coreResult(lens.beginQueryRGBA(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), bitmap.width, bitmap.height));
 }
 
+// A missing or unreadable thumbnail is not an error: the core then ranks that hit last among the
+// re-ranked ones (empty bytes).
+async function fetchThumb(url) {
+  try {
+    const res = await fetch(url);
+    return res.ok ? new Uint8Array(await res.arrayBuffer()) : new Uint8Array(0);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
 // Partitioned bundles: the core answers {"need": [parts]} until it holds the shards a query probes
 // and the catalogue fragments of its hits. Fetch them in parallel (each checked by the core against
 // the partition table, cached like every other bundle file) and ask again.
@@ -104,6 +115,13 @@ async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
     if (round > 4) throw new Error('bundle parts could not be loaded');
     const t0 = performance.now();
     await Promise.all(r.need.map(async (part) => {
+      if (part.kind === 'thumb') {  // result thumbnails for re-ranking: plain files, HTTP-cached
+        const bytes = await fetchThumb(new URL(part.name, base).href);
+        coreResult(lens.addPart(part.kind, part.id, bytes));
+        fetched.thumbs = (fetched.thumbs || 0) + 1;
+        fetched.thumbBytes = (fetched.thumbBytes || 0) + bytes.length;
+        return;
+      }
       await fetchImmutable(new URL(part.name, base).href, (b) => coreResult(lens.addPart(part.kind, part.id, b)));
       fetched.parts++;
       fetched.bytes += part.bytes;
@@ -112,7 +130,7 @@ async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
   }
 }
 
-async function search({ image, k = 10, collections = [], filter = '', probe = 0 }) {
+async function search({ image, k = 10, collections = [], filter = '', probe = 0, rerank = 30 }) {
   if (!lens || !session) throw new Error('bundle not loaded');
   const t0 = performance.now();
   const q = await beginQuery(image);
@@ -131,10 +149,11 @@ async function search({ image, k = 10, collections = [], filter = '', probe = 0 
   }
   const t2 = performance.now();
   const fetched = { parts: 0, bytes: 0, ms: 0 };
-  const result = await withParts(() => lens.search(JSON.stringify({ k, collections, filter, probe })), fetched);
+  const result = await withParts(() => lens.search(JSON.stringify({ k, collections, filter, probe, rerank })), fetched);
   const t3 = performance.now();
   result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2 - fetched.ms, fetch: fetched.ms, total: t3 - t0 };
   if (info.partitioned) result.fetched = { parts: fetched.parts, bytes: fetched.bytes };
+  if (fetched.thumbs) result.thumbs = { fetched: fetched.thumbs, bytes: fetched.thumbBytes };
   result.query = { width: q.width, height: q.height, views: q.views, model_runs: q.runs };
   return result;
 }

@@ -37,6 +37,9 @@ export interface Token {
 export interface SearchHit extends Token {
   /** Similarity in [0, 1] (cosine); result.match compares the best one to result.threshold. */
   score: number;
+  /** Pixel agreement with the query once aligned (-1..1), for re-ranked hits; they are ordered by
+   *  alignment + 0.5 x score. */
+  alignment?: number;
 }
 
 export interface SearchTimings {
@@ -51,7 +54,7 @@ export interface SearchTimings {
 }
 
 export interface SearchResult {
-  /** True when the best hit's score reaches the bundle's match threshold. */
+  /** True when a hit's score reaches the bundle's match threshold. */
   match: boolean;
   threshold: number;
   /** Best first. */
@@ -60,6 +63,8 @@ export interface SearchResult {
   query: { width: number; height: number; views: number; model_runs: number };
   /** Partitioned bundles: parts this query had to fetch (0 when all were cached). */
   fetched?: { parts: number; bytes: number };
+  /** Thumbnails fetched for re-ranking by this query (absent when none were needed). */
+  thumbs?: { fetched: number; bytes: number };
 }
 
 /** One text-search hit. */
@@ -183,6 +188,10 @@ export interface SearchOptions {
   /** Partitioned bundles: partitions to search (default: the bundle's). More finds more of the
    *  exact nearest tokens and downloads more bytes on a cold query. */
   probe?: number;
+  /** How many first hits are re-ranked by aligning the image with their thumbnails (default 30, as
+   *  `nftlens query`; 0 = off). Fetches those thumbnails (a few KB each, HTTP-cached). Flat bundles
+   *  built with thumbnails only. */
+  rerank?: number;
 }
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */

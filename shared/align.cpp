@@ -1,0 +1,211 @@
+#include "align.h"
+
+#include <algorithm>
+#include <cmath>
+
+
+namespace nftlens {
+
+
+namespace {
+
+constexpr double kMinCellInside = 0.6;  // a cell counts if at least this much of it lies in the query
+constexpr double kMinValidCells = 0.3;  // a placement counts if at least this share of cells do
+
+// Mean over channels of the zero-mean normalised cross-correlation on valid cells.
+double ncc(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
+  const size_t cells = valid.size();
+  double cnt = 0, qm[3] = {0, 0, 0}, tm[3] = {0, 0, 0};
+  for (size_t i = 0; i < cells; ++i)
+    if (valid[i]) {
+      cnt += 1;
+      for (int c = 0; c < 3; ++c) { qm[c] += q[i * 3 + c]; tm[c] += t[i * 3 + c]; }
+    }
+  if (cnt < 2) return -1;
+  for (int c = 0; c < 3; ++c) { qm[c] /= cnt; tm[c] /= cnt; }
+  double num[3] = {0, 0, 0}, qq[3] = {0, 0, 0}, tt[3] = {0, 0, 0};
+  for (size_t i = 0; i < cells; ++i)
+    if (valid[i])
+      for (int c = 0; c < 3; ++c) {
+        const double a = q[i * 3 + c] - qm[c], b = t[i * 3 + c] - tm[c];
+        num[c] += a * b; qq[c] += a * a; tt[c] += b * b;
+      }
+  double r = 0;
+  for (int c = 0; c < 3; ++c) r += num[c] / (std::sqrt(qq[c] * tt[c]) + 1e-6 * cnt);
+  return r / 3;
+}
+
+}  // namespace
+
+AlignQuery::AlignQuery(const RgbImage& query) {
+  if (query.width <= 0 || query.height <= 0) return;  // (locate() then finds nothing)
+  const double f = std::min(1.0, double(kMaxSide) / std::max(query.width, query.height));
+  const int w = std::max(1, int(query.width * f + 0.5)), h = std::max(1, int(query.height * f + 0.5));
+  const std::vector<float> px = resize_to_float(query, w, h);  // antialiased, [0,1]
+  Table& t = table_;
+  t.w = w; t.h = h;
+  t.s.assign(size_t(h + 1) * (w + 1) * 3, 0.0);
+  for (int y = 0; y < h; ++y) {
+    double row[3] = {0, 0, 0};
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        row[c] += 255.0 * px[(size_t(y) * w + x) * 3 + c];
+        t.s[(size_t(y + 1) * (w + 1) + x + 1) * 3 + c] = t.s[(size_t(y) * (w + 1) + x + 1) * 3 + c] + row[c];
+      }
+  }
+}
+
+AlignQuery::Template AlignQuery::make_template(const RgbImage& thumb, int coarse_n, bool flip) {
+  // Antialiased resizes straight to each grid (the same resampler the model input uses).
+  auto grid = [](const RgbImage& img, int n) {
+    const std::vector<float> px = resize_to_float(img, n, n);
+    std::vector<double> g(px.begin(), px.end());
+    for (double& v : g) v *= 255.0;
+    return g;
+  };
+  // A mirrored query is matched by mirroring the thumbnail instead (one summed-area table).
+  const RgbImage src = flip ? mirror(thumb) : thumb;
+  Template t;
+  t.g96 = grid(src, kGrid);
+  t.g32 = grid(src, 32);
+  t.coarse = grid(src, coarse_n);
+  t.coarse_n = coarse_n;
+  t.aspect = double(thumb.height) / thumb.width;
+  return t;
+}
+
+void AlignQuery::sample(const Table& t, double x0, double y0, double w, double h, int n, std::vector<double>& means,
+                        std::vector<char>& valid) const {
+  // Summed-area table bilinearly interpolated at the (n+1)^2 cell corners: exact box sums for
+  // fractional edges. Corners outside the image clamp to its border (those cells shrink).
+  std::vector<double>& corner = scratch_corner_;
+  std::vector<double>& cx = scratch_x_;
+  std::vector<double>& cy = scratch_y_;
+  corner.resize(size_t(n + 1) * (n + 1) * 3);
+  cx.resize(size_t(n + 1));
+  cy.resize(size_t(n + 1));
+  const int W = t.w, H = t.h, stride = W + 1;
+  for (int a = 0; a <= n; ++a) {
+    cy[size_t(a)] = std::clamp(y0 + a * h / n, 0.0, double(H));
+    cx[size_t(a)] = std::clamp(x0 + a * w / n, 0.0, double(W));
+  }
+  for (int a = 0; a <= n; ++a) {
+    const double y = cy[size_t(a)];
+    const int i = std::min(int(y), H - 1);
+    const double fy = y - i;
+    const double* r0 = &t.s[size_t(i) * stride * 3];
+    const double* r1 = r0 + size_t(stride) * 3;
+    for (int b = 0; b <= n; ++b) {
+      const double x = cx[size_t(b)];
+      const int j = std::min(int(x), W - 1);
+      const double fx = x - j;
+      double* o = &corner[(size_t(a) * (n + 1) + b) * 3];
+      for (int c = 0; c < 3; ++c) {
+        const double top = r0[j * 3 + c] * (1 - fx) + r0[(j + 1) * 3 + c] * fx;
+        const double bot = r1[j * 3 + c] * (1 - fx) + r1[(j + 1) * 3 + c] * fx;
+        o[c] = top * (1 - fy) + bot * fy;
+      }
+    }
+  }
+  means.resize(size_t(n) * n * 3);
+  valid.resize(size_t(n) * n);
+  const double full = (w / n) * (h / n);
+  for (int a = 0; a < n; ++a)
+    for (int b = 0; b < n; ++b) {
+      const double area = (cy[size_t(a + 1)] - cy[size_t(a)]) * (cx[size_t(b + 1)] - cx[size_t(b)]);
+      const size_t k = size_t(a) * n + b;
+      valid[k] = area >= kMinCellInside * full;
+      const double* p00 = &corner[(size_t(a) * (n + 1) + b) * 3];
+      const double* p01 = p00 + 3;
+      const double* p10 = &corner[(size_t(a + 1) * (n + 1) + b) * 3];
+      const double* p11 = p10 + 3;
+      for (int c = 0; c < 3; ++c) means[k * 3 + c] = (p11[c] - p10[c] - p01[c] + p00[c]) / std::max(area, 1e-9);
+    }
+}
+
+double AlignQuery::similarity(const Table& t, double x0, double y0, double w, double h, int n, const std::vector<double>& tmpl) const {
+  std::vector<double>& means = scratch_means_;
+  std::vector<char>& valid = scratch_valid_;
+  sample(t, x0, y0, w, h, n, means, valid);
+  size_t nv = 0;
+  for (char v : valid) nv += v != 0;
+  if (double(nv) < kMinValidCells * n * n) return -2;  // (below any real similarity)
+  return ncc(means, tmpl, valid);
+}
+
+AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& opt) const {
+  AlignGeometry best;
+  if (thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return best;
+  const Table& t = table_;
+  for (int m = 0; m < 2; ++m) {
+    const Template tp = make_template(thumbnail, opt.coarse_grid, m == 1);
+    const int n = tp.coarse_n;
+    const double M = std::max(t.w, t.h);
+    struct Hyp { double score, x0, y0, w, h; };
+    Hyp hyps[8];  // the best `keep` so far, best first
+    size_t count = 0;
+    const size_t keep = size_t(opt.keep);
+    for (double r = 0.5; r < 2.0 * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
+      const double sw = r * M, sh = sw * tp.aspect;
+      const double stx = opt.offset_step * sw / n, sty = opt.offset_step * sh / n;
+      for (double y0 = std::min(0.0, t.h - sh) - sty; y0 <= std::max(0.0, t.h - sh) + sty + 1e-9; y0 += sty)
+        for (double x0 = std::min(0.0, t.w - sw) - stx; x0 <= std::max(0.0, t.w - sw) + stx + 1e-9; x0 += stx) {
+          const double s = similarity(t, x0, y0, sw, sh, n, tp.coarse);
+          if (s <= -2 || (count == keep && s <= hyps[keep - 1].score)) continue;
+          size_t at = count < keep ? count++ : keep - 1;
+          for (; at > 0 && hyps[at - 1].score < s; --at) hyps[at] = hyps[at - 1];
+          hyps[at] = Hyp{s, x0, y0, sw, sh};
+        }
+    }
+    for (size_t k = 0; k < count; ++k) {  // coordinate descent on (x0, y0, w, h), steps a share of the side
+      double p[4] = {hyps[k].x0, hyps[k].y0, hyps[k].w, hyps[k].h};
+      double sc = similarity(t, p[0], p[1], p[2], p[3], opt.refine_grid, tp.g32);
+      double step = 1.0 / 32;
+      for (int round = 0; round < 3; ++round, step /= 2)
+        for (bool improved = true; improved;) {
+          improved = false;
+          for (int d = 0; d < 4; ++d)
+            for (double sign : {-1.0, 1.0}) {
+              double q[4] = {p[0], p[1], p[2], p[3]};
+              q[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
+              if (q[2] <= 1 || q[3] <= 1) continue;
+              const double s2 = similarity(t, q[0], q[1], q[2], q[3], opt.refine_grid, tp.g32);
+              if (s2 > sc + 1e-6) { sc = s2; std::copy(q, q + 4, p); improved = true; }
+            }
+        }
+      const double fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
+      if (fin > best.score) best = AlignGeometry{m == 1, p[0], p[1], p[2], p[3], float(fin)};
+    }
+  }
+  return best;
+}
+
+float AlignQuery::score(const AlignGeometry& g, const RgbImage& thumbnail) const {
+  if (g.w <= 0 || g.h <= 0 || thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return -1;
+  const double s = similarity(table_, g.x0, g.y0, g.w, g.h, kGrid, make_template(thumbnail, 8, g.flip).g96);
+  return s > -2 ? float(s) : -1.0f;
+}
+
+bool is_thumb_path(const std::string& rel) {
+  for (char c : rel)  // (also keeps it safe to quote in JSON as it is)
+    if (c == ':' || c == '\\' || c == '"' || static_cast<unsigned char>(c) < 0x20) return false;
+  return rel.rfind("thumbs/", 0) == 0 && rel.find("..") == std::string::npos && rel.find("//") == std::string::npos;
+}
+
+bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs, float cosine_weight,
+                         const AlignOptions& opt) {
+  const size_t k = std::min(hits.size(), thumbs.size());
+  if (k == 0 || thumbs[0].width <= 0 || thumbs[0].height <= 0) return false;
+  const AlignQuery q(query);
+  const AlignGeometry g = q.locate(thumbs[0], opt);
+  if (g.w <= 0) return false;
+  for (size_t i = 0; i < k; ++i) hits[i].alignment = q.score(g, thumbs[i]);
+  // A missing thumbnail scores -1: such a hit sinks within the re-ranked head. (Insertion sort:
+  // stable, k is small, and it adds next to nothing to the browser module.)
+  auto key = [&](const TokenHit& h) { return h.alignment + cosine_weight * h.score; };
+  for (size_t i = 1; i < k; ++i)
+    for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) std::swap(hits[j], hits[j - 1]);
+  return true;
+}
+
+}  // namespace nftlens

@@ -1,0 +1,82 @@
+// Re-ranking by alignment: the global descriptor finds the right token among the top few but
+// confuses siblings that differ in one small part, above all for crops. This finds where a
+// candidate's thumbnail sits inside the query (an axis-aligned rectangle, possibly larger than the
+// query for a crop, smaller for a screenshot; mirrored or not), then compares pixels there.
+//
+//   AlignQuery q(query_image);
+//   AlignGeometry g = q.locate(thumbnail_of_best_hit);     // once per query
+//   float s = q.score(g, thumbnail_of_candidate);          // per candidate: one 96x96 comparison
+//
+// Similarity is zero-mean normalised cross-correlation per channel (robust to brightness, contrast
+// and colour shifts), averaged over R, G, B, on the cells that lie inside the query. Cells are means
+// over boxes read from a summed-area table, so fractional boxes cost the same as whole ones.
+// docs/quality.md ("Re-ranking by alignment") has the measurements.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "image.h"
+#include "search.h"
+
+namespace nftlens {
+
+struct AlignGeometry {
+  bool flip = false;              // the query is mirrored relative to the thumbnail (x0.. stay in query pixels)
+  double x0 = 0, y0 = 0, w = 0, h = 0;  // the thumbnail's whole image, in (downscaled) query pixels
+  float score = -1;               // similarity to the thumbnail it was located with
+};
+
+struct AlignOptions {
+  int coarse_grid = 12;   // cells per side of the exhaustive search
+  double scale_step = 1.049;  // thumbnail side / query side from 0.5 to 2 in this ratio (30 scales)
+  double offset_step = 0.5;  // search offsets step, in coarse cells
+  int refine_grid = 32;   // cells per side while refining (x0, y0, w, h) by coordinate descent
+  int keep = 3;           // best coarse hypotheses refined (1..8)
+};
+
+class AlignQuery {
+ public:
+  static constexpr int kGrid = 96;         // final comparison grid (a shipped thumbnail is 96 px wide)
+  static constexpr int kMaxSide = 256;     // the query is downscaled to this first: memory and time
+
+  explicit AlignQuery(const RgbImage& query);
+  AlignGeometry locate(const RgbImage& thumbnail, const AlignOptions& opt = {}) const;
+  // Similarity of the query, seen through `g`, to a thumbnail; -1 if nothing overlaps.
+  float score(const AlignGeometry& g, const RgbImage& thumbnail) const;
+
+  struct Template {  // a thumbnail as grids of cell means, 0..255 per channel
+    std::vector<double> g96, g32, coarse;
+    int coarse_n = 0;
+    double aspect = 1;  // height / width of the thumbnail
+  };
+  // flip: the thumbnail mirrored (how a mirrored query is matched).
+  static Template make_template(const RgbImage& thumbnail, int coarse_n, bool flip = false);
+
+ private:
+  struct Table {  // summed-area table of one orientation, (h+1) x (w+1) x 3
+    int w = 0, h = 0;
+    std::vector<double> s;
+  };
+  // Cell means (n x n x 3) and validity of the rectangle (x0, y0, w, h) on table t.
+  void sample(const Table& t, double x0, double y0, double w, double h, int n, std::vector<double>& means,
+              std::vector<char>& valid) const;
+  double similarity(const Table& t, double x0, double y0, double w, double h, int n, const std::vector<double>& tmpl) const;
+  Table table_;
+  // Scratch space reused by every placement tried (not thread-safe: one AlignQuery per thread).
+  mutable std::vector<double> scratch_corner_, scratch_x_, scratch_y_, scratch_means_;
+  mutable std::vector<char> scratch_valid_;
+};
+
+// The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
+// if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
+// them. The placement is located once, on the first hit's thumbnail. Returns false, leaving `hits`
+// as they were, when that thumbnail is missing or nothing could be placed.
+inline constexpr size_t kRerankCandidates = 30;
+// A catalogue's thumbnail path as the builder writes it ("thumbs/<slug>/<id>.png"): hosts fetch or
+// read it relative to the bundle folder, so anything that could leave that folder is refused.
+bool is_thumb_path(const std::string& rel);
+inline constexpr float kRerankCosineWeight = 0.5f;
+bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs,
+                         float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {});
+
+}  // namespace nftlens

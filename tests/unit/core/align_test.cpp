@@ -1,0 +1,106 @@
+// Re-ranking by alignment (shared/align.h): finding a thumbnail inside crops, screenshots and
+// mirrored copies, preferring the true token over a sibling that differs in one part, and the
+// thumbnail path rule that keeps hosts inside the bundle folder.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "align.h"
+#include "helpers.h"
+
+using namespace nftlens;
+
+namespace {
+
+RgbImage thumb_of(const RgbImage& img) {  // the bundle's 96 px thumbnail, by box averaging
+  RgbImage t{96, 96, std::vector<uint8_t>(96 * 96 * 3)};
+  const int f = img.width / 96;
+  for (int y = 0; y < 96; ++y)
+    for (int x = 0; x < 96; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int s = 0;
+        for (int dy = 0; dy < f; ++dy)
+          for (int dx = 0; dx < f; ++dx) s += img.at(x * f + dx, y * f + dy)[c];
+        t.rgb[(size_t(y) * 96 + x) * 3 + c] = uint8_t(s / (f * f));
+      }
+  return t;
+}
+
+// The same picture with one 48x48 block recoloured: a sibling token.
+RgbImage sibling_of(const RgbImage& img, int bx, int by) {
+  RgbImage s = img;
+  for (int y = by; y < by + 48; ++y)
+    for (int x = bx; x < bx + 48; ++x) {
+      uint8_t* p = &s.rgb[(size_t(y) * s.width + x) * 3];
+      p[0] = uint8_t(255 - p[0]); p[1] = uint8_t(p[1] / 2); p[2] = uint8_t(255 - p[2]);
+    }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("align: a crop is located and the true token outscores its sibling") {
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 11);
+  const RgbImage sib = sibling_of(orig, 144, 96);  // the changed part lies inside the crop
+  const RgbImage query = crop(orig, Box{40, 30, 200, 180});
+  const AlignQuery q(query);
+  const AlignGeometry g = q.locate(thumb_of(orig));
+  MESSAGE("crop: x0 " << g.x0 << " y0 " << g.y0 << " w " << g.w << " h " << g.h << " score " << g.score);
+  CHECK_FALSE(g.flip);
+  // The whole 288 px original is about 288 query pixels wide, starting 40 px left of the crop.
+  CHECK(g.w == doctest::Approx(288).epsilon(0.05));
+  CHECK(g.h == doctest::Approx(288).epsilon(0.05));
+  CHECK(std::fabs(g.x0 + 40) < 12);
+  CHECK(std::fabs(g.y0 + 30) < 12);
+  const float right = q.score(g, thumb_of(orig)), wrong = q.score(g, thumb_of(sib));
+  MESSAGE("true " << right << ", sibling " << wrong);
+  CHECK(right > 0.9f);
+  CHECK(right > wrong + 0.05f);
+}
+
+TEST_CASE("align: a screenshot (margins around a smaller copy) and a mirrored copy") {
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 12);
+  const RgbImage shot = testutil::pad(orig, 60, 20, 40, 90, Rgb{240, 240, 245});
+  const AlignGeometry g = AlignQuery(shot).locate(thumb_of(orig));
+  CHECK_FALSE(g.flip);
+  CHECK(std::fabs(g.x0 - 60 * 256.0 / 388) < 8);  // (the query is scaled to 256 px on its long side)
+  CHECK(g.w == doctest::Approx(288 * 256.0 / 388).epsilon(0.05));
+  CHECK(g.score > 0.9f);
+
+  const AlignGeometry m = AlignQuery(mirror(orig)).locate(thumb_of(orig));
+  CHECK(m.flip);
+  CHECK(m.score > 0.9f);
+}
+
+TEST_CASE("rerank_by_alignment puts the aligned token first; missing thumbnails sink") {
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 13);
+  const RgbImage sib = sibling_of(orig, 48, 48);
+  const RgbImage query = crop(orig, Box{20, 20, 230, 240});
+  // The global descriptor ranked the sibling first; the true token second; a third without thumbnail.
+  std::vector<TokenHit> hits = {{7, 0.91f}, {3, 0.90f}, {9, 0.95f}, {4, 0.5f}};
+  std::vector<RgbImage> thumbs = {thumb_of(sib), thumb_of(orig), RgbImage{}};
+  REQUIRE(rerank_by_alignment(hits, query, thumbs));
+  CHECK(hits[0].token == 3);
+  CHECK(hits[1].token == 7);
+  CHECK(hits[2].token == 9);   // no thumbnail: alignment -1, last of the re-ranked three
+  CHECK(hits[3].token == 4);   // beyond the re-ranked head: untouched
+  CHECK(hits[3].alignment == TokenHit::kNotAligned);
+  CHECK(hits[0].alignment > hits[1].alignment);
+
+  std::vector<TokenHit> none = {{1, 0.9f}, {2, 0.8f}};
+  CHECK_FALSE(rerank_by_alignment(none, query, {RgbImage{}, thumb_of(orig)}));  // no first thumbnail: unchanged
+  CHECK(none[0].token == 1);
+  CHECK_FALSE(rerank_by_alignment(none, RgbImage{}, {thumb_of(orig)}));          // empty query: unchanged
+}
+
+TEST_CASE("thumbnail paths stay inside the bundle folder") {
+  CHECK(is_thumb_path("thumbs/nouns/42.png"));
+  CHECK_FALSE(is_thumb_path(""));
+  CHECK_FALSE(is_thumb_path("images/42.png"));
+  CHECK_FALSE(is_thumb_path("thumbs/../manifest.json"));
+  CHECK_FALSE(is_thumb_path("thumbs//evil.example/x.png"));
+  CHECK_FALSE(is_thumb_path("thumbs/https:/x.png"));
+  CHECK_FALSE(is_thumb_path("thumbs\\..\\x.png"));
+  CHECK_FALSE(is_thumb_path("thumbs/a\"b.png"));
+  CHECK_FALSE(is_thumb_path(std::string("thumbs/a\nb.png")));
+}
