@@ -2,6 +2,8 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <iostream>
 
@@ -10,7 +12,7 @@
 namespace nftlens {
 
 struct Embedder::Impl {
-  Ort::Env env{ORT_LOGGING_LEVEL_ERROR, "nftlens"};
+  std::unique_ptr<Ort::Env> env;  // (created with the session, on the big-stack thread below)
   Ort::SessionOptions options;
   std::unique_ptr<Ort::Session> session;
 };
@@ -36,11 +38,33 @@ Embedder::Embedder(const std::string& model_path, const ModelCard& card, const E
       std::cerr << "note: this ONNX Runtime build has no CUDA execution provider; using CPU\n";
     }
   }
-  try {
-    impl_->session = std::make_unique<Ort::Session>(impl_->env, model_path.c_str(), so);
-  } catch (const Ort::Exception& e) {
-    throw Error(model_path + ": ONNX Runtime cannot load the model (" + e.what() + ")");
+  // ONNX Runtime's session setup logs process information: it reads /proc/self/cmdline and runs a
+  // std::regex over it, which recurses once per character. Thousands of image paths on the command
+  // line (`nftlens query BUNDLE *.png`) overflowed the 8 MB main stack. So the session is created
+  // on a thread with room for that (its stack is only reserved address space until touched).
+  std::string failure;
+  {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, size_t(1) << 30);
+    struct Job { Impl* impl; const std::string* path; Ort::SessionOptions* so; std::string* failure; } job{impl_.get(), &model_path, &so, &failure};
+    pthread_t th;
+    auto body = [](void* p) -> void* {
+      auto* j = static_cast<Job*>(p);
+      try {
+        if (!j->impl->env) j->impl->env = std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_ERROR, "nftlens");
+        j->impl->session = std::make_unique<Ort::Session>(*j->impl->env, j->path->c_str(), *j->so);
+      } catch (const std::exception& e) {
+        *j->failure = e.what();
+        if (j->failure->empty()) *j->failure = "unknown error";
+      }
+      return nullptr;
+    };
+    if (pthread_create(&th, &attr, body, &job) != 0) body(&job);  // (no thread: try in place)
+    else pthread_join(th, nullptr);
+    pthread_attr_destroy(&attr);
   }
+  if (!impl_->session) throw Error(model_path + ": ONNX Runtime cannot load the model (" + failure + ")");
   // Check the card against the graph, so a wrong card fails here with names, not later with sizes.
   Ort::AllocatorWithDefaultOptions alloc;
   bool found = false;

@@ -55,6 +55,12 @@ r = json.loads(open(sys.argv[1]).readline())["results"]
 assert [x["score"] for x in r] == sorted([x["score"] for x in r], reverse=True)
 assert not any("alignment" in x for x in r)
 PY
+# Thousands of paths on one command line (a shell glob over a big folder): ONNX Runtime parses
+# /proc/self/cmdline with a recursive regex when it starts; this overflowed the stack (exit 139).
+many=(); for i in $(seq 1 2500); do many+=("$T/a-query-image-that-does-not-exist-number-$i.png"); done
+"$NFT" query "$T/b1" "$T/col/images/$orig" "${many[@]}" --json -k 1 > "$T/many.jsonl" 2>/dev/null; rc=$?
+[ $rc = 1 ] && [ "$(wc -l < "$T/many.jsonl")" = 2501 ] && head -1 "$T/many.jsonl" | grep -q '"results"' \
+  && ok "query takes 2,501 paths on one command line (each missing one reported, exit 1)" || no "query with 2,501 paths" "exit $rc, $(wc -l < "$T/many.jsonl") lines"
 # An altered copy from the example queries whose original is in this 60-token subset.
 qline=$(grep -E ",\"images/($(ls "$T/col/images" | sed 's/.png//' | paste -sd'|'))\.png\",(jpeg|screenshot)," "$Q/queries.csv" | head -1)
 if [ -n "$qline" ]; then
