@@ -55,11 +55,13 @@ AlignQuery::AlignQuery(const RgbImage& query) {
   }
 }
 
-AlignQuery::Template AlignQuery::make_template(const RgbImage& thumb, int coarse_n, bool flip) {
+AlignQuery::Template AlignQuery::make_template(const RgbImage& thumb, int coarse_n, int refine_n, bool flip) {
   // Antialiased resizes straight to each grid (the same resampler the model input uses).
   auto grid = [](const RgbImage& img, int n) {
+    std::vector<double> g;
+    if (n <= 0) return g;
     const std::vector<float> px = resize_to_float(img, n, n);
-    std::vector<double> g(px.begin(), px.end());
+    g.assign(px.begin(), px.end());
     for (double& v : g) v *= 255.0;
     return g;
   };
@@ -67,9 +69,8 @@ AlignQuery::Template AlignQuery::make_template(const RgbImage& thumb, int coarse
   const RgbImage src = flip ? mirror(thumb) : thumb;
   Template t;
   t.g96 = grid(src, kGrid);
-  t.g32 = grid(src, 32);
+  t.refine = grid(src, refine_n);
   t.coarse = grid(src, coarse_n);
-  t.coarse_n = coarse_n;
   t.aspect = double(thumb.height) / thumb.width;
   return t;
 }
@@ -137,52 +138,51 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   AlignGeometry best;
   if (thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return best;
   const Table& t = table_;
-  for (int m = 0; m < 2; ++m) {
-    const Template tp = make_template(thumbnail, opt.coarse_grid, m == 1);
-    const int n = tp.coarse_n;
-    const double M = std::max(t.w, t.h);
-    struct Hyp { double score, x0, y0, w, h; };
-    Hyp hyps[8];  // the best `keep` so far, best first
-    size_t count = 0;
-    const size_t keep = size_t(opt.keep);
-    for (double r = 0.5; r < 2.0 * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
-      const double sw = r * M, sh = sw * tp.aspect;
-      const double stx = opt.offset_step * sw / n, sty = opt.offset_step * sh / n;
-      for (double y0 = std::min(0.0, t.h - sh) - sty; y0 <= std::max(0.0, t.h - sh) + sty + 1e-9; y0 += sty)
-        for (double x0 = std::min(0.0, t.w - sw) - stx; x0 <= std::max(0.0, t.w - sw) + stx + 1e-9; x0 += stx) {
-          const double s = similarity(t, x0, y0, sw, sh, n, tp.coarse);
+  const int n = opt.coarse_grid;
+  const double M = std::max(t.w, t.h);
+  const Template tps[2] = {make_template(thumbnail, n, opt.refine_grid, false), make_template(thumbnail, n, opt.refine_grid, true)};
+  struct Hyp { double score, x0, y0, w, h; int m; };
+  Hyp hyps[8];  // the best `keep` placements so far over both orientations, best first
+  size_t count = 0;
+  const size_t keep = size_t(opt.keep);
+  for (double r = 0.5; r < 2.0 * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
+    const double sw = r * M, sh = sw * tps[0].aspect;
+    const double stx = opt.offset_step * sw / n, sty = opt.offset_step * sh / n;
+    for (double y0 = std::min(0.0, t.h - sh) - sty; y0 <= std::max(0.0, t.h - sh) + sty + 1e-9; y0 += sty)
+      for (double x0 = std::min(0.0, t.w - sw) - stx; x0 <= std::max(0.0, t.w - sw) + stx + 1e-9; x0 += stx)
+        for (int m = 0; m < 2; ++m) {
+          const double s = similarity(t, x0, y0, sw, sh, n, tps[m].coarse);
           if (s <= -2 || (count == keep && s <= hyps[keep - 1].score)) continue;
           size_t at = count < keep ? count++ : keep - 1;
           for (; at > 0 && hyps[at - 1].score < s; --at) hyps[at] = hyps[at - 1];
-          hyps[at] = Hyp{s, x0, y0, sw, sh};
+          hyps[at] = Hyp{s, x0, y0, sw, sh, m};
         }
-    }
-    for (size_t k = 0; k < count; ++k) {  // coordinate descent on (x0, y0, w, h), steps a share of the side
-      double p[4] = {hyps[k].x0, hyps[k].y0, hyps[k].w, hyps[k].h};
-      double sc = similarity(t, p[0], p[1], p[2], p[3], opt.refine_grid, tp.g32);
-      double step = 1.0 / 32;
-      for (int round = 0; round < 3; ++round, step /= 2)
-        for (bool improved = true; improved;) {
-          improved = false;
-          for (int d = 0; d < 4; ++d)
-            for (double sign : {-1.0, 1.0}) {
-              double q[4] = {p[0], p[1], p[2], p[3]};
-              q[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
-              if (q[2] <= 1 || q[3] <= 1) continue;
-              const double s2 = similarity(t, q[0], q[1], q[2], q[3], opt.refine_grid, tp.g32);
-              if (s2 > sc + 1e-6) { sc = s2; std::copy(q, q + 4, p); improved = true; }
-            }
-        }
-      const double fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
-      if (fin > best.score) best = AlignGeometry{m == 1, p[0], p[1], p[2], p[3], float(fin)};
-    }
+  }
+  for (size_t k = 0; k < count; ++k) {  // coordinate descent on (x0, y0, w, h), steps a share of the side
+    const Template& tp = tps[hyps[k].m];
+    double p[4] = {hyps[k].x0, hyps[k].y0, hyps[k].w, hyps[k].h};
+    double sc = similarity(t, p[0], p[1], p[2], p[3], opt.refine_grid, tp.refine);
+    double step = 1.0 / 32;
+    for (int round = 0; round < 3; ++round, step /= 2)
+      for (bool improved = true; improved;) {
+        improved = false;
+        for (int d = 0; d < 4; ++d)
+          for (int sign = -1; sign <= 1; sign += 2) {
+            const double old = p[d];
+            p[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
+            const double s2 = p[2] > 1 && p[3] > 1 ? similarity(t, p[0], p[1], p[2], p[3], opt.refine_grid, tp.refine) : -2;
+            if (s2 > sc + 1e-6) { sc = s2; improved = true; } else p[d] = old;
+          }
+      }
+    const double fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
+    if (fin > best.score) best = AlignGeometry{hyps[k].m == 1, p[0], p[1], p[2], p[3], float(fin)};
   }
   return best;
 }
 
 float AlignQuery::score(const AlignGeometry& g, const RgbImage& thumbnail) const {
   if (g.w <= 0 || g.h <= 0 || thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return -1;
-  const double s = similarity(table_, g.x0, g.y0, g.w, g.h, kGrid, make_template(thumbnail, 8, g.flip).g96);
+  const double s = similarity(table_, g.x0, g.y0, g.w, g.h, kGrid, make_template(thumbnail, 0, 0, g.flip).g96);
   return s > -2 ? float(s) : -1.0f;
 }
 

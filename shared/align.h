@@ -27,11 +27,11 @@ struct AlignGeometry {
 };
 
 struct AlignOptions {
-  int coarse_grid = 12;   // cells per side of the exhaustive search
-  double scale_step = 1.049;  // thumbnail side / query side from 0.5 to 2 in this ratio (30 scales)
-  double offset_step = 0.5;  // search offsets step, in coarse cells
-  int refine_grid = 32;   // cells per side while refining (x0, y0, w, h) by coordinate descent
-  int keep = 3;           // best coarse hypotheses refined (1..8)
+  int coarse_grid = 8;       // cells per side of the exhaustive search
+  double scale_step = 1.07;  // thumbnail side / query side from 0.5 to 2 in this ratio (21 scales)
+  double offset_step = 0.75; // search offsets step, in coarse cells
+  int refine_grid = 16;      // cells per side while refining (x0, y0, w, h) by coordinate descent
+  int keep = 3;              // best coarse placements (over both orientations) refined (1..8)
 };
 
 class AlignQuery {
@@ -45,12 +45,11 @@ class AlignQuery {
   float score(const AlignGeometry& g, const RgbImage& thumbnail) const;
 
   struct Template {  // a thumbnail as grids of cell means, 0..255 per channel
-    std::vector<double> g96, g32, coarse;
-    int coarse_n = 0;
+    std::vector<double> g96, refine, coarse;  // (empty for a grid size of 0)
     double aspect = 1;  // height / width of the thumbnail
   };
   // flip: the thumbnail mirrored (how a mirrored query is matched).
-  static Template make_template(const RgbImage& thumbnail, int coarse_n, bool flip = false);
+  static Template make_template(const RgbImage& thumbnail, int coarse_n, int refine_n, bool flip);
 
  private:
   struct Table {  // summed-area table of one orientation, (h+1) x (w+1) x 3

@@ -214,7 +214,7 @@ class Lens {
               if (t == hits[i].token) have = &img;
             if (have) thumbs.push_back(*have);
             else if (!nftlens::is_thumb_path(rel)) thumbs.emplace_back();
-            else need += std::string(need.empty() ? "" : ",") + "{\"kind\":\"thumb\",\"id\":" + std::to_string(hits[i].token) + ",\"name\":\"" + rel + "\",\"bytes\":0}";
+            else need += std::string(need.empty() ? "" : ",") + "{\"kind\":\"thumb\",\"id\":" + std::to_string(hits[i].token) + ",\"name\":\"" + rel + "\"}";
           }
           if (!need.empty()) return "{\"need\":[" + need + "]}";
           nftlens::rerank_by_alignment(hits, query_->image(), thumbs);
@@ -336,5 +336,4 @@ EMSCRIPTEN_BINDINGS(nftlens) {
       .function("textSearch", &Lens::textSearch)
       .function("suggest", &Lens::suggest)
       .function("descriptors", &Lens::descriptors);
-  emscripten::function("distanceKernel", emscripten::optional_override([]() { return std::string(nftlens::best_l2_int8_name()); }));
 }
