@@ -8,8 +8,11 @@ namespace nftlens {
 struct BuildArgs {
   std::vector<std::string> collections;
   std::string out, cache, model_card, model_file;
-  int dims = 0, window_dims = 0, threads = 0, batch = 32, pairs = 8000, index_m = 12;
+  int dims = 0, window_dims = 0, threads = 0, batch = 32, pairs = 2000, index_m = 12;
   int color_grid = 4;
+  // pairs: synthetic copies for the learned whitening. 2000 since re-ranking by alignment: with it
+  // 10k Nouns reach 98.5% top-1 (8000: 98.6%), and a 10k build runs at ~160 images/s on 2 cores
+  // instead of ~105 at most (issue #5; docs/quality.md, bench/README.md).
   // dims 0 = auto: kAutoDims, or kAutoDimsPartitioned when the bundle is partitioned (each code is
   // fetched per query there: 96-d keeps a cold query under 1.5 MB at 1M tokens), never more than
   // tokens - 1 (a collection spans no more directions than that). docs/quality.md: 256-d gains
