@@ -238,6 +238,20 @@ int run_build(const BuildArgs& a) {
     return *embedder;
   };
   if (recipe.use_model) model();  // check the card against the model now, even if every feature is cached
+  // The model on a chunk's works that need it (tokens and synthetic copies alike): pooled features
+  // into each work, into the cache, then done(index of the work).
+  auto embed_works = [&](Embedder& e, std::vector<Work>& works, const std::vector<size_t>& run_idx, auto&& done) {
+    if (run_idx.empty()) return;
+    std::vector<std::vector<float>> inputs;
+    for (size_t j : run_idx) inputs.push_back(std::move(works[j].input));
+    const auto outs = e.run(inputs);
+    for (size_t r = 0; r < run_idx.size(); ++r) {
+      Work& w = works[run_idx[r]];
+      w.feat.model = outs[r];
+      cache.put(w.key, pack(w.feat));
+      done(run_idx[r]);
+    }
+  };
 
   // 2. features of every token image
   std::vector<ImageFeatures> feats(src.size());
@@ -291,17 +305,10 @@ int run_build(const BuildArgs& a) {
           has_thumb[i] = 0;
         }
       }
-      if (run_idx.empty()) return;
-      std::vector<std::vector<float>> inputs;
-      for (size_t j : run_idx) inputs.push_back(std::move(works[j].input));
-      const auto outs = emb->run(inputs);
-      for (size_t r = 0; r < run_idx.size(); ++r) {
-        Work& w = works[run_idx[r]];
-        w.feat.model = outs[r];
-        cache.put(w.key, pack(w.feat));
-        feats[w.token] = std::move(w.feat);
-        ok[w.token] = 1;
-      }
+      embed_works(*emb, works, run_idx, [&](size_t j) {
+        feats[works[j].token] = std::move(works[j].feat);
+        ok[works[j].token] = 1;
+      });
     });
     // In token order, whatever order the workers finished in.
     for (size_t i = 0; i < src.size(); ++i) {
@@ -382,16 +389,7 @@ int run_build(const BuildArgs& a) {
         } catch (const std::exception&) {  // a copy that cannot be made is left out
         }
       }
-      if (run_idx.empty()) return;
-      std::vector<std::vector<float>> inputs;
-      for (size_t j : run_idx) inputs.push_back(std::move(works[j].input));
-      const auto outs = emb->run(inputs);
-      for (size_t r = 0; r < run_idx.size(); ++r) {
-        Work& w = works[run_idx[r]];
-        w.feat.model = outs[r];
-        cache.put(w.key, pack(w.feat));
-        copy_ok[begin + run_idx[r]] = 1;
-      }
+      embed_works(*emb, works, run_idx, [&](size_t j) { copy_ok[begin + j] = 1; });
     });
     if (!sharded)  // a shard only computes; the merge pairs them up
       for (size_t p = 0; p < n_pairs; ++p) {  // in copy order, whatever order the workers finished in
