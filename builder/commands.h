@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "align.h"
+
 namespace nftlens {
 
 struct BuildArgs {
@@ -38,7 +40,7 @@ struct QueryArgs {
   std::vector<std::string> images, collections;
   std::string filter;
   int k = 10, ef = 0, threads = 0, probe = 0;
-  int rerank = 30;  // first hits re-ranked by alignment with their thumbnails (shared/align.h); 0 = off
+  int rerank = int(kRerankCandidates);  // first hits re-ranked by alignment with their thumbnails (shared/align.h); 0 = off
   bool json = false, exact = false;
 };
 int run_query(const QueryArgs& a);
@@ -46,7 +48,7 @@ int run_query(const QueryArgs& a);
 struct EvalArgs {
   std::string bundle, queries_csv, out_json, model_file;
   int threads = 0;
-  int rerank = 30;  // as QueryArgs::rerank
+  int rerank = int(kRerankCandidates);  // as QueryArgs::rerank
 };
 int run_eval(const EvalArgs& a);
 

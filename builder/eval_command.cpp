@@ -112,11 +112,9 @@ int run_eval(const EvalArgs& a) {
     nlohmann::json row = {{"query", f[0]}, {"original", f[1]}, {"transform", transform}};
     for (bool exact : {false, true}) {
       SearchOptions opt;
-      opt.k = std::max<size_t>(10, size_t(std::max(0, a.rerank)));
+      opt.k = 10;
       opt.exact = exact;
-      auto hits = s.search(desc, opt);
-      if (a.rerank > 0) s.rerank(hits, image, size_t(a.rerank));
-      if (hits.size() > 10) hits.resize(10);
+      const auto hits = s.search(desc, image, opt, size_t(std::max(0, a.rerank)));
       int rank = 0;
       for (size_t r = 0; r < hits.size(); ++r)
         if (hits[r].token == want) { rank = int(r + 1); break; }

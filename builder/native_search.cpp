@@ -33,9 +33,13 @@ QueryDescriptors NativeSearcher::describe(const RgbImage& image) {
 
 std::vector<TokenHit> NativeSearcher::search(const std::vector<uint8_t>& bytes, const SearchOptions& opt, size_t rerank_n) {
   const RgbImage image = decode(bytes);
+  return search(describe(image), image, opt, rerank_n);
+}
+
+std::vector<TokenHit> NativeSearcher::search(const QueryDescriptors& q, const RgbImage& image, const SearchOptions& opt, size_t rerank_n) {
   SearchOptions wide = opt;
   wide.k = std::max(opt.k, rerank_n);
-  std::vector<TokenHit> hits = search(describe(image), wide);
+  std::vector<TokenHit> hits = search(q, wide);
   if (rerank_n > 0) rerank(hits, image, rerank_n);
   if (hits.size() > opt.k) hits.resize(opt.k);
   return hits;

@@ -20,8 +20,9 @@ class NativeSearcher {
   QueryDescriptors describe(const RgbImage& image);
   RgbImage decode(const std::vector<uint8_t>& image_bytes) const;
   // Search, then re-rank the first `rerank` hits by alignment with their thumbnails (0 = don't);
-  // returns opt.k hits.
+  // returns opt.k hits. `image` is the decoded query the descriptors were made from.
   std::vector<TokenHit> search(const std::vector<uint8_t>& image_bytes, const SearchOptions& opt, size_t rerank = 0);
+  std::vector<TokenHit> search(const QueryDescriptors& q, const RgbImage& image, const SearchOptions& opt, size_t rerank);
   // Re-rank the first `candidates` hits by alignment (shared/align.h) with their thumbnails, read
   // from the bundle folder. False (hits unchanged) if the bundle has none (built with --no-thumbs,
   // or partitioned: not yet).

@@ -41,7 +41,9 @@ class AlignQuery {
 
   explicit AlignQuery(const RgbImage& query);
   AlignGeometry locate(const RgbImage& thumbnail, const AlignOptions& opt = {}) const;
-  // Similarity of the query, seen through `g`, to a thumbnail; -1 if nothing overlaps.
+  // Similarity of the query, seen through `g`, to a thumbnail; -1 if nothing overlaps. (It samples
+  // the query again for each thumbnail: caching that sample cost more browser-module bytes than the
+  // budget had left.)
   float score(const AlignGeometry& g, const RgbImage& thumbnail) const;
 
   struct Template {  // a thumbnail as grids of cell means, 0..255 per channel
@@ -52,7 +54,7 @@ class AlignQuery {
   static Template make_template(const RgbImage& thumbnail, int coarse_n, int refine_n, bool flip);
 
  private:
-  struct Table {  // summed-area table of one orientation, (h+1) x (w+1) x 3
+  struct Table {  // summed-area table of the (downscaled) query, (h+1) x (w+1) x 3
     int w = 0, h = 0;
     std::vector<double> s;
   };
@@ -66,15 +68,16 @@ class AlignQuery {
   mutable std::vector<char> scratch_valid_;
 };
 
+// A catalogue's thumbnail path as the builder writes it ("thumbs/<slug>/<id>.png"): hosts fetch or
+// read it relative to the bundle folder, so anything that could leave that folder is refused.
+bool is_thumb_path(const std::string& rel);
+
+inline constexpr size_t kRerankCandidates = 30;     // hits re-ranked by default (CLI and browser)
+inline constexpr float kRerankCosineWeight = 0.5f;
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
 // if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
 // them. The placement is located once, on the first hit's thumbnail. Returns false, leaving `hits`
 // as they were, when that thumbnail is missing or nothing could be placed.
-inline constexpr size_t kRerankCandidates = 30;
-// A catalogue's thumbnail path as the builder writes it ("thumbs/<slug>/<id>.png"): hosts fetch or
-// read it relative to the bundle folder, so anything that could leave that folder is refused.
-bool is_thumb_path(const std::string& rel);
-inline constexpr float kRerankCosineWeight = 0.5f;
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs,
                          float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {});
 
