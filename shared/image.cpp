@@ -103,6 +103,17 @@ bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
   return true;
 }
 
+// stb grows its image-data buffer to each PNG IDAT chunk's declared length before reading it: a
+// 100-byte file declaring a 2 GB IDAT made it allocate 2 GB (tests/fuzz), then fail for lack of
+// data. Such a chunk cannot be read anyway. True if one (before IEND, as stb reads) overruns.
+[[maybe_unused]] bool png_idat_overruns(const uint8_t* d, size_t n) {
+  auto be32 = [&](size_t o) { return size_t(d[o]) << 24 | size_t(d[o + 1]) << 16 | size_t(d[o + 2]) << 8 | d[o + 3]; };
+  if (n < 8 || d[0] != 0x89) return false;  // (not a PNG)
+  for (size_t o = 8; o + 8 <= n && std::memcmp(d + o + 4, "IEND", 4) != 0; o += 12 + be32(o))
+    if (be32(o) > n - o - 8) return std::memcmp(d + o + 4, "IDAT", 4) == 0;
+  return false;
+}
+
 }  // namespace
 
 RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const ImageLimits& limits) {
@@ -117,6 +128,11 @@ RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const Im
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
     throw Error(std::string("not a decodable PNG/JPEG/GIF/BMP image (") + stbi_failure_reason() + ")");
   check_pixels(uint64_t(w), uint64_t(h), limits);
+#ifndef __EMSCRIPTEN__
+  // (Natively only: in wasm a 2 GB request cannot be met by the heap, so stb's realloc fails and stb
+  // refuses the file itself ("outofmem"), and the browser module has no bytes to spare for this.)
+  if (png_idat_overruns(data, size)) throw Error("image is corrupt or truncated (IDAT past end)");
+#endif
   uint8_t* pixels = stbi_load_from_memory(data, int(size), &w, &h, &comp, 4);
   if (!pixels) throw Error(std::string("image is corrupt or truncated (") + stbi_failure_reason() + ")");
   RgbImage out;
