@@ -23,7 +23,7 @@
 #include <unordered_map>
 
 #include "bundle_io.h"
-#include "native_search.h"
+#include "native_lens.h"
 #include "partitions.h"
 #include "search.h"
 
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     else if (a == "--probes") { probes.clear(); std::stringstream ss(v); std::string x; while (std::getline(ss, x, ',')) probes.push_back(std::stoul(x)); }
   }
   const auto t_start = clk::now();
-  NativeSearcher s(bundle_dir, 1);
+  NativeLens s(bundle_dir, 1);
   const Bundle& real = s.bundle();
   if (real.partitioned()) { std::fprintf(stderr, "%s: give a one-index bundle (its codes are the real part)\n", bundle_dir.c_str()); return 2; }
   const int dim = real.index.dim();
@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
     auto it = by_key.find(f[1]);
     if (it == by_key.end()) it = by_key.find(fs::path(f[1]).stem().string());
     if (it == by_key.end()) continue;
-    queries.emplace_back(s.describe(read_bytes(fs::path(csv).parent_path() / f[0], 64u << 20)), new_index[it->second]);
+    queries.emplace_back(s.describe(*s.session(s.decode(read_bytes(fs::path(csv).parent_path() / f[0], 64u << 20)))), new_index[it->second]);
   }
 
   std::printf("partition_bench: %zu tokens (%zu real from %s, %zu synthetic from an additive trait model: %zu trait types, "

@@ -1,9 +1,10 @@
-// The nftlens subcommands (one file each).
+// The nftlens subcommands: build and merge (build_command.cpp); query, describe and text
+// (query_command.cpp, through NativeLens); eval (eval_command.cpp); info and verify (info_command.cpp).
 #pragma once
 #include <string>
 #include <vector>
 
-#include "align.h"
+#include "lens.h"
 
 namespace nftlens {
 
@@ -11,7 +12,7 @@ struct BuildArgs {
   std::vector<std::string> collections;
   std::string out, cache, model_card, model_file;
   int dims = 0, window_dims = 0, threads = 0, batch = 32, pairs = 2000, index_m = 12;
-  int color_grid = 4;
+  int color_grid = Recipe{}.color_grid;
   // pairs: synthetic copies for the learned whitening. 2000 since re-ranking by alignment: with it
   // 10k Nouns reach 98.5% top-1 (8000: 98.6%), and a 10k build runs at ~160 images/s on 2 cores
   // instead of ~105 at most (issue #5; docs/quality.md, bench/README.md).
@@ -36,27 +37,26 @@ inline constexpr int kCliBuildBatch = 1;
 int run_build(const BuildArgs& a);
 
 struct QueryArgs {
-  std::string bundle, model_file;
-  std::vector<std::string> images, collections;
-  std::string filter;
-  int k = 10, ef = 0, threads = 0, probe = 0;
-  int rerank = int(kRerankCandidates);  // first hits re-ranked by alignment with their thumbnails (shared/align.h); 0 = off
-  bool json = false, exact = false;
+  std::string bundle;
+  std::vector<std::string> images;
+  ImageRequest request;  // k, rerank, probe, ef, exact, collections, filter: the engine's defaults
+  int threads = 0;
+  bool json = false;
 };
 int run_query(const QueryArgs& a);
 
 struct EvalArgs {
-  std::string bundle, queries_csv, out_json, model_file;
+  std::string bundle, queries_csv, out_json;
   int threads = 0;
-  int rerank = int(kRerankCandidates);  // as QueryArgs::rerank
+  size_t rerank = ImageRequest{}.rerank;  // as for query
 };
 int run_eval(const EvalArgs& a);
 
 int run_describe(const std::string& bundle, const std::string& image, const std::string& dump_input,
                  const std::string& dump_features, int threads);
 struct TextArgs {
-  std::string bundle, query;
-  int k = 10;
+  std::string bundle;
+  TextRequest request;
   bool json = false;
 };
 int run_text(const TextArgs& a);

@@ -14,7 +14,7 @@
 #include "bundle_io.h"
 #include "commands.h"
 #include "error.h"
-#include "native_search.h"
+#include "native_lens.h"
 
 namespace fs = std::filesystem;
 
@@ -56,8 +56,8 @@ struct Tally {
 }  // namespace
 
 int run_eval(const EvalArgs& a) {
-  NativeSearcher s(a.bundle, a.threads);
-  const Catalogue& cat = s.full_catalogue();
+  NativeLens s(a.bundle, a.threads);
+  const Catalogue& cat = s.whole_catalogue();
   std::map<std::string, uint32_t> by_key;  // image ref, image stem and token id -> token
   for (uint32_t t = 0; t < cat.tokens.size(); ++t) {
     by_key.emplace(cat.tokens[t].image, t);
@@ -90,9 +90,10 @@ int run_eval(const EvalArgs& a) {
     if (it == by_key.end()) {
       ++missing;
       try {
-        SearchOptions opt;
-        opt.k = 1;
-        const auto hits = s.search(read_bytes(base / f[0], 64u << 20), opt, size_t(std::max(0, a.rerank)));
+        ImageRequest req;
+        req.k = 1;
+        req.rerank = a.rerank;
+        const auto hits = s.search(*s.session(s.decode(read_bytes(base / f[0], 64u << 20))), req).hits;
         neg_top.push_back(hits.empty() ? -1.0f : hits[0].score);
       } catch (const Error& e) {
         std::cerr << "warning: " << e.what() << "\n";
@@ -100,21 +101,20 @@ int run_eval(const EvalArgs& a) {
       continue;
     }
     const uint32_t want = it->second;
-    QueryDescriptors desc;
-    RgbImage image;
+    std::unique_ptr<QuerySession> query;
     try {
-      image = s.decode(read_bytes(base / f[0], 64u << 20));
-      desc = s.describe(image);
+      query = s.session(s.decode(read_bytes(base / f[0], 64u << 20)));
     } catch (const Error& e) {
       std::cerr << "warning: " << e.what() << "\n";
       continue;
     }
     nlohmann::json row = {{"query", f[0]}, {"original", f[1]}, {"transform", transform}};
     for (bool exact : {false, true}) {
-      SearchOptions opt;
-      opt.k = 10;
-      opt.exact = exact;
-      const auto hits = s.search(desc, image, opt, size_t(std::max(0, a.rerank)));
+      ImageRequest req;
+      req.k = 10;
+      req.exact = exact;
+      req.rerank = a.rerank;
+      const auto hits = s.search(*query, req).hits;
       int rank = 0;
       for (size_t r = 0; r < hits.size(); ++r)
         if (hits[r].token == want) { rank = int(r + 1); break; }

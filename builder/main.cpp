@@ -1,4 +1,4 @@
-// nftlens: the native CLI. build | query | eval | info | verify
+// nftlens: the native CLI. build | merge | query | text | eval | describe | info | verify
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -50,25 +50,25 @@ int main(int argc, char** argv) {
   merge->add_option("--model", b.model_card, "As for build");
   partition_options(merge);
 
-  QueryArgs q;
+  QueryArgs q;  // option defaults are the engine's (ImageRequest, shared/lens.h)
   auto* query = app.add_subcommand("query", "Find the tokens an image shows");
   query->add_option("bundle", q.bundle, "Bundle folder")->required();
   query->add_option("images", q.images, "Query image files")->required();
-  query->add_option("-k,--k", q.k, "Results per image")->capture_default_str();
-  query->add_option("--ef", q.ef, "HNSW search breadth (0 = bundle default)");
-  query->add_option("--collection", q.collections, "Only these collection slugs");
+  query->add_option("-k,--k", q.request.k, "Results per image (1.." + std::to_string(ImageRequest::kMaxK) + ")")->capture_default_str();
+  query->add_option("--ef", q.request.ef, "HNSW search breadth (0 = bundle default)");
+  query->add_option("--collection", q.request.collections, "Only these collection slugs");
   query->add_option("--threads", q.threads, "ONNX Runtime threads (0 = all cores)");
-  query->add_option("--filter", q.filter, "Only tokens matching these filters, e.g. 'glasses:red rank:1-100'");
-  query->add_flag("--exact", q.exact, "Exhaustive scan instead of the HNSW index (or of every partition)");
-  query->add_option("--probe", q.probe, "Partitioned bundles: partitions to search (0 = bundle default)");
-  query->add_option("--rerank", q.rerank, "Re-rank this many first hits by aligning the query with their thumbnails (0 = off; needs a bundle with thumbnails)")->capture_default_str();
+  query->add_option("--filter", q.request.filter, "Only tokens matching these filters, e.g. 'glasses:red rank:1-100'");
+  query->add_flag("--exact", q.request.exact, "Exhaustive scan instead of the HNSW index (or of every partition)");
+  query->add_option("--probe", q.request.probe, "Partitioned bundles: partitions to search (0 = bundle default)");
+  query->add_option("--rerank", q.request.rerank, "Re-rank this many first hits by aligning the query with their thumbnails (0 = off, at most " + std::to_string(ImageRequest::kMaxRerank) + "; needs a bundle with thumbnails)")->capture_default_str();
   query->add_flag("--json", q.json, "One JSON line per image");
 
   TextArgs t;
   auto* text = app.add_subcommand("text", "Find tokens by words and trait filters (e.g. \"pizza head red glasses\", glasses:red)");
   text->add_option("bundle", t.bundle, "Bundle folder")->required();
-  text->add_option("query", t.query, "Words and filters: type:value, collection:slug, rank:1-100")->required();
-  text->add_option("-k,--k", t.k, "Results")->capture_default_str();
+  text->add_option("query", t.request.query, "Words and filters: type:value, collection:slug, rank:1-100")->required();
+  text->add_option("-k,--k", t.request.k, "Results (1.." + std::to_string(TextRequest::kMaxK) + ")")->capture_default_str();
   text->add_flag("--json", t.json, "JSON output");
 
   EvalArgs e;

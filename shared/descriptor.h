@@ -3,7 +3,7 @@
 // drifting apart. Steps, in order:
 //   1. views: which regions of the image to describe (whole image; for queries also the image with
 //      uniform margins trimmed, and mirrored copies)
-//   2. per view: an 8x8 CIE-Lab colour layout + the model's pooled features (signed sqrt, L2)
+//   2. per view: a grid x grid (default 4x4) CIE-Lab colour layout + the model's pooled features (signed sqrt, L2)
 //   3. centre + project (learned whitening, stored in the bundle), L2-normalise
 //   4. int8 scalar quantisation with a stored scale
 #pragma once
@@ -37,7 +37,7 @@ std::vector<float> unpack_weights(const std::vector<uint16_t>& h, int exponent);
 void round_weights(std::vector<float>& w);
 
 struct Recipe {
-  int color_grid = 8;          // colour-layout thumbnail side (Lab, color_grid^2 * 3 values)
+  int color_grid = 4;          // colour-layout thumbnail side (Lab, color_grid^2 * 3 values; the builder's default)
   bool use_model = true;       // include the model's features
   float model_weight = 1.0f;   // relative weight of the model part before projection
   bool trim_margins = true;    // queries: also describe the image with uniform margins trimmed
@@ -88,7 +88,7 @@ ImagePlan plan_query(const Recipe& r, const RgbImage& img);  // query: whole, tr
 // collection's own backgrounds and never count as margin. Returns the whole image if none.
 Box find_content_box(const RgbImage& img, const std::vector<Rgb>& keep);
 
-// 8x8 (grid x grid) Lab colour layout of a region, row-major, optionally mirrored.
+// grid x grid Lab colour layout of a region, row-major, optionally mirrored.
 std::vector<float> color_layout(const RgbImage& img, const Box& box, int grid, bool mirrored);
 
 // Model features -> signed square root + L2 normalisation.

@@ -45,10 +45,10 @@ RgbImage composite(const uint8_t* rgba, int w, int h, Rgb bg) {
 }
 
 void check_pixels(uint64_t w, uint64_t h, const ImageLimits& limits) {
-  if (w == 0 || h == 0) throw Error("image has zero width or height");
+  if (w == 0 || h == 0) throw Error("image has zero width or height", errc::bad_image);
   if (w * h > limits.max_pixels)
     throw Error("image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit of " +
-                std::to_string(limits.max_pixels) + " (decompression bomb?)");
+                std::to_string(limits.max_pixels) + " (decompression bomb?)", errc::bad_image);
 }
 
 // Width and height from the file header, read before stb so the pixel budget gets its own clear
@@ -106,7 +106,7 @@ bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
 // stb grows its image-data buffer to each PNG IDAT chunk's declared length before reading it: a
 // 100-byte file declaring a 2 GB IDAT made it allocate 2 GB (tests/fuzz), then fail for lack of
 // data. Such a chunk cannot be read anyway. True if one (before IEND, as stb reads) overruns.
-[[maybe_unused]] bool png_idat_overruns(const uint8_t* d, size_t n) {
+bool png_idat_overruns(const uint8_t* d, size_t n) {
   auto be32 = [&](size_t o) { return size_t(d[o]) << 24 | size_t(d[o + 1]) << 16 | size_t(d[o + 2]) << 8 | d[o + 3]; };
   if (n < 8 || d[0] != 0x89) return false;  // (not a PNG)
   for (size_t o = 8; o + 8 <= n && std::memcmp(d + o + 4, "IEND", 4) != 0; o += 12 + be32(o))
@@ -117,24 +117,20 @@ bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
 }  // namespace
 
 RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const ImageLimits& limits) {
-  if (size == 0) throw Error("image file is empty");
-  if (size > limits.max_encoded_bytes) throw Error("image file is larger than " + std::to_string(limits.max_encoded_bytes) + " bytes");
-  if (size > size_t(INT32_MAX)) throw Error("image file too large");
+  if (size == 0) throw Error("image file is empty", errc::bad_image);
+  if (size > limits.max_encoded_bytes) throw Error("image file is larger than " + std::to_string(limits.max_encoded_bytes) + " bytes", errc::bad_image);
+  if (size > size_t(INT32_MAX)) throw Error("image file too large", errc::bad_image);
   const auto [hw, hh] = header_dimensions(data, size);
   if (hw && hh) check_pixels(hw, hh, limits);
   if (data[0] == 0xff && !jpeg_huffman_tables_ok(data, size))
-    throw Error("image is corrupt (JPEG Huffman table with more than 256 codes)");
+    throw Error("image is corrupt (JPEG Huffman table with more than 256 codes)", errc::bad_image);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
-    throw Error(std::string("not a decodable PNG/JPEG/GIF/BMP image (") + stbi_failure_reason() + ")");
+    throw Error(std::string("not a decodable PNG/JPEG/GIF/BMP image (") + stbi_failure_reason() + ")", errc::not_image);
   check_pixels(uint64_t(w), uint64_t(h), limits);
-#ifndef __EMSCRIPTEN__
-  // (Natively only: in wasm a 2 GB request cannot be met by the heap, so stb's realloc fails and stb
-  // refuses the file itself ("outofmem"), and the browser module has no bytes to spare for this.)
-  if (png_idat_overruns(data, size)) throw Error("image is corrupt or truncated (IDAT past end)");
-#endif
+  if (png_idat_overruns(data, size)) throw Error("image is corrupt or truncated (IDAT past end)", errc::bad_image);
   uint8_t* pixels = stbi_load_from_memory(data, int(size), &w, &h, &comp, 4);
-  if (!pixels) throw Error(std::string("image is corrupt or truncated (") + stbi_failure_reason() + ")");
+  if (!pixels) throw Error(std::string("image is corrupt or truncated (") + stbi_failure_reason() + ")", errc::bad_image);
   RgbImage out;
   try {
     out = composite(pixels, w, h, background);
@@ -147,7 +143,7 @@ RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const Im
 }
 
 RgbImage from_rgba(const uint8_t* rgba, int width, int height, Rgb background, const ImageLimits& limits) {
-  if (width <= 0 || height <= 0) throw Error("image has zero width or height");
+  if (width <= 0 || height <= 0) throw Error("image has zero width or height", errc::bad_image);
   check_pixels(uint64_t(width), uint64_t(height), limits);
   return composite(rgba, width, height, background);
 }

@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "distance.h"
 #include "error.h"
-#include "json_parse.h"
 
 namespace nftlens {
 
@@ -102,30 +100,12 @@ std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd,
 }
 
 namespace {
-template <class TokenJson>
-std::string results_doc(const Bundle& b, const std::vector<TokenHit>& hits, TokenJson token_json) {
-  nlohmann::json res = nlohmann::json::array();
-  const float t = b.recipe.match_threshold;
-  bool match = false;  // (after re-ranking the first result need not have the highest cosine)
-  for (auto& h : hits) {
-    res.push_back(parse_json(token_json(h)));
-    if (h.alignment != TokenHit::kNotAligned) res.back()["alignment"] = h.alignment;
-    match = match || h.score >= t;
-  }
-  nlohmann::json j = {{"match", match}, {"threshold", t}, {"results", res}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::vector<std::vector<int8_t>> quantized(const Bundle& b, const QueryDescriptors& qd) {
   std::vector<std::vector<int8_t>> q;
   for (const auto& d : qd.main) q.push_back(quantize(b.recipe, d));
   return q;
 }
 }  // namespace
-
-std::string results_json(const Bundle& b, const std::vector<TokenHit>& hits) {
-  return results_doc(b, hits, [&](const TokenHit& h) { return b.catalogue.token_json(h.token, h.score); });
-}
 
 std::vector<uint32_t> shards_to_probe(const Bundle& b, const QueryDescriptors& qd, const SearchOptions& opt) {
   if (!b.partitioned()) return {};
@@ -135,7 +115,6 @@ std::vector<uint32_t> shards_to_probe(const Bundle& b, const QueryDescriptors& q
 
 std::vector<TokenHit> search_partitions(const Bundle& b, PartStore& store, const QueryDescriptors& qd, const SearchOptions& opt) {
   if (!b.partitioned()) return search_tokens(b, qd, opt);
-  if (opt.allow) throw Error("search: trait filters are not available on a partitioned bundle (they need the whole catalogue)");
   std::vector<bool> allowed;
   if (!opt.collections.empty()) {
     allowed.assign(b.catalogue.collections.size(), false);
@@ -153,6 +132,7 @@ std::vector<TokenHit> search_partitions(const Bundle& b, PartStore& store, const
     const Shard& s = store.shard(p);
     for (size_t i = 0; i < s.size(); ++i) {
       if (!allowed.empty() && !allowed[s.collection[i]]) continue;
+      if (opt.allow && !opt.allow(s.first + uint32_t(i))) continue;
       int32_t d = INT32_MAX;
       for (auto& q : queries) d = std::min(d, fn(q.data(), s.codes.data() + i * dim, dim));
       best.emplace_back(d, s.first + uint32_t(i));
@@ -173,32 +153,6 @@ std::vector<uint32_t> fragments_for(const Bundle& b, const std::vector<TokenHit>
     if (std::find(f.begin(), f.end(), x) == f.end()) f.push_back(x);
   }
   return f;
-}
-
-std::string results_json(const Bundle& b, PartStore& store, const std::vector<TokenHit>& hits) {
-  if (!b.partitioned()) return results_json(b, hits);
-  store.touch({}, fragments_for(b, hits));
-  return results_doc(b, hits, [&](const TokenHit& h) {
-    const uint32_t f = uint32_t(b.layout.fragment_of(h.token));
-    return store.fragment(f).token_json(h.token - f * b.layout.fragment_tokens, h.score);
-  });
-}
-
-std::string search_partitioned_json(const Bundle& b, PartStore& store, const QueryDescriptors& qd, const SearchOptions& opt,
-                                    const std::function<std::vector<uint8_t>(const std::string&)>& read, std::vector<TokenHit>* hits_out) {
-  for (uint32_t p : shards_to_probe(b, qd, opt))
-    if (!store.has_shard(p)) {
-      const auto bytes = read(b.layout.shards[p].name("shard"));
-      store.add_shard(b.layout, b.catalogue.collections.size(), p, bytes.data(), bytes.size());
-    }
-  const auto hits = search_partitions(b, store, qd, opt);
-  for (uint32_t f : fragments_for(b, hits))
-    if (!store.has_fragment(f)) {
-      const auto bytes = read(b.layout.fragments[f].name("tokens"));
-      store.add_fragment(b.layout, f, bytes.data(), bytes.size());
-    }
-  if (hits_out) *hits_out = hits;
-  return results_json(b, store, hits);
 }
 
 }  // namespace nftlens

@@ -1,8 +1,9 @@
 // Query-side pipeline shared by `nftlens query` and the browser:
 //   QuerySession(image) -> model inputs for each planned model run -> (caller runs the model) ->
-//   set_model_output(...) -> descriptors() -> search_tokens(...)
+//   set_model_output(...) -> descriptors() -> the first-stage search below
 // The caller owns inference (ONNX Runtime natively, onnxruntime-web in the browser); everything
-// else happens here, so both sides compute the same thing.
+// else happens in the core, so both sides compute the same thing. Hosts do not call the search
+// functions here: they drive a Lens (lens.h), which adds re-ranking, parts and result JSON.
 #pragma once
 #include <functional>
 #include <string>
@@ -42,7 +43,7 @@ struct SearchOptions {
   bool exact = false;                        // exhaustive scan instead of HNSW (or of every partition)
   size_t probe = 0;                          // partitioned bundles: partitions searched (0 = bundle default)
   std::vector<std::string> collections;      // restrict to these slugs (empty = all)
-  std::function<bool(uint32_t)> allow;       // further restriction (e.g. a trait filter), or empty
+  std::function<bool(uint32_t)> allow;       // further restriction by token index (e.g. a trait filter), or empty
 };
 
 struct TokenHit {
@@ -60,20 +61,10 @@ struct QueryDescriptors {
 // window matches count with their calibrated score.
 std::vector<TokenHit> search_tokens(const Bundle& bundle, const QueryDescriptors& q, const SearchOptions& opt);
 
-// {"match": bool, "threshold": t, "results": [token json + score ...]}
-std::string results_json(const Bundle& bundle, const std::vector<TokenHit>& hits);
-
-// Partitioned bundles, one query in three steps, the caller fetching parts in between:
-//   shards_to_probe -> (load those shards into the store) -> search_partitions ->
-//   fragments_for -> (load those fragments) -> results_json(bundle, store, hits)
-// Trait filters (`allow`) need the whole catalogue and are refused here.
+// Partitioned bundles: the partitions a query probes (their shards must be in the store before
+// search_partitions), and the catalogue fragments that hold the given hits.
 std::vector<uint32_t> shards_to_probe(const Bundle& bundle, const QueryDescriptors& q, const SearchOptions& opt);
 std::vector<TokenHit> search_partitions(const Bundle& bundle, PartStore& store, const QueryDescriptors& q, const SearchOptions& opt);
 std::vector<uint32_t> fragments_for(const Bundle& bundle, const std::vector<TokenHit>& hits);
-std::string results_json(const Bundle& bundle, PartStore& store, const std::vector<TokenHit>& hits);
-// Run a partitioned query to the end with a synchronous reader of bundle files by name (native).
-std::string search_partitioned_json(const Bundle& bundle, PartStore& store, const QueryDescriptors& q, const SearchOptions& opt,
-                                    const std::function<std::vector<uint8_t>(const std::string& name)>& read,
-                                    std::vector<TokenHit>* hits_out = nullptr);
 
 }  // namespace nftlens

@@ -8,7 +8,7 @@
 //    the part's own header so each parser is reached even when the parts disagree.
 // 2. The whole bundle: the manifest's size and SHA-256 of each part are rewritten to match the
 //    given bytes (the check a fuzzer cannot pass by chance), then load_bundle with its cross-checks,
-//    and on success a query (synthetic image, constant model features) through search_tokens.
+//    and on success a query (synthetic image, constant model features) through the Lens (shared/lens.h).
 // Only nftlens::Error may escape; anything else is a finding.
 #include <nlohmann/json.hpp>
 
@@ -22,6 +22,7 @@
 
 #include "bundle.h"
 #include "error.h"
+#include "lens.h"
 #include "search.h"
 #include "sha256.h"
 #include "text_index.h"
@@ -95,7 +96,8 @@ void whole_bundle(const std::string& manifest_text, const std::vector<std::vecto
       }
   }
   const Manifest m = parse_manifest(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  const Bundle b = load_bundle(m, files);
+  Lens lens(load_bundle(m, files));
+  const Bundle& b = lens.bundle();
   // A query: a small synthetic image, constant "model features" of the card's size.
   RgbImage img;
   img.width = 40;
@@ -109,13 +111,17 @@ void whole_bundle(const std::string& manifest_text, const std::vector<std::vecto
     (void)q.model_input(r);
     q.set_pooled_features(r, std::vector<float>(size_t(b.manifest.model.feature_dim()), 0.25f));
   }
-  QueryDescriptors d{q.descriptors(), q.window_descriptors()};
-  SearchOptions opt;
-  opt.k = 5;
-  (void)results_json(b, search_tokens(b, d, opt));
-  opt.exact = true;
-  opt.collections = {"nouns"};
-  (void)results_json(b, search_tokens(b, d, opt));
+  ImageRequest req;  // (through the Lens, as both hosts run it; thumbnails asked for are given as missing)
+  req.k = 5;
+  for (int round = 0; round < 2; ++round) {
+    for (int step = 0; step < 4; ++step) {
+      const Answer a = lens.search(q, req);
+      if (a.done()) break;
+      for (const Need& n : a.needs) lens.add_part(n.kind, n.id, nullptr, 0);
+    }
+    req.exact = true;
+    req.collections = {"nouns"};
+  }
 }
 }  // namespace
 

@@ -28,26 +28,29 @@ export class NftLens {
   }
 
   /** Find the tokens an image shows. input: File | Blob | ArrayBuffer | ImageBitmap | image URL string.
-   *  filter: trait filters such as 'glasses:red rank:1-100' ("this image, but only ...").
-   *  probe: partitioned bundles only, partitions to search (0 = the bundle's default; more finds
-   *  more of the exact nearest tokens and downloads more).
-   *  rerank: the first hits re-ranked by aligning the image with their thumbnails (0 = off; needs a
-   *  bundle built with thumbnails; not yet on partitioned bundles). */
-  searchImage(input, { k = 10, collections = [], filter = '', probe = 0, rerank = 30 } = {}) {
+   *  options (each optional; the core's defaults and limits apply to what is not set):
+   *    k: results (default 10, at most 1000); collections: only these slugs;
+   *    filter: trait filters such as 'glasses:red rank:1-100' ("this image, but only ...");
+   *    rerank: the first hits re-ranked by aligning the image with their thumbnails (default 30,
+   *      0 = off; needs a bundle built with thumbnails);
+   *    probe: partitioned bundles, partitions to search (0 = the bundle's default);
+   *    ef, exact: HNSW breadth, or an exhaustive scan; facets: also count the results' traits.
+   *  Rejects with an Error whose `code` says why ("not_image", "bad_request", "unsupported", ...). */
+  searchImage(input, options = {}) {
     if (typeof input === 'string') input = new URL(input, document.baseURI).href;  // relative to the page, not the worker
     const transfer = typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap ? [input] : [];
-    return this.#call('search', { image: input, k, collections, filter, probe, rerank }, transfer);
+    return this.#call('search', { image: input, request: { ...options } }, transfer);
   }
 
   /** Find tokens by words and filters ("pizza head red glasses", "glasses:red", "rank:1-10"):
-   *  {results: [token + score], facets: {traitType: {value: count}}, timings}. */
-  searchText(query, { k = 20 } = {}) { return this.#call('textSearch', { query, k }); }
-  /** Trait values that complete the last word typed: [{type, value, count}]. */
-  suggest(prefix, { n = 8 } = {}) { return this.#call('suggest', { prefix, n }); }
+   *  {query, results: [token + score], facets: {traitType: {value: count}}, timings}. options: {k} (default 20). */
+  searchText(query, options = {}) { return this.#call('textSearch', { request: { ...options, query } }); }
+  /** Trait values that complete the last word typed: [{type, value, count}]. options: {n} (default 8). */
+  suggest(prefix, options = {}) { return this.#call('suggest', { request: { ...options, prefix } }); }
 
   /** Collections in the bundle: [{slug, name, description, chain, contract, count}]. */
   collections() { return this.#info.collections; }
-  /** Bundle summary: tokens, entries, threshold, model card, threads, partitioned (+ layout). */
+  /** Bundle summary: tokens, entries, threshold, max_pixels, model card, threads, partitioned (+ layout). */
   info() { return this.#info; }
   /** One token's catalogue entry by index. */
   token(index) { return this.#call('token', { index }); }
@@ -74,11 +77,14 @@ export class NftLens {
       this.#worker.postMessage({ id, op, args }, transfer);
     });
   }
-  #settle({ id, ok, result, error }) {
+  #settle({ id, ok, result, error, code }) {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    ok ? p.resolve(result) : p.reject(new Error(error));
+    if (ok) return p.resolve(result);
+    const err = new Error(error);
+    err.code = code;  // machine-readable: branch on this, not on the text
+    p.reject(err);
   }
   #failAll(err) {
     for (const p of this.#pending.values()) p.reject(err);

@@ -11,10 +11,16 @@ let session = null;  // onnxruntime-web InferenceSession
 let info = null;     // bundle summary
 let base = null;     // bundle folder URL
 
+// The core answers JSON; a failure is {"error", "code"}: thrown with its machine-readable code.
 function coreResult(text) {
   const r = JSON.parse(text);
-  if (r && r.error) throw new Error(r.error);
+  if (r && r.error) throw codedError(r.error, r.code);
   return r;
+}
+function codedError(message, code = 'error') {
+  const err = new Error(message);
+  err.code = code;
+  return err;
 }
 
 // Content-hashed files never change: serve them from the Cache API after the first fetch.
@@ -31,7 +37,7 @@ async function fetchImmutable(url, check) {
     }
   }
   const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  if (!res.ok) throw codedError(`${url}: HTTP ${res.status}`, 'network');
   const bytes = new Uint8Array(await res.arrayBuffer());
   check(bytes);
   if (cache) await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
@@ -44,7 +50,7 @@ async function open({ bundleUrl, threads }) {
   core = core || await createCore();
   lens = new core.Lens();
   const mres = await fetch(new URL('manifest.json', base), { cache: 'no-cache' });
-  if (!mres.ok) throw new Error(`bundle manifest ${new URL('manifest.json', base)}: HTTP ${mres.status}`);
+  if (!mres.ok) throw codedError(`bundle manifest ${new URL('manifest.json', base)}: HTTP ${mres.status}`, 'network');
   const manifest = coreResult(lens.openManifest(await mres.text()));
   let modelBytes = null;
   await Promise.all(manifest.files.map(async (f) => {
@@ -65,28 +71,31 @@ async function open({ bundleUrl, threads }) {
 async function beginQuery(input) {
   if (typeof input === 'string') {
     const res = await fetch(input);
-    if (!res.ok) throw new Error(`image URL: HTTP ${res.status}`);
+    if (!res.ok) throw codedError(`image URL: HTTP ${res.status}`, 'network');
     input = await res.blob();
   }
   if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) input = new Blob([input]);
   let bitmap = null;
   if (input instanceof Blob) {
-    if (input.size === 0) throw new Error('the image file is empty');
+    if (input.size === 0) throw codedError('the image file is empty', 'bad_image');
     const bytes = new Uint8Array(await input.arrayBuffer());
     const r = JSON.parse(lens.beginQueryEncoded(bytes));
     if (!r.error) return r;
-    if (!/not a decodable/.test(r.error)) throw new Error(r.error);
+    if (r.code !== 'not_image') throw codedError(r.error, r.code);
     try {
       bitmap = await createImageBitmap(input, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
     } catch {
-      throw new Error('this file is not an image the browser can read');
+      throw codedError('this file is not an image the browser can read', 'not_image');
     }
   } else if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) {
     bitmap = input;
   } else {
-    throw new Error('searchImage needs a File, Blob, ArrayBuffer, ImageBitmap or image URL');
+    throw codedError('searchImage needs a File, Blob, ArrayBuffer, ImageBitmap or image URL', 'bad_request');
   }
-  if (bitmap.width * bitmap.height > 40e6) throw new Error(`image is ${bitmap.width}x${bitmap.height} pixels, over the limit`);
+  // (checked before the canvas is allocated; the core checks the same limit again)
+  if (bitmap.width * bitmap.height > info.max_pixels) {
+    throw codedError(`the image is ${bitmap.width}x${bitmap.height} pixels, more than the ${info.max_pixels / 1e6} million NFT Lens reads`, 'bad_image');
+  }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.drawImage(bitmap, 0, 0);
@@ -105,14 +114,15 @@ async function fetchThumb(url) {
   }
 }
 
-// Partitioned bundles: the core answers {"need": [parts]} until it holds the shards a query probes
-// and the catalogue fragments of its hits. Fetch them in parallel (each checked by the core against
-// the partition table, cached like every other bundle file) and ask again.
+// The core answers {"need": [parts]} until it holds every bundle part a call needs: the shards a
+// query probes and the catalogue fragments of its hits (partitioned bundles), the thumbnails of the
+// hits it re-ranks. Fetch them in parallel (shards and fragments are checked by the core against
+// the partition table and cached like every other bundle file) and make the same call again.
 async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
   for (let round = 0; ; round++) {
     const r = coreResult(call());
     if (!r.need) return r;
-    if (round > 4) throw new Error('bundle parts could not be loaded');
+    if (round > 8) throw codedError('bundle parts could not be loaded', 'bad_bundle');
     const t0 = performance.now();
     await Promise.all(r.need.map(async (part) => {
       if (part.kind === 'thumb') {  // result thumbnails for re-ranking: plain files, HTTP-cached
@@ -130,8 +140,10 @@ async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
   }
 }
 
-async function search({ image, k = 10, collections = [], filter = '', probe = 0, rerank = 30 }) {
-  if (!lens || !session) throw new Error('bundle not loaded');
+// request: only the options the caller set ({k, rerank, probe, ef, exact, collections, filter,
+// facets}); the core fills in its defaults and checks the limits.
+async function search({ image, request = {} }) {
+  if (!lens || !session) throw codedError('bundle not loaded', 'no_bundle');
   const t0 = performance.now();
   const q = await beginQuery(image);
   const t1 = performance.now();
@@ -149,7 +161,7 @@ async function search({ image, k = 10, collections = [], filter = '', probe = 0,
   }
   const t2 = performance.now();
   const fetched = { parts: 0, bytes: 0, ms: 0 };
-  const result = await withParts(() => lens.search(JSON.stringify({ k, collections, filter, probe, rerank })), fetched);
+  const result = await withParts(() => lens.search(JSON.stringify(request)), fetched);
   const t3 = performance.now();
   result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2 - fetched.ms, fetch: fetched.ms, total: t3 - t0 };
   if (info.partitioned) result.fetched = { parts: fetched.parts, bytes: fetched.bytes };
@@ -162,15 +174,15 @@ const ops = {
   open,
   search,
   token: ({ index }) => withParts(() => lens.token(index)),
-  traitStats: ({ collection = -1 }) => JSON.parse(lens.traitStats(collection)),
+  traitStats: ({ collection = -1 }) => withParts(() => lens.traitStats(collection)),
   descriptors: () => lens.descriptors(),
-  textSearch: ({ query, k = 20 }) => {
+  textSearch: async ({ request }) => {
     const t0 = performance.now();
-    const r = coreResult(lens.textSearch(query, k));
+    const r = await withParts(() => lens.textSearch(JSON.stringify(request)));
     r.timings = { search: performance.now() - t0 };
     return r;
   },
-  suggest: ({ prefix, n = 8 }) => coreResult(lens.suggest(prefix, n)),
+  suggest: ({ request }) => withParts(() => lens.suggest(JSON.stringify(request))),
 };
 
 // One operation at a time: a query's state lives in the core between awaits.
@@ -179,10 +191,10 @@ self.onmessage = (e) => {
   const { id, op, args } = e.data;
   queue = queue.then(async () => {
     try {
-      if (!ops[op]) throw new Error(`unknown operation ${op}`);
+      if (!ops[op]) throw codedError(`unknown operation ${op}`, 'bad_request');
       self.postMessage({ id, ok: true, result: await ops[op](args || {}) });
     } catch (err) {
-      self.postMessage({ id, ok: false, error: String(err && err.message ? err.message : err) });
+      self.postMessage({ id, ok: false, error: String(err && err.message ? err.message : err), code: (err && err.code) || 'error' });
     }
   });
 };

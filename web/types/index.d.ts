@@ -65,6 +65,8 @@ export interface SearchResult {
   fetched?: { parts: number; bytes: number };
   /** Thumbnails fetched for re-ranking by this query (absent when none were needed). */
   thumbs?: { fetched: number; bytes: number };
+  /** With options.facets: trait values of the results (counted by the core). */
+  facets?: Facets;
 }
 
 /** One text-search hit. */
@@ -78,6 +80,8 @@ export interface TextSearchHit extends Token {
 export type Facets = Record<string, Record<string, number>>;
 
 export interface TextSearchResult {
+  /** The query as searched. */
+  query: string;
   /** Best first. */
   results: TextSearchHit[];
   /** Trait values of the results, for refining the search. */
@@ -152,13 +156,15 @@ export interface LensInfo {
   threshold: number;
   /** Distance kernel in use, e.g. "wasm-simd128". */
   kernel?: string;
+  /** Images with more pixels are refused. */
+  max_pixels: number;
   model: ModelCard;
   /** Inference threads (1 unless the page is cross-origin isolated). */
   threads: number;
   collections: Collection[];
   /** True for a partitioned bundle: each query fetches only the shards and catalogue fragments it
-   *  needs. Text search, suggestions, trait filters and trait statistics need the whole catalogue
-   *  and are not available on it. */
+   *  needs (and the thumbnails of the hits it re-ranks). Text search, suggestions, trait filters and
+   *  trait statistics need the whole catalogue and reject with code "unsupported" on it. */
   partitioned: boolean;
   layout?: { partitions: number; probe: number; fragments: number; fragment_tokens: number };
 }
@@ -175,8 +181,10 @@ export interface OpenOptions {
   threads?: number;
 }
 
+/** Every option is checked by the core: an unknown option, a wrong type or a value out of range
+ *  rejects with code "bad_request", naming it. Options not set take the core's defaults. */
 export interface SearchOptions {
-  /** Number of results (default 10). */
+  /** Number of results (default 10, at most 1000). */
   k?: number;
   /** Restrict to these collection slugs (default: all). */
   collections?: string[];
@@ -189,10 +197,20 @@ export interface SearchOptions {
    *  exact nearest tokens and downloads more bytes on a cold query. */
   probe?: number;
   /** How many first hits are re-ranked by aligning the image with their thumbnails (default 30, as
-   *  `nftlens query`; 0 = off). Fetches those thumbnails (a few KB each, HTTP-cached). Flat bundles
-   *  built with thumbnails only. */
+   *  `nftlens query`; 0 = off; at most 100). Fetches those thumbnails (a few KB each, HTTP-cached).
+   *  Bundles built with thumbnails only. */
   rerank?: number;
+  /** HNSW search breadth (default: the index's). */
+  ef?: number;
+  /** Exhaustive scan instead of the HNSW index (or of every partition). */
+  exact?: boolean;
+  /** Also count the results' trait values (result.facets). */
+  facets?: boolean;
 }
+
+/** Why a call rejected: the core's machine-readable reason (err.code), beside the message. */
+export type NftLensErrorCode =
+  | 'bad_request' | 'not_image' | 'bad_image' | 'bad_bundle' | 'unsupported' | 'no_bundle' | 'network' | 'error';
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */
 export declare class NftLens {

@@ -5,6 +5,7 @@
 
 #include "bundle.h"
 #include "helpers.h"
+#include "lens.h"
 #include "search.h"
 #include "sha256.h"
 
@@ -303,8 +304,15 @@ TEST_CASE("search: a query image finds its own token first") {
     CHECK(hm[0].token == 3);
     CHECK(hm[0].score > 0.99f);
   }
-  SUBCASE("results_json") {
-    const json r = json::parse(results_json(b, hits));
+  SUBCASE("result document (through the Lens)") {
+    Lens lens(load_bundle(parse_manifest(tb.manifest_json), tb.files));
+    QuerySession ql(lens.bundle(), tb.images[7]);
+    ImageRequest req;
+    req.k = 5;
+    req.rerank = 0;
+    const Answer a = lens.search(ql, req);
+    REQUIRE(a.done());
+    const json r = json::parse(a.json);
     CHECK(r["match"] == true);
     CHECK(r["threshold"].get<double>() == doctest::Approx(0.9));
     REQUIRE(r["results"].size() == 5);
@@ -312,10 +320,12 @@ TEST_CASE("search: a query image finds its own token first") {
     CHECK(r["results"][0]["collection"] == "alpha");
     CHECK(r["results"][0]["link"] == "https://example.com/ethereum/0xa1/7");
     CHECK(r["results"][0]["score"].get<double>() == doctest::Approx(hits[0].score));
-    const json e = json::parse(results_json(b, {}));
+    req.collections = {"nope"};
+    const json e = json::parse(lens.search(ql, req).json);
     CHECK(e["match"] == false);
     CHECK(e["results"].empty());
   }
+
 }
 
 TEST_CASE("search: a recipe with model features needs every model run") {
@@ -325,6 +335,7 @@ TEST_CASE("search: a recipe with model features needs every model run") {
   Bundle b;
   b.manifest.model = parse_model_card(card_json, "tiny");
   Recipe& r = b.recipe;
+  r.color_grid = 8;  // (an 8x8 layout: 192 + 4 values)
   r.in_dim = r.out_dim = r.raw_dim(b.manifest.model);
   REQUIRE(r.in_dim == 196);
   r.mean.assign(196, 0.0f);

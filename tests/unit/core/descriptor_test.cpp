@@ -52,6 +52,7 @@ TEST_CASE("descriptor: find_content_box trims uniform page margins") {
 
 TEST_CASE("descriptor: plan_query views") {
   Recipe r;
+  r.color_grid = 8;  // (these tests use an 8x8 layout)
   const RgbImage img = framed();
   const ImagePlan e = plan_entry(r, img);
   REQUIRE(e.model_boxes.size() == 1);
@@ -83,16 +84,20 @@ TEST_CASE("descriptor: plan_query views") {
   CHECK(plain.views[1].model_run == 0);
 
   Recipe no_trim;
+
+  no_trim.color_grid = 8;  // (these tests use an 8x8 layout)
   no_trim.trim_margins = false;
   CHECK(plan_query(no_trim, img).model_boxes.size() == 1);
   CHECK(plan_query(no_trim, img).views.size() == 2);
   Recipe no_mirror;
+  no_mirror.color_grid = 8;  // (these tests use an 8x8 layout)
   no_mirror.mirror_queries = false;
   const ImagePlan nm = plan_query(no_mirror, img);
   CHECK(nm.model_boxes.size() == 2);
   REQUIRE(nm.views.size() == 2);
   CHECK_FALSE(nm.views[1].mirrored);
   Recipe keep;
+  keep.color_grid = 8;  // (these tests use an 8x8 layout)
   keep.collection_backgrounds = {Rgb{255, 255, 255}};
   CHECK(plan_query(keep, img).model_boxes.size() == 1);
 }
@@ -143,6 +148,8 @@ TEST_CASE("descriptor: normalisation, projection, quantisation") {
   CHECK(l[1] == doctest::Approx(0.8));
 
   Recipe id;
+
+  id.color_grid = 8;  // (these tests use an 8x8 layout)
   id.in_dim = id.out_dim = 3;
   id.mean = {1, 1, 1};
   const std::vector<float> p = project(id, {2, 3, 1});  // centred (1, 2, 0)
@@ -152,6 +159,8 @@ TEST_CASE("descriptor: normalisation, projection, quantisation") {
   CHECK(contains(error_of([&] { project(id, {1, 2}); }), "descriptor has 2 values, the recipe expects 3"));
 
   Recipe small;
+
+  small.color_grid = 8;  // (these tests use an 8x8 layout)
   small.in_dim = 3;
   small.out_dim = 2;
   small.mean = {0, 0, 0};
@@ -163,6 +172,8 @@ TEST_CASE("descriptor: normalisation, projection, quantisation") {
   CHECK(norm(q) == doctest::Approx(1.0));
 
   Recipe qr;
+
+  qr.color_grid = 8;  // (these tests use an 8x8 layout)
   qr.quant_scale = 100.0f;
   std::mt19937 rng(9);
   std::normal_distribution<float> g;
@@ -179,6 +190,7 @@ TEST_CASE("descriptor: normalisation, projection, quantisation") {
 TEST_CASE("descriptor: raw_descriptor and Recipe::validate") {
   const ModelCard card = parse_model_card(testutil::kMnv2Card, "card");
   Recipe r;
+  r.color_grid = 8;  // (these tests use an 8x8 layout)
   r.model_weight = 0.5f;
   const RgbImage img = testutil::random_blocks(40, 40, 5, 4);
   std::vector<float> feat(576, 0.0f);
@@ -195,6 +207,8 @@ TEST_CASE("descriptor: raw_descriptor and Recipe::validate") {
   CHECK(raw_descriptor(r, img, View{Box{0, 0, 40, 40}, true, 0}, feat) == color_layout(img, Box{0, 0, 40, 40}, 8, true));
 
   Recipe ok;
+
+  ok.color_grid = 8;  // (these tests use an 8x8 layout)
   ok.use_model = false;
   ok.in_dim = ok.out_dim = 192;
   ok.mean.assign(192, 0.0f);

@@ -127,6 +127,7 @@ TestBundle make_test_bundle(int per_collection) {
   tb.card = parse_model_card(kMnv2Card, "test card");
 
   Recipe& r = tb.recipe;
+  r.color_grid = 8;  // (the unit tests were written for an 8x8 layout)
   r.use_model = false;
   r.in_dim = r.out_dim = r.color_dim();
   r.mean.assign(size_t(r.in_dim), 0.0f);

@@ -6,6 +6,7 @@
 
 #include "bundle.h"
 #include "helpers.h"
+#include "lens.h"
 #include "partitions.h"
 #include "search.h"
 #include "sha256.h"
@@ -86,6 +87,24 @@ TEST_CASE("partitions: layout, tokens in partition order, parts named by content
   CHECK(joined.token_json(P.token_of_image[7]).find("\"name\":\"Alpha #7\"") != std::string::npos);
 }
 
+// Runs a Lens call to the end, answering its needs from P.disk; counts the parts handed over.
+template <class Call>
+Answer settle(Lens& lens, const Partitioned& P, Call call, size_t* parts = nullptr) {
+  for (int round = 0; round < 8; ++round) {
+    Answer a = call();
+    if (a.done()) return a;
+    for (const Need& n : a.needs) {
+      REQUIRE(n.kind != Need::Kind::thumb);  // (this bundle has no thumbnails)
+      const auto& bytes = P.disk.at(n.name);
+      CHECK(n.bytes == bytes.size());
+      lens.add_part(n.kind, n.id, bytes.data(), bytes.size());
+      if (parts) ++*parts;
+    }
+  }
+  FAIL("the lens kept asking for parts");
+  return {};
+}
+
 TEST_CASE("partitions: bundle loads the head only; search probing every partition equals the one-index search") {
   const auto& P = partitioned();
   const Bundle b = load_bundle(parse_manifest(P.manifest_json), P.files);
@@ -93,50 +112,68 @@ TEST_CASE("partitions: bundle loads the head only; search probing every partitio
   CHECK(b.catalogue.tokens.empty());
   CHECK(b.manifest.tokens == 40);
   CHECK(contains(error_of([&] { search_tokens(b, {}, SearchOptions{}); }), "partitioned"));
-  auto reader = [&](const std::string& name) { return P.disk.at(name); };
 
   for (int t : {0, 7, 26, 39}) {
-    QuerySession q(b, P.tb.images[size_t(t)]);
-    const QueryDescriptors d{q.descriptors(), {}};
-    SearchOptions all;
+    Lens lens(load_bundle(parse_manifest(P.manifest_json), P.files));
+    QuerySession q(lens.bundle(), P.tb.images[size_t(t)]);
+    ImageRequest all;
     all.k = 5;
     all.exact = true;
-    PartStore store;
-    std::vector<TokenHit> hits;
-    const auto doc = nlohmann::json::parse(search_partitioned_json(b, store, d, all, reader, &hits));
-    REQUIRE(hits.size() == 5);
-    CHECK(hits[0].token == P.token_of_image[size_t(t)]);
+    const Answer a = settle(lens, P, [&] { return lens.search(q, all); });
+    const auto doc = nlohmann::json::parse(a.json);
+    REQUIRE(a.hits.size() == 5);
+    CHECK(a.hits[0].token == P.token_of_image[size_t(t)]);
     CHECK(doc["match"] == true);
     CHECK(doc["results"][0]["index"] == P.token_of_image[size_t(t)]);
     CHECK(doc["results"][0]["image"] == P.flat.catalogue.tokens[size_t(t)].image);
-    CHECK(store.shard_count() == b.layout.partitions());
     // Same scores as an exact scan of the one-index bundle.
     QuerySession qf(P.flat, P.tb.images[size_t(t)]);
-    const auto flat = search_tokens(P.flat, QueryDescriptors{qf.descriptors(), {}}, all);
-    for (size_t i = 0; i < 5; ++i) CHECK(hits[i].score == doctest::Approx(flat[i].score));
+    SearchOptions five;
+    five.k = 5;
+    five.exact = true;
+    const auto flat = search_tokens(P.flat, QueryDescriptors{qf.descriptors(), {}}, five);
+    for (size_t i = 0; i < 5; ++i) CHECK(a.hits[i].score == doctest::Approx(flat[i].score));
     // The default probe fetches only some shards and still finds the token itself.
-    PartStore few;
-    SearchOptions def;
+    Lens few(load_bundle(parse_manifest(P.manifest_json), P.files));
+    QuerySession q2(few.bundle(), P.tb.images[size_t(t)]);
+    ImageRequest def;
     def.k = 3;
-    const auto probe = shards_to_probe(b, d, def);
-    CHECK(probe.size() == 2);
-    search_partitioned_json(b, few, d, def, reader, &hits);
-    CHECK(few.shard_count() == 2);
-    CHECK(hits[0].token == P.token_of_image[size_t(t)]);
+    CHECK(shards_to_probe(few.bundle(), {q2.descriptors(), {}}, SearchOptions{}).size() == 2);
+    size_t parts = 0;
+    const Answer d = settle(few, P, [&] { return few.search(q2, def); }, &parts);
+    CHECK(d.hits[0].token == P.token_of_image[size_t(t)]);
+    // Asked again: every part is held, nothing more to fetch.
+    size_t again = 0;
+    settle(few, P, [&] { return few.search(q2, def); }, &again);
+    CHECK(parts >= 2);
+    CHECK(again == 0);
   }
   // Collection filter works from the shards alone (no catalogue needed).
-  QuerySession q(b, P.tb.images[3]);
-  SearchOptions beta;
+  Lens lens(load_bundle(parse_manifest(P.manifest_json), P.files));
+  QuerySession q(lens.bundle(), P.tb.images[3]);
+  ImageRequest beta;
   beta.exact = true;
   beta.collections = {"beta"};
-  PartStore store;
-  std::vector<TokenHit> hits;
-  const auto doc = nlohmann::json::parse(search_partitioned_json(b, store, {q.descriptors(), {}}, beta, reader, &hits));
+  const auto doc = nlohmann::json::parse(settle(lens, P, [&] { return lens.search(q, beta); }).json);
   REQUIRE(doc["results"].size() == 10);
   for (auto& r : doc["results"]) CHECK(r["collection"] == "beta");
-  SearchOptions filtered;
-  filtered.allow = [](uint32_t) { return true; };
-  CHECK(contains(error_of([&] { search_partitions(b, store, {q.descriptors(), {}}, filtered); }), "need the whole catalogue"));
+  // Trait filters need every fragment: refused unless the host may load them all...
+  ImageRequest filtered;
+  filtered.filter = "rank:1-5";
+  CHECK(contains(error_of([&] { lens.search(q, filtered); }), "needs the whole catalogue"));
+  // ...and natively (whole_catalogue) they work, like text search.
+  LensSettings native;
+  native.whole_catalogue = true;
+  Lens whole(load_bundle(parse_manifest(P.manifest_json), P.files), native);
+  QuerySession qw(whole.bundle(), P.tb.images[3]);
+  size_t parts = 0;
+  const auto fd = nlohmann::json::parse(settle(whole, P, [&] { return whole.search(qw, filtered); }, &parts).json);
+  CHECK(parts == whole.bundle().layout.fragments.size() + whole.bundle().layout.default_probe);
+  REQUIRE_FALSE(fd["results"].empty());
+  for (auto& r : fd["results"]) CHECK(r["rarity_rank"].get<int>() <= 5);
+  const auto text = nlohmann::json::parse(settle(whole, P, [&] { return whole.text(TextRequest{"Alpha", 5}); }).json);
+  CHECK(text["results"].size() == 5);
+  CHECK(text["facets"].is_object());
 }
 
 TEST_CASE("partitions: damaged or swapped parts are refused, naming the file") {

@@ -1,0 +1,65 @@
+#include "native_lens.h"
+
+#include "bundle_io.h"
+#include "error.h"
+#include "image_file.h"
+
+namespace nftlens {
+
+namespace {
+// Natively every part is on disk: budgets that keep a whole large bundle in memory if a run needs
+// it, and text search, trait filters and statistics on partitioned bundles (the whole catalogue).
+LensSettings native_settings() {
+  LensSettings s;
+  s.part_budget = size_t(1) << 30;
+  s.thumb_budget = 4096;
+  s.whole_catalogue = true;
+  return s;
+}
+}  // namespace
+
+NativeLens::NativeLens(const std::filesystem::path& dir, int threads, bool with_model)
+    : dir_(dir), lens_(load_bundle_dir(dir), native_settings()) {
+  if (!with_model || !bundle().recipe.use_model) return;
+  const FileEntry& mf = bundle().manifest.file("model");
+  const auto path = dir / mf.name;
+  const auto bytes = read_bytes(path, mf.bytes + 1);
+  verify_file(mf, bytes.data(), bytes.size());
+  embedder_ = std::make_unique<Embedder>(path.string(), bundle().manifest.model, EmbedderOptions{threads, true, false});
+}
+
+RgbImage NativeLens::decode(const std::vector<uint8_t>& bytes) const { return decode_any(bytes, bundle().manifest.model.background); }
+
+std::unique_ptr<QuerySession> NativeLens::session(const RgbImage& image) {
+  auto q = std::make_unique<QuerySession>(bundle(), image);
+  if (embedder_) {
+    std::vector<std::vector<float>> inputs;
+    for (size_t r = 0; r < q->model_runs(); ++r) inputs.push_back(q->model_input(r));
+    const auto feats = embedder_->run(inputs);  // (pooled already: handed over as such)
+    for (size_t r = 0; r < feats.size(); ++r) q->set_pooled_features(r, feats[r]);
+  }
+  return q;
+}
+
+const Catalogue& NativeLens::whole_catalogue() {
+  settle([&] { return lens_.load_whole_catalogue(); });
+  return lens_.whole_catalogue();
+}
+
+void NativeLens::answer(const Need& n) {
+  const auto path = dir_ / n.name;
+  if (n.kind == Need::Kind::thumb) {  // a missing or unreadable thumbnail: that candidate scores low
+    std::vector<uint8_t> bytes;
+    try {
+      bytes = read_bytes(path, 1u << 20);
+    } catch (const Error&) {
+    }
+    lens_.add_part(n.kind, n.id, bytes.data(), bytes.size());
+    return;
+  }
+  if (!std::filesystem::exists(path)) throw Error(path.string() + ": missing (listed in the partition table)", errc::bad_bundle);
+  const auto bytes = read_bytes(path, size_t(64) << 20);  // (a wrong size is named by the check)
+  lens_.add_part(n.kind, n.id, bytes.data(), bytes.size());
+}
+
+}  // namespace nftlens

@@ -1,0 +1,349 @@
+#include "lens.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "distance.h"
+#include "error.h"
+#include "json_parse.h"
+
+namespace nftlens {
+
+using nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// A request object's fields, each read once with its type checked and named in the error.
+class Fields {
+ public:
+  Fields(const std::string& text, const char* what) : what_(what) {
+    j_ = parse_json(text.empty() ? "{}" : text);
+    if (!j_.is_object()) throw Error(std::string(what) + " options are not a JSON object", errc::bad_request);
+  }
+  template <class T>
+  void get(const char* key, T& out, const char* type) {
+    auto it = j_.find(key);
+    if (it == j_.end()) return;
+    if (it->is_null()) { j_.erase(it); return; }  // (null = not set)
+    const bool ok = std::is_same_v<T, bool> ? it->is_boolean()
+                    : std::is_same_v<T, std::string> ? it->is_string()
+                    : std::is_unsigned_v<T> ? it->is_number_unsigned() || (it->is_number_integer() && it->template get<int64_t>() >= 0)
+                                            : it->is_number_integer();
+    if (!ok) throw Error(std::string(what_) + " option \"" + key + "\" must be " + type, errc::bad_request);
+    out = it->template get<T>();
+    j_.erase(it);
+  }
+  void get_strings(const char* key, std::vector<std::string>& out) {
+    auto it = j_.find(key);
+    if (it == j_.end()) return;
+    if (it->is_null()) { j_.erase(it); return; }
+    if (!it->is_array()) throw Error(std::string(what_) + " option \"" + key + "\" must be a list of strings", errc::bad_request);
+    for (auto& s : *it) {
+      if (!s.is_string()) throw Error(std::string(what_) + " option \"" + key + "\" must be a list of strings", errc::bad_request);
+      out.push_back(s.get<std::string>());
+    }
+    j_.erase(it);
+  }
+  void done() const {  // anything left is a typo or an option this version does not have
+    if (!j_.empty()) throw Error(std::string(what_) + " option \"" + j_.begin().key() + "\" is unknown", errc::bad_request);
+  }
+
+ private:
+  json j_;
+  const char* what_;
+};
+
+void in_range(const char* what, size_t v, size_t lo, size_t hi) {
+  if (v < lo || v > hi)
+    throw Error(std::string(what) + " must be " + std::to_string(lo) + ".." + std::to_string(hi) + " (got " + std::to_string(v) + ")", errc::bad_request);
+}
+
+}  // namespace
+
+ImageRequest ImageRequest::from_json(const std::string& text) {
+  ImageRequest r;
+  Fields f(text, "search");
+  f.get("k", r.k, "a whole number");
+  f.get("rerank", r.rerank, "a whole number");
+  f.get("probe", r.probe, "a whole number");
+  f.get("ef", r.ef, "a whole number");
+  f.get("exact", r.exact, "true or false");
+  f.get("facets", r.facets, "true or false");
+  f.get_strings("collections", r.collections);
+  f.get("filter", r.filter, "a string");
+  f.done();
+  r.validate();
+  return r;
+}
+
+void ImageRequest::validate() const {
+  in_range("k", k, 1, kMaxK);
+  in_range("rerank", rerank, 0, kMaxRerank);
+  in_range("probe", probe, 0, kMaxProbe);
+  if (ef < 0 || ef > kMaxEf) throw Error("ef must be 0.." + std::to_string(kMaxEf) + " (got " + std::to_string(ef) + ")", errc::bad_request);
+}
+
+TextRequest TextRequest::from_json(const std::string& text) {
+  TextRequest r;
+  Fields f(text, "text search");
+  f.get("query", r.query, "a string");
+  f.get("k", r.k, "a whole number");
+  f.done();
+  r.validate();
+  return r;
+}
+void TextRequest::validate() const { in_range("k", k, 1, kMaxK); }
+
+SuggestRequest SuggestRequest::from_json(const std::string& text) {
+  SuggestRequest r;
+  Fields f(text, "suggest");
+  f.get("prefix", r.prefix, "a string");
+  f.get("n", r.n, "a whole number");
+  f.done();
+  r.validate();
+  return r;
+}
+void SuggestRequest::validate() const { in_range("n", n, 1, kMaxN); }
+
+const char* kind_name(Need::Kind k) { return k == Need::Kind::shard ? "shard" : k == Need::Kind::fragment ? "fragment" : "thumb"; }
+
+Need::Kind parse_kind(const std::string& name) {
+  for (auto k : {Need::Kind::shard, Need::Kind::fragment, Need::Kind::thumb})
+    if (name == kind_name(k)) return k;
+  throw Error("unknown part kind \"" + name + "\" (shard, fragment or thumb)", errc::bad_request);
+}
+
+std::string Answer::to_json() const {
+  if (needs.empty()) return json;
+  nlohmann::json a = nlohmann::json::array();
+  for (auto& n : needs) a.push_back({{"kind", kind_name(n.kind)}, {"id", n.id}, {"name", n.name}, {"bytes", n.bytes}});
+  return dump({{"need", a}});
+}
+
+Lens::Lens(Bundle bundle, LensSettings settings)
+    : bundle_(std::make_unique<Bundle>(std::move(bundle))), settings_(settings), store_(settings.part_budget) {
+  if (!bundle_->partitioned()) text_ = std::make_unique<TextIndex>(bundle_->catalogue);
+}
+
+std::string Lens::info_json() const {
+  const Bundle& b = *bundle_;
+  json info = {{"tokens", b.manifest.tokens}, {"entries", b.manifest.entries}, {"threshold", b.recipe.match_threshold},
+               {"kernel", best_l2_int8_name()}, {"max_pixels", ImageLimits{}.max_pixels}, {"partitioned", b.partitioned()}};
+  if (b.partitioned())
+    info["layout"] = {{"partitions", b.layout.partitions()}, {"probe", b.layout.default_probe},
+                      {"fragments", b.layout.fragments.size()}, {"fragment_tokens", b.layout.fragment_tokens}};
+  return info.dump();
+}
+
+std::string Lens::session_json(const QuerySession& q) const {
+  const ModelCard& card = bundle_->manifest.model;
+  json shape = card.layout == "NHWC" ? json::array({1, card.height, card.width, 3}) : json::array({1, 3, card.height, card.width});
+  json outs = json::array();
+  for (auto& o : card.outputs) outs.push_back(o.name);
+  return json({{"runs", q.model_runs()}, {"views", q.plan().views.size()}, {"width", q.image().width}, {"height", q.image().height},
+               {"input", card.input_name}, {"shape", shape}, {"outputs", outs}, {"use_model", bundle_->recipe.use_model}})
+      .dump();
+}
+
+Answer Lens::load_whole_catalogue() {
+  Answer a;
+  if (!bundle_->partitioned() || have_whole_) return a;
+  const auto& frags = bundle_->layout.fragments;
+  for (uint32_t f = 0; f < frags.size(); ++f)
+    if (!store_.has_fragment(f)) a.needs.push_back({Need::Kind::fragment, f, frags[f].name("tokens"), frags[f].bytes});
+  if (!a.needs.empty()) return a;
+  std::vector<Catalogue> parts;
+  for (uint32_t f = 0; f < frags.size(); ++f) parts.push_back(store_.fragment(f));
+  whole_ = Catalogue::join(parts);
+  have_whole_ = true;
+  return a;
+}
+
+const Catalogue& Lens::whole_catalogue() const {
+  if (!bundle_->partitioned()) return bundle_->catalogue;
+  if (!have_whole_) throw Error("the whole catalogue is not loaded (load_whole_catalogue)", errc::no_bundle);
+  return whole_;
+}
+
+const TextIndex& Lens::text_index(const char* what, std::vector<Need>& needs) {
+  if (text_) return *text_;
+  if (!settings_.whole_catalogue)
+    throw Error(std::string(what) + " is not available on a partitioned bundle yet (it needs the whole catalogue)", errc::unsupported);
+  needs = load_whole_catalogue().needs;
+  if (needs.empty()) text_ = std::make_unique<TextIndex>(whole_);
+  return *text_;  // (dereferenced by the caller only when needs is empty)
+}
+
+const Token& Lens::token_of(uint32_t t) const {
+  if (!bundle_->partitioned()) return bundle_->catalogue.tokens.at(t);
+  if (have_whole_) return whole_.tokens.at(t);
+  const uint32_t f = uint32_t(bundle_->layout.fragment_of(t));
+  return store_.fragment(f).tokens.at(t - f * bundle_->layout.fragment_tokens);
+}
+
+std::string Lens::token_json(uint32_t t, double score) const {
+  if (!bundle_->partitioned()) return bundle_->catalogue.token_json(t, score);
+  if (have_whole_) return whole_.token_json(t, score);
+  const uint32_t f = uint32_t(bundle_->layout.fragment_of(t));
+  return store_.fragment(f).token_json(t - f * bundle_->layout.fragment_tokens, score);
+}
+
+std::string Lens::facets_json(const std::vector<uint32_t>& tokens) const {
+  std::map<std::string, std::map<std::string, uint32_t>> f;
+  for (uint32_t t : tokens) {
+    const Catalogue* cat = !bundle_->partitioned() ? &bundle_->catalogue : have_whole_ ? &whole_ : &store_.fragment(uint32_t(bundle_->layout.fragment_of(t)));
+    for (auto& [k, v] : token_of(t).traits) f[cat->strings[k]][cat->strings[v]]++;
+  }
+  return dump(json(f));
+}
+
+void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const {
+  if (!bundle_->partitioned() || have_whole_) return;
+  for (uint32_t f : fragments_for(*bundle_, hits))
+    if (!store_.has_fragment(f)) needs.push_back({Need::Kind::fragment, f, bundle_->layout.fragments[f].name("tokens"), bundle_->layout.fragments[f].bytes});
+}
+
+Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
+  req.validate();
+  const Bundle& b = *bundle_;
+  Answer a;
+  SearchOptions opt;
+  opt.k = std::max(req.k, req.rerank);  // re-ranking needs its candidates first
+  opt.ef = req.ef;
+  opt.exact = req.exact;
+  opt.probe = req.probe;
+  opt.collections = req.collections;
+  TextQuery filter;
+  if (!req.filter.empty()) {
+    filter = parse_text_query(req.filter);
+    if (!filter.words.empty())
+      throw Error("filter takes type:value, collection:slug or rank:A-B terms, not free words (\"" + filter.words[0] + "\")", errc::bad_request);
+    const TextIndex& text = text_index("trait filters", a.needs);
+    if (!a.needs.empty()) return a;
+    text.resolve(filter.filter);
+    opt.allow = [&](uint32_t t) { return text.passes(t, filter.filter); };
+  }
+  const QueryDescriptors qd{query.descriptors(), query.window_descriptors()};
+
+  // 1. The first stage: HNSW (or an exact scan) over one index, or over the probed partitions.
+  std::vector<TokenHit> hits;
+  if (!b.partitioned()) {
+    hits = search_tokens(b, qd, opt);
+  } else {
+    const auto probe = shards_to_probe(b, qd, opt);
+    for (uint32_t p : probe)
+      if (!store_.has_shard(p)) a.needs.push_back({Need::Kind::shard, p, b.layout.shards[p].name("shard"), b.layout.shards[p].bytes});
+    if (!a.needs.empty()) return a;
+    hits = search_partitions(b, store_, qd, opt);
+    need_fragments(hits, a.needs);  // the candidates' catalogue entries (thumbnails, results)
+    if (!a.needs.empty()) return a;
+    std::vector<uint32_t> frags;
+    if (!have_whole_) frags = fragments_for(b, hits);
+    store_.touch(probe, frags);
+  }
+
+  // 2. Re-rank the first candidates by alignment with their thumbnails (fetched as needs).
+  const size_t n = std::min(req.rerank, hits.size());
+  if (n > 0) {
+    std::vector<RgbImage> thumbs(n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t t = hits[i].token;
+      if (auto it = thumbs_.find(t); it != thumbs_.end()) thumbs[i] = it->second;
+      else if (const std::string& rel = token_of(t).thumb; is_thumb_path(rel)) a.needs.push_back({Need::Kind::thumb, t, rel, 0});
+    }
+    if (!a.needs.empty()) return a;
+    rerank_by_alignment(hits, query.image(), thumbs);
+  }
+
+  // 3. The cut to k and the result document.
+  if (hits.size() > req.k) hits.resize(req.k);
+  const float threshold = b.recipe.match_threshold;
+  bool match = false;  // (after re-ranking the first result need not have the highest cosine)
+  json res = json::array();
+  std::vector<uint32_t> tokens;
+  for (auto& h : hits) {
+    res.push_back(parse_json(token_json(h.token, h.score)));
+    if (h.alignment != TokenHit::kNotAligned) res.back()["alignment"] = h.alignment;
+    match = match || h.score >= threshold;
+    tokens.push_back(h.token);
+  }
+  json doc = {{"match", match}, {"threshold", threshold}, {"results", res}};
+  if (req.facets) doc["facets"] = parse_json(facets_json(tokens));
+  a.json = dump(doc);
+  a.hits = std::move(hits);
+  return a;
+}
+
+Answer Lens::text(const TextRequest& req) {
+  req.validate();
+  Answer a;
+  const TextIndex& index = text_index("text search", a.needs);
+  if (!a.needs.empty()) return a;
+  const auto hits = index.search(req.query, req.k);
+  json res = json::array();
+  std::vector<uint32_t> tokens;
+  for (auto& h : hits) {
+    res.push_back(parse_json(token_json(h.token, h.score)));
+    tokens.push_back(h.token);
+  }
+  a.json = dump({{"query", req.query}, {"results", res}, {"facets", parse_json(facets_json(tokens))}});
+  return a;
+}
+
+Answer Lens::suggest(const SuggestRequest& req) {
+  req.validate();
+  Answer a;
+  const TextIndex& index = text_index("suggestions", a.needs);
+  if (a.needs.empty()) a.json = index.suggest_json(req.prefix, req.n);
+  return a;
+}
+
+Answer Lens::token(uint32_t i) {
+  if (i >= bundle_->manifest.tokens) throw Error("no token " + std::to_string(i) + " in this bundle", errc::bad_request);
+  Answer a;
+  need_fragments({TokenHit{i, 0}}, a.needs);
+  if (a.needs.empty()) a.json = token_json(i);
+  return a;
+}
+
+Answer Lens::trait_stats(int collection) {
+  Answer a;
+  if (bundle_->partitioned()) {
+    text_index("trait statistics", a.needs);  // (refuses unless the whole catalogue may be loaded)
+    if (!a.needs.empty()) return a;
+  }
+  a.json = whole_catalogue().trait_stats_json(collection);
+  return a;
+}
+
+void Lens::add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t size) {
+  const Bundle& b = *bundle_;
+  if (kind == Need::Kind::thumb) {  // a broken thumbnail is treated as a missing one (an empty image)
+    if (id >= b.manifest.tokens) throw Error("thumbnail for no token (" + std::to_string(id) + ")", errc::bad_request);
+    RgbImage img;
+    if (size > 0) {
+      try {
+        img = decode_image(data, size, b.manifest.model.background);
+      } catch (const Error&) {
+      }
+    }
+    if (thumbs_.count(id) == 0) thumb_order_.push_back(id);
+    thumbs_[id] = std::move(img);
+    while (thumbs_.size() > std::max<size_t>(settings_.thumb_budget, 2 * ImageRequest::kMaxRerank)) {
+      thumbs_.erase(thumb_order_.front());
+      thumb_order_.pop_front();
+    }
+    return;
+  }
+  if (!b.partitioned()) throw Error("this bundle is not partitioned: it has no shards or fragments", errc::bad_request);
+  try {
+    if (kind == Need::Kind::shard) store_.add_shard(b.layout, b.catalogue.collections.size(), id, data, size);
+    else store_.add_fragment(b.layout, id, data, size);
+  } catch (const Error& e) {
+    throw Error(e.what(), errc::bad_bundle);
+  }
+}
+
+}  // namespace nftlens

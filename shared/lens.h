@@ -1,0 +1,140 @@
+// A Lens is a loaded bundle you can query: the one query engine that both hosts drive (Pagefind's
+// shape: one search core, a wasm host and a native host). It owns
+//   - the requests with their defaults and limits (ImageRequest, TextRequest, SuggestRequest),
+//   - trait-filter parsing (the same errors on both hosts),
+//   - the flat and the partitioned paths, one part store and one thumbnail cache (LensSettings),
+//   - re-ranking by alignment, the cut to k, the result JSON, text results with facets.
+// The caller runs the model (QuerySession, search.h) and moves bytes. Every call answers either a
+// final document or a list of needs — bundle files to fetch (shards, catalogue fragments,
+// thumbnails: one protocol for all) — which the host reads or fetches, hands back with add_part(),
+// and then repeats the same call. Every part handed back is checked here before it is used.
+//   native host: builder/native_lens.cpp answers needs from the bundle folder
+//   wasm host:   wasm/bindings.cpp passes them to web/src/worker.js, which fetches them
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "align.h"
+#include "bundle.h"
+#include "search.h"
+#include "text_index.h"
+
+namespace nftlens {
+
+// One image query. The defaults here are the only ones: the CLI's options and the browser's
+// requests start from them (JS forwards only what its caller set).
+struct ImageRequest {
+  static constexpr size_t kDefaultK = 10, kMaxK = 1000, kMaxRerank = 100, kMaxProbe = size_t(1) << 20;
+  static constexpr int kMaxEf = 1 << 16;
+  size_t k = kDefaultK;
+  size_t rerank = kRerankCandidates;  // first hits re-ranked by alignment with their thumbnails (0 = off)
+  size_t probe = 0;                   // partitioned bundles: partitions searched (0 = bundle default)
+  int ef = 0;                         // HNSW search breadth (0 = index default)
+  bool exact = false;                 // exhaustive scan instead of HNSW (or of every partition)
+  bool facets = false;                // also count the results' traits ("facets" in the answer)
+  std::vector<std::string> collections;  // only these slugs (empty = all)
+  std::string filter;                    // trait filters: type:value, collection:slug, rank:A-B
+  // From a JSON object such as {"k": 5, "rerank": 0}; unknown keys and wrong types are refused by name.
+  static ImageRequest from_json(const std::string& text);
+  void validate() const;  // Error(bad_request) naming the field out of range
+};
+
+struct TextRequest {
+  static constexpr size_t kDefaultK = 20, kMaxK = 1000;
+  std::string query;
+  size_t k = kDefaultK;
+  static TextRequest from_json(const std::string& text);  // {"query": "...", "k": 20}
+  void validate() const;
+};
+
+struct SuggestRequest {
+  static constexpr size_t kDefaultN = 8, kMaxN = 100;
+  std::string prefix;
+  size_t n = kDefaultN;
+  static SuggestRequest from_json(const std::string& text);  // {"prefix": "...", "n": 8}
+  void validate() const;
+};
+
+// A bundle file a call needs before it can answer.
+struct Need {
+  enum class Kind { shard, fragment, thumb };
+  Kind kind;
+  uint32_t id;       // partition, fragment or token index
+  std::string name;  // path relative to the bundle folder (checked: never leaves it)
+  uint64_t bytes;    // expected size (0 for thumbnails: not in any table yet)
+};
+const char* kind_name(Need::Kind kind);
+Need::Kind parse_kind(const std::string& name);  // Error(bad_request) for an unknown kind
+
+// What a call answers: needs to fetch, or the final JSON document (and, for image queries, hits).
+struct Answer {
+  std::vector<Need> needs;
+  std::string json;
+  std::vector<TokenHit> hits;
+  bool done() const { return needs.empty(); }
+  std::string to_json() const;  // {"need": [{"kind", "id", "name", "bytes"}...]} or the document
+};
+
+struct LensSettings {
+  size_t part_budget = size_t(48) << 20;  // decoded shards + catalogue fragments kept across queries
+  size_t thumb_budget = 2048;             // decoded thumbnails kept (~27 KB each; >= 2 x kMaxRerank)
+  // Partitioned bundles: may trait filters, text search, suggestions and trait statistics fetch
+  // every catalogue fragment? (Natively they are on disk; a browser would download them all.)
+  bool whole_catalogue = false;
+};
+
+class Lens {
+ public:
+  explicit Lens(Bundle bundle, LensSettings settings = {});
+  Lens(const Lens&) = delete;
+  Lens& operator=(const Lens&) = delete;
+  const Bundle& bundle() const { return *bundle_; }
+  const LensSettings& settings() const { return settings_; }
+  // {"tokens", "entries", "threshold", "kernel", "max_pixels" (images beyond are refused), "partitioned"[, "layout"]}
+  std::string info_json() const;
+  // What a host needs to run the model for a query: {"runs", "views", "width", "height", "input",
+  // "shape", "outputs", "use_model"}.
+  std::string session_json(const QuerySession& query) const;
+
+  // Image query over a session whose model outputs are set:
+  // {"match", "threshold", "results": [token + score (+ alignment)...][, "facets"]}.
+  Answer search(const QuerySession& query, const ImageRequest& request);
+  // Words and filters: {"query", "results": [token + score...], "facets": {type: {value: count}}}.
+  Answer text(const TextRequest& request);
+  // Trait values completing the last typed word: [{"type", "value", "count"}].
+  Answer suggest(const SuggestRequest& request);
+  // One token's details, by index.
+  Answer token(uint32_t index);
+  // Trait type -> value -> count for one collection index, or all (-1).
+  Answer trait_stats(int collection);
+  // Every token (a partitioned bundle's fragments joined): done, or needs every missing fragment.
+  Answer load_whole_catalogue();
+  const Catalogue& whole_catalogue() const;  // after load_whole_catalogue() is done
+
+  // A part a need asked for. Shards and fragments are checked against the partition table
+  // (Error(bad_bundle) naming the file); a thumbnail may be empty or undecodable: that hit then
+  // just scores low in re-ranking.
+  void add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t size);
+
+ private:
+  const TextIndex& text_index(const char* what, std::vector<Need>& needs);  // null needs = ready
+  const Token& token_of(uint32_t t) const;  // (its fragment must be in the store)
+  std::string token_json(uint32_t t, double score = -2) const;
+  std::string facets_json(const std::vector<uint32_t>& tokens) const;
+  void need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const;
+
+  std::unique_ptr<Bundle> bundle_;  // (heap: sessions and the text index keep references)
+  LensSettings settings_;
+  PartStore store_;
+  Catalogue whole_;  // partitioned bundles, once loaded
+  bool have_whole_ = false;
+  std::unique_ptr<TextIndex> text_;  // over the bundle's catalogue, or whole_
+  std::map<uint32_t, RgbImage> thumbs_;  // decoded result thumbnails by token
+  std::deque<uint32_t> thumb_order_;     // insertion order, for eviction
+};
+
+}  // namespace nftlens

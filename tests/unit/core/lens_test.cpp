@@ -1,0 +1,162 @@
+// The query engine (shared/lens.h) on a one-index bundle: requests with their defaults and limits,
+// the need protocol for thumbnails, re-ranking, the cut to k, result and text documents.
+// (Partitioned bundles through the Lens: partitions_test.cpp.)
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bundle.h"
+#include "helpers.h"
+#include "lens.h"
+#include "search.h"
+#include "sha256.h"
+
+using namespace nftlens;
+using json = nlohmann::json;
+
+namespace {
+
+std::string failure(const std::function<void()>& f, std::string* code = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (code) *code = e.code();
+    return e.what();
+  }
+  return "";
+}
+
+// The shared test bundle with a thumbnail path on every token, and the thumbnails' PNG bytes.
+struct ThumbBundle {
+  testutil::TestBundle tb;
+  std::map<std::string, std::vector<uint8_t>> files;
+  std::map<std::string, std::vector<uint8_t>> thumbs;  // name -> PNG
+  Bundle load() const { return load_bundle(parse_manifest(tb.manifest_json), files); }
+};
+const ThumbBundle& thumb_bundle() {
+  static const ThumbBundle B = [] {
+    ThumbBundle b{testutil::make_test_bundle(20), {}, {}};
+    Catalogue cat = b.tb.catalogue;
+    for (uint32_t t = 0; t < cat.tokens.size(); ++t) {
+      cat.tokens[t].thumb = "thumbs/" + cat.collections[cat.tokens[t].collection].slug + "/" + std::to_string(t) + ".png";
+      b.thumbs[cat.tokens[t].thumb] = testutil::encode_png(b.tb.images[t]);
+    }
+    b.files = b.tb.files;
+    b.files["catalogue"] = serialize_catalogue(cat);
+    json m = json::parse(b.tb.manifest_json);
+    for (auto& f : m["files"])
+      if (f["role"] == "catalogue") {
+        f["bytes"] = b.files["catalogue"].size();
+        f["sha256"] = sha256_hex(b.files["catalogue"].data(), b.files["catalogue"].size());
+      }
+    b.tb.manifest_json = m.dump();
+    return b;
+  }();
+  return B;
+}
+
+}  // namespace
+
+TEST_CASE("lens: requests take the engine's defaults, refuse unknown options and name the field out of range") {
+  const ImageRequest d = ImageRequest::from_json("{}");
+  CHECK(d.k == 10);
+  CHECK(d.rerank == kRerankCandidates);
+  CHECK(d.probe == 0);
+  CHECK_FALSE(d.exact);
+  const ImageRequest r = ImageRequest::from_json(R"({"k": 3, "rerank": 0, "collections": ["a"], "filter": "rank:1-5", "exact": true, "facets": true, "probe": null})");
+  CHECK(r.k == 3);
+  CHECK(r.rerank == 0);
+  CHECK(r.collections == std::vector<std::string>{"a"});
+  CHECK(r.exact);
+  CHECK(r.facets);
+  std::string code;
+  CHECK(failure([] { ImageRequest::from_json(R"({"k": 0})"); }, &code) == "k must be 1..1000 (got 0)");
+  CHECK(code == errc::bad_request);
+  CHECK(failure([] { ImageRequest::from_json(R"({"k": -3})"); }).find("\"k\" must be a whole number") != std::string::npos);
+  CHECK(failure([] { ImageRequest::from_json(R"({"rerank": 500})"); }) == "rerank must be 0..100 (got 500)");
+  CHECK(failure([] { ImageRequest::from_json(R"({"topk": 5})"); }) == "search option \"topk\" is unknown");
+  CHECK(failure([] { ImageRequest::from_json(R"({"collections": "a"})"); }).find("list of strings") != std::string::npos);
+  CHECK(failure([] { ImageRequest::from_json("[1]"); }).find("not a JSON object") != std::string::npos);
+  CHECK(TextRequest::from_json(R"({"query": "red"})").k == 20);
+  CHECK(SuggestRequest::from_json("{}").n == 8);
+  CHECK(failure([] { SuggestRequest::from_json(R"({"n": 0})"); }) == "n must be 1..100 (got 0)");
+  CHECK(failure([] { parse_kind("shrd"); }, &code).find("unknown part kind") != std::string::npos);
+  CHECK(code == errc::bad_request);
+}
+
+TEST_CASE("lens: re-ranking asks for the candidates' thumbnails once, then answers; the cut to k comes last") {
+  const auto& B = thumb_bundle();
+  Lens lens(B.load());
+  const RgbImage framed = testutil::pad(B.tb.images[7], 10, 20, 10, 30, {255, 255, 255});  // a screenshot of it
+  QuerySession q(lens.bundle(), framed);
+  ImageRequest req;
+  req.k = 3;
+  req.rerank = 12;
+  Answer a = lens.search(q, req);
+  REQUIRE(a.needs.size() == 12);  // one per re-ranked candidate, none for the rest
+  for (const Need& n : a.needs) {
+    CHECK(n.kind == Need::Kind::thumb);
+    CHECK(is_thumb_path(n.name));
+  }
+  CHECK(json::parse(a.to_json())["need"].size() == 12);
+  for (const Need& n : a.needs) lens.add_part(n.kind, n.id, B.thumbs.at(n.name).data(), B.thumbs.at(n.name).size());
+  a = lens.search(q, req);
+  REQUIRE(a.done());
+  REQUIRE(a.hits.size() == 3);
+  CHECK(a.hits[0].token == 7);
+  for (auto& h : a.hits) CHECK(h.alignment != TokenHit::kNotAligned);
+  const json doc = json::parse(a.json);
+  CHECK(doc["results"].size() == 3);
+  CHECK(doc["results"][0]["alignment"].is_number());
+  CHECK_FALSE(doc.contains("facets"));
+  // Held now: asked again, nothing is needed.
+  CHECK(lens.search(q, req).done());
+  // rerank 0: the first stage alone, as search_tokens gives it.
+  req.rerank = 0;
+  const Answer plain = lens.search(q, req);
+  SearchOptions opt;
+  opt.k = 3;
+  const auto first = search_tokens(lens.bundle(), {q.descriptors(), q.window_descriptors()}, opt);
+  REQUIRE(plain.hits.size() == first.size());
+  for (size_t i = 0; i < first.size(); ++i) CHECK(plain.hits[i].token == first[i].token);
+  CHECK(json::parse(plain.json)["results"][0].count("alignment") == 0);
+  // A broken thumbnail is not an error (that hit just scores low); one for no token is refused.
+  CHECK_NOTHROW(lens.add_part(Need::Kind::thumb, 3, reinterpret_cast<const uint8_t*>("junk"), 4));
+  CHECK(failure([&] { lens.add_part(Need::Kind::thumb, 100000, nullptr, 0); }).find("no token") != std::string::npos);
+  CHECK(failure([&] { lens.add_part(Need::Kind::shard, 0, nullptr, 0); }).find("not partitioned") != std::string::npos);
+}
+
+TEST_CASE("lens: facets, filters, text, tokens and trait statistics come from one place") {
+  const auto& B = thumb_bundle();
+  Lens lens(B.load());
+  QuerySession q(lens.bundle(), B.tb.images[4]);
+  ImageRequest req;
+  req.k = 6;
+  req.rerank = 0;
+  req.facets = true;
+  const json doc = json::parse(lens.search(q, req).json);
+  std::map<std::string, std::map<std::string, int>> counted;
+  for (auto& r : doc["results"])
+    for (auto& t : r["attributes"]) counted[t["trait_type"]][t["value"]]++;
+  CHECK(doc["facets"] == json(counted));
+  // Trait filters: the same parser and errors on both hosts.
+  req.filter = "rank:1-3";
+  const json f = json::parse(lens.search(q, req).json);
+  REQUIRE_FALSE(f["results"].empty());
+  for (auto& r : f["results"]) CHECK(r["rarity_rank"].get<int>() <= 3);
+  req.filter = "red hats";
+  std::string code;
+  CHECK(failure([&] { lens.search(q, req); }, &code).find("not free words (\"red\")") != std::string::npos);
+  CHECK(code == errc::bad_request);
+  req.k = 0;
+  CHECK(failure([&] { lens.search(q, req); }) == "k must be 1..1000 (got 0)");
+  // Text: {"query", "results", "facets"}.
+  const json t = json::parse(lens.text(TextRequest{"alpha", 4}).json);
+  CHECK(t["query"] == "alpha");
+  CHECK(t["results"].size() == 4);
+  CHECK(t["facets"].is_object());
+  CHECK(json::parse(lens.token(5).json)["index"] == 5);
+  CHECK(failure([&] { lens.token(100000); }).find("no token") != std::string::npos);
+  CHECK(json::parse(lens.trait_stats(-1).json).is_object());
+  CHECK(json::parse(lens.info_json())["tokens"] == 40);
+}
