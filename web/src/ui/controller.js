@@ -29,9 +29,11 @@ export function messageOf(err) {
   return String(err && err.message ? err.message : err || 'unknown error');
 }
 
-/** The browser could not fetch an image URL at all (CORS, CSP connect-src, offline): recognised by
- *  the browsers' fetch messages. */
+/** The browser could not fetch an image URL at all (CORS, CSP connect-src, offline). Errors with a
+ *  code come from the lens's own checks (not_image, bad_request, ...), which are never that; until
+ *  the lens sets codes, the browsers' fetch messages tell it. */
 export function isNetworkFailure(err) {
+  if (err && typeof err.code === 'string' && err.code) return false;
   return /failed to fetch|networkerror|load failed/i.test(messageOf(err));
 }
 
@@ -170,6 +172,7 @@ export class LensController extends EventTarget {
       k: this.#k(),
       collections: this.#collection ? [this.#collection] : [],
       filter: this.#chips.map(chipFilter).join(' '),
+      facets: true,  // trait counts of the results, for the refine panel
     };
     return this.#run('image', async (lens) => {
       if (typeof input !== 'string') return lens.searchImage(input, options);
