@@ -29,11 +29,13 @@ export function messageOf(err) {
   return String(err && err.message ? err.message : err || 'unknown error');
 }
 
-/** The browser could not fetch an image URL at all (CORS, CSP connect-src, offline). Errors with a
- *  code come from the lens's own checks (not_image, bad_request, ...), which are never that; until
- *  the lens sets codes, the browsers' fetch messages tell it. */
+/** The browser could not fetch an image URL at all (CORS, CSP connect-src, offline). A specific
+ *  err.code is the lens's own verdict (not_image, bad_request, network = an HTTP error status, ...),
+ *  never this; fetch's own TypeError reaches us uncoded or as the generic 'error', and only its
+ *  message (which differs per browser) tells it. */
 export function isNetworkFailure(err) {
-  if (err && typeof err.code === 'string' && err.code) return false;
+  const code = err && typeof err.code === 'string' ? err.code : '';
+  if (code && code !== 'error') return false;
   return /failed to fetch|networkerror|load failed/i.test(messageOf(err));
 }
 
@@ -180,7 +182,9 @@ export class LensController extends EventTarget {
       const url = new URL(input.trim(), this.#baseURI()).href;
       return lens.searchImage(url, options).catch((err) => {
         if (isNetworkFailure(err)) {
-          throw new Error(`could not download ${url}: the site may not allow it (CORS), or this page's Content-Security-Policy (connect-src) blocks it. Save the image and drop the file instead.`);
+          const e = new Error(`could not download ${url}: the site may not allow it (CORS), or this page's Content-Security-Policy (connect-src) blocks it. Save the image and drop the file instead.`);
+          if (err && err.code) e.code = err.code;  // a clearer message, the same kind
+          throw e;
         }
         throw err;
       });
