@@ -16,7 +16,8 @@
 //   search {kind}        a search was queued (busy; clear the error)
 //   done                 the newest search settled (not busy)
 //   results {kind, result, words, chips}   its result, to show
-//   searchfailed {error} it failed (an `error` event follows unless the load error was already shown)
+//   searchfailed {error} it failed (an `error` event follows; a search that waited on a failed
+//                        load emits neither: loaderror already said so)
 //   cleared              the last filter of a filters-only search went: nothing is searched any more
 //   needquery            a text search with nothing to search for
 //   error {message}      something to show in the alert (and to fire as nftlens-error)
