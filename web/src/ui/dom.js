@@ -1,0 +1,36 @@
+// DOM helpers for the element's views. Every string the bundle supplies is attacker-controlled, so
+// elements are built with createElement and filled with textContent; URLs go through safeHttpUrl.
+
+export { str } from './query.js';  // views get it here; the definition is DOM-free (the controller uses it)
+
+/** Create an element with properties (never innerHTML). */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null) continue;
+    if (k === 'text') el.textContent = String(v);
+    else if (k === 'part') el.setAttribute('part', v);
+    else if (k === 'class') el.className = v;
+    else if (k.startsWith('aria-') || k === 'role') el.setAttribute(k, String(v));
+    else el[k] = v;
+  }
+  for (const c of children) if (c) el.append(c);
+  return el;
+}
+
+/** An SVG element with attributes (our own constants only, never bundle data). */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}
+
+/** An http(s) URL string or '' (for links and remote images from the bundle: attacker-controlled). */
+export function safeHttpUrl(value) {
+  if (typeof value !== 'string' || !/^https?:\/\//i.test(value)) return '';
+  try {
+    const u = new URL(value);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : '';
+  } catch { return ''; }
+}

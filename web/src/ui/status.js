@@ -1,0 +1,42 @@
+// The status line (role=status, polite) and the error alert (role=alert), from controller events.
+import { h } from './dom.js';
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function took(result) {
+  const t = result.timings || {};
+  const ms = Number.isFinite(t.total) ? t.total : t.search;
+  return Number.isFinite(ms) ? ` in ${ms < 10 ? ms.toFixed(1) : Math.round(ms).toLocaleString('en-US')} ms` : '';
+}
+
+export class StatusLine {
+  constructor(controller) {
+    this.status = h('p', { class: 'status', part: 'status', role: 'status', 'aria-live': 'polite' });
+    this.error = h('div', { class: 'error', part: 'error', role: 'alert', hidden: true });
+    const on = (type, fn) => controller.addEventListener(type, (e) => fn(e.detail || {}));
+    on('load', () => { this.showError(''); this.set('Loading bundle…'); });
+    on('ready', ({ info, collections, searching }) => {
+      const n = Number(info.tokens) || 0;
+      const next = searching ? 'Searching…' : info.partitioned ? 'Drop, paste or choose an image.' : 'Drop, paste or choose an image, or search by traits.';
+      this.set(`Ready: ${n.toLocaleString('en-US')} tokens${collections.length > 1 ? ` in ${collections.length} collections` : ''}. ${next}`);
+    });
+    on('loaderror', () => this.set('Bundle not loaded.'));
+    on('search', () => { this.showError(''); this.set('Searching…'); });
+    on('results', ({ kind, result }) => {
+      const n = Array.isArray(result.results) ? result.results.length : 0;
+      if (kind === 'text') this.set(`Found ${plural(n, 'token')}${took(result)}.`);
+      else this.set(`${result.match ? 'Identified' : 'Searched'}${took(result)}.`);
+    });
+    on('searchfailed', () => this.set('Search failed.'));
+    on('cleared', () => this.set('Filters cleared. Type words or choose a trait to search.'));
+    on('needquery', () => this.set('Type a word or a trait to search, e.g. pizza head red glasses.'));
+    on('error', ({ message }) => this.showError(message));
+  }
+
+  set(text) { this.status.textContent = text; }
+
+  showError(message) {
+    this.error.textContent = message;
+    this.error.hidden = !message;
+  }
+}
