@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "augment.h"
+#include "calibrate.h"
 #include "bundle_io.h"
 #include "collection.h"
 #include "commands.h"
@@ -539,6 +540,16 @@ int run_build(const BuildArgs& a) {
   cat.compute_rarity();
   if (n_partitions > 1 && !window_codes.empty()) throw Error("build: sub-window codes (--window-dims) are not supported in a partitioned bundle");
   if (n_partitions > cat.tokens.size()) throw Error("build: --partitions is larger than the number of tokens");
+  // Tokens whose fresh copies calibrate the verdict once the bundle is written (before
+  // partitioning reorders the catalogue; matched back by collection and token id).
+  std::vector<CalibrationToken> calibration;
+  {
+    std::vector<size_t> order(cat.tokens.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(777));
+    for (size_t i = 0; i < std::min(order.size(), size_t(std::max(0, a.calibration_tokens))); ++i)
+      calibration.push_back({cat.tokens[order[i]].collection, cat.tokens[order[i]].token_id, src[order[i]].image_path.string()});
+  }
   PartitionedParts partitioned;
   const PartitionLayout& layout = partitioned.layout;
   if (n_partitions > 1) {  // k-means over the codes; tokens reordered partition by partition
@@ -576,6 +587,7 @@ int run_build(const BuildArgs& a) {
   }
   if (!window_codes.empty()) parts.windows = WindowIndex(recipe.windows.out_dim, int(recipe.windows.boxes.size()), window_codes).serialize();
   write_bundle_dir(a.out, card, recipe, index, cat, parts);
+  if (!calibration.empty()) calibrate_verdict(a.out, calibration, a.threads, a.quiet);
 
   // Report skipped tokens next to the bundle (not part of it).
   nlohmann::json rep = {{"tokens", cat.tokens.size()}, {"skipped", nlohmann::json::array()}};

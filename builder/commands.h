@@ -31,6 +31,9 @@ struct BuildArgs {
   int partitions = 0, partition_size = 1000, probe = 6, fragment_tokens = 256;
   int auto_partition_above = 50000;
   static constexpr int kAutoDims = 256, kAutoDimsPartitioned = 96;
+  // Tokens whose fresh synthetic copies (and original images, left out of the search) calibrate
+  // the verdict after the bundle is written (builder/calibrate.cpp; 0 = no verdict model).
+  int calibration_tokens = 100;
   bool thumbs = true, quiet = false, use_model = true, learn = true;
 };
 inline constexpr int kCliBuildBatch = 1;

@@ -73,12 +73,31 @@ int run_eval(const EvalArgs& a) {
   if (header.size() < 2 || header[0] != "query" || header[1] != "original")
     throw Error(a.queries_csv + ": expected a header starting query,original[,transform]");
   std::map<std::string, Tally> index_t, exact_t;
-  nlohmann::json rows = nlohmann::json::array();
+  nlohmann::json rows = nlohmann::json::array(), negatives = nlohmann::json::array();  // (negatives: originals not in the bundle)
   int line_no = 1, missing = 0;
   // "Is this a copy?": (top score, correct top-1) of queries whose original is in the bundle, and
   // the top score of queries whose original is not (copies of left-out tokens, unrelated images).
   std::vector<std::pair<float, bool>> pos_top;
   std::vector<float> neg_top;
+  // Verdicts per transform (the shipped path: index + re-ranking), and "is this the token?" by
+  // confidence: (confidence, correct top-1) of queries in the bundle, confidence of the others.
+  struct Verdicts { int n = 0, token = 0, token_right = 0, collection = 0, none = 0, close = 0; };
+  std::map<std::string, Verdicts> verdicts;
+  std::vector<std::pair<double, bool>> pos_conf;
+  std::vector<double> neg_conf;
+  auto tally = [&](const std::string& transform, const nlohmann::json& doc, bool right) {
+    const std::string v = doc["verdict"];
+    for (auto* t : {&verdicts[transform], &verdicts["overall"]}) {
+      t->n++;
+      t->token += v == "token";
+      t->token_right += v == "token" && right;
+      t->collection += v == "collection";
+      t->none += v == "none";
+      t->close += doc["close_call"].get<bool>();
+    }
+    // (a bundle without a verdict model: token = 1, else 0)
+    return v == "none" ? 0.0 : doc["confidence"].is_number() ? doc["confidence"].get<double>() : v == "token" ? 1.0 : 0.0;
+  };
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty()) continue;
@@ -93,8 +112,12 @@ int run_eval(const EvalArgs& a) {
         ImageRequest req;
         req.k = 1;
         req.rerank = a.rerank;
-        const auto hits = s.search(*s.session(s.decode(read_bytes(base / f[0], 64u << 20))), req).hits;
-        neg_top.push_back(hits.empty() ? -1.0f : hits[0].score);
+        const Answer ans = s.search(*s.session(s.decode(read_bytes(base / f[0], 64u << 20))), req);
+        neg_top.push_back(ans.hits.empty() ? -1.0f : ans.hits[0].score);
+        const auto doc = nlohmann::json::parse(ans.json);
+        neg_conf.push_back(tally(transform, doc, false));
+        negatives.push_back({{"query", f[0]}, {"original", f[1]}, {"transform", transform}, {"top_score", neg_top.back()},
+                             {"verdict", doc["verdict"]}, {"confidence", doc["confidence"]}});
       } catch (const Error& e) {
         std::cerr << "warning: " << e.what() << "\n";
       }
@@ -114,7 +137,8 @@ int run_eval(const EvalArgs& a) {
       req.k = 10;
       req.exact = exact;
       req.rerank = a.rerank;
-      const auto hits = s.search(*query, req).hits;
+      const Answer ans = s.search(*query, req);
+      const auto& hits = ans.hits;
       int rank = 0;
       for (size_t r = 0; r < hits.size(); ++r)
         if (hits[r].token == want) { rank = int(r + 1); break; }
@@ -128,6 +152,10 @@ int run_eval(const EvalArgs& a) {
       if (!exact) {
         row["top_score"] = hits.empty() ? 0.0f : hits[0].score;
         pos_top.emplace_back(hits.empty() ? -1.0f : hits[0].score, rank == 1);
+        const auto doc = nlohmann::json::parse(ans.json);
+        pos_conf.emplace_back(tally(transform, doc, rank == 1), rank == 1);
+        row["verdict"] = doc["verdict"];
+        row["confidence"] = doc["confidence"];
       }
     }
     rows.push_back(row);
@@ -163,6 +191,38 @@ int run_eval(const EvalArgs& a) {
   } else if (missing) {
     std::cerr << "warning: " << missing << " queries name an original that is not in the bundle\n";
   }
+  // Verdicts: of queries whose token is in the bundle, "token" should be right; of the others
+  // (left-out tokens, unrelated images) none should be "token".
+  nlohmann::json verdict_json = nlohmann::json::object();
+  if (!verdicts.empty()) {
+    std::cout << "\nverdicts (shipped path)\n" << std::left << std::setw(20) << "transform" << std::right << std::setw(6) << "n"
+              << "   token  (right)  collection    none   close\n";
+    std::vector<std::string> vnames;
+    for (auto& [k, v] : verdicts) if (k != "overall") vnames.push_back(k);
+    vnames.push_back("overall");
+    for (auto& k : vnames) {
+      const Verdicts& v = verdicts[k];
+      auto pct = [&](int x) { return v.n ? 100.0 * x / v.n : 0.0; };
+      std::cout << std::left << std::setw(20) << k << std::right << std::setw(6) << v.n << std::fixed << std::setprecision(1) << std::setw(8) << pct(v.token)
+                << std::setw(9) << pct(v.token_right) << std::setw(12) << pct(v.collection) << std::setw(8) << pct(v.none) << std::setw(8) << pct(v.close) << "\n";
+      verdict_json[k] = {{"n", v.n}, {"token", v.n ? double(v.token) / v.n : 0}, {"token_right", v.n ? double(v.token_right) / v.n : 0},
+                         {"collection", v.n ? double(v.collection) / v.n : 0}, {"none", v.n ? double(v.none) / v.n : 0}, {"close_call", v.n ? double(v.close) / v.n : 0}};
+    }
+    // Precision at 95% recall of "this is the token" by confidence (a right top-1 is a true match).
+    std::vector<double> right;
+    for (auto& [c, r] : pos_conf) if (r) right.push_back(c);
+    std::sort(right.begin(), right.end(), std::greater<double>());
+    const size_t need = size_t(std::ceil(0.95 * pos_conf.size()));
+    if (need > 0 && right.size() >= need && !neg_conf.empty()) {
+      const double t = right[need - 1];
+      int tp = 0, fp = 0;
+      for (auto& [c, r] : pos_conf) if (c >= t) (r ? tp : fp)++;
+      for (double c : neg_conf) if (c >= t) fp++;
+      const double precision = tp + fp ? double(tp) / (tp + fp) : 1.0;
+      std::cout << std::setprecision(3) << "  precision at 95% recall (confidence >= " << t << "): " << precision << "\n";
+      verdict_json["recall95"] = {{"confidence", t}, {"recall", double(tp) / pos_conf.size()}, {"precision", precision}};
+    }
+  }
   nlohmann::json summary = nlohmann::json::object();
   std::cout << std::left << std::setw(12) << "transform" << std::right << std::setw(6) << "n" << "  | index: top-1  top-10    µAP  | exact: top-1  top-10    µAP\n";
   std::vector<std::string> names;
@@ -181,7 +241,7 @@ int run_eval(const EvalArgs& a) {
                   {"exact", {{"top1", te.n ? double(te.top1) / te.n : 0}, {"top10", te.n ? double(te.top10) / te.n : 0}, {"micro_ap", te.micro_ap()}}}};
   }
   const std::string out = a.out_json.empty() ? "eval.json" : a.out_json;
-  const std::string text = nlohmann::json({{"bundle", a.bundle}, {"queries", a.queries_csv}, {"summary", summary}, {"detection", detection}, {"rows", rows}}).dump(1) + "\n";
+  const std::string text = nlohmann::json({{"bundle", a.bundle}, {"queries", a.queries_csv}, {"summary", summary}, {"detection", detection}, {"verdicts", verdict_json}, {"rows", rows}, {"negatives", negatives}}).dump(1) + "\n";
   write_file_atomic(out, text.data(), text.size());
   std::cerr << "eval: wrote " << out << "\n";
   return 0;

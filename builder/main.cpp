@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   build->add_flag("!--no-learn", b.learn, "No learned projection: centred raw descriptor (for baselines)");
   build->add_flag("!--no-thumbs", b.thumbs, "Do not write result thumbnails into the bundle");
   build->add_flag("-q,--quiet", b.quiet, "No progress output");
+  build->add_option("--calibration-tokens", b.calibration_tokens, "Tokens whose fresh copies calibrate the verdict (token / collection / none) after the build (0 = none)")->capture_default_str();
   auto partition_options = [&](CLI::App* cmd) {
     cmd->add_option("--partitions", b.partitions, "Partitioned bundle fetched per query: number of partitions (0 = auto: one index up to 50,000 tokens, else tokens / --partition-size; 1 = one index)")->capture_default_str();
     cmd->add_option("--partition-size", b.partition_size, "Target tokens per partition when --partitions is auto")->capture_default_str();
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   merge->add_option("--dims", b.dims, "As for build (use the shards' values)");
   merge->add_option("--pairs", b.pairs, "As for build (use the shards' values)");
   merge->add_option("--model", b.model_card, "As for build");
+  merge->add_option("--calibration-tokens", b.calibration_tokens, "As for build")->capture_default_str();
   partition_options(merge);
 
   QueryArgs q;  // option defaults are the engine's (ImageRequest, shared/lens.h)

@@ -1,5 +1,6 @@
 // nftlens query / describe / text: image files or words -> tokens, through the one query engine
 // (NativeLens: shared/lens.h with a disk reader). One model load for all images.
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,20 @@ namespace nftlens {
 
 namespace {
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+// The verdict in words, as the widget says it.
+std::string verdict_words(const nlohmann::json& j) {
+  const std::string v = j["verdict"];
+  std::string conf;
+  if (j["confidence"].is_number()) conf = " (confidence " + std::to_string(int(std::lround(100 * j["confidence"].get<double>()))) + "%)";
+  const std::string close = j["close_call"].get<bool>() ? ", a close call" : "";
+  if (v == "token") {
+    const auto& r = j["results"][0];
+    return "this is " + r["collection"].get<std::string>() + " #" + r["token_id"].get<std::string>() + conf + close;
+  }
+  if (v == "collection") return "looks like a token of " + j["collection"].get<std::string>() + ", but not one in this bundle" + conf + close + "; closest:";
+  return "no NFT we know; closest:";
+}
 }  // namespace
 
 int run_query(const QueryArgs& a) {
@@ -26,10 +41,12 @@ int run_query(const QueryArgs& a) {
       const auto q = lens.session(lens.decode(read_bytes(path, 64u << 20)));
       const auto j = nlohmann::json::parse(lens.search(*q, a.request).json);
       if (a.json) {
-        nlohmann::json line = {{"query", path}, {"match", j["match"]}, {"threshold", j["threshold"]}, {"results", j["results"]}};
+        nlohmann::json line = {{"query", path}, {"match", j["match"]}, {"verdict", j["verdict"]}, {"confidence", j["confidence"]},
+                               {"close_call", j["close_call"]}, {"threshold", j["threshold"]}, {"results", j["results"]}};
+        if (j.contains("collection")) line["collection"] = j["collection"];
         std::cout << dump(line) << "\n";
       } else {
-        std::cout << path << (j["match"].get<bool>() ? "  (match)" : "  (no match above threshold)") << "\n";
+        std::cout << path << "  " << verdict_words(j) << "\n";
         int rank = 1;
         for (auto& r : j["results"])
           std::cout << "  " << std::setw(2) << rank++ << ". " << std::fixed << std::setprecision(4) << r["score"].get<double>() << "  "

@@ -186,6 +186,50 @@ float AlignQuery::score(const AlignGeometry& g, const RgbImage& thumbnail) const
   return s > -2 ? float(s) : -1.0f;
 }
 
+RegionDifference AlignQuery::region_difference(const AlignGeometry& g, const RgbImage& thumbnail, int regions) const {
+  RegionDifference out;
+  if (g.w <= 0 || g.h <= 0 || thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0 || regions < 1) return out;
+  const int n = kGrid;
+  std::vector<double> q;
+  std::vector<char> valid;
+  sample(table_, g.x0, g.y0, g.w, g.h, n, q, valid);
+  const std::vector<double> t = make_template(thumbnail, 0, 0, g.flip).g96;
+  // Per-channel normalisation over valid cells (brightness, contrast and colour shifts cancel).
+  double qm[3] = {0, 0, 0}, tm[3] = {0, 0, 0}, qs[3] = {0, 0, 0}, ts[3] = {0, 0, 0}, cnt = 0;
+  for (size_t i = 0; i < valid.size(); ++i)
+    if (valid[i]) { cnt += 1; for (int c = 0; c < 3; ++c) { qm[c] += q[i * 3 + c]; tm[c] += t[i * 3 + c]; } }
+  if (cnt < 2) return out;
+  for (int c = 0; c < 3; ++c) { qm[c] /= cnt; tm[c] /= cnt; }
+  for (size_t i = 0; i < valid.size(); ++i)
+    if (valid[i]) for (int c = 0; c < 3; ++c) { qs[c] += (q[i * 3 + c] - qm[c]) * (q[i * 3 + c] - qm[c]); ts[c] += (t[i * 3 + c] - tm[c]) * (t[i * 3 + c] - tm[c]); }
+  for (int c = 0; c < 3; ++c) { qs[c] = std::sqrt(qs[c] / cnt) + 4; ts[c] = std::sqrt(ts[c] / cnt) + 4; }  // (+4: flat images stay finite)
+  std::vector<double> sum(size_t(regions) * regions, 0.0), num(size_t(regions) * regions, 0.0);
+  for (int a = 0; a < n; ++a)
+    for (int b = 0; b < n; ++b) {
+      const size_t k = size_t(a) * n + b;
+      if (!valid[k]) continue;
+      const size_t r = size_t(a * regions / n) * regions + size_t(b * regions / n);
+      for (int c = 0; c < 3; ++c) {
+        const double d = (q[k * 3 + c] - qm[c]) / qs[c] - (t[k * 3 + c] - tm[c]) / ts[c];
+        sum[r] += d * d / 3;
+      }
+      num[r] += 1;
+    }
+  double worst = 0, total = 0;
+  int used = 0;
+  for (size_t r = 0; r < sum.size(); ++r)
+    if (num[r] >= 0.25 * double(n * n) / double(regions * regions)) {
+      const double m = sum[r] / num[r];
+      worst = std::max(worst, m);
+      total += m;
+      ++used;
+    }
+  if (used == 0) return out;
+  out.worst = float(worst);
+  out.concentration = float(worst / (total / used + 1e-3));
+  return out;
+}
+
 bool is_thumb_path(const std::string& rel) {
   for (char c : rel)  // (also keeps it safe to quote in JSON as it is)
     if (c == ':' || c == '\\' || c == '"' || static_cast<unsigned char>(c) < 0x20) return false;
@@ -201,10 +245,16 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   if (g.w <= 0) return false;
   for (size_t i = 0; i < k; ++i) hits[i].alignment = q.score(g, thumbs[i]);
   // A missing thumbnail scores -1: such a hit sinks within the re-ranked head. (Insertion sort:
-  // stable, k is small, and it adds next to nothing to the browser module.)
+  // stable, k is small, and it adds next to nothing to the browser module; `from` follows which
+  // thumbnail each hit has.)
   auto key = [&](const TokenHit& h) { return h.alignment + cosine_weight * h.score; };
+  std::vector<size_t> from(k);
+  for (size_t i = 0; i < k; ++i) from[i] = i;
   for (size_t i = 1; i < k; ++i)
-    for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) std::swap(hits[j], hits[j - 1]);
+    for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
+  const RegionDifference d = q.region_difference(g, thumbs[from[0]]);
+  hits[0].region_worst = d.worst;
+  hits[0].region_concentration = d.concentration;
   return true;
 }
 

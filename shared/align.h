@@ -26,6 +26,10 @@ struct AlignGeometry {
   float score = -1;               // similarity to the thumbnail it was located with
 };
 
+struct RegionDifference {
+  float worst = -1, concentration = -1;  // -1: nothing to compare
+};
+
 struct AlignOptions {
   int coarse_grid = 8;       // cells per side of the exhaustive search
   double scale_step = 1.07;  // thumbnail side / query side from 0.5 to 2 in this ratio (21 scales)
@@ -45,6 +49,11 @@ class AlignQuery {
   // the query again for each thumbnail: caching that sample cost more browser-module bytes than the
   // budget had left.)
   float score(const AlignGeometry& g, const RgbImage& thumbnail) const;
+  // Where the query, seen through `g`, differs from a thumbnail: both normalised per channel
+  // (zero mean, unit variance over the cells inside the query), the mean squared difference of each
+  // of regions x regions blocks; `worst` is the largest, `concentration` worst / mean over blocks.
+  // A copy differs a little everywhere; a sibling (one trait changed) a lot in one block.
+  RegionDifference region_difference(const AlignGeometry& g, const RgbImage& thumbnail, int regions = 4) const;
 
   struct Template {  // a thumbnail as grids of cell means, 0..255 per channel
     std::vector<double> g96, refine, coarse;  // (empty for a grid size of 0)
@@ -76,8 +85,9 @@ inline constexpr size_t kRerankCandidates = 30;     // hits re-ranked by default
 inline constexpr float kRerankCosineWeight = 0.5f;
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
 // if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
-// them. The placement is located once, on the first hit's thumbnail. Returns false, leaving `hits`
-// as they were, when that thumbnail is missing or nothing could be placed.
+// them. The placement is located once, on the first hit's thumbnail. The new first hit also gets its
+// region difference (TokenHit::region, evidence for the verdict). Returns false, leaving `hits` as
+// they were, when that thumbnail is missing or nothing could be placed.
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs,
                          float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {});
 

@@ -139,6 +139,7 @@ Manifest parse_manifest(const std::string& text) {
       if (e.sha256.size() != 64) throw Error("manifest.json: file " + e.name + " has no valid sha256");
       m.files.push_back(e);
     }
+    if (j.contains("verdict")) m.verdict = VerdictModel::from_json(j.at("verdict").dump(), "manifest.json");
   } catch (const json::exception& e) {
     throw Error(std::string("manifest.json: missing or mistyped field (") + e.what() + ")");
   }

@@ -22,6 +22,7 @@
 #include "descriptor.h"
 #include "model_card.h"
 #include "partitions.h"
+#include "verdict.h"
 #include "window_index.h"
 
 namespace nftlens {
@@ -41,6 +42,7 @@ struct Manifest {
   int descriptor_dim = 0;
   uint64_t tokens = 0, entries = 0;
   std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional), partitions
+  VerdictModel verdict;          // "verdict": fitted by the builder's calibration (unfitted in older bundles)
   bool has(const std::string& role) const;
   std::string json_text;         // as parsed
 

@@ -128,4 +128,30 @@ void learn_quantizer(Recipe& r, const std::vector<Vec>& projected) {
   r.quant_scale = 127.0f / q;
 }
 
+std::vector<double> fit_logistic(const std::vector<std::vector<double>>& x, const std::vector<int>& label, double ridge, int iterations) {
+  if (x.empty()) return {};
+  const long n = long(x.size()), d = long(x[0].size());
+  long pos = 0;
+  for (int l : label) pos += l ? 1 : 0;
+  const double wpos = pos ? 0.5 * double(n) / double(pos) : 0, wneg = pos < n ? 0.5 * double(n) / double(n - pos) : 0;
+  Eigen::MatrixXd X(n, d);
+  Eigen::VectorXd y(n), sw(n);
+  for (long i = 0; i < n; ++i) {
+    for (long k = 0; k < d; ++k) X(i, k) = x[size_t(i)][size_t(k)];
+    y(i) = label[size_t(i)] ? 1.0 : 0.0;
+    sw(i) = label[size_t(i)] ? wpos : wneg;
+  }
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(d);
+  for (int it = 0; it < iterations; ++it) {
+    const Eigen::VectorXd p = (1.0 / (1.0 + (-(X * w).array()).exp())).matrix();
+    const Eigen::VectorXd r = (p.array() * (1.0 - p.array())).max(1e-9).matrix().cwiseProduct(sw);
+    const Eigen::MatrixXd H = X.transpose() * r.asDiagonal() * X + ridge * double(n) * Eigen::MatrixXd::Identity(d, d);
+    const Eigen::VectorXd g = X.transpose() * sw.cwiseProduct(p - y) + ridge * double(n) * w;
+    const Eigen::VectorXd step = H.ldlt().solve(g);
+    w -= step;
+    if (step.norm() < 1e-10) break;
+  }
+  return std::vector<double>(w.data(), w.data() + d);
+}
+
 }  // namespace nftlens

@@ -35,4 +35,10 @@ Eigen::MatrixXd random_rotation(int n, uint64_t seed);
 // Scale so that the int8 codes use their range (99.99th percentile of |value| maps to 127).
 void learn_quantizer(Recipe& r, const std::vector<Vec>& projected);
 
+// Logistic regression by iteratively reweighted least squares: weights w with
+// P(label 1 | x) = 1 / (1 + exp(-w.x)) (x includes a constant 1 if a bias is wanted). The two
+// classes carry equal total weight, so 0.5 is the even-odds point whatever their counts; `ridge`
+// keeps the weights finite when the classes separate. Deterministic.
+std::vector<double> fit_logistic(const std::vector<std::vector<double>>& x, const std::vector<int>& label, double ridge = 1e-3, int iterations = 25);
+
 }  // namespace nftlens

@@ -6,6 +6,7 @@
 #include "distance.h"
 #include "error.h"
 #include "json_parse.h"
+#include "verdict.h"
 
 namespace nftlens {
 
@@ -216,15 +217,19 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   opt.probe = req.probe;
   opt.collections = req.collections;
   TextQuery filter;
+  const TextIndex* text = nullptr;
   if (!req.filter.empty()) {
     filter = parse_text_query(req.filter);
     if (!filter.words.empty())
       throw Error("filter takes type:value, collection:slug or rank:A-B terms, not free words (\"" + filter.words[0] + "\")", errc::bad_request);
-    const TextIndex& text = text_index("trait filters", a.needs);
+    text = &text_index("trait filters", a.needs);
     if (!a.needs.empty()) return a;
-    text.resolve(filter.filter);
-    opt.allow = [&](uint32_t t) { return text.passes(t, filter.filter); };
+    text->resolve(filter.filter);
   }
+  if (text || !req.exclude.empty())
+    opt.allow = [&](uint32_t t) {
+      return (!text || text->passes(t, filter.filter)) && std::find(req.exclude.begin(), req.exclude.end(), t) == req.exclude.end();
+    };
   const QueryDescriptors qd{query.descriptors(), query.window_descriptors()};
 
   // 1. The first stage: HNSW (or an exact scan) over one index, or over the probed partitions.
@@ -257,19 +262,20 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
     rerank_by_alignment(hits, query.image(), thumbs);
   }
 
-  // 3. The cut to k and the result document.
-  if (hits.size() > req.k) hits.resize(req.k);
+  // 3. The verdict (on the first result and the runner-up), the cut to k and the result document.
   const float threshold = b.recipe.match_threshold;
-  bool match = false;  // (after re-ranking the first result need not have the highest cosine)
+  const Verdict v = decide_verdict(b.manifest.verdict, threshold, hits);
+  if (hits.size() > req.k) hits.resize(req.k);
   json res = json::array();
   std::vector<uint32_t> tokens;
   for (auto& h : hits) {
     res.push_back(parse_json(token_json(h.token, h.score)));
     if (h.alignment != TokenHit::kNotAligned) res.back()["alignment"] = h.alignment;
-    match = match || h.score >= threshold;
     tokens.push_back(h.token);
   }
-  json doc = {{"match", match}, {"threshold", threshold}, {"results", res}};
+  json doc = {{"match", v.kind == "token"}, {"verdict", v.kind}, {"confidence", v.confidence >= 0 ? json(v.confidence) : json(nullptr)},
+              {"close_call", v.close_call}, {"threshold", threshold}, {"results", res}};
+  if (v.kind != "none") doc["collection"] = res[0]["collection"];
   if (req.facets) doc["facets"] = parse_json(facets_json(tokens));
   a.json = dump(doc);
   a.hits = std::move(hits);

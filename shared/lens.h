@@ -38,6 +38,7 @@ struct ImageRequest {
   bool facets = false;                // also count the results' traits ("facets" in the answer)
   std::vector<std::string> collections;  // only these slugs (empty = all)
   std::string filter;                    // trait filters: type:value, collection:slug, rank:A-B
+  std::vector<uint32_t> exclude;  // tokens left out of the search (calibration and evaluation; not in JSON)
   // From a JSON object such as {"k": 5, "rerank": 0}; unknown keys and wrong types are refused by name.
   static ImageRequest from_json(const std::string& text);
   void validate() const;  // Error(bad_request) naming the field out of range
@@ -100,8 +101,9 @@ class Lens {
   // "shape", "outputs", "use_model"}.
   std::string session_json(const QuerySession& query) const;
 
-  // Image query over a session whose model outputs are set:
-  // {"match", "threshold", "results": [token + score (+ alignment)...][, "facets"]}.
+  // Image query over a session whose model outputs are set: {"match", "verdict", "confidence",
+  // "close_call"[, "collection"], "threshold", "results": [token + score (+ alignment)...][, "facets"]}
+  // (verdict: shared/verdict.h; "match" is verdict == "token").
   Answer search(const QuerySession& query, const ImageRequest& request);
   // Words and filters: {"query", "results": [token + score...], "facets": {type: {value: count}}}.
   Answer text(const TextRequest& request);

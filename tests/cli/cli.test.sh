@@ -21,7 +21,7 @@ mkcol() {  # mkcol DIR [N]
   cp "$SRC/collection.json" "$d/"
 }
 mkcol "$T/col"
-B="--cache $T/cache --pairs 300 -q"
+B="--cache $T/cache --pairs 300 -q --calibration-tokens 20"
 
 check "build exits 0 on a clean collection" "$NFT" build "$T/col" --out "$T/b1" $B
 check "verify accepts the fresh bundle" "$NFT" verify "$T/b1"
@@ -84,7 +84,7 @@ diff <(grep -v '"generator"' "$T/b1/manifest.json") <(grep -v '"generator"' "$T/
 
 # Distributed build: 3 shards in parallel, then merge: identical to the one-machine build.
 for i in 0 1 2; do "$NFT" build "$T/col" --shard $i/3 --out "$T/part$i" --pairs 300 -q >>"$T/log" 2>&1 & done; wait
-"$NFT" merge "$T/col" --partials "$T/part0" "$T/part1" "$T/part2" --out "$T/bm" --cache "$T/mcache" --pairs 300 -q >>"$T/log" 2>&1
+"$NFT" merge "$T/col" --partials "$T/part0" "$T/part1" "$T/part2" --out "$T/bm" --cache "$T/mcache" --pairs 300 --calibration-tokens 20 -q >>"$T/log" 2>&1
 diff <(grep -v '"generator"' "$T/b1/manifest.json") <(grep -v '"generator"' "$T/bm/manifest.json") >/dev/null \
   && ok "build --shard I/3 x3 in parallel + merge == one-machine build (byte-identical manifest)" || no "shard + merge identical"
 

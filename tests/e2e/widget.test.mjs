@@ -6,6 +6,7 @@
 // exits 1 on any failure. Needs the example bundle (build/example) and web/dist (scripts/setup).
 // Writes screenshots to build/e2e/{demo,suggestions,text-search,compare}.png.
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { launch, serve, root } from './browser.mjs';
 
@@ -141,7 +142,7 @@ try {
       assert(token === `Token #${q.tokenId}`, `${path.basename(q.file)}: first card is "${token}", expected token ${q.tokenId}`);
       const heading = await page.locator('nft-lens [part="heading"]').textContent();
       const name = await first.locator('[part="name"]').textContent();
-      assert(heading === `Match: ${name}`, `${path.basename(q.file)}: heading "${heading}"`);
+      assert(heading.startsWith(`This is ${name} (`) && /\d+% sure/.test(heading), `${path.basename(q.file)}: heading "${heading}"`);
       const score = await first.locator('[part="score"]').textContent();
       assert(/^\d{1,3}\.\d%$/.test(score), `score "${score}"`);
       assert(await first.locator('[part="rarity"]').textContent().then((t) => / of 300$/.test(t)), 'rarity "#r of N" missing');
@@ -188,12 +189,23 @@ try {
     await page.evaluate(() => { window.__nftlens.errors.length = 0; });
   });
 
+  await test('an image that is no NFT is answered "No NFT we know", with no card styled as the answer', async () => {
+    const file = path.join(outDir, 'unrelated.png');  // a gradient with a disc: nothing like a Noun
+    execFileSync('/usr/bin/convert', ['-size', '320x240', 'gradient:#1d3557-#f1faee', '-fill', '#e63946', '-draw', 'circle 160,120 160,60', file]);
+    await searchFile(page, file);
+    const heading = await page.locator('nft-lens [part="heading"]').textContent();
+    assert(/^No NFT we know/.test(heading), `heading "${heading}"`);
+    assert(await page.locator('nft-lens [part~="card-match"]').count() === 0, 'a card is styled as the match');
+    const detail = await page.evaluate(() => document.querySelector('nft-lens').lastResult);
+    assert(detail.verdict === 'none' && detail.match === false, `verdict ${detail.verdict}`);
+  });
+
   await test('demo "try a random token" button identifies a bundle token', async () => {
     const before = await page.evaluate(() => window.__nftlens.results);
     await page.locator('#example').click();
     await page.waitForFunction((n) => window.__nftlens.results > n, before, { timeout: TIMEOUT });
     const heading = await page.locator('nft-lens [part="heading"]').textContent();
-    assert(/^Match: /.test(heading), `heading "${heading}"`);
+    assert(/^This is /.test(heading), `heading "${heading}"`);
   });
 
   await test('an unreadable file shows an alert and fires nftlens-error', async () => {
@@ -438,7 +450,7 @@ try {
     await page.waitForFunction(() => !document.getElementById('out').hidden || !document.getElementById('error').hidden, null, { timeout: TIMEOUT });
     assert(await page.locator('#error').isHidden(), `error: ${await page.locator('#error').textContent()}`);
     const verdict = await page.locator('#verdict').textContent();
-    assert(/^Match: /.test(verdict), `verdict "${verdict}"`);
+    assert(/^This is /.test(verdict), `verdict "${verdict}"`);
     const facts = await page.locator('#facts').textContent();
     assert(facts.includes(q.tokenId), `facts lack token ${q.tokenId}`);
     assert(await page.locator('#traits tr').count() >= 3, 'traits table is empty');

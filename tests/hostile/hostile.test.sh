@@ -29,7 +29,7 @@ for need in "$NFT" "$SRC/metadata" "$IM"; do
   [ -e "$need" ] || { no "prerequisite $need" "missing (run scripts/example-bundle)"; # ---- the widget renders bundle strings as text ----
 # Token names, traits and links come from the bundle (attacker-controlled metadata): the element
 # must never parse them as HTML or code.
-sinks=$(grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(.(href|src)' "$ROOT"/web/src/*.js | grep -v '(never innerHTML)')
+sinks=$(grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(.(href|src)' "$ROOT"/web/src/*.js "$ROOT"/web/src/ui/*.js | grep -v '(never innerHTML)')
 [ -z "$sinks" ] && ok "web/src uses no HTML-parsing or eval sinks (bundle strings go through textContent)" || no "no HTML sinks in web/src" "$sinks"
 
 echo "hostile tests: $pass passed, $fail failed"; exit 1; }
@@ -252,7 +252,7 @@ fi
 # ---- the widget renders bundle strings as text ----
 # Token names, traits and links come from the bundle (attacker-controlled metadata): the element
 # must never parse them as HTML or code.
-sinks=$(grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(.(href|src)' "$ROOT"/web/src/*.js | grep -v '(never innerHTML)')
+sinks=$(grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(.(href|src)' "$ROOT"/web/src/*.js "$ROOT"/web/src/ui/*.js | grep -v '(never innerHTML)')
 [ -z "$sinks" ] && ok "web/src uses no HTML-parsing or eval sinks (bundle strings go through textContent)" || no "no HTML sinks in web/src" "$sinks"
 
 echo "hostile tests: $pass passed, $fail failed"

@@ -72,10 +72,15 @@ async function show(i) {
   const t = result.results[i];
   ui.verdict.className = 'verdict ' + (result.match ? 'match' : 'nomatch');
   if (!t) {
-    ui.verdict.textContent = 'No match, and no candidates in this bundle.';
+    ui.verdict.textContent = 'No NFT we know, and no candidates in this bundle.';
     return;
   }
-  if (i === 0) ui.verdict.textContent = result.match ? `Match: ${nameOf(t)}` : 'No match — showing the closest token';
+  if (i === 0) {
+    const sure = typeof result.confidence === 'number' ? ` (${Math.round(result.confidence * 100)}% sure${result.close_call ? ', a close call' : ''})` : '';
+    ui.verdict.textContent = result.verdict === 'token' || (!result.verdict && result.match) ? `This is ${nameOf(t)}${sure}`
+      : result.verdict === 'collection' ? `Looks like a token of ${str(t.collection_name) || str(t.collection)}, but not one in this bundle — showing the closest`
+        : 'No NFT we know — showing the least unlike token';
+  }
   else ui.verdict.textContent = `Candidate ${i + 1}: ${nameOf(t)}`;
 
   const src = httpUrl(lens.imageUrl(t));

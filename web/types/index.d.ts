@@ -54,7 +54,16 @@ export interface SearchTimings {
 }
 
 export interface SearchResult {
-  /** True when a hit's score reaches the bundle's match threshold. */
+  /** The first result is the very token shown ("token"), the image only looks like a token of a
+   *  collection in the bundle ("collection"), or it is nothing known ("none"). */
+  verdict: 'token' | 'collection' | 'none';
+  /** Calibrated probability that the first result is the same token; null for bundles built before calibration. */
+  confidence: number | null;
+  /** The confidence is near the bundle's operating point: say so. */
+  close_call: boolean;
+  /** Collection slug, for verdicts "token" and "collection". */
+  collection?: string;
+  /** verdict === "token". */
   match: boolean;
   threshold: number;
   /** Best first. */

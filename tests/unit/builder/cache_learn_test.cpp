@@ -305,3 +305,33 @@ TEST_CASE("bundle folder: write, load with verification, and damage on disk") {
   for (auto& e : fs::directory_iterator(dir)) catalogues += e.path().filename().string().rfind("catalogue.", 0) == 0;
   CHECK(catalogues == 1);
 }
+
+TEST_CASE("fit_logistic: recovers a known model, balances the classes, stays finite when they separate") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> g(0, 1);
+  std::vector<std::vector<double>> x;
+  std::vector<int> y;
+  for (int i = 0; i < 4000; ++i) {
+    const double a = g(rng), b = g(rng);
+    const double p = 1 / (1 + std::exp(-(0.5 + 2 * a - 1 * b)));
+    x.push_back({1, a, b});
+    y.push_back(std::uniform_real_distribution<double>(0, 1)(rng) < p ? 1 : 0);
+  }
+  auto w = nftlens::fit_logistic(x, y, 1e-6);
+  REQUIRE(w.size() == 3);
+  CHECK(w[1] == doctest::Approx(2.0).epsilon(0.1));
+  CHECK(w[2] == doctest::Approx(-1.0).epsilon(0.1));
+  // 10 positives among 1,000, separable at a = 0: the even-odds point sits between the classes.
+  std::vector<std::vector<double>> xs;
+  std::vector<int> ys;
+  for (int i = 0; i < 1000; ++i) {
+    const double a = i < 10 ? 1.0 + 0.01 * i : -1.0 - 0.001 * i;
+    xs.push_back({1, a});
+    ys.push_back(i < 10);
+  }
+  w = nftlens::fit_logistic(xs, ys);
+  CHECK(std::isfinite(w[0]));
+  CHECK(std::isfinite(w[1]));
+  CHECK(w[0] + w[1] * 1.0 > 0);   // a positive: above even odds
+  CHECK(w[0] + w[1] * -1.0 < 0);  // a negative: below
+}

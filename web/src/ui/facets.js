@@ -4,26 +4,10 @@ import { h, str } from './dom.js';
 
 const FACET_VALUES_SHOWN = 6;   // per trait type, before "+N more"
 
-/** trait type -> value -> count over the results' attributes. */
-function countFacets(list) {
-  const f = Object.create(null);
-  for (const r of list) {
-    for (const a of Array.isArray(r.attributes) ? r.attributes : []) {
-      if (!a || typeof a !== 'object') continue;
-      const type = str(a.trait_type), value = str(a.value);
-      if (!type || !value) continue;
-      const m = f[type] || (f[type] = Object.create(null));
-      m[value] = (m[value] || 0) + 1;
-    }
-  }
-  return f;
-}
-
-/** A search result's facets, {traitType: {value: count}}: the core's when it sent them. */
+/** A search result's facets, {traitType: {value: count}}: counted by the core (text results always,
+ *  image results when searched with {facets: true}); none otherwise. */
 export function facetsOf(result) {
-  if (result && result.facets && typeof result.facets === 'object') return result.facets;
-  // fallback until the core returns facets for image results
-  return countFacets(result && Array.isArray(result.results) ? result.results : []);
+  return result && result.facets && typeof result.facets === 'object' ? result.facets : {};
 }
 
 export class FacetPanel {

@@ -1,6 +1,7 @@
-// The results: a heading that says what was found ("Match: …", "No match — closest tokens:",
-// "3 tokens for “…”") and the <ol> of result cards.
-import { h, safeHttpUrl } from './dom.js';
+// The results: a heading that says what was found — the core's verdict for an image ("This is …",
+// "Looks like a token of …, but not one in this bundle", "No NFT we know"), or "3 tokens for “…”"
+// for words — and the <ol> of result cards (only an identified token's card is styled as the answer).
+import { h, safeHttpUrl, str } from './dom.js';
 import { resultCard, displayName } from './result-card.js';
 
 export class ResultList {
@@ -34,16 +35,26 @@ export class ResultList {
     const top = list[0];
     const filtered = chips.length > 0;
     heading.hidden = false;
-    const isMatch = kind === 'image' && !!(result.match && top);
+    // (a result without a verdict comes from a core before verdicts: its match decides)
+    const verdict = kind === 'image' ? String(result.verdict || (result.match ? 'token' : 'none')) : '';
+    const isMatch = verdict === 'token' && !!top;
     heading.classList.toggle('match', isMatch);
+    heading.classList.toggle('collection', verdict === 'collection' && !!top);
+    const conf = Number(result.confidence);
+    const sure = Number.isFinite(conf) && conf >= 0 && result.confidence !== null ? `, ${Math.round(conf * 100)}% sure` : '';
+    const close = result.close_call ? ' (a close call)' : '';
     if (kind === 'text') {
       const what = [words, ...chips.map((c) => `${c.type}: ${c.value}`)].filter(Boolean).join(' + ');
       heading.textContent = list.length
         ? `${list.length} token${list.length === 1 ? '' : 's'} for “${what}”${words ? '' : ', rarest first'}`
         : `No tokens found for “${what}”.`;
-    } else if (isMatch) heading.textContent = `Match: ${displayName(top)}`;
-    else if (list.length) heading.textContent = filtered ? 'Closest tokens with the chosen traits:' : 'No match — closest tokens:';
-    else heading.textContent = filtered ? 'No token has all the chosen traits.' : 'No match — the bundle has no tokens in this collection.';
+    } else if (isMatch) heading.textContent = `This is ${displayName(top)}${sure ? ` (${sure.slice(2)})` : ''}${close}`;
+    else if (verdict === 'collection' && top) {
+      heading.textContent = `Looks like a token of ${str(top.collection_name) || str(top.collection)}, but not one in this bundle${close}. Closest tokens:`;
+    } else if (list.length) heading.textContent = filtered ? 'No token we know with the chosen traits. Closest:' : 'No NFT we know. Least unlike it:';
+    else heading.textContent = filtered ? 'No token has all the chosen traits.' : 'No NFT we know — the bundle has no tokens in this collection.';
+    // Cards of an unidentified image are shown as "closest", not as answers.
+    this.list.classList.toggle('closest', kind === 'image' && !isMatch);
 
     // Relevance (text) is relative to the best hit; a filters-only search is ordered by rarity.
     const topScore = kind === 'text' && words ? Math.max(...list.map((r) => Number(r.score) || 0), 0) : 0;

@@ -88,6 +88,9 @@ button:hover { background: color-mix(in srgb, var(--_accent) 10%, var(--_bg)); }
 }
 .heading { margin: 16px 0 8px; font-size: 1.1em; overflow-wrap: anywhere; }
 .heading.match { color: var(--_accent); }
+.heading.collection { color: inherit; font-style: italic; }
+.results.closest .card { opacity: 0.78; border-style: dashed; }
+.results.closest .link { font-weight: normal; }
 
 .results {
   list-style: none; margin: 0; padding: 0;

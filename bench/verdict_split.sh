@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/verdict_split.sh [nouns|lorelei] [N]: the verdict on a split (issue #17). A bundle is built
+# from every second token of an N-token collection (default 1000); `nftlens eval` then runs
+#   <transform>           altered copies of indexed tokens          -> should be "token" (and right)
+#   out-<transform>       altered copies of left-out tokens         -> should not be "token" ("collection")
+#   out-original          the original images of left-out tokens    -> should not be "token" ("collection")
+#   unrelated[-transform] tokens of the other collection, originals and altered -> should be "none"
+# and prints its verdict table (token / right / collection / none / close call per kind) and the
+# precision at 95% recall of "this is the token" by confidence. Writes build/verdict/<name>/eval.json.
+# Env: SAMPLE (originals per query set, default 60), SEED (default 1), NFTLENS.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NAME=${1:-nouns}; N=${2:-1000}
+OTHER=$([ "$NAME" = nouns ] && echo lorelei || echo nouns)
+NFT=${NFTLENS:-$ROOT/build/native/bin/nftlens}
+SAMPLE=${SAMPLE:-60}; SEED=${SEED:-1}
+V=$ROOT/build/verdict; D=$V/$NAME
+make_col() {  # make_col NAME DIR
+  [ -f "$2/.done-$N" ] && return
+  rm -rf "$2"
+  if [ "$1" = nouns ]; then "$ROOT/scripts/make-example" "$N" "$2" >/dev/null 2>&1; else "$ROOT/scripts/make-dicebear" "$N" "$2" >/dev/null 2>&1; fi
+  touch "$2/.done-$N"
+}
+mkdir -p "$V"
+make_col "$NAME" "$V/col-$NAME"; make_col "$OTHER" "$V/col-$OTHER"
+
+# The indexed half: every second token (hard links: symlinks out of a collection are refused).
+rm -rf "$D"; mkdir -p "$D/half/metadata" "$D/half/images" "$D/q"
+cp "$V/col-$NAME/collection.json" "$D/half/"
+i=0
+for f in $(ls "$V/col-$NAME/metadata" | sort); do
+  id=${f%.json}
+  if [ $((i % 2)) = 0 ]; then ln "$V/col-$NAME/metadata/$f" "$D/half/metadata/$f"; ln "$V/col-$NAME/images/$id.png" "$D/half/images/$id.png"; else echo "$id" >> "$D/left-out.txt"; fi
+  i=$((i + 1))
+done
+echo "bundle: $(ls "$D/half/metadata" | wc -l) of $N $NAME tokens; $(wc -l < "$D/left-out.txt") left out" >&2
+"$NFT" build "$D/half" --out "$D/bundle" --cache "$V/cache-$NAME" -q
+
+# Queries: altered copies over the whole collection (half of them of left-out tokens), left-out
+# originals, and the other collection (originals and altered copies) as unrelated images.
+SAMPLE=$SAMPLE SEED=$SEED "$ROOT/scripts/example/make-queries.sh" "$V/col-$NAME" "$D/q/own" >/dev/null 2>&1
+SAMPLE=$((SAMPLE / 3)) SEED=$SEED TRANSFORMS=screenshot,jpeg,crop "$ROOT/scripts/example/make-queries.sh" "$V/col-$OTHER" "$D/q/other" >/dev/null 2>&1
+python3 - "$D" "$V/col-$NAME" "$V/col-$OTHER" "$SAMPLE" <<'PY'
+import csv, os, sys, random
+d, own, other, sample = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+left = set(open(os.path.join(d, "left-out.txt")).read().split())
+rows = []
+for r in csv.DictReader(open(os.path.join(d, "q/own/queries.csv"))):
+    tok = os.path.splitext(os.path.basename(r["original"]))[0]
+    rows.append(("own/" + r["query"], r["original"], ("out-" if tok in left else "") + r["transform"]))
+random.seed(1)
+for tok in random.sample(sorted(left), min(sample, len(left))):
+    rows.append((os.path.join(own, "images", tok + ".png"), "left-out/" + tok, "out-original"))
+for r in csv.DictReader(open(os.path.join(d, "q/other/queries.csv"))):
+    # (named so that no stem collides with a token of the bundle)
+    rows.append(("other/" + r["query"], "unrelated/other-" + os.path.basename(r["original"]), "unrelated-" + r["transform"]))
+for f in random.sample(sorted(os.listdir(os.path.join(other, "images"))), sample // 2):
+    rows.append((os.path.join(other, "images", f), "unrelated/other-" + f, "unrelated-original"))
+with open(os.path.join(d, "q/split.csv"), "w", newline="") as fh:
+    w = csv.writer(fh)
+    w.writerow(["query", "original", "transform"])
+    w.writerows(rows)
+print(f"{len(rows)} queries", file=sys.stderr)
+PY
+"$NFT" eval "$D/bundle" "$D/q/split.csv" --json-out "$D/eval.json" 2>/dev/null | sed -n '/verdicts/,$p'

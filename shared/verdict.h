@@ -1,0 +1,65 @@
+// The verdict of an image query: the very token shown ("token"), a token of a collection the
+// bundle knows but not one in it ("collection"), or nothing known ("none").
+//
+// It is decided from evidence every query already has, no extra model run: the first-stage cosine
+// of the first result and of the runner-up and, when re-ranked, their alignment with the query.
+// A logistic model turns that evidence into `confidence`, a probability that the first result is
+// the same token. The builder fits it on the bundle's own tokens (builder/calibrate.cpp):
+//   positives: fresh synthetic copies scored against their own token;
+//   negatives: the same copies and the original images with their own token left out of the
+//              search (the first result is then the nearest sibling: exactly what a token missing
+//              from the bundle meets), and synthetic unrelated images;
+// the two classes weighted equally, so confidence 0.5 is the even-odds point.
+// "none" when the first result's cosine is below the collection threshold (fitted between the
+// nearest-sibling scores of left-out tokens and those of unrelated images; at most the bundle's
+// copy threshold); above it, "token" when the confidence reaches the model's token_confidence
+// (>= 0.5), else "collection". A close call (confidence within 0.1 of that point) is flagged.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nftlens {
+
+struct TokenHit;
+
+struct VerdictModel {
+  static constexpr size_t kAlignedFeatures = 7, kPlainFeatures = 3;
+  // Weights over [1, s1, s1 - s2, a1, a1 - a2, r, log c] (re-ranked hits) and [1, s1, s1 - s2] (not
+  // re-ranked): s = first-stage cosine, a = alignment (1 = first result, 2 = runner-up); r, c = the
+  // first result's worst region difference and its concentration (align.h RegionDifference).
+  std::array<double, kAlignedFeatures> aligned{};
+  std::array<double, kPlainFeatures> plain{};
+  double collection_threshold = -2;  // cosine below which nothing is known (< -1: the copy threshold)
+  double token_confidence = 0.5;     // "token" from this confidence up (the builder sets it so that at
+                                     // most 5% of its left-out searches are named as a token)
+  bool fitted_aligned = false, fitted_plain = false;
+  size_t positives = 0, negatives = 0;  // calibration examples (reported by info)
+
+  std::string to_json() const;  // {"aligned": [...], "plain": [...], "collection_threshold", "positives", "negatives"}
+  static VerdictModel from_json(const std::string& text, const std::string& where);
+};
+
+// The evidence of one query's ranked hits (best first, after re-ranking; at least the runner-up kept).
+struct VerdictEvidence {
+  bool aligned = false;
+  double s1 = -1, s2 = -1, a1 = -1, a2 = -1, region = -1, concentration = 1;
+  static VerdictEvidence of(const std::vector<TokenHit>& hits);
+  std::vector<double> features() const;  // the model's inputs, with the leading 1
+};
+
+struct Verdict {
+  std::string kind = "none";  // "token" | "collection" | "none"
+  double confidence = 0;      // P(first result is the same token); -1 when the bundle has no model
+  bool close_call = false;
+};
+
+inline constexpr double kCloseCallBand = 0.1;
+
+// threshold: the bundle's copy threshold on the cosine. A bundle without a fitted model (built before
+// calibration existed) answers "token" above the threshold and "none" below, confidence -1.
+Verdict decide_verdict(const VerdictModel& model, float threshold, const std::vector<TokenHit>& hits);
+double verdict_probability(const VerdictModel& model, const VerdictEvidence& e);
+
+}  // namespace nftlens
