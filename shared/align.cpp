@@ -252,9 +252,11 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   for (size_t i = 0; i < k; ++i) from[i] = i;
   for (size_t i = 1; i < k; ++i)
     for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
-  const RegionDifference d = q.region_difference(g, thumbs[from[0]]);
-  hits[0].region_worst = d.worst;
-  hits[0].region_concentration = d.concentration;
+  for (size_t i = 0; i < std::min<size_t>(2, k); ++i) {  // the verdict compares the first two
+    const RegionDifference d = q.region_difference(g, thumbs[from[i]]);
+    hits[i].region_worst = d.worst;
+    hits[i].region_concentration = d.concentration;
+  }
   return true;
 }
 

@@ -85,8 +85,8 @@ inline constexpr size_t kRerankCandidates = 30;     // hits re-ranked by default
 inline constexpr float kRerankCosineWeight = 0.5f;
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
 // if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
-// them. The placement is located once, on the first hit's thumbnail. The new first hit also gets its
-// region difference (TokenHit::region, evidence for the verdict). Returns false, leaving `hits` as
+// them. The placement is located once, on the first hit's thumbnail. The new first two hits also get
+// their region difference (TokenHit::region_*, evidence for the verdict). Returns false, leaving `hits` as
 // they were, when that thumbnail is missing or nothing could be placed.
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs,
                          float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {});

@@ -50,7 +50,7 @@ struct TokenHit {
   uint32_t token;
   float score;  // cosine similarity of the best (view, entry) pair
   float alignment = kNotAligned;  // set by rerank_by_alignment (shared/align.h)
-  float region_worst = -1, region_concentration = -1;  // the first re-ranked hit's (align.h RegionDifference)
+  float region_worst = -1, region_concentration = -1;  // the first two re-ranked hits' (align.h RegionDifference)
   static constexpr float kNotAligned = -2.0f;
 };
 

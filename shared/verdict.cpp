@@ -64,12 +64,14 @@ VerdictEvidence VerdictEvidence::of(const std::vector<TokenHit>& hits) {
   if (hits.size() > 1) {
     e.s2 = hits[1].score;
     e.a2 = e.aligned && hits[1].alignment != TokenHit::kNotAligned ? hits[1].alignment : -1;
+    e.region2 = hits[1].region_worst;
   }
+  if (e.region2 < 0) e.region2 = e.region;  // (no runner-up compared: no margin)
   return e;
 }
 
 std::vector<double> VerdictEvidence::features() const {
-  if (aligned) return {1.0, s1, s1 - s2, a1, a1 - a2, region, std::log(concentration)};
+  if (aligned) return {1.0, s1, s1 - s2, a1, a1 - a2, region, std::log(concentration), region - region2};
   return {1.0, s1, s1 - s2};
 }
 

@@ -25,10 +25,12 @@ namespace nftlens {
 struct TokenHit;
 
 struct VerdictModel {
-  static constexpr size_t kAlignedFeatures = 7, kPlainFeatures = 3;
-  // Weights over [1, s1, s1 - s2, a1, a1 - a2, r, log c] (re-ranked hits) and [1, s1, s1 - s2] (not
-  // re-ranked): s = first-stage cosine, a = alignment (1 = first result, 2 = runner-up); r, c = the
-  // first result's worst region difference and its concentration (align.h RegionDifference).
+  static constexpr size_t kAlignedFeatures = 8, kPlainFeatures = 3;
+  // Weights over [1, s1, s1 - s2, a1, a1 - a2, r1, log c1, r1 - r2] (re-ranked hits) and
+  // [1, s1, s1 - s2] (not re-ranked): s = first-stage cosine, a = alignment, r, c = worst region
+  // difference and its concentration (align.h RegionDifference); 1 = first result, 2 = runner-up.
+  // (A copy differs from its own token less, in its worst region, than from the runner-up; a token
+  // missing from the bundle differs from every candidate in the part that makes it itself.)
   std::array<double, kAlignedFeatures> aligned{};
   std::array<double, kPlainFeatures> plain{};
   double collection_threshold = -2;  // cosine below which nothing is known (< -1: the copy threshold)
@@ -44,7 +46,7 @@ struct VerdictModel {
 // The evidence of one query's ranked hits (best first, after re-ranking; at least the runner-up kept).
 struct VerdictEvidence {
   bool aligned = false;
-  double s1 = -1, s2 = -1, a1 = -1, a2 = -1, region = -1, concentration = 1;
+  double s1 = -1, s2 = -1, a1 = -1, a2 = -1, region = -1, concentration = 1, region2 = -1;
   static VerdictEvidence of(const std::vector<TokenHit>& hits);
   std::vector<double> features() const;  // the model's inputs, with the leading 1
 };

@@ -11,7 +11,7 @@ TEST_CASE("verdict: evidence, decision and its three answers") {
   VerdictModel m;
   m.plain = {-8.0, 4.0, 20.0};  // P(same token) rises with the cosine and, steeply, with the margin
   m.fitted_plain = true;
-  m.aligned = {-4.0, 1.0, 2.0, 2.0, 10.0, -1.0, -0.5};
+  m.aligned = {-4.0, 1.0, 2.0, 2.0, 10.0, -1.0, -0.5, -1.0};
   m.fitted_aligned = true;
   const float threshold = 0.5f;
 
@@ -61,7 +61,7 @@ TEST_CASE("verdict: evidence, decision and its three answers") {
 
 TEST_CASE("verdict: the manifest form round-trips and refuses bad weights by name") {
   VerdictModel m;
-  m.aligned = {1, 2, 3, 4, 5, 6, 7};
+  m.aligned = {1, 2, 3, 4, 5, 6, 7, 8};
   m.collection_threshold = 0.3;
   m.fitted_aligned = true;
   m.positives = 10;
