@@ -1,6 +1,7 @@
 // nftlens info / verify: what a bundle holds and costs; whether its files match the manifest.
 #include <filesystem>
 #include <iomanip>
+#include <sstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,18 @@
 namespace fs = std::filesystem;
 
 namespace nftlens {
+
+namespace {
+// What the verdict model says (shared/verdict.h), in one line.
+std::string verdict_line(const VerdictModel& v) {
+  if (!v.fitted_aligned && !v.fitted_plain) return "not calibrated (built before verdicts: token above the threshold, else none)";
+  std::ostringstream o;
+  o << "\"token\" from confidence " << std::setprecision(3) << v.token_confidence << ", \"none\" below cosine "
+    << v.collection_threshold << "; fitted on " << v.positives << " positive and " << v.negatives << " negative examples"
+    << (v.fitted_aligned ? "" : " (first-stage evidence only: no thumbnails)");
+  return o.str();
+}
+}  // namespace
 
 int run_info(const std::string& dir, bool as_json) {
   const Bundle b = load_bundle_dir(dir);
@@ -50,7 +63,8 @@ int run_info(const std::string& dir, bool as_json) {
                       {"layout", layout},
                       {"files", files},
                       {"bytes_without_model", total_no_model},
-                      {"bytes_per_token_without_model", total_no_model / n}};
+                      {"bytes_per_token_without_model", total_no_model / n},
+                      {"verdict", nlohmann::json::parse(b.manifest.verdict.to_json())}};
   if (as_json) {
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
@@ -62,7 +76,8 @@ int run_info(const std::string& dir, bool as_json) {
             << (b.partitioned() ? std::to_string(b.layout.partitions()) + " partitions fetched per query (probe " + std::to_string(b.layout.default_probe) + ")"
                                 : "HNSW M=" + std::to_string(b.index.params().M) + " ef=" + std::to_string(b.index.params().ef_search))
             << ", distance kernel " << best_l2_int8_name() << "\n"
-            << "threshold    " << b.recipe.match_threshold << " (cosine; below it a query is \"no match\")\n\n"
+            << "threshold    " << b.recipe.match_threshold << " (cosine of a copy with its token: 90% of held-out copies reach it)\n"
+            << "verdict      " << verdict_line(b.manifest.verdict) << "\n\n"
             << std::left << std::setw(11) << "file" << std::setw(34) << "name" << std::right << std::setw(12) << "bytes" << std::setw(14) << "bytes/token" << "\n";
   for (auto& f : files)
     std::cout << std::left << std::setw(11) << f["role"].get<std::string>() << std::setw(34) << f["name"].get<std::string>() << std::right

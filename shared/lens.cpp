@@ -86,25 +86,28 @@ void ImageRequest::validate() const {
   if (ef < 0 || ef > kMaxEf) throw Error("ef must be 0.." + std::to_string(kMaxEf) + " (got " + std::to_string(ef) + ")", errc::bad_request);
 }
 
-TextRequest TextRequest::from_json(const std::string& text) {
-  TextRequest r;
-  Fields f(text, "text search");
-  f.get("query", r.query, "a string");
-  f.get("k", r.k, "a whole number");
+namespace {
+// A request of a string and a count ({"query", "k"}, {"prefix", "n"}), read and checked.
+template <class Request>
+Request string_and_count(const std::string& text, const char* what, const char* text_key, std::string Request::*str,
+                         const char* count_key, size_t Request::*count) {
+  Request r;
+  Fields f(text, what);
+  f.get(text_key, r.*str, "a string");
+  f.get(count_key, r.*count, "a whole number");
   f.done();
   r.validate();
   return r;
 }
+}  // namespace
+
+TextRequest TextRequest::from_json(const std::string& text) {
+  return string_and_count(text, "text search", "query", &TextRequest::query, "k", &TextRequest::k);
+}
 void TextRequest::validate() const { in_range("k", k, 1, kMaxK); }
 
 SuggestRequest SuggestRequest::from_json(const std::string& text) {
-  SuggestRequest r;
-  Fields f(text, "suggest");
-  f.get("prefix", r.prefix, "a string");
-  f.get("n", r.n, "a whole number");
-  f.done();
-  r.validate();
-  return r;
+  return string_and_count(text, "suggest", "prefix", &SuggestRequest::prefix, "n", &SuggestRequest::n);
 }
 void SuggestRequest::validate() const { in_range("n", n, 1, kMaxN); }
 

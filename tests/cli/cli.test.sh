@@ -55,6 +55,21 @@ r = json.loads(open(sys.argv[1]).readline())["results"]
 assert [x["score"] for x in r] == sorted([x["score"] for x in r], reverse=True)
 assert not any("alignment" in x for x in r)
 PY
+# The verdict: an indexed token's own image is "token"; the originals of tokens left out of this
+# 60-token bundle must not be named as a token (their nearest sibling), but for rare close calls.
+"$NFT" query "$T/b1" "$T/col/images/$orig" $(ls "$SRC/images" | sed -n '100,110p' | sed "s|^|$SRC/images/|") --json -k 2 > "$T/v.jsonl" 2>>"$T/log"
+python3 - "$T/v.jsonl" <<'PY' && ok "verdict: own image is token (confidence > 0.9); <= 2 of 11 left-out originals called token" || no "verdict on own and left-out images"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 12
+own, out = lines[0], lines[1:]
+assert own["verdict"] == "token" and own["match"] is True and own["confidence"] > 0.9 and own["collection"] == "nouns", own
+for j in lines:
+    assert j["verdict"] in ("token", "collection", "none") and 0 <= j["confidence"] <= 1 and isinstance(j["close_call"], bool), j
+    assert j["match"] == (j["verdict"] == "token")
+assert sum(j["verdict"] == "token" for j in out) <= 2, [(j["verdict"], j["confidence"]) for j in out]
+PY
+"$NFT" info "$T/b1" | grep -q '^verdict      "token" from confidence' && ok "info shows the verdict calibration" || no "info shows the verdict calibration"
 # Thousands of paths on one command line (a shell glob over a big folder): ONNX Runtime parses
 # /proc/self/cmdline with a recursive regex when it starts; this overflowed the stack (exit 139).
 many=(); for i in $(seq 1 2500); do many+=("$T/a-query-image-that-does-not-exist-number-$i.png"); done
