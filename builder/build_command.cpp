@@ -82,12 +82,6 @@ float iou(const Box& a, const Box& b) {
   return float(inter / (double(a.w) * a.h + double(b.w) * b.h - inter));
 }
 
-float percentile(std::vector<float> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
-}
-
 struct Work {
   size_t token;            // index into the flat token list
   std::string key;         // cache key

@@ -121,16 +121,11 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   std::vector<double> lp;
   for (const auto& e : left_out)
     if (e.aligned ? m.fitted_aligned : m.fitted_plain) lp.push_back(verdict_probability(m, e));
-  std::sort(lp.begin(), lp.end());
-  if (!lp.empty()) m.token_confidence = std::max(0.5, lp[std::min(lp.size() - 1, size_t(0.95 * double(lp.size())))]);
+  if (!lp.empty()) m.token_confidence = std::max(0.5, percentile(lp, 0.95));
   // "Sits among the collection's tokens": keep 95% of left-out tokens' nearest-sibling cosines above
   // the collection threshold, unless that would let in 1% of the unrelated images.
-  auto pct = [](std::vector<double> v, double q) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? -1.0 : v[std::min(v.size() - 1, size_t(q * double(v.size())))];
-  };
   if (!sibling_top.empty() && !unrelated_top.empty())
-    m.collection_threshold = std::min<double>(lens.bundle().recipe.match_threshold, std::max(pct(sibling_top, 0.05), pct(unrelated_top, 0.99) + 0.02));
+    m.collection_threshold = std::min<double>(lens.bundle().recipe.match_threshold, std::max(percentile(sibling_top, 0.05), percentile(unrelated_top, 0.99) + 0.02));
 
   const auto mpath = dir / "manifest.json";
   const auto bytes = read_bytes(mpath, 64u << 20);

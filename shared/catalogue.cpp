@@ -165,14 +165,17 @@ std::string Catalogue::collections_json() const {
 }
 
 std::string Catalogue::trait_stats_json(int collection) const {
-  std::map<std::string, std::map<std::string, uint32_t>> freq;
+  TraitCounts freq;
   for (const Token& t : tokens)
-    if (collection < 0 || t.collection == uint32_t(collection))
-      for (auto& [k, v] : t.traits) freq[strings[k]][strings[v]]++;
-  json j = json::object();
-  for (auto& [k, values] : freq) j[k] = values;
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (collection < 0 || t.collection == uint32_t(collection)) freq.add(*this, t);
+  return freq.json();
 }
+
+void TraitCounts::add(const Catalogue& cat, const Token& t) {
+  for (auto& [k, v] : t.traits) counts_[cat.strings[k]][cat.strings[v]]++;
+}
+
+std::string TraitCounts::json() const { return nlohmann::json(counts_).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace nftlens
 

@@ -3,6 +3,7 @@
 // trait values, descriptions) are stored once.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +54,15 @@ struct Catalogue {
   std::string collections_json() const;
   // Trait type -> value -> count for one collection (or all if collection < 0), as JSON.
   std::string trait_stats_json(int collection) const;
+};
+
+// Trait type -> value -> count, added up token by token: trait statistics and search facets.
+class TraitCounts {
+ public:
+  void add(const Catalogue& cat, const Token& token);  // `token` belongs to `cat` (its strings)
+  std::string json() const;                            // {"type": {"value": count}}
+ private:
+  std::map<std::string, std::map<std::string, uint32_t>> counts_;
 };
 
 // Keep a link only if it is an absolute http(s) URL without control characters.

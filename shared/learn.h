@@ -2,6 +2,7 @@
 // the whitening projection learned from matching pairs, the quantiser scale and the copy threshold.
 #pragma once
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -34,6 +35,14 @@ Eigen::MatrixXd random_rotation(int n, uint64_t seed);
 
 // Scale so that the int8 codes use their range (99.99th percentile of |value| maps to 127).
 void learn_quantizer(Recipe& r, const std::vector<Vec>& projected);
+
+// The value at quantile p (0..1) of v: sorted, index floor(p * n), clamped; 0 for an empty v.
+template <class T>
+T percentile(std::vector<T> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
 
 // Logistic regression by iteratively reweighted least squares: weights w with
 // P(label 1 | x) = 1 / (1 + exp(-w.x)) (x includes a constant 1 if a bias is wanted). The two

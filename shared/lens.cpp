@@ -156,7 +156,7 @@ Answer Lens::load_whole_catalogue() {
   if (!bundle_->partitioned() || have_whole_) return a;
   const auto& frags = bundle_->layout.fragments;
   for (uint32_t f = 0; f < frags.size(); ++f)
-    if (!store_.has_fragment(f)) a.needs.push_back({Need::Kind::fragment, f, frags[f].name("tokens"), frags[f].bytes});
+    if (!store_.has_fragment(f)) a.needs.push_back(fragment_need(f));
   if (!a.needs.empty()) return a;
   std::vector<Catalogue> parts;
   for (uint32_t f = 0; f < frags.size(); ++f) parts.push_back(store_.fragment(f));
@@ -180,33 +180,38 @@ const TextIndex& Lens::text_index(const char* what, std::vector<Need>& needs) {
   return *text_;  // (dereferenced by the caller only when needs is empty)
 }
 
-const Token& Lens::token_of(uint32_t t) const {
-  if (!bundle_->partitioned()) return bundle_->catalogue.tokens.at(t);
-  if (have_whole_) return whole_.tokens.at(t);
+std::pair<const Catalogue*, uint32_t> Lens::locate(uint32_t t) const {
+  if (!bundle_->partitioned()) return {&bundle_->catalogue, t};
+  if (have_whole_) return {&whole_, t};
   const uint32_t f = uint32_t(bundle_->layout.fragment_of(t));
-  return store_.fragment(f).tokens.at(t - f * bundle_->layout.fragment_tokens);
+  return {&store_.fragment(f), t - f * bundle_->layout.fragment_tokens};
+}
+
+const Token& Lens::token_of(uint32_t t) const {
+  const auto [cat, i] = locate(t);
+  return cat->tokens.at(i);
 }
 
 std::string Lens::token_json(uint32_t t, double score) const {
-  if (!bundle_->partitioned()) return bundle_->catalogue.token_json(t, score);
-  if (have_whole_) return whole_.token_json(t, score);
-  const uint32_t f = uint32_t(bundle_->layout.fragment_of(t));
-  return store_.fragment(f).token_json(t - f * bundle_->layout.fragment_tokens, score);
+  const auto [cat, i] = locate(t);
+  return cat->token_json(i, score);
 }
 
 std::string Lens::facets_json(const std::vector<uint32_t>& tokens) const {
-  std::map<std::string, std::map<std::string, uint32_t>> f;
-  for (uint32_t t : tokens) {
-    const Catalogue* cat = !bundle_->partitioned() ? &bundle_->catalogue : have_whole_ ? &whole_ : &store_.fragment(uint32_t(bundle_->layout.fragment_of(t)));
-    for (auto& [k, v] : token_of(t).traits) f[cat->strings[k]][cat->strings[v]]++;
-  }
-  return dump(json(f));
+  TraitCounts f;
+  for (uint32_t t : tokens) f.add(*locate(t).first, token_of(t));
+  return f.json();
+}
+
+Need Lens::fragment_need(uint32_t f) const {
+  const PartFile& p = bundle_->layout.fragments[f];
+  return {Need::Kind::fragment, f, p.name("tokens"), p.bytes};
 }
 
 void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const {
   if (!bundle_->partitioned() || have_whole_) return;
   for (uint32_t f : fragments_for(*bundle_, hits))
-    if (!store_.has_fragment(f)) needs.push_back({Need::Kind::fragment, f, bundle_->layout.fragments[f].name("tokens"), bundle_->layout.fragments[f].bytes});
+    if (!store_.has_fragment(f)) needs.push_back(fragment_need(f));
 }
 
 Answer Lens::search(const QuerySession& query, const ImageRequest& req) {

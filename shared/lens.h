@@ -124,8 +124,12 @@ class Lens {
 
  private:
   const TextIndex& text_index(const char* what, std::vector<Need>& needs);  // null needs = ready
-  const Token& token_of(uint32_t t) const;  // (its fragment must be in the store)
+  // The catalogue holding token t (the bundle's, the joined one, or its fragment, which must be in
+  // the store) and its index there.
+  std::pair<const Catalogue*, uint32_t> locate(uint32_t t) const;
+  const Token& token_of(uint32_t t) const;
   std::string token_json(uint32_t t, double score = -2) const;
+  Need fragment_need(uint32_t f) const;
   std::string facets_json(const std::vector<uint32_t>& tokens) const;
   void need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const;
 

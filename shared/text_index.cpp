@@ -622,10 +622,9 @@ std::string TextIndex::suggest_json(const std::string& prefix, size_t n) const {
 }
 
 std::string TextIndex::facets_json(const std::vector<uint32_t>& tokens) const {
-  std::map<std::string, std::map<std::string, uint32_t>> f;
-  for (uint32_t t : tokens)
-    for (auto& [k, v] : cat_.tokens.at(t).traits) f[cat_.strings[k]][cat_.strings[v]]++;
-  return nlohmann::json(f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  TraitCounts f;
+  for (uint32_t t : tokens) f.add(cat_, cat_.tokens.at(t));
+  return f.json();
 }
 
 }  // namespace nftlens
