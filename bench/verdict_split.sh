@@ -7,14 +7,16 @@
 #   unrelated[-transform] tokens of the other collection, originals and altered -> should be "none"
 # and prints its verdict table (token / right / collection / none / close call per kind) and the
 # precision at 95% recall of "this is the token" by confidence. Writes build/verdict/<name>/eval.json.
-# Env: SAMPLE (originals per query set, default 60), SEED (default 1), NFTLENS.
+# Env: SAMPLE (originals per query set, default 60), SEED (default 1), NFTLENS, TRANSFORMS (the
+# altered copies; default make-queries.sh's nine; "...,captures" adds pfp, post, sticker, deepcrop),
+# OUT (default build/verdict; the rendered collections are reused from there).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NAME=${1:-nouns}; N=${2:-1000}
 OTHER=$([ "$NAME" = nouns ] && echo lorelei || echo nouns)
 NFT=${NFTLENS:-$ROOT/build/native/bin/nftlens}
 SAMPLE=${SAMPLE:-60}; SEED=${SEED:-1}
-V=$ROOT/build/verdict; D=$V/$NAME
+V=${OUT:-$ROOT/build/verdict}; D=$V/$NAME
 make_col() {  # make_col NAME DIR
   [ -f "$2/.done-$N" ] && return
   rm -rf "$2"
@@ -38,7 +40,7 @@ echo "bundle: $(ls "$D/half/metadata" | wc -l) of $N $NAME tokens; $(wc -l < "$D
 
 # Queries: altered copies over the whole collection (half of them of left-out tokens), left-out
 # originals, and the other collection (originals and altered copies) as unrelated images.
-SAMPLE=$SAMPLE SEED=$SEED "$ROOT/scripts/example/make-queries.sh" "$V/col-$NAME" "$D/q/own" >/dev/null 2>&1
+SAMPLE=$SAMPLE SEED=$SEED TRANSFORMS=${TRANSFORMS:-screenshot,jpeg,crop,rotate,color,text,phone,combo,thumb} "$ROOT/scripts/example/make-queries.sh" "$V/col-$NAME" "$D/q/own" >/dev/null 2>&1
 SAMPLE=$((SAMPLE / 3)) SEED=$SEED TRANSFORMS=screenshot,jpeg,crop "$ROOT/scripts/example/make-queries.sh" "$V/col-$OTHER" "$D/q/other" >/dev/null 2>&1
 python3 - "$D" "$V/col-$NAME" "$V/col-$OTHER" "$SAMPLE" <<'PY'
 import csv, os, sys, random

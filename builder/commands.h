@@ -50,6 +50,7 @@ int run_query(const QueryArgs& a);
 
 struct EvalArgs {
   std::string bundle, queries_csv, out_json;
+  std::string report_dir;  // --report: an HTML page of sampled queries (builder/eval_report.h)
   int threads = 0;
   size_t rerank = ImageRequest{}.rerank;  // as for query
 };

@@ -14,6 +14,7 @@
 #include "bundle_io.h"
 #include "commands.h"
 #include "error.h"
+#include "eval_report.h"
 #include "native_lens.h"
 
 namespace fs = std::filesystem;
@@ -85,6 +86,14 @@ int run_eval(const EvalArgs& a) {
   std::map<std::string, Verdicts> verdicts;
   std::vector<std::pair<double, bool>> pos_conf;
   std::vector<double> neg_conf;
+  std::vector<ReportItem> report;  // (--report)
+  auto report_item = [&](const std::vector<std::string>& f, const std::string& transform, const QuerySession& q, const Answer& ans,
+                         int64_t want, int rank, const std::string& verdict) {
+    if (a.report_dir.empty()) return;
+    ReportItem r{f[0], base / f[0], transform, want, rank, verdict, q.image().width, q.image().height, ans.region, ans.circle, ans.placed, {}};
+    r.top.assign(ans.hits.begin(), ans.hits.begin() + long(std::min<size_t>(3, ans.hits.size())));
+    report.push_back(std::move(r));
+  };
   auto tally = [&](const std::string& transform, const nlohmann::json& doc, bool right) {
     const std::string v = doc["verdict"];
     for (auto* t : {&verdicts[transform], &verdicts["overall"]}) {
@@ -112,12 +121,14 @@ int run_eval(const EvalArgs& a) {
         ImageRequest req;
         req.k = 1;
         req.rerank = a.rerank;
-        const Answer ans = s.search(*s.session(s.decode(read_bytes(base / f[0], 64u << 20))), req);
+        const auto q = s.session(s.decode(read_bytes(base / f[0], 64u << 20)));
+        const Answer ans = s.search(*q, req);
         neg_top.push_back(ans.hits.empty() ? -1.0f : ans.hits[0].score);
         const auto doc = nlohmann::json::parse(ans.json);
         neg_conf.push_back(tally(transform, doc, false));
         negatives.push_back({{"query", f[0]}, {"original", f[1]}, {"transform", transform}, {"top_score", neg_top.back()},
                              {"verdict", doc["verdict"]}, {"confidence", doc["confidence"]}});
+        report_item(f, transform, *q, ans, -1, 0, doc["verdict"]);
       } catch (const Error& e) {
         std::cerr << "warning: " << e.what() << "\n";
       }
@@ -155,6 +166,7 @@ int run_eval(const EvalArgs& a) {
         const auto doc = nlohmann::json::parse(ans.json);
         pos_conf.emplace_back(tally(transform, doc, rank == 1), rank == 1);
         row["verdict"] = doc["verdict"];
+        report_item(f, transform, *query, ans, want, rank, doc["verdict"]);
         row["confidence"] = doc["confidence"];
       }
     }
@@ -244,6 +256,11 @@ int run_eval(const EvalArgs& a) {
   const std::string text = nlohmann::json({{"bundle", a.bundle}, {"queries", a.queries_csv}, {"summary", summary}, {"detection", detection}, {"verdicts", verdict_json}, {"rows", rows}, {"negatives", negatives}}).dump(1) + "\n";
   write_file_atomic(out, text.data(), text.size());
   std::cerr << "eval: wrote " << out << "\n";
+  if (!a.report_dir.empty()) {
+    const auto items = sample_report(std::move(report));
+    write_eval_report(a.report_dir, a.bundle, cat, items, "nftlens eval: " + a.queries_csv);
+    std::cerr << "eval: wrote " << (fs::path(a.report_dir) / "index.html").string() << " (" << items.size() << " queries)\n";
+  }
   return 0;
 }
 

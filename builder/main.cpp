@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   eval->add_option("queries", e.queries_csv, "queries.csv")->required();
   eval->add_option("--json-out", e.out_json, "Where to write the JSON report (default eval.json)");
   eval->add_option("--threads", e.threads, "ONNX Runtime threads");
+  eval->add_option("--report", e.report_dir, "Also write an HTML page of sampled queries (misses first) with the region searched and the top 3");
   eval->add_option("--rerank", e.rerank, "As for query: hits re-ranked by alignment with their thumbnails (0 = off)")->capture_default_str();
 
   std::string dbundle, dimage, ddump, dfeat;

@@ -78,7 +78,12 @@ int run_describe(const std::string& bundle, const std::string& image, const std:
     }
   }
   const auto d = lens.describe(*q);
-  nlohmann::json j = {{"query", image}, {"descriptors", d.main}, {"window_descriptors", d.windows}};
+  nlohmann::json views = nlohmann::json::array();  // the regions described (the capture pipeline's choices)
+  for (const View& v : q->plan().views) {
+    views.push_back({{"box", {v.box.x, v.box.y, v.box.w, v.box.h}}, {"mirrored", v.mirrored}, {"model_run", v.model_run}, {"filled", v.filled}});
+    if (v.circle.found()) views.back()["circle"] = {v.circle.cx, v.circle.cy, v.circle.r};
+  }
+  nlohmann::json j = {{"query", image}, {"views", views}, {"descriptors", d.main}, {"window_descriptors", d.windows}};
   std::cout << j.dump() << "\n";
   return 0;
 }

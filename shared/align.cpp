@@ -1,7 +1,9 @@
 #include "align.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 
 
 namespace nftlens {
@@ -9,8 +11,12 @@ namespace nftlens {
 
 namespace {
 
+constexpr double kOccludedResidual = 1.0;    // scores(): a cell's normalised residual above this, and
+constexpr double kOccludedOverMedian = 8.0;  // this many times the median cell's, counts as occluded
 constexpr double kMinCellInside = 0.6;  // a cell counts if at least this much of it lies in the query
-constexpr double kMinValidCells = 0.3;  // a placement counts if at least this share of cells do
+// A placement counts if at least this share of its cells lie in the query — or, for a placement
+// larger than the query (a zoom on a detail), this share of the cells the query can hold.
+constexpr double kMinValidCells = 0.3;
 
 // Mean over channels of the zero-mean normalised cross-correlation on valid cells.
 double ncc(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
@@ -37,10 +43,14 @@ double ncc(const std::vector<double>& q, const std::vector<double>& t, const std
 
 }  // namespace
 
-AlignQuery::AlignQuery(const RgbImage& query) {
+AlignQuery::AlignQuery(const RgbImage& query, const Circle& mask) {
   if (query.width <= 0 || query.height <= 0) return;  // (locate() then finds nothing)
   const double f = std::min(1.0, double(kMaxSide) / std::max(query.width, query.height));
   const int w = std::max(1, int(query.width * f + 0.5)), h = std::max(1, int(query.height * f + 0.5));
+  if (mask.found()) {  // (table pixels; shrunk a little: the disc's antialiased rim is not art)
+    const double fx = double(w) / query.width, fy = double(h) / query.height;
+    mask_ = Circle{float(mask.cx * fx), float(mask.cy * fy), float(mask.r * std::min(fx, fy) * 0.97)};
+  }
   const std::vector<float> px = resize_to_float(query, w, h);  // antialiased, [0,1]
   Table& t = table_;
   t.w = w; t.h = h;
@@ -90,13 +100,20 @@ void AlignQuery::sample(const Table& t, double x0, double y0, double w, double h
     cy[size_t(a)] = std::clamp(y0 + a * h / n, 0.0, double(H));
     cx[size_t(a)] = std::clamp(x0 + a * w / n, 0.0, double(W));
   }
-  for (int a = 0; a <= n; ++a) {
+  // Only corners of cells that can overlap the image are read (a placement much larger than the
+  // query, a zoom on a detail, has most of its cells outside).
+  int a0 = 0, a1 = n, b0 = 0, b1 = n;
+  while (a0 < n && y0 + (a0 + 1) * h / n <= 0) ++a0;
+  while (a1 > a0 && y0 + (a1 - 1) * h / n >= H) --a1;
+  while (b0 < n && x0 + (b0 + 1) * w / n <= 0) ++b0;
+  while (b1 > b0 && x0 + (b1 - 1) * w / n >= W) --b1;
+  for (int a = a0; a <= a1; ++a) {
     const double y = cy[size_t(a)];
     const int i = std::min(int(y), H - 1);
     const double fy = y - i;
     const double* r0 = &t.s[size_t(i) * stride * 3];
     const double* r1 = r0 + size_t(stride) * 3;
-    for (int b = 0; b <= n; ++b) {
+    for (int b = b0; b <= b1; ++b) {
       const double x = cx[size_t(b)];
       const int j = std::min(int(x), W - 1);
       const double fx = x - j;
@@ -115,7 +132,16 @@ void AlignQuery::sample(const Table& t, double x0, double y0, double w, double h
     for (int b = 0; b < n; ++b) {
       const double area = (cy[size_t(a + 1)] - cy[size_t(a)]) * (cx[size_t(b + 1)] - cx[size_t(b)]);
       const size_t k = size_t(a) * n + b;
+      if (a < a0 || a >= a1 || b < b0 || b >= b1) {  // (outside the image: no corners were read)
+        valid[k] = 0;
+        for (int c = 0; c < 3; ++c) means[k * 3 + c] = 0;
+        continue;
+      }
       valid[k] = area >= kMinCellInside * full;
+      if (mask_.found() && valid[k]) {
+        const double mx = 0.5 * (cx[size_t(b)] + cx[size_t(b + 1)]) - mask_.cx, my = 0.5 * (cy[size_t(a)] + cy[size_t(a + 1)]) - mask_.cy;
+        valid[k] = mx * mx + my * my <= double(mask_.r) * mask_.r;
+      }
       const double* p00 = &corner[(size_t(a) * (n + 1) + b) * 3];
       const double* p01 = p00 + 3;
       const double* p10 = &corner[(size_t(a + 1) * (n + 1) + b) * 3];
@@ -130,7 +156,8 @@ double AlignQuery::similarity(const Table& t, double x0, double y0, double w, do
   sample(t, x0, y0, w, h, n, means, valid);
   size_t nv = 0;
   for (char v : valid) nv += v != 0;
-  if (double(nv) < kMinValidCells * n * n) return -2;  // (below any real similarity)
+  const double possible = std::min(double(n) * n, double(t.w) * t.h / ((w / n) * (h / n)));
+  if (double(nv) < kMinValidCells * possible) return -2;  // (below any real similarity)
   return ncc(means, tmpl, valid);
 }
 
@@ -138,20 +165,31 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   AlignGeometry best;
   if (thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return best;
   const Table& t = table_;
-  const int n = opt.coarse_grid;
   const double M = std::max(t.w, t.h);
-  const Template tps[2] = {make_template(thumbnail, n, opt.refine_grid, false), make_template(thumbnail, n, opt.refine_grid, true)};
+  // Grids grow with the scale where the thumbnail is larger than the query, so that about the same
+  // number of cells falls inside the query at every scale (a zoom on a detail still has detail).
+  auto grid_at = [](int base, double r) { return std::max(base, int(base * r + 0.5)); };
+  std::map<int, std::array<std::vector<double>, 2>> coarse;  // grid -> template (plain, mirrored)
+  auto coarse_of = [&](int n, int m) -> const std::vector<double>& {
+    auto it = coarse.find(n);
+    if (it == coarse.end())
+      it = coarse.emplace(n, std::array<std::vector<double>, 2>{make_template(thumbnail, n, 0, false).coarse,
+                                                                 make_template(thumbnail, n, 0, true).coarse}).first;
+    return it->second[size_t(m)];
+  };
+  const double aspect = double(thumbnail.height) / thumbnail.width;
   struct Hyp { double score, x0, y0, w, h; int m; };
   Hyp hyps[8];  // the best `keep` placements so far over both orientations, best first
   size_t count = 0;
   const size_t keep = size_t(opt.keep);
-  for (double r = 0.5; r < 2.0 * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
-    const double sw = r * M, sh = sw * tps[0].aspect;
+  for (double r = 0.5; r < opt.max_scale * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
+    const int n = grid_at(opt.coarse_grid, r);
+    const double sw = r * M, sh = sw * aspect;
     const double stx = opt.offset_step * sw / n, sty = opt.offset_step * sh / n;
     for (double y0 = std::min(0.0, t.h - sh) - sty; y0 <= std::max(0.0, t.h - sh) + sty + 1e-9; y0 += sty)
       for (double x0 = std::min(0.0, t.w - sw) - stx; x0 <= std::max(0.0, t.w - sw) + stx + 1e-9; x0 += stx)
         for (int m = 0; m < 2; ++m) {
-          const double s = similarity(t, x0, y0, sw, sh, n, tps[m].coarse);
+          const double s = similarity(t, x0, y0, sw, sh, n, coarse_of(n, m));
           if (s <= -2 || (count == keep && s <= hyps[keep - 1].score)) continue;
           size_t at = count < keep ? count++ : keep - 1;
           for (; at > 0 && hyps[at - 1].score < s; --at) hyps[at] = hyps[at - 1];
@@ -159,9 +197,10 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
         }
   }
   for (size_t k = 0; k < count; ++k) {  // coordinate descent on (x0, y0, w, h), steps a share of the side
-    const Template& tp = tps[hyps[k].m];
+    const int rn = grid_at(opt.refine_grid, hyps[k].w / M);
+    const Template tp = make_template(thumbnail, 0, rn, hyps[k].m == 1);
     double p[4] = {hyps[k].x0, hyps[k].y0, hyps[k].w, hyps[k].h};
-    double sc = similarity(t, p[0], p[1], p[2], p[3], opt.refine_grid, tp.refine);
+    double sc = similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine);
     double step = 1.0 / 32;
     for (int round = 0; round < 3; ++round, step /= 2)
       for (bool improved = true; improved;) {
@@ -170,7 +209,7 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
           for (int sign = -1; sign <= 1; sign += 2) {
             const double old = p[d];
             p[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
-            const double s2 = p[2] > 1 && p[3] > 1 ? similarity(t, p[0], p[1], p[2], p[3], opt.refine_grid, tp.refine) : -2;
+            const double s2 = p[2] > 1 && p[3] > 1 ? similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine) : -2;
             if (s2 > sc + 1e-6) { sc = s2; improved = true; } else p[d] = old;
           }
       }
@@ -186,33 +225,107 @@ float AlignQuery::score(const AlignGeometry& g, const RgbImage& thumbnail) const
   return s > -2 ? float(s) : -1.0f;
 }
 
-RegionDifference AlignQuery::region_difference(const AlignGeometry& g, const RgbImage& thumbnail, int regions) const {
+namespace {
+
+// Per-cell squared difference of query and template after normalising each per channel (zero
+// mean, unit variance over the valid cells: brightness, contrast and colour shifts cancel),
+// averaged over channels; -1 for invalid cells. Empty if fewer than two cells are valid.
+std::vector<double> normalised_residual(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
+  double qm[3] = {0, 0, 0}, tm[3] = {0, 0, 0}, qs[3] = {0, 0, 0}, ts[3] = {0, 0, 0}, cnt = 0;
+  for (size_t i = 0; i < valid.size(); ++i)
+    if (valid[i]) { cnt += 1; for (int c = 0; c < 3; ++c) { qm[c] += q[i * 3 + c]; tm[c] += t[i * 3 + c]; } }
+  if (cnt < 2) return {};
+  for (int c = 0; c < 3; ++c) { qm[c] /= cnt; tm[c] /= cnt; }
+  for (size_t i = 0; i < valid.size(); ++i)
+    if (valid[i]) for (int c = 0; c < 3; ++c) { qs[c] += (q[i * 3 + c] - qm[c]) * (q[i * 3 + c] - qm[c]); ts[c] += (t[i * 3 + c] - tm[c]) * (t[i * 3 + c] - tm[c]); }
+  for (int c = 0; c < 3; ++c) { qs[c] = std::sqrt(qs[c] / cnt) + 4; ts[c] = std::sqrt(ts[c] / cnt) + 4; }  // (+4: flat images stay finite)
+  std::vector<double> r(valid.size(), -1.0);
+  for (size_t i = 0; i < valid.size(); ++i) {
+    if (!valid[i]) continue;
+    double d2 = 0;
+    for (int c = 0; c < 3; ++c) {
+      const double d = (q[i * 3 + c] - qm[c]) / qs[c] - (t[i * 3 + c] - tm[c]) / ts[c];
+      d2 += d * d / 3;
+    }
+    r[i] = d2;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<RgbImage>& thumbs, size_t consensus,
+                                      std::vector<char>* occluded) const {
+  std::vector<float> out(thumbs.size(), -1.0f);
+  if (occluded) occluded->clear();
+  if (g.w <= 0 || g.h <= 0 || table_.w <= 0) return out;
+  // The query is sampled once at g: every thumbnail is compared through the same placement.
+  std::vector<double> q;
+  std::vector<char> valid;
+  sample(table_, g.x0, g.y0, g.w, g.h, kGrid, q, valid);
+  std::vector<std::vector<double>> t(thumbs.size());
+  std::vector<size_t> order;
+  for (size_t i = 0; i < thumbs.size(); ++i) {
+    if (thumbs[i].width <= 0 || thumbs[i].height <= 0) continue;
+    t[i] = make_template(thumbs[i], 0, 0, g.flip).g96;
+    const double s = ncc(q, t[i], valid);
+    out[i] = float(s);
+    order.push_back(i);
+  }
+  size_t nv = 0;
+  for (char v : valid) nv += v != 0;
+  const double possible = std::min(double(kGrid) * kGrid, double(table_.w) * table_.h / ((g.w / kGrid) * (g.h / kGrid)));
+  if (double(nv) < kMinValidCells * possible) return std::vector<float>(thumbs.size(), -1.0f);  // (as score())
+  if (order.empty() || consensus == 0 || nv < 64) return out;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return out[a] > out[b]; });
+  order.resize(std::min(order.size(), consensus));
+  // The residual no candidate explains: the smallest over the best-scoring ones.
+  std::vector<double> unexplained;
+  for (size_t i : order) {
+    const std::vector<double> r = normalised_residual(q, t[i], valid);
+    if (r.empty()) return out;
+    if (unexplained.empty()) unexplained = r;
+    else for (size_t k = 0; k < r.size(); ++k) unexplained[k] = std::min(unexplained[k], r[k]);
+  }
+  // Occluded: far above what explains a typical cell (the median), and large in itself (an edit
+  // such as JPEG or a colour shift leaves a small, even residual everywhere).
+  std::vector<double> vals;
+  for (size_t k = 0; k < unexplained.size(); ++k) if (valid[k]) vals.push_back(unexplained[k]);
+  std::nth_element(vals.begin(), vals.begin() + long(vals.size() / 2), vals.end());
+  const double cut = std::max(kOccludedResidual, kOccludedOverMedian * vals[vals.size() / 2]);
+  std::vector<char> mask(valid.size(), 0), kept = valid;
+  size_t n_occ = 0;
+  for (size_t k = 0; k < valid.size(); ++k)
+    if (valid[k] && unexplained[k] > cut) { mask[k] = 1; kept[k] = 0; ++n_occ; }
+  const double share = double(n_occ) / double(nv);
+  if (share < kMinOccluded || share > kMaxOccluded) return out;
+  for (size_t i = 0; i < thumbs.size(); ++i)
+    if (!t[i].empty()) out[i] = float(ncc(q, t[i], kept));
+  if (occluded) *occluded = std::move(mask);
+  return out;
+}
+
+RegionDifference AlignQuery::region_difference(const AlignGeometry& g, const RgbImage& thumbnail, int regions,
+                                               const std::vector<char>* occluded) const {
   RegionDifference out;
   if (g.w <= 0 || g.h <= 0 || thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0 || regions < 1) return out;
   const int n = kGrid;
   std::vector<double> q;
   std::vector<char> valid;
   sample(table_, g.x0, g.y0, g.w, g.h, n, q, valid);
+  if (occluded && occluded->size() == valid.size())
+    for (size_t k = 0; k < valid.size(); ++k) valid[k] &= !(*occluded)[k];
   const std::vector<double> t = make_template(thumbnail, 0, 0, g.flip).g96;
   // Per-channel normalisation over valid cells (brightness, contrast and colour shifts cancel).
-  double qm[3] = {0, 0, 0}, tm[3] = {0, 0, 0}, qs[3] = {0, 0, 0}, ts[3] = {0, 0, 0}, cnt = 0;
-  for (size_t i = 0; i < valid.size(); ++i)
-    if (valid[i]) { cnt += 1; for (int c = 0; c < 3; ++c) { qm[c] += q[i * 3 + c]; tm[c] += t[i * 3 + c]; } }
-  if (cnt < 2) return out;
-  for (int c = 0; c < 3; ++c) { qm[c] /= cnt; tm[c] /= cnt; }
-  for (size_t i = 0; i < valid.size(); ++i)
-    if (valid[i]) for (int c = 0; c < 3; ++c) { qs[c] += (q[i * 3 + c] - qm[c]) * (q[i * 3 + c] - qm[c]); ts[c] += (t[i * 3 + c] - tm[c]) * (t[i * 3 + c] - tm[c]); }
-  for (int c = 0; c < 3; ++c) { qs[c] = std::sqrt(qs[c] / cnt) + 4; ts[c] = std::sqrt(ts[c] / cnt) + 4; }  // (+4: flat images stay finite)
+  const std::vector<double> res = normalised_residual(q, t, valid);
+  if (res.empty()) return out;
   std::vector<double> sum(size_t(regions) * regions, 0.0), num(size_t(regions) * regions, 0.0);
   for (int a = 0; a < n; ++a)
     for (int b = 0; b < n; ++b) {
       const size_t k = size_t(a) * n + b;
       if (!valid[k]) continue;
       const size_t r = size_t(a * regions / n) * regions + size_t(b * regions / n);
-      for (int c = 0; c < 3; ++c) {
-        const double d = (q[k * 3 + c] - qm[c]) / qs[c] - (t[k * 3 + c] - tm[c]) / ts[c];
-        sum[r] += d * d / 3;
-      }
+      sum[r] += res[k];
       num[r] += 1;
     }
   double worst = 0, total = 0;
@@ -236,14 +349,37 @@ bool is_thumb_path(const std::string& rel) {
   return rel.rfind("thumbs/", 0) == 0 && rel.find("..") == std::string::npos && rel.find("//") == std::string::npos;
 }
 
-bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs, float cosine_weight,
-                         const AlignOptions& opt) {
+bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs, const Circle& mask,
+                         float cosine_weight, const AlignOptions& opt, AlignGeometry* placed) {
   const size_t k = std::min(hits.size(), thumbs.size());
   if (k == 0 || thumbs[0].width <= 0 || thumbs[0].height <= 0) return false;
-  const AlignQuery q(query);
-  const AlignGeometry g = q.locate(thumbs[0], opt);
+  const AlignQuery q(query, mask);
+  // Where the token sits is a property of the query: locate it with each of the first few
+  // thumbnails and keep the best fit (the first hit is often a sibling, and a sibling's fit can be
+  // wrong where it differs, e.g. a round crop that cut its hair).
+  // Cheap first: scales up to 2 on the first thumbnail; only a poor fit tries the next ones, and
+  // then zooms up to opt.max_scale (a detail of the token).
+  AlignOptions narrow = opt;
+  narrow.max_scale = std::min(opt.max_scale, 2.0);
+  AlignGeometry g = q.locate(thumbs[0], narrow);
+  for (size_t i = 1; i < std::min(k, kLocateCandidates) && g.score < kGoodFit; ++i) {
+    const AlignGeometry gi = q.locate(thumbs[i], narrow);
+    if (gi.w > 0 && gi.score > g.score) g = gi;
+  }
+  if (g.score < kGoodFit && opt.max_scale > narrow.max_scale) {
+    const AlignGeometry gi = q.locate(thumbs[0], opt);
+    if (gi.w > 0 && gi.score > g.score) g = gi;
+  }
   if (g.w <= 0) return false;
-  for (size_t i = 0; i < k; ++i) hits[i].alignment = q.score(g, thumbs[i]);
+  if (placed) {  // (table pixels -> query pixels: the table is the query downscaled to kMaxSide)
+    const double f = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
+    const double s = double(query.width) / std::max(1, int(query.width * f + 0.5));
+    *placed = g;
+    placed->x0 *= s; placed->y0 *= s; placed->w *= s; placed->h *= s;
+  }
+  std::vector<char> occluded;
+  const std::vector<float> sc = q.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &occluded);
+  for (size_t i = 0; i < k; ++i) hits[i].alignment = sc[i];
   // A missing thumbnail scores -1: such a hit sinks within the re-ranked head. (Insertion sort:
   // stable, k is small, and it adds next to nothing to the browser module; `from` follows which
   // thumbnail each hit has.)
@@ -253,7 +389,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   for (size_t i = 1; i < k; ++i)
     for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
   for (size_t i = 0; i < std::min<size_t>(2, k); ++i) {  // the verdict compares the first two
-    const RegionDifference d = q.region_difference(g, thumbs[from[i]]);
+    const RegionDifference d = q.region_difference(g, thumbs[from[i]], 4, &occluded);
     hits[i].region_worst = d.worst;
     hits[i].region_concentration = d.concentration;
   }

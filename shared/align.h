@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "image.h"
+#include "regions.h"
 #include "search.h"
 
 namespace nftlens {
@@ -32,7 +33,8 @@ struct RegionDifference {
 
 struct AlignOptions {
   int coarse_grid = 8;       // cells per side of the exhaustive search
-  double scale_step = 1.07;  // thumbnail side / query side from 0.5 to 2 in this ratio (21 scales)
+  double scale_step = 1.07;  // thumbnail side / query side from 0.5 to max_scale in this ratio
+  double max_scale = 3.0;    // (3: a zoom on a third of the token still places; 2 would give 21 scales, 3 gives 27)
   double offset_step = 0.75; // search offsets step, in coarse cells
   int refine_grid = 16;      // cells per side while refining (x0, y0, w, h) by coordinate descent
   int keep = 3;              // best coarse placements (over both orientations) refined (1..8)
@@ -43,17 +45,28 @@ class AlignQuery {
   static constexpr int kGrid = 96;         // final comparison grid (a shipped thumbnail is 96 px wide)
   static constexpr int kMaxSide = 256;     // the query is downscaled to this first: memory and time
 
-  explicit AlignQuery(const RgbImage& query);
+  // mask: only the disc is art (a round profile picture); cells outside it are left out.
+  explicit AlignQuery(const RgbImage& query, const Circle& mask = {});
   AlignGeometry locate(const RgbImage& thumbnail, const AlignOptions& opt = {}) const;
   // Similarity of the query, seen through `g`, to a thumbnail; -1 if nothing overlaps. (It samples
   // the query again for each thumbnail: caching that sample cost more browser-module bytes than the
   // budget had left.)
   float score(const AlignGeometry& g, const RgbImage& thumbnail) const;
+  // score() of each thumbnail (-1 for an empty one), occlusion-aware: cells that none of the
+  // `consensus` best-scoring thumbnails explains are left out for every thumbnail, when they are
+  // a plausible occluder (kMinOccluded..kMaxOccluded of the cells). A sticker or a caption differs
+  // from every candidate; a changed trait only from the siblings that lack it, so siblings stay
+  // apart. `occluded` (optional) gets the mask applied (kGrid^2 cells; empty if none).
+  std::vector<float> scores(const AlignGeometry& g, const std::vector<RgbImage>& thumbs, size_t consensus,
+                            std::vector<char>* occluded = nullptr) const;
+  static constexpr double kMinOccluded = 0.03, kMaxOccluded = 0.4;
   // Where the query, seen through `g`, differs from a thumbnail: both normalised per channel
   // (zero mean, unit variance over the cells inside the query), the mean squared difference of each
   // of regions x regions blocks; `worst` is the largest, `concentration` worst / mean over blocks.
   // A copy differs a little everywhere; a sibling (one trait changed) a lot in one block.
-  RegionDifference region_difference(const AlignGeometry& g, const RgbImage& thumbnail, int regions = 4) const;
+  // `occluded`: cells to leave out (scores()'s mask), or null.
+  RegionDifference region_difference(const AlignGeometry& g, const RgbImage& thumbnail, int regions = 4,
+                                     const std::vector<char>* occluded = nullptr) const;
 
   struct Template {  // a thumbnail as grids of cell means, 0..255 per channel
     std::vector<double> g96, refine, coarse;  // (empty for a grid size of 0)
@@ -72,6 +85,7 @@ class AlignQuery {
               std::vector<char>& valid) const;
   double similarity(const Table& t, double x0, double y0, double w, double h, int n, const std::vector<double>& tmpl) const;
   Table table_;
+  Circle mask_;  // in table pixels (r == 0: none)
   // Scratch space reused by every placement tried (not thread-safe: one AlignQuery per thread).
   mutable std::vector<double> scratch_corner_, scratch_x_, scratch_y_, scratch_means_;
   mutable std::vector<char> scratch_valid_;
@@ -83,12 +97,19 @@ bool is_thumb_path(const std::string& rel);
 
 inline constexpr size_t kRerankCandidates = 30;     // hits re-ranked by default (CLI and browser)
 inline constexpr float kRerankCosineWeight = 0.5f;
+inline constexpr size_t kLocateCandidates = 3;      // first hits whose thumbnails may locate the token in the query
+inline constexpr float kGoodFit = 0.75f;            // a located placement this similar needs no further tries
+inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that must all fail to explain a cell for it to count as occluded
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
 // if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
-// them. The placement is located once, on the first hit's thumbnail. The new first two hits also get
-// their region difference (TokenHit::region_*, evidence for the verdict). Returns false, leaving `hits` as
+// them. `query` is the region of the query the first hit was found in (the caller crops), `mask`
+// its disc if it is a round profile picture. The placement is located once: on the first hit's thumbnail, and if that fits poorly, the best
+// fit of the first kLocateCandidates hits' thumbnails, then also zoomed in. The new first two hits also get
+// their region difference (TokenHit::region_*, evidence for the verdict). `placed`, if given, gets
+// the located placement in `query`'s own pixels (for reports). Returns false, leaving `hits` as
 // they were, when that thumbnail is missing or nothing could be placed.
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs,
-                         float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {});
+                         const Circle& mask = {}, float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {},
+                         AlignGeometry* placed = nullptr);
 
 }  // namespace nftlens

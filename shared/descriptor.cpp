@@ -82,22 +82,45 @@ Box find_content_box(const RgbImage& img, const std::vector<Rgb>& keep) {
 ImagePlan plan_entry(const Recipe&, const RgbImage& img) {
   ImagePlan p;
   p.model_boxes.push_back(Box{0, 0, img.width, img.height});
-  p.views.push_back(View{p.model_boxes[0], false, 0});
+  p.model_filled.push_back(0);
+  p.views.push_back(View{p.model_boxes[0], false, 0, {}, false});
   return p;
 }
 
 ImagePlan plan_query(const Recipe& r, const RgbImage& img) {
   ImagePlan p = plan_entry(r, img);
-  if (r.trim_margins) {
-    Box content = find_content_box(img, r.collection_backgrounds);
-    if (!(content == p.model_boxes[0])) {
-      p.model_boxes.push_back(content);
-      p.views.push_back(View{content, false, 1});
+  auto add = [&](const Box& b, double same_iou) {
+    for (const Box& have : p.model_boxes)
+      if (have == b || box_iou(have, b) >= same_iou) return;
+    if (p.model_boxes.size() >= kMaxQueryRuns) return;
+    p.model_boxes.push_back(b);
+    p.model_filled.push_back(0);
+    p.views.push_back(View{b, false, int(p.model_boxes.size() - 1), {}, false});
+  };
+  if (r.trim_margins) add(find_content_box(img, r.collection_backgrounds), 1.0);  // (even slight margins count)
+  add(find_artwork_box(img), 0.85);
+  // A disc filling the whole image: it goes with every view that holds most of it, and the whole
+  // image is described once more with the page outside the disc filled from the rim (the page
+  // colour in the corners otherwise pulls the search towards tokens with such a background).
+  const Circle c = find_circle(img, p.model_boxes[0]);
+  if (c.found()) {
+    const Box disc{int(c.cx - c.r), int(c.cy - c.r), int(2 * c.r), int(2 * c.r)};
+    for (View& v : p.views)
+      if (box_iou(v.box, disc) >= 0.5) v.circle = c;
+    if (p.model_boxes.size() < kMaxQueryRuns) {
+      p.model_boxes.push_back(p.model_boxes[0]);
+      p.model_filled.push_back(1);
+      p.views.push_back(View{p.model_boxes[0], false, int(p.model_boxes.size() - 1), c, true});
+      p.fill = c;
     }
   }
   if (r.mirror_queries) {
     const size_t n = p.views.size();
-    for (size_t i = 0; i < n; ++i) p.views.push_back(View{p.views[i].box, true, p.views[i].model_run});
+    for (size_t i = 0; i < n; ++i) {
+      View m = p.views[i];
+      m.mirrored = true;
+      p.views.push_back(m);
+    }
   }
   return p;
 }

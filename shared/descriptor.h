@@ -2,7 +2,7 @@
 // browser. The recipe is data (stored in the bundle), so it can evolve without code on either side
 // drifting apart. Steps, in order:
 //   1. views: which regions of the image to describe (whole image; for queries also the image with
-//      uniform margins trimmed, and mirrored copies)
+//      uniform margins trimmed, the artwork inside a post screenshot, and mirrored copies)
 //   2. per view: a grid x grid (default 4x4) CIE-Lab colour layout + the model's pooled features (signed sqrt, L2)
 //   3. centre + project (learned whitening, stored in the bundle), L2-normalise
 //   4. int8 scalar quantisation with a stored scale
@@ -14,6 +14,7 @@
 
 #include "image.h"
 #include "model_card.h"
+#include "regions.h"
 
 namespace nftlens {
 
@@ -72,17 +73,27 @@ struct View {
   Box box;
   bool mirrored = false;
   int model_run = 0;  // index into ImagePlan::model_boxes
+  Circle circle;      // a round profile picture's disc (image pixels): only it is art (re-ranking masks the rest)
+  bool filled = false;  // described from the image with the outside of `circle` filled from its rim
 };
 
 // The model runs and views one image needs. Mirrored views reuse the unmirrored run's model
 // features: globally pooled CNN features are nearly flip-invariant, and this halves query cost.
 struct ImagePlan {
   std::vector<Box> model_boxes;
+  std::vector<char> model_filled;  // per run: the model sees the disc-filled image (fill_outside_circle)
   std::vector<View> views;
+  Circle fill;                     // the disc those runs fill around (none: no filled runs)
 };
 
 ImagePlan plan_entry(const Recipe& r, const RgbImage& img);  // database image: whole image
-ImagePlan plan_query(const Recipe& r, const RgbImage& img);  // query: whole, trimmed, mirrored
+// Query: the whole image; with uniform margins trimmed; the artwork of a post screenshot
+// (regions.h); for a round profile picture, the whole image again with the page outside its disc
+// filled from the disc's rim (the token's own background, roughly, instead of the page colour);
+// each also mirrored. At most kMaxQueryRuns model runs; an artwork box that nearly repeats another
+// region (IoU >= 0.85) shares its run. A round picture's disc goes with the views that hold it.
+inline constexpr size_t kMaxQueryRuns = 3;
+ImagePlan plan_query(const Recipe& r, const RgbImage& img);
 
 // Uniform page margins around the artwork (screenshots, phone photos); colours in `keep` are the
 // collection's own backgrounds and never count as margin. Returns the whole image if none.

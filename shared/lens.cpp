@@ -267,7 +267,20 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
       else if (const std::string& rel = token_of(t).thumb; is_thumb_path(rel)) a.needs.push_back({Need::Kind::thumb, t, rel, 0});
     }
     if (!a.needs.empty()) return a;
-    rerank_by_alignment(hits, query.image(), thumbs);
+    // Align within the region whose view found the first hit (a post's artwork, a trimmed screenshot).
+    const View& v = query.plan().views.at(hits[0].view);
+    Circle mask = v.circle;
+    if (mask.found()) { mask.cx -= float(v.box.x); mask.cy -= float(v.box.y); }
+    const bool whole = v.box == Box{0, 0, query.image().width, query.image().height};
+    a.region = v.box;
+    a.circle = v.circle;
+    if (rerank_by_alignment(hits, whole ? query.image() : crop(query.image(), v.box), thumbs, mask, kRerankCosineWeight, {}, &a.placed)) {
+      a.placed.x0 += v.box.x;
+      a.placed.y0 += v.box.y;
+    }
+  } else if (!hits.empty()) {
+    a.region = query.plan().views.at(hits[0].view).box;
+    a.circle = query.plan().views.at(hits[0].view).circle;
   }
 
   // 3. The verdict (on the first result and the runner-up), the cut to k and the result document.

@@ -76,6 +76,12 @@ struct Answer {
   std::vector<Need> needs;
   std::string json;
   std::vector<TokenHit> hits;
+  // Image queries: the query region the first stage's best hit came from (re-ranking aligned
+  // there), its disc if a round picture, and where the token was placed in the image (w == 0: not
+  // re-ranked). For reports; not in the JSON.
+  Box region;
+  Circle circle;
+  AlignGeometry placed;
   bool done() const { return needs.empty(); }
   std::string to_json() const;  // {"need": [{"kind", "id", "name", "bytes"}...]} or the document
 };

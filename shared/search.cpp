@@ -13,10 +13,11 @@ QuerySession::QuerySession(const Bundle& bundle, RgbImage image)
     : bundle_(bundle), image_(std::move(image)), plan_(plan_query(bundle.recipe, image_)) {
   features_.resize(plan_.model_boxes.size());
   have_.assign(plan_.model_boxes.size(), !bundle_.recipe.use_model);
+  if (plan_.fill.found()) filled_ = fill_outside_circle(image_, plan_.fill);
 }
 
 std::vector<float> QuerySession::model_input(size_t run) const {
-  return make_input_tensor(bundle_.manifest.model, image_, plan_.model_boxes.at(run));
+  return make_input_tensor(bundle_.manifest.model, source(plan_.model_filled.at(run) != 0), plan_.model_boxes.at(run));
 }
 
 void QuerySession::set_model_output(size_t run, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes) {
@@ -34,7 +35,7 @@ std::vector<std::vector<float>> QuerySession::descriptors() const {
   std::vector<std::vector<float>> out;
   for (const View& v : plan_.views) {
     if (!have_.at(v.model_run)) throw Error("query: model output for run " + std::to_string(v.model_run) + " was not set");
-    out.push_back(project(bundle_.recipe, raw_descriptor(bundle_.recipe, image_, v, features_[v.model_run])));
+    out.push_back(project(bundle_.recipe, raw_descriptor(bundle_.recipe, source(v.filled), v, features_[v.model_run])));
   }
   return out;
 }
@@ -43,7 +44,7 @@ std::vector<std::vector<float>> QuerySession::window_descriptors() const {
   std::vector<std::vector<float>> out;
   if (!bundle_.recipe.windows.enabled()) return out;
   for (const View& v : plan_.views)
-    out.push_back(window_descriptor(bundle_.recipe, color_layout(image_, v.box, bundle_.recipe.color_grid, v.mirrored)));
+    out.push_back(window_descriptor(bundle_.recipe, color_layout(source(v.filled), v.box, bundle_.recipe.color_grid, v.mirrored)));
   return out;
 }
 
@@ -57,35 +58,35 @@ std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd,
       allowed[c] = std::find(opt.collections.begin(), opt.collections.end(), b.catalogue.collections[c].slug) != opt.collections.end();
   }
   const float s2 = b.recipe.quant_scale * b.recipe.quant_scale;
-  std::unordered_map<uint32_t, float> best;
+  std::unordered_map<uint32_t, TokenHit> best;  // token -> its best (score, view)
+  auto offer = [&](uint32_t t, float score, size_t view) {
+    auto it = best.find(t);
+    if (it == best.end() || it->second.score < score) { TokenHit h{t, score}; h.view = uint32_t(view); best[t] = h; }
+  };
   // Entries per token can be several, and a filter can reject hits: widen the search until k
   // distinct allowed tokens are found or the whole index was considered.
   size_t want = std::max<size_t>(opt.k * 4, 32);
   for (;;) {
     best.clear();
-    for (const auto& d : descriptors) {
-      const std::vector<int8_t> q = quantize(b.recipe, d);
+    for (size_t v = 0; v < descriptors.size(); ++v) {
+      const std::vector<int8_t> q = quantize(b.recipe, descriptors[v]);
       const auto hits = opt.exact ? b.index.exact(q.data(), want) : b.index.search(q.data(), want, std::max<int>(opt.ef, int(want)));
       for (const Neighbor& n : hits) {
         const uint32_t t = b.catalogue.entry_token[n.entry];
         if (!allowed.empty() && !allowed[b.catalogue.tokens[t].collection]) continue;
         if (opt.allow && !opt.allow(t)) continue;
-        const float score = 1.0f - float(n.distance) / (2.0f * s2);  // cosine for unit vectors
-        auto it = best.find(t);
-        if (it == best.end() || it->second < score) best[t] = score;
+        offer(t, 1.0f - float(n.distance) / (2.0f * s2), v);  // cosine for unit vectors
       }
     }
     if (!b.windows.empty()) {
       const WindowRecipe& w = b.recipe.windows;
       const float w2 = w.quant_scale * w.quant_scale;
-      for (const auto& d : qd.windows) {
-        const std::vector<int8_t> q = quantize(d, w.quant_scale);
+      for (size_t v = 0; v < qd.windows.size(); ++v) {
+        const std::vector<int8_t> q = quantize(qd.windows[v], w.quant_scale);
         for (const TokenDistance& h : b.windows.search(q.data(), want)) {
           if (!allowed.empty() && !allowed[b.catalogue.tokens[h.token].collection]) continue;
           if (opt.allow && !opt.allow(h.token)) continue;
-          const float score = w.score_scale * (1.0f - float(h.distance) / (2.0f * w2)) + w.score_offset;
-          auto it = best.find(h.token);
-          if (it == best.end() || it->second < score) best[h.token] = score;
+          offer(h.token, w.score_scale * (1.0f - float(h.distance) / (2.0f * w2)) + w.score_offset, v);
         }
       }
     }
@@ -93,7 +94,7 @@ std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd,
     want = std::min(b.index.size(), want * 4);
   }
   std::vector<TokenHit> out;
-  for (auto& [t, s] : best) out.push_back(TokenHit{t, s});
+  for (auto& [t, h] : best) out.push_back(h);
   std::sort(out.begin(), out.end(), [](const TokenHit& a, const TokenHit& b) { return a.score != b.score ? a.score > b.score : a.token < b.token; });
   if (out.size() > opt.k) out.resize(opt.k);
   return out;
@@ -127,22 +128,32 @@ std::vector<TokenHit> search_partitions(const Bundle& b, PartStore& store, const
   const L2Int8Fn fn = best_l2_int8();
   const size_t dim = size_t(b.layout.dim);
   // A flat scan of each probed partition, every query view; a token's score is its best view.
-  std::vector<std::pair<int32_t, uint32_t>> best;  // (distance, token) of every scanned token
+  struct Scanned {
+    int32_t distance; uint32_t token, view;
+    bool operator<(const Scanned& o) const { return distance != o.distance ? distance < o.distance : token < o.token; }
+  };
+  std::vector<Scanned> best;  // every scanned token at its best view
   for (uint32_t p : probe) {
     const Shard& s = store.shard(p);
     for (size_t i = 0; i < s.size(); ++i) {
       if (!allowed.empty() && !allowed[s.collection[i]]) continue;
       if (opt.allow && !opt.allow(s.first + uint32_t(i))) continue;
-      int32_t d = INT32_MAX;
-      for (auto& q : queries) d = std::min(d, fn(q.data(), s.codes.data() + i * dim, dim));
-      best.emplace_back(d, s.first + uint32_t(i));
+      Scanned sc{INT32_MAX, s.first + uint32_t(i), 0};
+      for (size_t v = 0; v < queries.size(); ++v) {
+        const int32_t d = fn(queries[v].data(), s.codes.data() + i * dim, dim);
+        if (d < sc.distance) { sc.distance = d; sc.view = uint32_t(v); }
+      }
+      best.push_back(sc);
     }
   }
   const size_t k = std::min(opt.k, best.size());
   std::partial_sort(best.begin(), best.begin() + long(k), best.end());
   const float s2 = b.recipe.quant_scale * b.recipe.quant_scale;
   std::vector<TokenHit> out;
-  for (size_t i = 0; i < k; ++i) out.push_back(TokenHit{best[i].second, 1.0f - float(best[i].first) / (2.0f * s2)});
+  for (size_t i = 0; i < k; ++i) {
+    out.push_back(TokenHit{best[i].token, 1.0f - float(best[i].distance) / (2.0f * s2)});
+    out.back().view = best[i].view;
+  }
   return out;
 }
 

@@ -33,6 +33,8 @@ class QuerySession {
   const Bundle& bundle_;
   RgbImage image_;
   ImagePlan plan_;
+  RgbImage filled_;  // image_ with the outside of plan_.fill filled (empty: no filled runs)
+  const RgbImage& source(bool filled) const { return filled && filled_.width > 0 ? filled_ : image_; }
   std::vector<std::vector<float>> features_;
   std::vector<bool> have_;
 };
@@ -51,6 +53,7 @@ struct TokenHit {
   float score;  // cosine similarity of the best (view, entry) pair
   float alignment = kNotAligned;  // set by rerank_by_alignment (shared/align.h)
   float region_worst = -1, region_concentration = -1;  // the first two re-ranked hits' (align.h RegionDifference)
+  uint32_t view = 0;  // the query view of the best score (index into its plan's views): where re-ranking aligns
   static constexpr float kNotAligned = -2.0f;
 };
 

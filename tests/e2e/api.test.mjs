@@ -53,6 +53,20 @@ for (const t of ['screenshot', 'jpeg', 'mirror']) {
     });
   });
 }
+// Real captures (issue #16): the token inside a post screenshot, and as a round profile picture.
+const cdir = path.join(root, 'build/example/captures');
+const captures = fs.readFileSync(path.join(cdir, 'queries.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+for (const t of ['post', 'pfp']) {
+  const q = captures.find((x) => x[2] === t);
+  const want = path.basename(q[1].replace(/"/g, ''), '.png');
+  await test(`capture (${t}) finds its original first, as nftlens query does`, async () => {
+    const { r } = await searchInPage(page, path.join(cdir, q[0]));
+    const native = JSON.parse(execFileSync(nftlens, ['query', bundleDir, path.join(cdir, q[0]), '--json', '-k', '5']).toString());
+    assert(native.results[0].token_id === want, `native top ${native.results[0].token_id}, want ${want}`);
+    assert(r.results[0].token_id === want, `top ${r.results[0].token_id}, want ${want}`);
+    assert(Math.abs(r.results[0].alignment - native.results[0].alignment) < 0.01, `alignment ${r.results[0].alignment} vs ${native.results[0].alignment}`);
+  });
+}
 await page.close();
 
 // A bundle whose token names and traits are HTML/JS: the widget must show them as text.

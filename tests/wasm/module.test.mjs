@@ -39,7 +39,10 @@ function loadBundle(dir, mutate = () => {}) {
 }
 
 const queries = fs.readFileSync(path.join(qdir, 'queries.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
-const pick = (t) => queries.find((q) => q[2] === t);
+const cdir = path.join(root, 'build/example/captures');  // round pictures, post screenshots, stickers, zooms
+const captures = fs.readFileSync(path.join(cdir, 'queries.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+const pick = (t) => queries.find((q) => q[2] === t) ?? captures.find((q) => q[2] === t);
+const dirOf = (t) => (queries.some((q) => q[2] === t) ? qdir : cdir);
 const { lens, info, manifest } = loadBundle(bundleDir);
 ort.env.wasm.numThreads = 1;
 const modelFile = manifest.files.find((f) => f.role === 'model').name;
@@ -92,9 +95,9 @@ await test('bundle loads in wasm with its counts', () => {
 });
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nftlens-wasm-'));
-for (const t of ['jpeg', 'screenshot', 'crop', 'phone']) {
+for (const t of ['jpeg', 'screenshot', 'crop', 'phone', 'pfp', 'post', 'sticker', 'deepcrop']) {
   const q = pick(t);
-  const file = path.join(qdir, q[0]);
+  const file = path.join(dirOf(t), q[0]);
   await test(`model input tensor equals native within 1e-6 (${t})`, async () => {
     const dump = path.join(tmp, `${t}.bin`);
     execFileSync(nftlens, ['describe', bundleDir, file, '--dump-input', dump], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -196,7 +196,7 @@ TEST_CASE("descriptor: raw_descriptor and Recipe::validate") {
   std::vector<float> feat(576, 0.0f);
   feat[0] = 4;
   feat[1] = 9;
-  const std::vector<float> raw = raw_descriptor(r, img, View{Box{0, 0, 40, 40}, false, 0}, feat);
+  const std::vector<float> raw = raw_descriptor(r, img, View{Box{0, 0, 40, 40}, false, 0, {}}, feat);
   REQUIRE(raw.size() == size_t(r.raw_dim(card)));
   CHECK(raw.size() == size_t(192 + 576));
   CHECK(raw[192] == doctest::Approx(0.5 * 2 / std::sqrt(13.0)));
@@ -204,7 +204,7 @@ TEST_CASE("descriptor: raw_descriptor and Recipe::validate") {
   const std::vector<float> cl = color_layout(img, Box{0, 0, 40, 40}, 8, false);
   CHECK(std::vector<float>(raw.begin(), raw.begin() + 192) == cl);
   r.use_model = false;
-  CHECK(raw_descriptor(r, img, View{Box{0, 0, 40, 40}, true, 0}, feat) == color_layout(img, Box{0, 0, 40, 40}, 8, true));
+  CHECK(raw_descriptor(r, img, View{Box{0, 0, 40, 40}, true, 0, {}}, feat) == color_layout(img, Box{0, 0, 40, 40}, 8, true));
 
   Recipe ok;
 
