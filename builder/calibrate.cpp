@@ -96,6 +96,11 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
     const auto qc = lens.session(copy);
     run(*qc, it->second, false);
     run(*qc, it->second, true);
+    // The same for a capture (a round picture, a post, a zoom, a covered part): the query pipeline
+    // finds those with little first-stage similarity, so the verdict must learn them too.
+    const auto qk = lens.session(capture_copy(original, 0xca97u + 104729 * (i + 1)));
+    run(*qk, it->second, false);
+    run(*qk, it->second, true);
     // The original image of a token missing from the bundle: the nearest sibling must not be named.
     run(*lens.session(original), it->second, true);
     ++done;

@@ -140,6 +140,64 @@ RgbImage augment(const RgbImage& src, uint64_t seed) {
   return img;
 }
 
+RgbImage capture_copy(const RgbImage& src, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  const Rgb page = kPages[rng() % 6];
+  auto fill_rect = [](RgbImage& img, int x0, int y0, int w, int h, Rgb c) {
+    for (int y = std::max(0, y0); y < std::min(img.height, y0 + h); ++y)
+      for (int x = std::max(0, x0); x < std::min(img.width, x0 + w); ++x) std::copy(c.begin(), c.end(), &img.rgb[(size_t(y) * img.width + x) * 3]);
+  };
+  RgbImage img;
+  switch (rng() % 4) {
+    case 0: {  // round profile picture
+      const int s = std::min(src.width, src.height), d = std::max(16, int(s * uni(0.8, 1.0)));
+      const int x0 = std::clamp(int((src.width - d) / 2 + s * uni(-0.04, 0.04)), 0, src.width - d);
+      const int y0 = std::clamp(int((src.height - d) / 2 + s * uni(-0.04, 0.04)), 0, src.height - d);
+      img = crop(src, Box{x0, y0, d, d});
+      const double r = d / 2.0;
+      for (int y = 0; y < d; ++y)
+        for (int x = 0; x < d; ++x)
+          if (std::hypot(x + 0.5 - r, y + 0.5 - r) > r) std::copy(page.begin(), page.end(), &img.rgb[(size_t(y) * d + x) * 3]);
+      const int out = int(uni(200, 400));
+      img = resample(img, out, out);
+      break;
+    }
+    case 1: {  // a post: header bar, avatar, name and text blocks, the token, buttons
+      const int W = 540, H = 675, tw = int(W * uni(0.3, 0.6)), th = std::max(8, tw * src.height / src.width);
+      img.width = W; img.height = H; img.rgb.resize(size_t(W) * H * 3);
+      fill_rect(img, 0, 0, W, H, page);
+      const Rgb ink = page[0] > 128 ? Rgb{15, 20, 25} : Rgb{231, 233, 234}, bar = page[0] > 128 ? Rgb{242, 242, 242} : Rgb{22, 24, 28};
+      fill_rect(img, 0, 0, W, 55, bar);
+      fill_rect(img, 22, 75, 36, 36, Rgb{uint8_t(rng() % 256), uint8_t(rng() % 256), uint8_t(rng() % 256)});
+      fill_rect(img, 68, 80, int(uni(80, 200)), 10, ink);
+      const int lines = 1 + int(rng() % 3);
+      for (int i = 0; i < lines; ++i) fill_rect(img, 68, 130 + 26 * i, int(uni(150, 400)), 9, ink);
+      const int ty = std::min(H - th - 40, 140 + 26 * lines), tx = rng() % 2 ? (W - tw) / 2 : 68;
+      const RgbImage art = resample(src, tw, th);
+      for (int y = 0; y < th && ty + y < H; ++y) std::copy_n(art.at(0, y), size_t(tw) * 3, &img.rgb[(size_t(ty + y) * W + tx) * 3]);
+      for (int i = 0; i < 4; ++i) fill_rect(img, 70 + 110 * i, std::min(H - 20, ty + th + 20), 16, 16, Rgb{139, 152, 165});
+      break;
+    }
+    case 2: {  // a zoom on a part
+      const int w = std::max(8, int(src.width * uni(0.5, 0.75))), h = std::max(8, int(src.height * uni(0.5, 0.75)));
+      img = crop(src, Box{int(uni(0, src.width - w)), int(uni(0, src.height - h)), w, h});
+      const int out = int(uni(300, 600));
+      img = resample(img, out, std::max(8, out * h / w));
+      break;
+    }
+    default: {  // an opaque flat shape over a part
+      img = src;
+      const double area = uni(0.08, 0.2) * img.width * img.height;
+      const int w = std::max(4, int(std::sqrt(area) * uni(0.7, 1.4))), h = std::max(4, int(area / w));
+      fill_rect(img, int(uni(0, img.width - w)), int(uni(0, img.height - h)), w, h,
+                Rgb{uint8_t(rng() % 256), uint8_t(rng() % 256), uint8_t(rng() % 256)});
+      break;
+    }
+  }
+  return jpeg_roundtrip(img, int(uni(70, 92)));
+}
+
 }  // namespace nftlens
 
 namespace nftlens {

@@ -10,6 +10,12 @@ namespace nftlens {
 
 RgbImage augment(const RgbImage& src, uint64_t seed);
 
+// A synthetic capture, as people share tokens (for calibrating the verdict on what the query
+// pipeline handles beyond whole-image edits): a round profile picture on a page colour, the token
+// inside a post-like page with bars and text blocks, a zoom on a part (50-75% of each side), or a
+// flat shape over 8-20% of it; then JPEG. Deterministic for a given seed.
+RgbImage capture_copy(const RgbImage& src, uint64_t seed);
+
 // Encode as JPEG (quality 1..100) and decode again, as a re-post would.
 RgbImage jpeg_roundtrip(const RgbImage& src, int quality);
 

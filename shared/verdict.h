@@ -5,7 +5,8 @@
 // of the first result and of the runner-up and, when re-ranked, their alignment with the query.
 // A logistic model turns that evidence into `confidence`, a probability that the first result is
 // the same token. The builder fits it on the bundle's own tokens (builder/calibrate.cpp):
-//   positives: fresh synthetic copies scored against their own token;
+//   positives: fresh synthetic copies and captures (augment.h capture_copy: a round picture, a
+//              post, a zoom, a covered part) scored against their own token;
 //   negatives: the same copies and the original images with their own token left out of the
 //              search (the first result is then the nearest sibling: exactly what a token missing
 //              from the bundle meets), and synthetic unrelated images;
