@@ -13,6 +13,9 @@ namespace {
 
 constexpr double kOccludedResidual = 1.0;    // scores(): a cell's normalised residual above this, and
 constexpr double kOccludedOverMedian = 8.0;  // this many times the median cell's, counts as occluded
+constexpr double kMinOccluderCells = 0.015;  // an occluder's connected part: at least this share of the cells,
+constexpr double kMinOccluderSide = 6;       // this many cells across its bounding box both ways,
+constexpr double kMinOccluderFill = 0.3;     // and this much of that box filled
 constexpr double kMinCellInside = 0.6;  // a cell counts if at least this much of it lies in the query
 // A placement counts if at least this share of its cells lie in the query — or, for a placement
 // larger than the query (a zoom on a detail), this share of the cells the query can hold.
@@ -255,9 +258,10 @@ std::vector<double> normalised_residual(const std::vector<double>& q, const std:
 }  // namespace
 
 std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<RgbImage>& thumbs, size_t consensus,
-                                      std::vector<char>* occluded) const {
+                                      std::vector<float>* evidence, std::vector<char>* occluded) const {
   std::vector<float> out(thumbs.size(), -1.0f);
   if (occluded) occluded->clear();
+  if (evidence) evidence->clear();
   if (g.w <= 0 || g.h <= 0 || table_.w <= 0) return out;
   // The query is sampled once at g: every thumbnail is compared through the same placement.
   std::vector<double> q;
@@ -293,15 +297,57 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
   for (size_t k = 0; k < unexplained.size(); ++k) if (valid[k]) vals.push_back(unexplained[k]);
   std::nth_element(vals.begin(), vals.begin() + long(vals.size() / 2), vals.end());
   const double cut = std::max(kOccludedResidual, kOccludedOverMedian * vals[vals.size() / 2]);
-  std::vector<char> mask(valid.size(), 0), kept = valid;
-  size_t n_occ = 0;
-  for (size_t k = 0; k < valid.size(); ++k)
-    if (valid[k] && unexplained[k] > cut) { mask[k] = 1; kept[k] = 0; ++n_occ; }
-  const double share = double(n_occ) / double(nv);
-  if (share < kMinOccluded || share > kMaxOccluded) return out;
-  for (size_t i = 0; i < thumbs.size(); ++i)
-    if (!t[i].empty()) out[i] = float(ncc(q, t[i], kept));
-  if (occluded) *occluded = std::move(mask);
+  std::vector<char> all(valid.size(), 0);
+  size_t n_all = 0;
+  for (size_t k = 0; k < valid.size(); ++k) n_all += all[k] = valid[k] && unexplained[k] > cut;
+  // An occluder is a solid blob: the ranking leaves out only connected parts that are large, thick
+  // and mostly filled (a sticker, a label, a caption band). Misalignment (a rotated or warped copy)
+  // leaves thin scattered cells, which ranking must not forgive: the true token explains the rest
+  // best. The verdict's evidence leaves out every unexplained cell (`evidence`, `occluded`).
+  std::vector<char> blobs = all;
+  std::vector<char> seen(all.size(), 0);
+  std::vector<int> stack;
+  size_t n_blob = 0;
+  for (size_t k0 = 0; k0 < all.size(); ++k0) {
+    if (!all[k0] || seen[k0]) continue;
+    std::vector<size_t> cells;
+    int x0 = kGrid, y0 = kGrid, x1 = -1, y1 = -1;
+    stack.assign(1, int(k0));
+    seen[k0] = 1;
+    while (!stack.empty()) {
+      const int k = stack.back();
+      stack.pop_back();
+      cells.push_back(size_t(k));
+      const int x = k % kGrid, y = k / kGrid;
+      x0 = std::min(x0, x); x1 = std::max(x1, x); y0 = std::min(y0, y); y1 = std::max(y1, y);
+      const int nb[4] = {x > 0 ? k - 1 : -1, x + 1 < kGrid ? k + 1 : -1, y > 0 ? k - kGrid : -1, y + 1 < kGrid ? k + kGrid : -1};
+      for (int j : nb)
+        if (j >= 0 && all[size_t(j)] && !seen[size_t(j)]) { seen[size_t(j)] = 1; stack.push_back(j); }
+    }
+    const double bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    const bool blob = double(cells.size()) >= kMinOccluderCells * double(nv) && std::min(bw, bh) >= kMinOccluderSide &&
+                      double(cells.size()) >= kMinOccluderFill * bw * bh;
+    if (blob) n_blob += cells.size();
+    else for (size_t k : cells) blobs[k] = 0;
+  }
+  // Scores with `mask`'s cells left out, if they are a plausible share of the query (else as is).
+  auto masked = [&](const std::vector<char>& mask, size_t n, std::vector<float>& into) {
+    const double share = double(n) / double(nv);
+    if (share < kMinOccluded || share > kMaxOccluded) return false;
+    std::vector<char> kept = valid;
+    for (size_t k = 0; k < valid.size(); ++k) if (mask[k]) kept[k] = 0;
+    for (size_t i = 0; i < thumbs.size(); ++i)
+      if (!t[i].empty()) into[i] = float(ncc(q, t[i], kept));
+    return true;
+  };
+  if (evidence) {
+    std::vector<float> ev = out;
+    if (masked(all, n_all, ev)) {
+      *evidence = std::move(ev);
+      if (occluded) *occluded = std::move(all);
+    }
+  }
+  masked(blobs, n_blob, out);
   return out;
 }
 
@@ -378,7 +424,8 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
     placed->x0 *= s; placed->y0 *= s; placed->w *= s; placed->h *= s;
   }
   std::vector<char> occluded;
-  const std::vector<float> sc = q.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &occluded);
+  std::vector<float> evidence;
+  const std::vector<float> sc = q.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &evidence, &occluded);
   for (size_t i = 0; i < k; ++i) hits[i].alignment = sc[i];
   // A missing thumbnail scores -1: such a hit sinks within the re-ranked head. (Insertion sort:
   // stable, k is small, and it adds next to nothing to the browser module; `from` follows which
@@ -390,6 +437,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
     for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
   for (size_t i = 0; i < std::min<size_t>(2, k); ++i) {  // the verdict compares the first two
     const RegionDifference d = q.region_difference(g, thumbs[from[i]], 4, &occluded);
+    hits[i].evidence_alignment = evidence.empty() ? hits[i].alignment : evidence[from[i]];
     hits[i].region_worst = d.worst;
     hits[i].region_concentration = d.concentration;
   }

@@ -53,12 +53,15 @@ class AlignQuery {
   // budget had left.)
   float score(const AlignGeometry& g, const RgbImage& thumbnail) const;
   // score() of each thumbnail (-1 for an empty one), occlusion-aware: cells that none of the
-  // `consensus` best-scoring thumbnails explains are left out for every thumbnail, when they are
-  // a plausible occluder (kMinOccluded..kMaxOccluded of the cells). A sticker or a caption differs
-  // from every candidate; a changed trait only from the siblings that lack it, so siblings stay
-  // apart. `occluded` (optional) gets the mask applied (kGrid^2 cells; empty if none).
+  // `consensus` best-scoring thumbnails explains are left out for every thumbnail, when they form
+  // solid blobs (large, thick, filled parts) that together are a plausible occluder
+  // (kMinOccluded..kMaxOccluded of the cells). A sticker or a caption differs from every
+  // candidate; a changed trait only from the siblings that lack it, so siblings stay apart.
+  // `evidence` (optional) gets the scores with *every* unexplained cell left out (misalignment
+  // too: evidence for the verdict, not for ranking) and `occluded` that mask (kGrid^2 cells);
+  // both empty when no such mask applies (the evidence is then the returned scores).
   std::vector<float> scores(const AlignGeometry& g, const std::vector<RgbImage>& thumbs, size_t consensus,
-                            std::vector<char>* occluded = nullptr) const;
+                            std::vector<float>* evidence = nullptr, std::vector<char>* occluded = nullptr) const;
   static constexpr double kMinOccluded = 0.03, kMaxOccluded = 0.4;
   // Where the query, seen through `g`, differs from a thumbnail: both normalised per channel
   // (zero mean, unit variance over the cells inside the query), the mean squared difference of each
@@ -102,7 +105,7 @@ inline constexpr float kGoodFit = 0.75f;            // a located placement this 
 inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that must all fail to explain a cell for it to count as occluded
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
 // if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
-// them. `query` is the region of the query the first hit was found in (the caller crops), `mask`
+// them (hits[i].alignment: the ranking score). `query` is the region of the query the first hit was found in (the caller crops), `mask`
 // its disc if it is a round profile picture. The placement is located once: on the first hit's thumbnail, and if that fits poorly, the best
 // fit of the first kLocateCandidates hits' thumbnails, then also zoomed in. The new first two hits also get
 // their region difference (TokenHit::region_*, evidence for the verdict). `placed`, if given, gets

@@ -56,14 +56,16 @@ VerdictEvidence VerdictEvidence::of(const std::vector<TokenHit>& hits) {
   if (hits.empty()) return e;
   e.s1 = hits[0].score;
   e.aligned = hits[0].alignment != TokenHit::kNotAligned;
-  e.a1 = e.aligned ? hits[0].alignment : -1;
+  // (the verdict's alignment sets aside every cell no candidate explains: align.h scores())
+  auto aligned_of = [](const TokenHit& h) { return h.evidence_alignment != TokenHit::kNotAligned ? h.evidence_alignment : h.alignment; };
+  e.a1 = e.aligned ? aligned_of(hits[0]) : -1;
   if (hits[0].region_worst >= 0) {
     e.region = hits[0].region_worst;
     e.concentration = std::max(1e-3f, hits[0].region_concentration);
   }
   if (hits.size() > 1) {
     e.s2 = hits[1].score;
-    e.a2 = e.aligned && hits[1].alignment != TokenHit::kNotAligned ? hits[1].alignment : -1;
+    e.a2 = e.aligned && hits[1].alignment != TokenHit::kNotAligned ? aligned_of(hits[1]) : -1;
     e.region2 = hits[1].region_worst;
   }
   if (e.region2 < 0) e.region2 = e.region;  // (no runner-up compared: no margin)
