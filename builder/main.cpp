@@ -1,6 +1,7 @@
 // nftlens: the native CLI. build | merge | query | text | eval | describe | info | verify
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string>
 
 #include "commands.h"
 #include "error.h"
@@ -8,7 +9,9 @@
 int main(int argc, char** argv) {
   using namespace nftlens;
   CLI::App app{"nftlens " NFTLENS_VERSION " - identify NFT images: build static search bundles, query them"};
+  app.name("nftlens");
   app.require_subcommand(1);
+  app.set_version_flag("--version", "nftlens " NFTLENS_VERSION);
 
   BuildArgs b;
   auto* build = app.add_subcommand("build", "Embed NFT collections and write a static bundle");
@@ -97,7 +100,26 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "Check every bundle file against manifest.json");
   verify->add_option("bundle", dir, "Bundle folder")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  // Usage errors exit 2 (as getopt tools do), naming an unknown command; `help` is --help.
+  if (argc >= 2 && std::string(argv[1]) == "help") {
+    std::cout << app.help();
+    return 0;
+  }
+  std::string names;
+  bool known = false;
+  for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names += (names.empty() ? "" : ", ") + c->get_name();
+    known |= argc >= 2 && c->get_name() == argv[1];
+  }
+  if (argc >= 2 && argv[1][0] != '-' && !known) {
+    std::cerr << "error: unknown command '" << argv[1] << "' (commands: " << names << "; nftlens help)\n";
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // (--help and --version exit 0)
+  }
   try {
     if (*build && !shard.empty()) {
       const size_t slash = shard.find('/');
@@ -114,7 +136,7 @@ int main(int argc, char** argv) {
     if (*verify) return run_verify(dir);
   } catch (const Error& err) {
     std::cerr << "error: " << err.what() << "\n";
-    return 1;
+    return std::string(err.code()) == errc::bad_request ? 2 : 1;  // (an option out of range is a usage error)
   } catch (const std::exception& err) {
     std::cerr << "error: " << err.what() << "\n";
     return 1;

@@ -19,6 +19,10 @@ class Progress {
     const double secs = std::chrono::duration<double>(now - start_).count();
     const double rate = secs > 0 ? done / secs : 0;
     const double eta = rate > 0 ? (total_ - done) / rate : 0;
+    if (done >= total_ && secs < 1.0) {  // (done at once, e.g. from the feature cache: a rate would mean nothing)
+      std::fprintf(stderr, "%s%s: %zu/%zu in %.2fs%s\n", tty_ ? "\r" : "", label_.c_str(), done, total_, secs, tty_ ? "\033[K" : "");
+      return;
+    }
     if (tty_) {
       const int width = 30, fill = total_ ? int(width * double(done) / total_) : width;
       std::fprintf(stderr, "\r%-10s [%.*s%*s] %zu/%zu %6.1f/s ETA %4.0fs", label_.c_str(), fill,

@@ -225,6 +225,18 @@ assert j["results"] and all(r["rarity_rank"] <= 5 for r in j["results"]), j["res
 PY
 
 check "every subcommand has --help" bash -c "for c in build merge query text eval info verify describe; do '$NFT' \$c --help >/dev/null || exit 1; done"
+# Usage: --version and help exit 0; an unknown command is named; usage errors exit 2.
+"$NFT" --version > "$T/u.txt" 2>&1; rc=$?
+[ $rc = 0 ] && grep -q "^nftlens [0-9]" "$T/u.txt" && ok "--version prints the version, exit 0" || no "--version" "rc=$rc $(head -2 "$T/u.txt")"
+"$NFT" help > "$T/u.txt" 2>&1; rc=$?
+[ $rc = 0 ] && grep -q "Usage: nftlens" "$T/u.txt" && grep -q "query" "$T/u.txt" && ok "help lists the commands, exit 0" || no "help" "rc=$rc $(head -2 "$T/u.txt")"
+"$NFT" frobnicate > "$T/u.txt" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "unknown command 'frobnicate'" "$T/u.txt" && ok "an unknown command is named, exit 2" || no "unknown command" "rc=$rc $(head -2 "$T/u.txt")"
+rcs=""
+for args in "" "query" "query $T/b1" "query $T/b1 x.png --no-such-flag" "query $T/b1 x.png -k 0" "query $T/b1 x.png --rerank 999"; do
+  "$NFT" $args > /dev/null 2>&1; rcs="$rcs $?"
+done
+[ "$rcs" = " 2 2 2 2 2 2" ] && ok "usage errors (no command, missing arguments, unknown flag, option out of range) exit 2" || no "usage errors exit 2" "exit codes:$rcs"
 "$NFT" query "$T/b1" /nonexistent.png > "$T/e.txt" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "/nonexistent.png" "$T/e.txt" && ok "missing query image: clear error naming it" || no "missing query image error"
 
