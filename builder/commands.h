@@ -66,6 +66,6 @@ struct TextArgs {
 int run_text(const TextArgs& a);
 
 int run_info(const std::string& bundle, bool json);
-int run_verify(const std::string& bundle);
+int run_verify(const std::string& bundle, bool json);  // --json: one JSON document instead of lines
 
 }  // namespace nftlens

@@ -87,7 +87,14 @@ int run_info(const std::string& dir, bool as_json) {
   return 0;
 }
 
-int run_verify(const std::string& dir) {
+int run_verify(const std::string& dir, bool json) {
+  // Each check prints a line ("ok", "MISMATCH", "INVALID"), or with --json becomes an entry of
+  // {"bundle", "ok", "problems", "checks": [{"status", "file"|"error"}]}.
+  nlohmann::json checks = nlohmann::json::array();
+  auto say = [&](const char* status, const std::string& what) {
+    if (json) checks.push_back({{"status", status}, {std::string(status) == "ok" ? "file" : "error", what}});
+    else std::cout << (std::string(status) == "ok" ? "ok       " : std::string(status) == "mismatch" ? "MISMATCH " : "INVALID  ") << what << "\n";
+  };
   const fs::path mpath = fs::path(dir) / "manifest.json";
   const auto mb = read_bytes(mpath, 64 << 20);
   const Manifest m = parse_manifest(std::string(mb.begin(), mb.end()));
@@ -98,10 +105,10 @@ int run_verify(const std::string& dir) {
       if (!fs::exists(p)) throw Error(p.string() + ": missing");
       const auto bytes = read_bytes(p, f.bytes + 1);
       verify_file(f, bytes.data(), bytes.size());
-      std::cout << "ok       " << f.name << "\n";
+      say("ok", f.name);
     } catch (const Error& e) {
       ++bad;
-      std::cout << "MISMATCH " << e.what() << "\n";
+      say("mismatch", e.what());
     }
   }
   if (!bad) {
@@ -118,21 +125,22 @@ int run_verify(const std::string& dir) {
             store.touch({}, {});
           } catch (const Error& e) {
             ++bad;
-            std::cout << "MISMATCH " << e.what() << "\n";
+            say("mismatch", e.what());
           }
         };
         for (uint32_t p = 0; p < b.layout.partitions(); ++p)
           check(b.layout.shards[p].name("shard"), [&](const std::vector<uint8_t>& x) { store.add_shard(b.layout, b.catalogue.collections.size(), p, x.data(), x.size()); });
         for (uint32_t f = 0; f < b.layout.fragments.size(); ++f)
           check(b.layout.fragments[f].name("tokens"), [&](const std::vector<uint8_t>& x) { store.add_fragment(b.layout, f, x.data(), x.size()); });
-        if (!bad) std::cout << "ok       " << b.layout.partitions() << " shards and " << b.layout.fragments.size() << " catalogue fragments\n";
+        if (!bad) say("ok", std::to_string(b.layout.partitions()) + " shards and " + std::to_string(b.layout.fragments.size()) + " catalogue fragments");
       }
     } catch (const Error& e) {
       ++bad;
-      std::cout << "INVALID  " << e.what() << "\n";
+      say("invalid", e.what());
     }
   }
-  std::cout << (bad ? "verify: FAILED (" + std::to_string(bad) + " problem(s))" : "verify: all files match manifest.json") << "\n";
+  if (json) std::cout << nlohmann::json({{"bundle", dir}, {"ok", bad == 0}, {"problems", bad}, {"checks", checks}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  else std::cout << (bad ? "verify: FAILED (" + std::to_string(bad) + " problem(s))" : "verify: all files match manifest.json") << "\n";
   return bad ? 1 : 0;
 }
 

@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
   info->add_flag("--json", info_json, "JSON output");
   auto* verify = app.add_subcommand("verify", "Check every bundle file against manifest.json");
   verify->add_option("bundle", dir, "Bundle folder")->required();
+  bool verify_json = false;
+  verify->add_flag("--json", verify_json, "JSON output: {bundle, ok, problems, checks: [{status, file|error}]}");
 
   // Usage errors exit 2 (as getopt tools do), naming an unknown command; `help` is --help.
   if (argc >= 2 && std::string(argv[1]) == "help") {
@@ -133,7 +135,7 @@ int main(int argc, char** argv) {
     if (*text) return run_text(t);
     if (*describe) return run_describe(dbundle, dimage, ddump, dfeat, 0);
     if (*info) return run_info(dir, info_json);
-    if (*verify) return run_verify(dir);
+    if (*verify) return run_verify(dir, verify_json);
   } catch (const Error& err) {
     std::cerr << "error: " << err.what() << "\n";
     return std::string(err.code()) == errc::bad_request ? 2 : 1;  // (an option out of range is a usage error)

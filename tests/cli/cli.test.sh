@@ -134,6 +134,15 @@ grep -qF '"name":"<img src=x onerror=alert(1)>"' "$T/h.json" && ok "hostile name
 cp -r "$T/b1" "$T/c1"; idx=$(ls "$T/c1" | grep '^index\.'); head -c 100 "$T/b1/$idx" > "$T/c1/$idx"
 "$NFT" verify "$T/c1" > "$T/v.txt" 2>&1; rc=$?
 [ $rc != 0 ] && grep -q "MISMATCH.*$idx" "$T/v.txt" && ok "verify names a truncated index" || no "verify names a truncated index" "rc=$rc"
+"$NFT" verify "$T/c1" --json > "$T/v.json" 2>&1; rc=$?
+python3 - "$T/v.json" "$idx" <<'PY' && [ $rc = 1 ] && ok "verify --json: ok false, the truncated index named in a mismatch entry, exit 1" || no "verify --json on a damaged bundle" "rc=$rc $(head -c 300 "$T/v.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["ok"] is False and j["problems"] >= 1, j
+assert any(c["status"] == "mismatch" and sys.argv[2] in c["error"] for c in j["checks"]), j["checks"]
+PY
+"$NFT" verify "$T/b1" --json | python3 -c "import json,sys; j=json.load(sys.stdin); assert j['ok'] and j['problems']==0 and all(c['status']=='ok' for c in j['checks']) and len(j['checks'])>=4, j" \
+  && ok "verify --json on a sound bundle: ok true, every file ok" || no "verify --json on a sound bundle"
 "$NFT" query "$T/c1" "$T/col/images/$orig" > "$T/e.txt" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "$idx" "$T/e.txt" && ok "query refuses a truncated index, naming it" || no "query refuses a truncated index" "$(cat "$T/e.txt")"
 cp -r "$T/b1" "$T/c2"; cat=$(ls "$T/c2" | grep '^catalogue\.')
