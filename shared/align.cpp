@@ -22,6 +22,12 @@ constexpr double kMinCellInside = 0.6;  // a cell counts if at least this much o
 constexpr double kMinValidCells = 0.3;
 
 // Mean over channels of the zero-mean normalised cross-correlation on valid cells.
+// Does a placement of w x h (n x n cells) on a table of tw x th pixels have enough valid cells?
+bool enough_cells(size_t valid_cells, int tw, int th, double w, double h, int n) {
+  const double possible = std::min(double(n) * n, double(tw) * th / ((w / n) * (h / n)));
+  return double(valid_cells) >= kMinValidCells * possible;
+}
+
 double ncc(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
   const size_t cells = valid.size();
   double cnt = 0, qm[3] = {0, 0, 0}, tm[3] = {0, 0, 0};
@@ -159,8 +165,7 @@ double AlignQuery::similarity(const Table& t, double x0, double y0, double w, do
   sample(t, x0, y0, w, h, n, means, valid);
   size_t nv = 0;
   for (char v : valid) nv += v != 0;
-  const double possible = std::min(double(n) * n, double(t.w) * t.h / ((w / n) * (h / n)));
-  if (double(nv) < kMinValidCells * possible) return -2;  // (below any real similarity)
+  if (!enough_cells(nv, t.w, t.h, w, h, n)) return -2;  // (below any real similarity)
   return ncc(means, tmpl, valid);
 }
 
@@ -278,8 +283,7 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
   }
   size_t nv = 0;
   for (char v : valid) nv += v != 0;
-  const double possible = std::min(double(kGrid) * kGrid, double(table_.w) * table_.h / ((g.w / kGrid) * (g.h / kGrid)));
-  if (double(nv) < kMinValidCells * possible) return std::vector<float>(thumbs.size(), -1.0f);  // (as score())
+  if (!enough_cells(nv, table_.w, table_.h, g.w, g.h, kGrid)) return std::vector<float>(thumbs.size(), -1.0f);  // (as score())
   if (order.empty() || consensus == 0 || nv < 64) return out;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return out[a] > out[b]; });
   order.resize(std::min(order.size(), consensus));
@@ -304,32 +308,19 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
   // and mostly filled (a sticker, a label, a caption band). Misalignment (a rotated or warped copy)
   // leaves thin scattered cells, which ranking must not forgive: the true token explains the rest
   // best. The verdict's evidence leaves out every unexplained cell (`evidence`, `occluded`).
-  std::vector<char> blobs = all;
-  std::vector<char> seen(all.size(), 0);
-  std::vector<int> stack;
+  std::vector<int> label;
+  const std::vector<GridPart> parts = connected_parts(all, kGrid, kGrid, label);
+  std::vector<char> is_blob(parts.size(), 0);
   size_t n_blob = 0;
-  for (size_t k0 = 0; k0 < all.size(); ++k0) {
-    if (!all[k0] || seen[k0]) continue;
-    std::vector<size_t> cells;
-    int x0 = kGrid, y0 = kGrid, x1 = -1, y1 = -1;
-    stack.assign(1, int(k0));
-    seen[k0] = 1;
-    while (!stack.empty()) {
-      const int k = stack.back();
-      stack.pop_back();
-      cells.push_back(size_t(k));
-      const int x = k % kGrid, y = k / kGrid;
-      x0 = std::min(x0, x); x1 = std::max(x1, x); y0 = std::min(y0, y); y1 = std::max(y1, y);
-      const int nb[4] = {x > 0 ? k - 1 : -1, x + 1 < kGrid ? k + 1 : -1, y > 0 ? k - kGrid : -1, y + 1 < kGrid ? k + kGrid : -1};
-      for (int j : nb)
-        if (j >= 0 && all[size_t(j)] && !seen[size_t(j)]) { seen[size_t(j)] = 1; stack.push_back(j); }
-    }
-    const double bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-    const bool blob = double(cells.size()) >= kMinOccluderCells * double(nv) && std::min(bw, bh) >= kMinOccluderSide &&
-                      double(cells.size()) >= kMinOccluderFill * bw * bh;
-    if (blob) n_blob += cells.size();
-    else for (size_t k : cells) blobs[k] = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const GridPart& p = parts[i];
+    const double bw = p.x1 - p.x0 + 1, bh = p.y1 - p.y0 + 1;
+    is_blob[i] = double(p.count) >= kMinOccluderCells * double(nv) && std::min(bw, bh) >= kMinOccluderSide &&
+                 double(p.count) >= kMinOccluderFill * bw * bh;
+    if (is_blob[i]) n_blob += p.count;
   }
+  std::vector<char> blobs(all.size(), 0);
+  for (size_t k = 0; k < all.size(); ++k) blobs[k] = label[k] >= 0 && is_blob[size_t(label[k])];
   // Scores with `mask`'s cells left out, if they are a plausible share of the query (else as is).
   auto masked = [&](const std::vector<char>& mask, size_t n, std::vector<float>& into) {
     const double share = double(n) / double(nv);

@@ -128,44 +128,29 @@ Box find_artwork_box(const RgbImage& img) {
   for (int y = 1; y < h - 1; ++y) { sum_if(0, y); sum_if(w - 1, y); }
   if (n < border / 2) return whole;
   for (float& c : page) c /= float(n);
-  // Non-page pixels, then their connected parts (4-neighbours, iterative flood fill).
-  std::vector<int> label(size_t(w) * h, -1);
+  // Non-page pixels, then their connected parts.
+  std::vector<char> art(size_t(w) * h, 0);
   size_t page_pixels = 0;
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      if (near(px(x, y), page, kPageTolerance)) { label[size_t(y) * w + x] = -2; ++page_pixels; }
-  if (page_pixels < 0.35 * w * h) return whole;  // not a page with things on it
-  struct Part { int x0, y0, x1, y1; size_t count; };
-  Part best{0, 0, 0, 0, 0};
-  double best_area = 0;
-  std::vector<int> stack;
-  int next = 0;
-  for (int y0 = 0; y0 < h; ++y0)
-    for (int x0 = 0; x0 < w; ++x0) {
-      if (label[size_t(y0) * w + x0] != -1) continue;
-      Part p{x0, y0, x0, y0, 0};
-      stack.assign(1, y0 * w + x0);
-      label[size_t(y0) * w + x0] = next;
-      while (!stack.empty()) {
-        const int i = stack.back();
-        stack.pop_back();
-        const int x = i % w, y = i / w;
-        p.x0 = std::min(p.x0, x); p.x1 = std::max(p.x1, x); p.y0 = std::min(p.y0, y); p.y1 = std::max(p.y1, y);
-        ++p.count;
-        const int nb[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1, y + 1 < h ? i + w : -1};
-        for (int j : nb)
-          if (j >= 0 && label[size_t(j)] == -1) { label[size_t(j)] = next; stack.push_back(j); }
-      }
-      ++next;
-      // An artwork: inside the page (not touching the image's edge), neither a line of text nor a
-      // bar (aspect), mostly filled, between 2% and 50% of the image.
-      const int bw = p.x1 - p.x0 + 1, bh = p.y1 - p.y0 + 1;
-      const double area = double(bw) * bh, aspect = double(bw) / bh;
-      if (p.x0 == 0 || p.y0 == 0 || p.x1 == w - 1 || p.y1 == h - 1) continue;
-      if (aspect < 0.4 || aspect > 2.5 || p.count < 0.5 * area) continue;
-      if (area < 0.02 * w * h || area > 0.5 * w * h) continue;
-      if (area > best_area) { best = p; best_area = area; }
+    for (int x = 0; x < w; ++x) {
+      const bool is_page = near(px(x, y), page, kPageTolerance);
+      art[size_t(y) * w + x] = !is_page;
+      page_pixels += is_page;
     }
+  if (page_pixels < 0.35 * w * h) return whole;  // not a page with things on it
+  std::vector<int> label;
+  GridPart best{0, 0, 0, 0, 0};
+  double best_area = 0;
+  for (const GridPart& p : connected_parts(art, w, h, label)) {
+    // An artwork: inside the page (not touching the image's edge), neither a line of text nor a
+    // bar (aspect), mostly filled, between 2% and 50% of the image.
+    const int bw = p.x1 - p.x0 + 1, bh = p.y1 - p.y0 + 1;
+    const double area = double(bw) * bh, aspect = double(bw) / bh;
+    if (p.x0 == 0 || p.y0 == 0 || p.x1 == w - 1 || p.y1 == h - 1) continue;
+    if (aspect < 0.4 || aspect > 2.5 || p.count < 0.5 * area) continue;
+    if (area < 0.02 * w * h || area > 0.5 * w * h) continue;
+    if (area > best_area) { best = p; best_area = area; }
+  }
   if (best_area == 0) return whole;
   // Back to image pixels (the part's pixels cover [x0, x1 + 1) of the small copy).
   const int x0 = std::clamp(int(best.x0 / f), 0, img.width - 1), y0 = std::clamp(int(best.y0 / f), 0, img.height - 1);
@@ -187,6 +172,33 @@ RgbImage fill_outside_circle(const RgbImage& img, const Circle& c) {
       dst[0] = src[0]; dst[1] = src[1]; dst[2] = src[2];
     }
   return out;
+}
+
+std::vector<GridPart> connected_parts(const std::vector<char>& mask, int w, int h, std::vector<int>& label) {
+  std::vector<GridPart> parts;
+  label.assign(mask.size(), -1);
+  std::vector<int> stack;
+  for (int y0 = 0; y0 < h; ++y0)
+    for (int x0 = 0; x0 < w; ++x0) {
+      const size_t k0 = size_t(y0) * w + x0;
+      if (!mask[k0] || label[k0] >= 0) continue;
+      const int id = int(parts.size());
+      GridPart p{x0, y0, x0, y0, 0};
+      stack.assign(1, int(k0));
+      label[k0] = id;
+      while (!stack.empty()) {  // (iterative flood fill)
+        const int i = stack.back();
+        stack.pop_back();
+        const int x = i % w, y = i / w;
+        p.x0 = std::min(p.x0, x); p.x1 = std::max(p.x1, x); p.y0 = std::min(p.y0, y); p.y1 = std::max(p.y1, y);
+        ++p.count;
+        const int nb[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1, y + 1 < h ? i + w : -1};
+        for (int j : nb)
+          if (j >= 0 && mask[size_t(j)] && label[size_t(j)] < 0) { label[size_t(j)] = id; stack.push_back(j); }
+      }
+      parts.push_back(p);
+    }
+  return parts;
 }
 
 double box_iou(const Box& a, const Box& b) {

@@ -28,6 +28,14 @@ Box find_artwork_box(const RgbImage& img);
 // ray from the centre: a round picture's page gives way to the art's own edge colours.
 RgbImage fill_outside_circle(const RgbImage& img, const Circle& c);
 
+// The 4-connected parts of the set cells of a w x h row-major mask, in scan order of their first
+// cell: bounding box (inclusive) and size; `label` gets each cell's part index (-1: unset cell).
+struct GridPart {
+  int x0, y0, x1, y1;
+  size_t count;
+};
+std::vector<GridPart> connected_parts(const std::vector<char>& mask, int w, int h, std::vector<int>& label);
+
 // Intersection over union of two boxes (0 when disjoint).
 double box_iou(const Box& a, const Box& b);
 
