@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     tk.token_id = "s" + std::to_string(j);
     tk.name = "Synthetic " + std::to_string(j);
     tk.image = "images/s" + std::to_string(j) + ".png";
-    tk.thumb = "thumbs/nouns/s" + std::to_string(j) + ".png";
+    tk.thumb = ThumbRef{uint32_t(j / 1000), 2500, 2500ull * (j % 1000), {uint8_t(j), uint8_t(j >> 8), uint8_t(j >> 16), 4, 5, 6, 7, 8}};  // (as a pack per ~1,000 tokens would give)
     cat.tokens.push_back(std::move(tk));
   }
   cat.collections[0].token_count = uint32_t(total);

@@ -29,6 +29,7 @@
 #include "bundle.h"
 #include "catalogue.h"
 #include "text_index.h"
+#include "thumb_pack.h"
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 #else
@@ -103,7 +104,7 @@ Catalogue catalogue_from_metadata(const std::string& dir) {
     const SourceToken t = parse_token_metadata(line, std::to_string(n - 1), "metadata.jsonl:" + std::to_string(n));
     Token tk;
     tk.token_id = t.token_id, tk.name = t.name, tk.image = t.image_ref, tk.external_url = t.external_url;
-    tk.thumb = "thumbs/" + c.slug + "/" + t.token_id + ".png";
+    tk.thumb = ThumbRef{uint32_t((n - 1) / kPackTokens), 2500, 2500ull * ((n - 1) % kPackTokens), {uint8_t(n), uint8_t(n >> 8), 3, 4, 5, 6, 7, 8}};
     tk.description = intern(t.description);
     for (auto& [k, v] : t.traits) tk.traits.emplace_back(intern(k), intern(v));
     cat.tokens.push_back(std::move(tk));

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <mutex>
 #include <random>
@@ -31,6 +32,7 @@
 #include "feature_cache.h"
 #include "image_file.h"
 #include "learn.h"
+#include "thumb_pack.h"
 #include "window_index.h"
 #include "model_files.h"
 #include "progress.h"
@@ -92,12 +94,6 @@ struct Work {
   std::string error;
   bool foreign = false;    // another shard's token: hashed only
 };
-
-std::string safe_file_part(const std::string& s) {
-  std::string o;
-  for (char ch : s) o += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_') ? ch : '_';
-  return o.substr(0, 80);
-}
 
 // Run `fn(i)` for i in [0,n) on `threads` workers.
 template <class F>
@@ -253,6 +249,7 @@ int run_build(const BuildArgs& a) {
   std::vector<char> ok(src.size(), 0);  // (char, not bool: workers write neighbouring entries)
   std::vector<std::string> image_hash(src.size());
   BundleParts parts;
+  std::map<std::pair<uint32_t, std::string>, std::vector<uint8_t>> thumb_of;  // (collection, token id) -> PNG
   {
     Progress prog("embed", src.size(), a.quiet);
     std::vector<std::string> errors(src.size());
@@ -311,11 +308,7 @@ int run_build(const BuildArgs& a) {
         skipped.push_back({cat.collections[cat.tokens[i].collection].slug, src[i].token_id, src[i].image_path.string(), errors[i]});
         continue;
       }
-      if (a.thumbs && has_thumb[i]) {
-        const std::string rel = "thumbs/" + cat.collections[cat.tokens[i].collection].slug + "/" + safe_file_part(src[i].token_id) + ".png";
-        parts.extra[rel] = std::move(thumbs[i]);
-        cat.tokens[i].thumb = rel;
-      }
+      if (a.thumbs && has_thumb[i]) thumb_of[{cat.tokens[i].collection, cat.tokens[i].token_id}] = std::move(thumbs[i]);
     }
   }
   // Drop skipped tokens from the catalogue (keep order).
@@ -552,19 +545,39 @@ int run_build(const BuildArgs& a) {
     if (!a.quiet)
       std::cerr << "partitions: " << layout.partitions() << " learned and written in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
   }
+  // Thumbnails into packs, one per partition (a query's candidates share partitions) or per
+  // kPackTokens tokens, in catalogue order; each token's ThumbRef is the packs' offset table.
+  {
+    std::vector<std::pair<size_t, size_t>> groups;  // [first, first + count) of the catalogue
+    if (layout.partitions() > 1)
+      for (size_t p = 0; p < layout.partitions(); ++p) groups.push_back({layout.first(p), layout.counts[p]});
+    else
+      for (size_t f = 0; f < cat.tokens.size(); f += kPackTokens) groups.push_back({f, std::min<size_t>(kPackTokens, cat.tokens.size() - f)});
+    for (auto [first, count] : groups) {
+      std::vector<const std::vector<uint8_t>*> tb(count, nullptr);
+      for (size_t i = 0; i < count; ++i)
+        if (auto it = thumb_of.find({cat.tokens[first + i].collection, cat.tokens[first + i].token_id}); it != thumb_of.end()) tb[i] = &it->second;
+      if (std::count(tb.begin(), tb.end(), nullptr) == long(count)) continue;
+      std::vector<ThumbRef> refs;
+      parts.packs.push_back(make_thumb_pack(tb, uint32_t(parts.packs.size()), refs));
+      for (size_t i = 0; i < count; ++i) cat.tokens[first + i].thumb = refs[i];
+    }
+    thumb_of.clear();
+    if (layout.partitions() > 1) serialize_fragments(partitioned, cat);  // (again: now with the thumbnails' places)
+  }
   IndexParams ip;
   ip.M = a.index_m;
   CodeIndex index = n_partitions > 1 ? CodeIndex() : CodeIndex::build(codes, recipe.out_dim, ip);
   cat.entry_token.resize(cat.tokens.size());
   for (size_t i = 0; i < cat.tokens.size(); ++i) cat.entry_token[i] = uint32_t(i);
-  // Per-collection statistics for pages that show them (served beside the bundle, not loaded by the widget).
+  // Per-collection statistics for pages that show them (listed in the manifest, not loaded by the widget).
   for (size_t c = 0; c < cat.collections.size(); ++c) {
     const std::string stats = nlohmann::json({{"slug", cat.collections[c].slug},
                                               {"name", cat.collections[c].name},
                                               {"tokens", cat.collections[c].token_count},
                                               {"traits", nlohmann::json::parse(cat.trait_stats_json(int(c)))}})
                                   .dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
-    parts.extra["stats/" + cat.collections[c].slug + ".json"] = std::vector<uint8_t>(stats.begin(), stats.end());
+    parts.stats.push_back({cat.collections[c].slug, std::vector<uint8_t>(stats.begin(), stats.end())});
   }
 
   parts.model = read_bytes(mf.onnx);

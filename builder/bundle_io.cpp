@@ -40,6 +40,12 @@ void write_file_atomic(const fs::path& p, const void* data, size_t size, bool sy
   fs::rename(tmp, p);
 }
 
+std::string safe_file_part(const std::string& s) {
+  std::string o;
+  for (char ch : s) o += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_') ? ch : '_';
+  return o.substr(0, 80);
+}
+
 Bundle load_bundle_dir(const fs::path& dir) {
   const fs::path mpath = dir / "manifest.json";
   if (!fs::exists(mpath)) throw Error(mpath.string() + ": missing (is " + dir.string() + " a bundle folder?)");
@@ -94,30 +100,18 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   }
   put("catalogue", "catalogue", "bin", parts.catalogue);
   if (!parts.windows.empty()) put("windows", "windows", "bin", parts.windows);
-  // Extras (thumbnails, stats: thousands of small files) are synced once, with syncfs, before the
-  // manifest is written: an fsync per file made a 10k-token build spend ~40 s waiting on the disk.
-  bool unsynced = false;
-  for (auto& [rel, bytes] : parts.extra) {
-    const fs::path p = dir / rel;
-    fs::create_directories(p.parent_path());
-    if (!(fs::exists(p) && fs::file_size(p) == bytes.size())) { write_file_atomic(p, bytes.data(), bytes.size(), false); unsynced = true; }
-  }
-  if (unsynced) {
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (dfd < 0 || ::syncfs(dfd) != 0) {
-      if (dfd >= 0) ::close(dfd);
-      throw Error(dir.string() + ": cannot sync the bundle's files (disk full?)");
-    }
-    ::close(dfd);
-  }
+  for (const auto& pack : parts.packs) put("thumbs", "thumbs", "bin", pack);
+  for (const auto& [slug, json] : parts.stats) put("stats", "stats-" + safe_file_part(slug), "json", json);
   const std::string manifest = make_manifest_json(card, recipe, index, catalogue, files, "nftlens " NFTLENS_VERSION, parts.layout);
   write_file_atomic(dir / "manifest.json", manifest.data(), manifest.size());  // commit point
   for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
     if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
       const std::string n = e.path().filename().string();
-      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "partitions.", "shard.", "tokens."})
+      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "partitions.", "shard.", "tokens.", "thumbs.", "stats-"})
         if (n.rfind(stem, 0) == 0) { fs::remove(e.path()); break; }
     }
+  for (const char* old : {"thumbs", "stats"})  // bundle format 1 kept these as folders of loose files
+    if (fs::is_directory(dir / old)) fs::remove_all(dir / old);
   return manifest;
 }
 

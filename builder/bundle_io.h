@@ -11,6 +11,8 @@
 
 namespace nftlens {
 
+// A string as a file-name part: letters, digits, '-' and '_' (others become '_'), at most 80.
+std::string safe_file_part(const std::string& s);
 std::vector<uint8_t> read_bytes(const std::filesystem::path& p, size_t limit = size_t(1) << 34);
 // sync = false leaves the data to a later sync (syncfs) of the caller.
 void write_file_atomic(const std::filesystem::path& p, const void* data, size_t size, bool sync = true);
@@ -23,7 +25,8 @@ struct BundleParts {
   std::vector<uint8_t> partitions;
   std::vector<std::vector<uint8_t>> shards, fragments;
   const PartitionLayout* layout = nullptr;
-  std::map<std::string, std::vector<uint8_t>> extra;  // e.g. thumbs/<name>.png (served, not listed)
+  std::vector<std::vector<uint8_t>> packs;  // thumbnail packs, in ThumbRef::pack order (role "thumbs")
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> stats;  // (collection slug, JSON) (role "stats")
 };
 // Returns the manifest text written.
 std::string write_bundle_dir(const std::filesystem::path& dir, ModelCard card, const Recipe& recipe,

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "bundle_io.h"
 #include "error.h"
+#include "thumb_pack.h"
 
 namespace fs = std::filesystem;
 
@@ -65,14 +67,20 @@ void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const Ca
   fs::create_directories(dir / "img", ec);
   if (ec) throw Error(dir.string() + ": cannot create the report folder: " + ec.message());
   std::map<uint32_t, std::string> thumb_of;  // token -> copied thumbnail (relative to dir)
+  const auto mb = read_bytes(bundle_dir / "manifest.json", 64 << 20);
+  const Manifest manifest = parse_manifest(std::string(mb.begin(), mb.end()));
   auto thumb = [&](uint32_t t) -> std::string {
     if (auto it = thumb_of.find(t); it != thumb_of.end()) return it->second;
     std::string rel;
-    const std::string& src = t < cat.tokens.size() ? cat.tokens[t].thumb : std::string();
-    if (!src.empty() && src.find("..") == std::string::npos) {
-      rel = "img/t" + std::to_string(t) + safe_ext(src);
-      fs::copy_file(bundle_dir / src, dir / rel, fs::copy_options::overwrite_existing, ec);
-      if (ec) rel.clear();
+    const ThumbRef r = t < cat.tokens.size() ? cat.tokens[t].thumb : ThumbRef{};
+    if (r.present() && r.pack < manifest.packs.size()) {  // copied out of its pack (checked, as every host does)
+      std::ifstream in(bundle_dir / manifest.packs[r.pack].name, std::ios::binary);
+      std::vector<uint8_t> png(r.bytes);
+      in.seekg(std::streamoff(r.offset));
+      if (in.read(reinterpret_cast<char*>(png.data()), std::streamsize(png.size())) && thumb_matches(r, png.data(), png.size())) {
+        rel = "img/t" + std::to_string(t) + ".png";
+        write_file_atomic(dir / rel, png.data(), png.size(), false);
+      }
     }
     return thumb_of[t] = rel;
   };

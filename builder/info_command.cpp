@@ -1,6 +1,7 @@
 // nftlens info / verify: what a bundle holds and costs; whether its files match the manifest.
 #include <filesystem>
 #include <iomanip>
+#include <map>
 #include <sstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "commands.h"
 #include "distance.h"
 #include "error.h"
+#include "native_lens.h"
 
 namespace fs = std::filesystem;
 
@@ -30,13 +32,25 @@ int run_info(const std::string& dir, bool as_json) {
   const Bundle b = load_bundle_dir(dir);
   const double n = double(std::max<uint64_t>(1, b.manifest.tokens));
   const uint64_t manifest_bytes = fs::file_size(fs::path(dir) / "manifest.json");
-  uint64_t total_no_model = manifest_bytes;
+  // Files loaded when the bundle opens (the manifest's eager roles) count as "always"; thumbnail
+  // packs, stats, shards and fragments only in the total. Packs and stats are summed per role.
+  uint64_t total_no_model = manifest_bytes, always_no_model = manifest_bytes;
   nlohmann::json files = nlohmann::json::array();
   files.push_back({{"role", "manifest"}, {"name", "manifest.json"}, {"bytes", manifest_bytes}, {"bytes_per_token", manifest_bytes / n}});
+  std::map<std::string, std::pair<size_t, uint64_t>> grouped;  // role -> (files, bytes)
   for (auto& f : b.manifest.files) {
-    files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"bytes_per_token", f.bytes / n}});
     if (f.role != "model") total_no_model += f.bytes;
+    if (!Manifest::loaded_at_open(f.role)) {
+      grouped[f.role].first++;
+      grouped[f.role].second += f.bytes;
+      continue;
+    }
+    files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"bytes_per_token", f.bytes / n}});
+    if (f.role != "model") always_no_model += f.bytes;
   }
+  for (auto& [role, fb] : grouped)
+    files.push_back({{"role", role}, {"name", std::to_string(fb.first) + (role == "thumbs" ? " x thumbs.*.bin" : " x stats-*.json")},
+                     {"bytes", fb.second}, {"bytes_per_token", fb.second / n}});
   nlohmann::json layout = nullptr;
   if (b.partitioned()) {  // shards and fragments, summed per kind (fetched per query, not at load)
     uint64_t shard_bytes = 0, fragment_bytes = 0, largest = 0;
@@ -64,6 +78,9 @@ int run_info(const std::string& dir, bool as_json) {
                       {"files", files},
                       {"bytes_without_model", total_no_model},
                       {"bytes_per_token_without_model", total_no_model / n},
+                      {"bytes_per_token_always", always_no_model / n},  // what a browser loads before its first query
+                      {"bytes_per_token_total", total_no_model / n},
+                      {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.partitions() + b.layout.fragments.size() : 0)},
                       {"verdict", nlohmann::json::parse(b.manifest.verdict.to_json())}};
   if (as_json) {
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -82,8 +99,11 @@ int run_info(const std::string& dir, bool as_json) {
   for (auto& f : files)
     std::cout << std::left << std::setw(11) << f["role"].get<std::string>() << std::setw(34) << f["name"].get<std::string>() << std::right
               << std::setw(12) << f["bytes"].get<uint64_t>() << std::setw(14) << std::fixed << std::setprecision(1) << f["bytes_per_token"].get<double>() << "\n";
-  std::cout << std::left << std::setw(45) << "total without model" << std::right << std::setw(12) << total_no_model << std::setw(14)
-            << std::fixed << std::setprecision(1) << total_no_model / n << "\n";
+  std::cout << std::left << std::setw(45) << "loaded at open, without model" << std::right << std::setw(12) << always_no_model << std::setw(14)
+            << std::fixed << std::setprecision(1) << always_no_model / n << "\n"
+            << std::left << std::setw(45) << "total without model" << std::right << std::setw(12) << total_no_model << std::setw(14)
+            << std::fixed << std::setprecision(1) << total_no_model / n << "\n"
+            << j["file_count"].get<size_t>() << " files\n";
   return 0;
 }
 
@@ -133,6 +153,20 @@ int run_verify(const std::string& dir, bool json) {
         for (uint32_t f = 0; f < b.layout.fragments.size(); ++f)
           check(b.layout.fragments[f].name("tokens"), [&](const std::vector<uint8_t>& x) { store.add_fragment(b.layout, f, x.data(), x.size()); });
         if (!bad) say("ok", std::to_string(b.layout.partitions()) + " shards and " + std::to_string(b.layout.fragments.size()) + " catalogue fragments");
+      }
+      if (!bad) {  // every thumbnail against its token's catalogue entry (the packs' offset table)
+        NativeLens lens(dir, 1, false);
+        size_t checked = 0;
+        for (uint32_t t = 0; t < b.manifest.tokens; ++t) {
+          try {
+            checked += lens.check_thumbnail(t);
+          } catch (const Error& e) {
+            ++bad;
+            say("mismatch", e.what());
+            if (bad >= 20) break;  // (one damaged pack would otherwise print a line per token)
+          }
+        }
+        if (!bad) say("ok", std::to_string(checked) + " thumbnails in " + std::to_string(b.manifest.packs.size()) + " packs");
       }
     } catch (const Error& e) {
       ++bad;

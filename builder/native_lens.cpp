@@ -1,5 +1,7 @@
 #include "native_lens.h"
 
+#include <fstream>
+
 #include "bundle_io.h"
 #include "error.h"
 #include "image_file.h"
@@ -46,14 +48,24 @@ const Catalogue& NativeLens::whole_catalogue() {
   return lens_.whole_catalogue();
 }
 
+bool NativeLens::check_thumbnail(uint32_t t) {
+  settle([&] { return lens_.token(t); });  // (its catalogue fragment, in a partitioned bundle)
+  Need need;
+  if (!lens_.thumb_need(t, need)) return false;
+  answer(need);
+  return true;
+}
+
 void NativeLens::answer(const Need& n) {
   const auto path = dir_ / n.name;
-  if (n.kind == Need::Kind::thumb) {  // a missing or unreadable thumbnail: that candidate scores low
-    std::vector<uint8_t> bytes;
-    try {
-      bytes = read_bytes(path, 1u << 20);
-    } catch (const Error&) {
-    }
+  if (n.kind == Need::Kind::thumb) {  // a byte range of a pack, checked by the engine against the catalogue
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path.string() + ": missing (listed in manifest.json)", errc::bad_bundle);
+    std::vector<uint8_t> bytes(size_t(n.bytes));
+    in.seekg(std::streamoff(n.offset));
+    in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size()));
+    bytes.resize(in ? bytes.size() : size_t(std::max<std::streamsize>(0, in.gcount())));  // short: named by the check
+    if (bytes.empty() && n.bytes > 0) bytes.push_back(0);  // (empty would mean "not fetched"; this is damage)
     lens_.add_part(n.kind, n.id, bytes.data(), bytes.size());
     return;
   }

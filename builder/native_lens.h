@@ -24,6 +24,9 @@ class NativeLens {
   Answer search(const QuerySession& q, const ImageRequest& request) { return settle([&] { return lens_.search(q, request); }); }
   Answer text(const TextRequest& request) { return settle([&] { return lens_.text(request); }); }
   const Catalogue& whole_catalogue();
+  // Read token t's thumbnail from its pack and check it against the catalogue (verify): true if
+  // it has one; Error(bad_bundle) naming the pack if it does not match.
+  bool check_thumbnail(uint32_t t);
   const Bundle& bundle() const { return lens_.bundle(); }
   // Pooled model features of model input tensors.
   std::vector<std::vector<float>> embed(const std::vector<std::vector<float>>& inputs) { return embedder_->run(inputs); }

@@ -2,7 +2,9 @@
 // Static file server for the demo and the browser tests (no dependencies):
 //   /            -> web/            (demo at /demo/, module at /src/, wasm + runtime at /dist/)
 //   /bundle/     -> the bundle folder
+//   /example/    -> the example collection (its images, for searches by URL; --example DIR)
 // Options: --bundle DIR (default build/example/bundle)  --port N (0 = any)  --host H (127.0.0.1)
+//          --no-range (ignore Range headers, as python3 -m http.server does)
 //          --isolated  (COOP/COEP headers: enables multi-threaded inference)
 //          --csp       (strict Content-Security-Policy, as documented in docs/security.md)
 // Prints "serving http://HOST:PORT/" once listening.
@@ -17,6 +19,7 @@ const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[
 const flag = (name) => args.includes(name);
 const mounts = [
   ['/bundle/', path.resolve(opt('--bundle', path.join(root, 'build/example/bundle')))],
+  ['/example/', path.resolve(opt('--example', path.join(root, 'build/example/nouns')))],  // source images (URL searches)
   ['/', path.join(root, 'web')],
 ];
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
@@ -38,7 +41,19 @@ const server = http.createServer((req, res) => {
   if (/\.[0-9a-f]{16}\.(bin|onnx)$/.test(file)) headers['cache-control'] = 'public, max-age=31536000, immutable';
   if (flag('--isolated')) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
   if (flag('--csp')) headers['content-security-policy'] = CSP;
-  res.writeHead(200, headers);
+  // One byte range (thumbnail packs are read by range) unless --no-range, which answers every
+  // request whole like `python3 -m http.server` does (the worker then falls back to whole packs).
+  const size = fs.statSync(file).size;
+  const m = !flag('--no-range') && /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || '');
+  headers['accept-ranges'] = flag('--no-range') ? 'none' : 'bytes';
+  if (m) {
+    const start = Number(m[1]), end = Math.min(size - 1, m[2] === '' ? size - 1 : Number(m[2]));
+    if (start > end) { res.writeHead(416, { 'content-range': `bytes */${size}` }).end(); return; }
+    res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
+    fs.createReadStream(file, { start, end }).pipe(res);
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': size });
   fs.createReadStream(file).pipe(res);
 });
 server.listen(Number(opt('--port', '8080')), opt('--host', '127.0.0.1'), () => {

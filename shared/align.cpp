@@ -380,12 +380,6 @@ RegionDifference AlignQuery::region_difference(const AlignGeometry& g, const Rgb
   return out;
 }
 
-bool is_thumb_path(const std::string& rel) {
-  for (char c : rel)  // (also keeps it safe to quote in JSON as it is)
-    if (c == ':' || c == '\\' || c == '"' || static_cast<unsigned char>(c) < 0x20) return false;
-  return rel.rfind("thumbs/", 0) == 0 && rel.find("..") == std::string::npos && rel.find("//") == std::string::npos;
-}
-
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs, const Circle& mask,
                          float cosine_weight, const AlignOptions& opt, AlignGeometry* placed) {
   const size_t k = std::min(hits.size(), thumbs.size());

@@ -94,9 +94,6 @@ class AlignQuery {
   mutable std::vector<char> scratch_valid_;
 };
 
-// A catalogue's thumbnail path as the builder writes it ("thumbs/<slug>/<id>.png"): hosts fetch or
-// read it relative to the bundle folder, so anything that could leave that folder is refused.
-bool is_thumb_path(const std::string& rel);
 
 inline constexpr size_t kRerankCandidates = 30;     // hits re-ranked by default (CLI and browser)
 inline constexpr float kRerankCosineWeight = 0.5f;

@@ -69,7 +69,7 @@ using nlohmann::json;
 namespace {
 constexpr uint32_t kRecipeMagic = 0x5043524e, kCatalogueMagic = 0x5441434e;  // "NRCP", "NCAT"
 constexpr uint32_t kPartVersion = 3;  // 2: recipe with window part; 3: 16-bit projection
-constexpr uint32_t kCatalogueVersion = 2;  // 2: compact columns (byte_io)
+constexpr uint32_t kCatalogueVersion = 3;  // 2: compact columns (byte_io); 3: thumbnails in packs (ThumbRef)
 
 template <class T>
 std::vector<uint8_t> to_bytes(const T& value, uint32_t magic) {
@@ -110,6 +110,8 @@ const FileEntry& Manifest::file(const std::string& role) const {
   throw Error("manifest.json: no \"" + role + "\" file listed");
 }
 
+bool Manifest::loaded_at_open(const std::string& role) { return role != "thumbs" && role != "stats"; }
+
 bool Manifest::has(const std::string& role) const {
   for (auto& f : files)
     if (f.role == role) return true;
@@ -138,6 +140,7 @@ Manifest parse_manifest(const std::string& text) {
         throw Error("manifest.json: file name \"" + e.name + "\" is not a plain file name");
       if (e.sha256.size() != 64) throw Error("manifest.json: file " + e.name + " has no valid sha256");
       m.files.push_back(e);
+      if (e.role == "thumbs") m.packs.push_back(e);
     }
     if (j.contains("verdict")) m.verdict = VerdictModel::from_json(j.at("verdict").dump(), "manifest.json");
   } catch (const json::exception& e) {

@@ -5,6 +5,9 @@
 //   index.<hash>.bin         int8 codes + HNSW graph                                  (code_index)
 //   catalogue.<hash>.bin     tokens, collections, traits, rarity, entry->token map    (byte_io)
 //   windows.<hash>.bin       sub-window codes for cropped queries (optional)          (window_index)
+//   thumbs.<hash>.bin        result thumbnails, many tokens per pack, fetched (by byte range) only
+//                            for re-ranking and display                              (thumb_pack)
+//   stats-<slug>.<hash>.json trait statistics per collection, for pages that show them (not loaded)
 // A partitioned bundle (large collections, see partitions.h) has instead of index + catalogue:
 //   partitions.<hash>.bin    centroids + table of shards and catalogue fragments      (always loaded)
 //   catalogue.<hash>.bin     the collections only (no tokens)
@@ -28,7 +31,7 @@
 namespace nftlens {
 
 constexpr const char* kBundleFormat = "nftlens-bundle";
-constexpr int kBundleVersion = 1;
+constexpr int kBundleVersion = 2;  // 2: thumbnail packs and stats listed in the manifest
 
 struct FileEntry {
   std::string role, name, sha256;
@@ -41,12 +44,17 @@ struct Manifest {
   ModelCard model;  // model.file is the bundle's (hashed) model file name
   int descriptor_dim = 0;
   uint64_t tokens = 0, entries = 0;
-  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional), partitions
+  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional), partitions,
+                                 // thumbs (one per pack, in pack order), stats (one per collection)
+  std::vector<FileEntry> packs;  // the "thumbs" files: ThumbRef::pack indexes this
   VerdictModel verdict;          // "verdict": fitted by the builder's calibration (unfitted in older bundles)
   bool has(const std::string& role) const;
   std::string json_text;         // as parsed
 
   const FileEntry& file(const std::string& role) const;
+  // Files a host loads and checks when it opens the bundle (the rest is fetched when needed:
+  // thumbnail packs, shards and fragments; or never, by the engine: stats).
+  static bool loaded_at_open(const std::string& role);
 };
 
 Manifest parse_manifest(const std::string& json_text);

@@ -133,7 +133,7 @@ std::string fill_link_template(const Collection& c, const std::string& token_id)
   return safe_http_url(out);
 }
 
-std::string Catalogue::token_json(uint32_t t, double score) const {
+std::string Catalogue::token_json(uint32_t t, double score, const std::vector<std::string>* packs) const {
   const Token& tk = tokens.at(t);
   const Collection& c = collections.at(tk.collection);
   json attrs = json::array();
@@ -145,13 +145,15 @@ std::string Catalogue::token_json(uint32_t t, double score) const {
             {"name", tk.name},
             {"description", strings[tk.description]},
             {"image", tk.image},
-            {"thumb", tk.thumb},
+            {"thumb", nullptr},
             {"external_url", safe_http_url(tk.external_url)},
             {"link", fill_link_template(c, tk.token_id)},
             {"attributes", attrs},
             {"rarity_score", tk.rarity_score},
             {"rarity_rank", tk.rarity_rank},
             {"collection_size", c.token_count}};
+  if (tk.thumb.present() && packs && tk.thumb.pack < packs->size())
+    j["thumb"] = {{"pack", (*packs)[tk.thumb.pack]}, {"offset", tk.thumb.offset}, {"bytes", tk.thumb.bytes}};
   if (score >= -1.5) j["score"] = score;
   // Metadata is attacker-controlled and may hold invalid UTF-8: replace it rather than fail.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -181,15 +183,14 @@ std::string TraitCounts::json() const { return nlohmann::json(counts_).dump(-1, 
 
 namespace nftlens {
 namespace {
-constexpr int kColumns = 6;  // token_id, name, image, thumb, external_url, description
+constexpr int kColumns = 5;  // token_id, name, image, external_url, description
 
 std::string column(const Catalogue& c, const Token& t, int k) {
   switch (k) {
     case 0: return t.token_id;
     case 1: return t.name;
     case 2: return t.image;
-    case 3: return t.thumb;
-    case 4: return t.external_url;
+    case 3: return t.external_url;
     default: return c.strings[t.description];
   }
 }
@@ -250,6 +251,12 @@ std::vector<uint8_t> Catalogue::encode() const {
       const auto& [pre, suf] = fix.at(t.collection)[k];
       w.str(v.substr(pre.size(), v.size() - pre.size() - suf.size()));
     }
+    w.varint(t.thumb.bytes);
+    if (t.thumb.present()) {
+      w.varint(t.thumb.pack);
+      w.varint(t.thumb.offset);
+      w.bytes(t.thumb.digest.data(), t.thumb.digest.size());
+    }
     w.varint(t.traits.size());
     for (auto& [k, v] : t.traits) { w.varint(remap.at(k)); w.varint(remap.at(v)); }
     w.f32(t.rarity_score);
@@ -281,15 +288,24 @@ Catalogue Catalogue::decode(const uint8_t* data, size_t size, const std::string&
   std::vector<std::array<std::pair<std::string, std::string>, kColumns>> fix(c.collections.size());
   for (auto& f : fix)
     for (auto& [pre, suf] : f) { pre = r.str(); suf = r.str(); }
-  c.tokens.resize(r.count(kColumns + 7));
+  c.tokens.resize(r.count(kColumns + 8));  // (the smallest token record)
   for (auto& t : c.tokens) {
     t.collection = uint32_t(r.varint());
     if (t.collection >= c.collections.size()) throw Error(where + ": catalogue token names a missing collection");
     std::string v[kColumns];
     for (int k = 0; k < kColumns; ++k) v[k] = fix[t.collection][k].first + r.str() + fix[t.collection][k].second;
-    t.token_id = v[0]; t.name = v[1]; t.image = v[2]; t.thumb = v[3]; t.external_url = v[4];
-    auto [it, added] = interned.emplace(v[5], uint32_t(c.strings.size()));
-    if (added) c.strings.push_back(v[5]);
+    t.token_id = v[0]; t.name = v[1]; t.image = v[2]; t.external_url = v[3];
+    auto [it, added] = interned.emplace(v[4], uint32_t(c.strings.size()));
+    if (added) c.strings.push_back(v[4]);
+    const uint64_t tb = r.varint();
+    if (tb > 0) {
+      const uint64_t pack = r.varint(), offset = r.varint();
+      if (tb > (uint64_t(1) << 26) || pack > 0xffffffffu || offset > (uint64_t(1) << 40)) throw Error(where + ": catalogue has a bad thumbnail reference");
+      t.thumb.bytes = uint32_t(tb);
+      t.thumb.pack = uint32_t(pack);
+      t.thumb.offset = offset;
+      for (auto& d : t.thumb.digest) d = r.u8();
+    }
     t.description = it->second;
     t.traits.resize(r.count(2));
     for (auto& [k, val] : t.traits) {

@@ -2,6 +2,7 @@
 // rarity) and which token each index entry belongs to. Strings repeated across tokens (trait types,
 // trait values, descriptions) are stored once.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -16,9 +17,21 @@ struct Collection {
   uint32_t token_count = 0;
 };
 
+// Where a token's result thumbnail sits: bytes [offset, offset + bytes) of the bundle's thumbnail
+// pack number `pack` (the manifest's "thumbs" files in order; shared/thumb_pack.h). The digest lets
+// a host check the one thumbnail it fetched by byte range without the rest of the pack.
+struct ThumbRef {
+  uint32_t pack = 0, bytes = 0;  // bytes 0: the token has no thumbnail
+  uint64_t offset = 0;
+  std::array<uint8_t, 8> digest{};  // first 64 bits of the thumbnail's SHA-256
+  bool present() const { return bytes > 0; }
+  bool operator==(const ThumbRef& o) const { return pack == o.pack && bytes == o.bytes && offset == o.offset && digest == o.digest; }
+};
+
 struct Token {
   uint32_t collection = 0;
-  std::string token_id, name, image, thumb, external_url;
+  std::string token_id, name, image, external_url;
+  ThumbRef thumb;
   uint32_t description = 0;                           // string table index (0 = "")
   std::vector<std::pair<uint32_t, uint32_t>> traits;  // (trait type, value) string indices
   float rarity_score = 0;
@@ -50,7 +63,8 @@ struct Catalogue {
   // 1 / frequency of the token's value (a missing trait counts as the value "none"); rank 1 = rarest.
   void compute_rarity();
   // Result/detail view of a token as JSON (marketplace link filled in; only http(s) links kept).
-  std::string token_json(uint32_t token, double score = -2) const;  // score < -1.5: no "score" field
+  // `packs` names the thumbnail packs ("thumb": {"pack", "offset", "bytes"}; null without one).
+  std::string token_json(uint32_t token, double score = -2, const std::vector<std::string>* packs = nullptr) const;  // score < -1.5: no "score" field
   std::string collections_json() const;
   // Trait type -> value -> count for one collection (or all if collection < 0), as JSON.
   std::string trait_stats_json(int collection) const;

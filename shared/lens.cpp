@@ -1,5 +1,7 @@
 #include "lens.h"
 
+#include "thumb_pack.h"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -122,13 +124,17 @@ Need::Kind parse_kind(const std::string& name) {
 std::string Answer::to_json() const {
   if (needs.empty()) return json;
   nlohmann::json a = nlohmann::json::array();
-  for (auto& n : needs) a.push_back({{"kind", kind_name(n.kind)}, {"id", n.id}, {"name", n.name}, {"bytes", n.bytes}});
+  for (auto& n : needs) {
+    a.push_back({{"kind", kind_name(n.kind)}, {"id", n.id}, {"name", n.name}, {"bytes", n.bytes}});
+    if (n.kind == Need::Kind::thumb) a.back()["offset"] = n.offset;
+  }
   return dump({{"need", a}});
 }
 
 Lens::Lens(Bundle bundle, LensSettings settings)
     : bundle_(std::make_unique<Bundle>(std::move(bundle))), settings_(settings), store_(settings.part_budget) {
   if (!bundle_->partitioned()) text_ = std::make_unique<TextIndex>(bundle_->catalogue);
+  for (auto& p : bundle_->manifest.packs) pack_names_.push_back(p.name);
 }
 
 std::string Lens::info_json() const {
@@ -194,7 +200,17 @@ const Token& Lens::token_of(uint32_t t) const {
 
 std::string Lens::token_json(uint32_t t, double score) const {
   const auto [cat, i] = locate(t);
-  return cat->token_json(i, score);
+  return cat->token_json(i, score, &pack_names_);
+}
+
+bool Lens::thumb_need(uint32_t t, Need& need) const {
+  const ThumbRef& r = token_of(t).thumb;
+  if (!r.present()) return false;
+  const auto& packs = bundle_->manifest.packs;
+  if (r.pack >= packs.size() || r.offset + r.bytes > packs[r.pack].bytes)
+    throw Error("the catalogue places the thumbnail of token " + std::to_string(t) + " outside the bundle's thumbnail packs (damaged catalogue)", errc::bad_bundle);
+  need = {Need::Kind::thumb, t, packs[r.pack].name, r.bytes, r.offset};
+  return true;
 }
 
 std::string Lens::facets_json(const std::vector<uint32_t>& tokens) const {
@@ -263,8 +279,9 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
     std::vector<RgbImage> thumbs(n);
     for (size_t i = 0; i < n; ++i) {
       const uint32_t t = hits[i].token;
+      Need need;
       if (auto it = thumbs_.find(t); it != thumbs_.end()) thumbs[i] = it->second;
-      else if (const std::string& rel = token_of(t).thumb; is_thumb_path(rel)) a.needs.push_back({Need::Kind::thumb, t, rel, 0});
+      else if (thumb_need(t, need)) a.needs.push_back(need);
     }
     if (!a.needs.empty()) return a;
     // Align within the region whose view found the first hit (a post's artwork, a trimmed screenshot).
@@ -347,13 +364,19 @@ Answer Lens::trait_stats(int collection) {
 
 void Lens::add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t size) {
   const Bundle& b = *bundle_;
-  if (kind == Need::Kind::thumb) {  // a broken thumbnail is treated as a missing one (an empty image)
+  if (kind == Need::Kind::thumb) {  // an empty one (not fetched) is treated as missing: that hit scores low
     if (id >= b.manifest.tokens) throw Error("thumbnail for no token (" + std::to_string(id) + ")", errc::bad_request);
     RgbImage img;
     if (size > 0) {
+      Need need;
+      if (!thumb_need(id, need)) throw Error("token " + std::to_string(id) + " has no thumbnail", errc::bad_request);
+      if (!thumb_matches(token_of(id).thumb, data, size))
+        throw Error(need.name + ": the thumbnail of token " + std::to_string(id) + " (bytes " + std::to_string(need.offset) + "-" +
+                        std::to_string(need.offset + need.bytes - 1) + ") does not match the catalogue (damaged pack, or from another bundle)",
+                    errc::bad_bundle);
       try {
         img = decode_image(data, size, b.manifest.model.background);
-      } catch (const Error&) {
+      } catch (const Error&) {  // (checked bytes the builder wrote: cannot happen short of a builder bug)
       }
     }
     if (thumbs_.count(id) == 0) thumb_order_.push_back(id);

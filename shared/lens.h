@@ -60,13 +60,14 @@ struct SuggestRequest {
   void validate() const;
 };
 
-// A bundle file a call needs before it can answer.
+// A bundle file (or, for a thumbnail, a byte range of one) a call needs before it can answer.
 struct Need {
   enum class Kind { shard, fragment, thumb };
   Kind kind;
   uint32_t id;       // partition, fragment or token index
-  std::string name;  // path relative to the bundle folder (checked: never leaves it)
-  uint64_t bytes;    // expected size (0 for thumbnails: not in any table yet)
+  std::string name;  // a file name from the manifest or the partition table (plain: never leaves the bundle)
+  uint64_t bytes;    // expected size (a thumbnail: its bytes within the pack)
+  uint64_t offset = 0;  // a thumbnail: where it starts in the pack `name` (hosts may fetch the range)
 };
 const char* kind_name(Need::Kind kind);
 Need::Kind parse_kind(const std::string& name);  // Error(bad_request) for an unknown kind
@@ -83,7 +84,7 @@ struct Answer {
   Circle circle;
   AlignGeometry placed;
   bool done() const { return needs.empty(); }
-  std::string to_json() const;  // {"need": [{"kind", "id", "name", "bytes"}...]} or the document
+  std::string to_json() const;  // {"need": [{"kind", "id", "name", "bytes"[, "offset"]}...]} or the document
 };
 
 struct LensSettings {
@@ -123,10 +124,14 @@ class Lens {
   Answer load_whole_catalogue();
   const Catalogue& whole_catalogue() const;  // after load_whole_catalogue() is done
 
-  // A part a need asked for. Shards and fragments are checked against the partition table
-  // (Error(bad_bundle) naming the file); a thumbnail may be empty or undecodable: that hit then
-  // just scores low in re-ranking.
+  // A part a need asked for. Shards and fragments are checked against the partition table, a
+  // thumbnail against its token's catalogue entry (size and digest): a mismatch is
+  // Error(bad_bundle) naming the file or pack. An empty thumbnail (the host could not fetch it)
+  // just makes that hit score low in re-ranking. Hosts also hand in the thumbnails they display.
   void add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t size);
+  // Token t's thumbnail as a need (a byte range of its pack); false if it has none.
+  // Error(bad_bundle) if its catalogue entry points outside the pack.
+  bool thumb_need(uint32_t t, Need& need) const;
 
  private:
   const TextIndex& text_index(const char* what, std::vector<Need>& needs);  // null needs = ready
@@ -145,6 +150,7 @@ class Lens {
   Catalogue whole_;  // partitioned bundles, once loaded
   bool have_whole_ = false;
   std::unique_ptr<TextIndex> text_;  // over the bundle's catalogue, or whole_
+  std::vector<std::string> pack_names_;  // thumbnail packs, in ThumbRef::pack order
   std::map<uint32_t, RgbImage> thumbs_;  // decoded result thumbnails by token
   std::deque<uint32_t> thumb_order_;     // insertion order, for eviction
 };

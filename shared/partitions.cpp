@@ -355,13 +355,20 @@ PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, in
     out.shards.push_back(sh.serialize(dim));
     L.shards.push_back(describe_part(out.shards.back()));
   }
+  serialize_fragments(out, cat);
+  out.head_catalogue = serialize_catalogue(cat.slice(0, 0));
+  return out;
+}
+
+void serialize_fragments(PartitionedParts& out, const Catalogue& cat) {
+  PartitionLayout& L = out.layout;
+  out.fragments.clear();
+  L.fragments.clear();
   for (size_t f = 0; f < cat.tokens.size(); f += L.fragment_tokens) {
     out.fragments.push_back(serialize_catalogue(cat.slice(f, L.fragment_tokens)));
     L.fragments.push_back(describe_part(out.fragments.back()));
   }
   out.table = L.serialize();
-  out.head_catalogue = serialize_catalogue(cat.slice(0, 0));
-  return out;
 }
 
 }  // namespace nftlens

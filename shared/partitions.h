@@ -113,5 +113,8 @@ struct PartitionedParts {
 };
 PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t partitions,
                                   uint32_t probe, uint32_t fragment_tokens, int threads, double max_ratio = 2.0);
+// (Re)serialise the catalogue fragments and the table from `cat` in partition order (the builder
+// again once the tokens know their thumbnails' places, which depend on the partitions).
+void serialize_fragments(PartitionedParts& parts, const Catalogue& cat);
 
 }  // namespace nftlens

@@ -60,7 +60,8 @@ class LensHost {
       files_.clear();
       lens_.reset();
       json files = json::array();
-      for (auto& f : manifest_->files) files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
+      for (auto& f : manifest_->files)  // (thumbnail packs are fetched per query, as needs)
+        if (nftlens::Manifest::loaded_at_open(f.role)) files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
       // The card as the manifest states it (parse_manifest has checked it); re-serialising the
       // parsed card would link ModelCard::to_json, which only the builder needs.
       return json({{"files", files}, {"model", nftlens::parse_json(text).at("model")}}).dump();

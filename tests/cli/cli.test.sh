@@ -155,7 +155,7 @@ PY
 cp -r "$T/b1" "$T/c3"; rm "$T/c3/$(ls "$T/c3" | grep '^recipe\.')"; r3=$(ls "$T/b3" | grep '^recipe\.'); cp "$T/b3/$r3" "$T/c3/$(ls "$T/b1" | grep '^recipe\.')"
 "$NFT" query "$T/c3" "$T/col/images/$orig" > "$T/e.txt" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "recipe" "$T/e.txt" && ok "a file swapped in from another bundle is refused" || no "swapped file refused" "$(cat "$T/e.txt")"
-cp -r "$T/b1" "$T/c4"; sed -i 's/"version": 1/"version": 0/' "$T/c4/manifest.json"
+cp -r "$T/b1" "$T/c4"; sed -i 's/"version": 2/"version": 0/' "$T/c4/manifest.json"
 "$NFT" info "$T/c4" > "$T/e.txt" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "version 0 is not supported" "$T/e.txt" && ok "an older format version is refused with its number" || no "old version refused" "$(cat "$T/e.txt")"
 
@@ -259,7 +259,8 @@ m = json.load(open(sys.argv[1]))
 L = m["layout"]
 assert L["kind"] == "partitioned" and L["partitions"] == int(sys.argv[2]) and 2 <= L["partitions"] <= 4, L
 assert L["fragments"] == int(sys.argv[3]) == 4 and L["default_probe"] == 1, L
-assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue"}, m["files"]
+assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue", "thumbs", "stats"}, m["files"]
+assert sum(f["role"] == "thumbs" for f in m["files"]) == L["partitions"], "one thumbnail pack per partition"
 assert m["counts"]["tokens"] == 60
 PY
 "$NFT" query "$T/pb" "$T/col/images/$orig" --json -k 3 > "$T/pq.json" 2>>"$T/log"
@@ -270,6 +271,41 @@ check "verify checks every shard and fragment" "$NFT" verify "$T/pb"
 cp -r "$T/pb" "$T/pc"; s1=$(ls "$T/pc" | grep '^shard\.' | head -1); printf '\x01' | dd of="$T/pc/$s1" bs=1 seek=40 conv=notrunc 2>/dev/null
 "$NFT" verify "$T/pc" > "$T/v.txt" 2>&1; rc=$?
 [ $rc != 0 ] && grep -q "MISMATCH.*$s1.*SHA-256" "$T/v.txt" && ok "verify names a damaged shard" || no "verify damaged shard" "rc=$rc $(cat "$T/v.txt" | tail -2)"
+# Every kind of file, damaged, is named by verify; query refuses each one it reads (every shard and
+# fragment with --probe all and k 1000; thumbnail packs: the range of the token it re-ranks; stats
+# are not read by query).
+python3 - "$NFT" "$T" "$T/col/images/$orig" <<'PY' && ok "each kind of bundle file damaged (one-index and partitioned): verify and query name it" || no "damage each kind of file"
+import json, os, re, shutil, subprocess, sys
+nft, T, img = sys.argv[1:]
+def run(*a): p = subprocess.run([nft, *a], capture_output=True, text=True); return p.returncode, p.stdout + p.stderr
+bad = []
+for src in (f"{T}/b1", f"{T}/pb"):
+    m = json.load(open(f"{src}/manifest.json"))
+    top = json.loads(run("query", src, img, "--json", "-k", "1")[1].splitlines()[0])["results"][0]
+    names = {f["name"]: f["role"] for f in m["files"]}
+    names.update({n: n.split(".")[0] for n in os.listdir(src) if re.match(r"^(shard|tokens)\.", n)})
+    for name, kind in names.items():
+        d = f"{T}/dmg"; shutil.rmtree(d, ignore_errors=True); shutil.copytree(src, d)
+        b = bytearray(open(f"{d}/{name}", "rb").read())
+        at = top["thumb"]["offset"] + 50 if name == top["thumb"]["pack"] else len(b) // 2
+        b[at] ^= 0x08; open(f"{d}/{name}", "wb").write(b)
+        rc, out = run("verify", d)
+        if rc != 1 or name not in out: bad.append(f"verify {kind} {name}: rc {rc} {out[-200:]}")
+        if kind in ("stats",) or (kind == "thumbs" and name != top["thumb"]["pack"]): continue
+        rc, out = run("query", d, img, "--json", "-k", "1000", *(["--probe", "1000"] if "layout" in m else []))
+        if rc == 0 or name not in out: bad.append(f"query {kind} {name}: rc {rc} {out[-200:]}")
+    print(src, len(names), "files damaged one by one")
+assert not bad, bad
+PY
+files=$(ls "$T/pb" | wc -l); parts=$(ls "$T/pb" | grep -cE '^(shard|tokens|thumbs)\.')
+"$NFT" info "$T/pb" --json > "$T/pinfo.json" 2>>"$T/log"
+python3 - "$T/pinfo.json" "$files" <<'PY' && ok "info --json: bytes_per_token_always < bytes_per_token_total, file_count = files on disk" || no "info always/total bytes" "$(head -c 300 "$T/pinfo.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert 0 < j["bytes_per_token_always"] < j["bytes_per_token_total"] == j["bytes_per_token_without_model"], j
+assert j["file_count"] == int(sys.argv[2]), (j["file_count"], sys.argv[2])
+assert {f["role"] for f in j["files"]} >= {"manifest", "recipe", "partitions", "catalogue", "thumbs", "stats", "shards", "fragments"}, j["files"]
+PY
 f1=$(ls "$T/pc" | grep '^tokens\.' | head -1); rm "$T/pc/$f1"
 "$NFT" verify "$T/pc" > "$T/v.txt" 2>&1; grep -q "$f1: missing" "$T/v.txt" && ok "verify names a missing catalogue fragment" || no "verify missing fragment"
 "$NFT" eval "$T/pb" "$Q/queries.csv" --json-out "$T/peval.json" > "$T/peval.txt" 2>&1 && grep -q overall "$T/peval.txt" && ok "eval runs on a partitioned bundle" || no "partitioned eval" "$(tail -2 "$T/peval.txt")"

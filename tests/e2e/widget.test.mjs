@@ -151,7 +151,7 @@ try {
       assert(await link.getAttribute('rel') === 'noopener noreferrer nofollow', 'link rel');
       assert(await link.getAttribute('target') === '_blank', 'link target');
       const thumb = await first.locator('img[part="thumb"]').evaluate((img) => ({ src: img.src, ok: img.complete }));
-      assert(thumb.src.startsWith(origin + '/bundle/thumbs/'), `thumb src ${thumb.src}`);
+      assert(thumb.src.startsWith('blob:') && thumb.ok, `thumb src ${thumb.src}`);  // (checked bytes of a thumbnail pack)
       const cards = await page.locator('nft-lens li[part~="card"]').count();
       assert(cards === 8, `${cards} cards for k=8`);
       const status = await page.locator('nft-lens [part="status"]').textContent();
@@ -168,20 +168,20 @@ try {
     const r = await page.evaluate(async () => {
       const el = document.querySelector('nft-lens');
       const t = await el.lens.token(42);
-      return el.search(el.lens.imageUrl(t)).then((res) => ({ id: res.results[0].token_id, match: res.match, want: t.token_id }));
+      return el.search(new URL(`/example/images/${t.token_id}.png`, location.href).href).then((res) => ({ id: res.results[0].token_id, match: res.match, want: t.token_id }));
     });
     assert(r.match && r.id === r.want, `search(url) found ${r.id}, expected ${r.want}`);
     const before = await page.evaluate(() => window.__nftlens.results);
-    await page.locator('nft-lens input[type="url"]').fill(`${origin}/bundle/thumbs/nouns/000007.png`);
+    await page.locator('nft-lens input[type="url"]').fill(`${origin}/example/images/000007.png`);
     await page.locator('nft-lens input[type="url"]').press('Enter');
     await page.waitForFunction((n) => window.__nftlens.results > n, before, { timeout: TIMEOUT });
     const token = await page.locator('nft-lens li[part~="card"] [part="token"]').first().textContent();
     assert(token === 'Token #000007', `URL field: first card ${token}`);
     // Relative URLs resolve against the page (/demo/), not the worker script.
-    const rel = await page.evaluate(() => document.querySelector('nft-lens').search('../bundle/thumbs/nouns/000011.png').then((res) => res.results[0].token_id));
+    const rel = await page.evaluate(() => document.querySelector('nft-lens').search('../example/images/000011.png').then((res) => res.results[0].token_id));
     assert(rel === '000011', `search(relative URL) found ${rel}`);
     // A URL that cannot be fetched: an alert, and the old results stay.
-    await page.locator('nft-lens input[type="url"]').fill(`${origin}/bundle/thumbs/no-such-image.png`);
+    await page.locator('nft-lens input[type="url"]').fill(`${origin}/example/images/no-such-image.png`);
     await page.locator('nft-lens input[type="url"]').press('Enter');
     await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
     const alert = await page.locator('nft-lens [role="alert"]').textContent();
@@ -230,7 +230,7 @@ try {
       if (u.protocol === 'blob:' || u.protocol === 'data:') continue;   // local, never leaves the tab
       if (u.origin !== origin) why.push('cross-origin');
       if (u.search || u.href.length > 512) why.push('query string');
-      if (!/^\/(bundle|src|dist|demo)\/[\w./-]+$/.test(u.pathname)) why.push('not a static file');
+      if (!/^\/(bundle|src|dist|demo|example)\/[\w./-]+$/.test(u.pathname)) why.push('not a static file');  // (example: URL searches above)
       if (why.length) bad.push(`${r.method()} ${r.url().slice(0, 120)} (${why.join(', ')})`);
     }
     assert(!bad.length, bad.join('; '));
@@ -455,7 +455,7 @@ try {
     assert(facts.includes(q.tokenId), `facts lack token ${q.tokenId}`);
     assert(await page.locator('#traits tr').count() >= 3, 'traits table is empty');
     assert((await page.locator('#query-img').getAttribute('src')).startsWith('blob:'), 'query image not shown');
-    assert((await page.locator('#match-img').getAttribute('src')).includes('/bundle/thumbs/'), 'match thumbnail not shown');
+    assert((await page.locator('#match-img').getAttribute('src')).startsWith('blob:'), 'match thumbnail not shown');
     await page.locator('#match-img').evaluate((img) => img.decode().catch(() => {}));
     await page.screenshot({ path: path.join(outDir, 'compare.png'), fullPage: true });
   });

@@ -121,7 +121,7 @@ int run(int argc, char** argv) {
     tk.token_id = st.token_id;
     tk.name = st.name;
     tk.image = st.image_ref;
-    tk.thumb = "thumbs/" + st.token_id + ".webp";
+    tk.thumb = ThumbRef{0, 2400, 2400ull * i, {1, 2, 3, 4, 5, 6, 7, 8}};
     tk.external_url = i == 1 ? "javascript:alert(1)" : "https://example.org/" + st.token_id;
     tk.description = cat.intern(st.description);
     for (auto& [k, v] : st.traits) tk.traits.emplace_back(cat.intern(k), cat.intern(v));

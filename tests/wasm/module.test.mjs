@@ -56,10 +56,11 @@ function searchWithThumbs(opts, l = lens, dir = bundleDir) {
   for (let round = 0; round < 4; round++) {
     const r = parse(l.search(JSON.stringify(opts)));
     if (!r.need) return { ...r, thumbs };
-    for (const n of r.need) {
-      assert(n.kind === 'thumb' && n.name.startsWith('thumbs/'), JSON.stringify(n));
+    for (const n of r.need) {  // a byte range of a thumbnail pack
+      assert(n.kind === 'thumb' && /^thumbs\.[0-9a-f]{16}\.bin$/.test(n.name) && n.offset >= 0 && n.bytes > 0, JSON.stringify(n));
       const f = path.join(dir, n.name);
-      const add = parse(l.addPart('thumb', n.id, fs.existsSync(f) ? new Uint8Array(fs.readFileSync(f)) : new Uint8Array(0)));
+      const bytes = fs.existsSync(f) ? new Uint8Array(fs.readFileSync(f)).slice(n.offset, n.offset + n.bytes) : new Uint8Array(0);
+      const add = parse(l.addPart('thumb', n.id, bytes));
       assert(!add.error, add.error);
       thumbs++; thumbsAsked++;
     }
@@ -148,7 +149,7 @@ for (const t of ['jpeg', 'screenshot', 'crop', 'phone', 'pfp', 'post', 'sticker'
   });
 }
 
-await test('re-ranking: missing or broken thumbnails are not errors, and are asked for once', async () => {
+await test('re-ranking: missing thumbnails are not errors and are asked for once; a damaged one is refused naming its pack', async () => {
   const { lens: l2 } = loadBundle(bundleDir);
   const q = parse(l2.beginQueryEncoded(new Uint8Array(fs.readFileSync(path.join(qdir, pick('crop')[0])))));
   assert(!q.error, q.error);
@@ -158,7 +159,9 @@ await test('re-ranking: missing or broken thumbnails are not errors, and are ask
   }
   const first = parse(l2.search(JSON.stringify({ k: 5, rerank: 10 })));
   assert(first.need && first.need.length === 10, JSON.stringify(first).slice(0, 200));
-  first.need.forEach((n, i) => parse(l2.addPart('thumb', n.id, i % 2 ? new Uint8Array([1, 2, 3]) : new Uint8Array(0))));
+  const damaged = parse(l2.addPart('thumb', first.need[1].id, new Uint8Array([1, 2, 3])));
+  assert(damaged.code === 'bad_bundle' && damaged.error.includes(first.need[1].name) && /does not match/.test(damaged.error), JSON.stringify(damaged));
+  first.need.forEach((n) => parse(l2.addPart('thumb', n.id, new Uint8Array(0))));
   const r = parse(l2.search(JSON.stringify({ k: 5, rerank: 10 })));
   assert(!r.need && !r.error && r.results.length === 5, JSON.stringify(r).slice(0, 200));
   // No thumbnail for the first hit: nothing could be placed, the order is the global one.
@@ -218,7 +221,7 @@ await test('corrupt bundles are refused with the file named', () => {
   assert(/size is 10 bytes/.test(trunc), trunc);
   const l = new core.Lens();
   assert(/not valid JSON/.test(parse(l.openManifest('{oops')).error), 'bad json');
-  assert(/version 7 is not supported/.test(parse(l.openManifest(fs.readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8').replace('"version": 1', '"version": 7'))).error), 'version');
+  assert(/version 7 is not supported/.test(parse(l.openManifest(fs.readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8').replace('"version": 2', '"version": 7'))).error), 'version');
 });
 
 // A partitioned bundle (same tokens, 8 partitions, 2 probed): the core asks for the parts a query
@@ -232,7 +235,8 @@ async function partitionedSearch(plens, file, options, mutate = (p, b) => b) {
     if (!r.need) return { r, asked };
     for (const part of r.need) {
       asked.push(part);
-      const bytes = mutate(part, new Uint8Array(fs.readFileSync(path.join(partDir, part.name))));
+      const whole = new Uint8Array(fs.readFileSync(path.join(partDir, part.name)));
+      const bytes = mutate(part, part.kind === 'thumb' ? whole.slice(part.offset, part.offset + part.bytes) : whole);  // (thumbnails: a range)
       const a = parse(plens.addPart(part.kind, part.id, bytes));
       if (a.error) return { r: a, asked };
     }
@@ -276,13 +280,14 @@ await test('partitioned bundle: loads the head only, same results as nftlens que
   assert(/not available on a partitioned bundle/.test(refused.error) && refused.code === 'unsupported', 'text search refused clearly, with its code');
 });
 
-await test('partitioned bundle: a damaged shard or fragment is refused with its file named', async () => {
-  const fresh = loadBundle(partDir);
+await test('partitioned bundle: a damaged shard, fragment or thumbnail pack is refused with its file named', async () => {
   const file = path.join(qdir, pick('jpeg')[0]);
-  for (const kind of ['shard', 'fragment']) {
-    const l = kind === 'shard' ? fresh : loadBundle(partDir);
+  const named = { shard: /shard\.[0-9a-f]{16}\.bin: SHA-256 does not match/, fragment: /tokens\.[0-9a-f]{16}\.bin: SHA-256 does not match/,
+    thumb: /thumbs\.[0-9a-f]{16}\.bin: the thumbnail of token \d+ .*does not match the catalogue/ };
+  for (const kind of ['shard', 'fragment', 'thumb']) {
+    const l = loadBundle(partDir);
     const { r } = await partitionedSearch(l.lens, file, { k: 3 }, (p, b) => { if (p.kind === kind) b[b.length >> 1] ^= 1; return b; });
-    assert(r.error && r.error.includes(kind === 'shard' ? 'shard.' : 'tokens.') && /SHA-256 does not match/.test(r.error), `${kind}: ${r.error}`);
+    assert(r.error && named[kind].test(r.error) && r.code === 'bad_bundle', `${kind}: ${r.error}`);
   }
 });
 

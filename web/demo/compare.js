@@ -25,7 +25,9 @@ function el(tag, text, className) {
 }
 const str = (v) => (v === undefined || v === null ? '' : String(v));
 const pct = (x) => `${(Math.max(0, Math.min(1, Number(x) || 0)) * 100).toFixed(1)}%`;
+// http(s), or an object URL the lens made of a checked thumbnail.
 function httpUrl(v) {
+  if (typeof v === 'string' && v.startsWith(`blob:${location.origin}/`)) return v;
   if (typeof v !== 'string' || !/^https?:\/\//i.test(v)) return '';
   try { const u = new URL(v); return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : ''; } catch { return ''; }
 }

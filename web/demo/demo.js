@@ -24,8 +24,8 @@ example.addEventListener('click', async () => {
   try {
     const index = Math.floor(Math.random() * lens.info().tokens);
     const token = await lens.token(index);
-    const url = lens.imageUrl(token);
-    if (url) await el.search(url);
+    const input = token.thumb_blob || lens.imageUrl(token);  // (its checked thumbnail, or its image URL)
+    if (input) await el.search(input);
   } catch {
     // the element shows the error
   } finally {

@@ -3,7 +3,7 @@
 //   const { match, results, timings } = await lens.searchImage(file, { k: 10, collections: ['nouns'] });
 // The image is decoded, embedded and searched inside the worker: it is never uploaded.
 export class NftLens {
-  #worker; #pending = new Map(); #next = 1; #info;
+  #worker; #pending = new Map(); #next = 1; #info; #thumbUrls = new Map();
 
   constructor(worker, info) {
     this.#worker = worker;
@@ -58,11 +58,24 @@ export class NftLens {
   traitStats(collection = -1) { return this.#call('traitStats', { collection }); }
   /** Descriptors of the last query (Float32Array; for parity tests). */
   lastDescriptors() { return this.#call('descriptors'); }
-  /** Resolve a token's thumbnail/image to a URL a page may display (bundle-relative or http(s) only). */
+  /**
+   * A URL a page may display for a token: its thumbnail (an object URL of the checked bytes the
+   * worker attached as `thumb_blob`; the last 256 are kept, older ones revoked), else its image if
+   * http(s)/ipfs, else ''.
+   */
   imageUrl(token) {
-    if (token.thumb) {
-      const u = new URL(token.thumb, this.bundleUrl).href;  // must stay inside the bundle
-      if (u.startsWith(this.bundleUrl)) return u;
+    if (token.thumb_blob && token.thumb) {
+      const key = `${token.thumb.pack}:${token.thumb.offset}`;
+      let url = this.#thumbUrls.get(key);
+      if (!url) url = URL.createObjectURL(token.thumb_blob);
+      this.#thumbUrls.delete(key);
+      this.#thumbUrls.set(key, url);
+      for (const [k, old] of this.#thumbUrls) {
+        if (this.#thumbUrls.size <= 256) break;
+        URL.revokeObjectURL(old);
+        this.#thumbUrls.delete(k);
+      }
+      return url;
     }
     if (/^https?:\/\//i.test(token.image)) return token.image;
     if (/^ipfs:\/\//i.test(token.image)) return 'https://ipfs.io/ipfs/' + token.image.slice(7).replace(/^ipfs\//, '');

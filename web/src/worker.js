@@ -103,15 +103,72 @@ async function beginQuery(input) {
   return coreResult(lens.beginQueryRGBA(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), bitmap.width, bitmap.height));
 }
 
-// A missing or unreadable thumbnail is not an error: the core then ranks that hit last among the
-// re-ranked ones (empty bytes).
-async function fetchThumb(url) {
+// Thumbnails are byte ranges of content-hashed packs (thumbs.<hash>.bin). Each is fetched with an
+// HTTP Range request; a host that ignores Range answers 200 with the whole pack, which is then
+// kept (a few at a time) and sliced for every later thumbnail of that pack. The core checks each
+// thumbnail against its catalogue entry (size + digest) when it is handed over, so a damaged pack
+// is refused by name. A thumbnail that cannot be fetched at all is handed over empty: that hit just
+// ranks low in re-ranking, and its card shows no image.
+let rangeSupport = null;      // null: not known yet; true: the host answers 206; false: it answers 200
+const wholePacks = new Map(); // pack URL -> Promise<Uint8Array> (hosts without Range), most recent last
+const thumbBytes = new Map(); // "pack:offset" -> checked thumbnail bytes, for the result cards
+const kWholePacks = 4, kThumbBytes = 512;
+
+function remember(map, key, value, max) {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value);
+}
+function wholePack(url) {
+  if (!wholePacks.has(url)) {
+    const p = fetch(url).then(async (res) => {
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return new Uint8Array(await res.arrayBuffer());
+    });
+    p.catch(() => wholePacks.delete(url));
+    remember(wholePacks, url, p, kWholePacks);
+  }
+  return wholePacks.get(url);
+}
+async function fetchRange(part) {
+  const url = new URL(part.name, base).href;
+  const end = part.offset + part.bytes;
   try {
-    const res = await fetch(url);
-    return res.ok ? new Uint8Array(await res.arrayBuffer()) : new Uint8Array(0);
+    if (rangeSupport === false || wholePacks.has(url)) return (await wholePack(url)).slice(part.offset, end);
+    const res = await fetch(url, { headers: { Range: `bytes=${part.offset}-${end - 1}` } });
+    if (res.status === 206) {
+      rangeSupport = true;
+      return new Uint8Array(await res.arrayBuffer());
+    }
+    if (!res.ok) return new Uint8Array(0);
+    rangeSupport = false;  // the whole pack came back: keep it for the other thumbnails
+    const whole = new Uint8Array(await res.arrayBuffer());
+    remember(wholePacks, url, Promise.resolve(whole), kWholePacks);
+    return whole.slice(part.offset, end);
   } catch {
     return new Uint8Array(0);
   }
+}
+// Ranges of one pack: while it is not known whether the host honours Range, the first range of
+// each pack goes alone, so that a host sending whole packs sends each pack once.
+async function fetchThumbs(parts) {
+  const out = new Map();
+  const byPack = new Map();
+  for (const p of parts) byPack.set(p.name, [...(byPack.get(p.name) || []), p]);
+  await Promise.all([...byPack.values()].map(async (list) => {
+    let rest = list;
+    if (rangeSupport === null) {
+      out.set(list[0], await fetchRange(list[0]));
+      rest = list.slice(1);
+    }
+    await Promise.all(rest.map(async (p) => out.set(p, await fetchRange(p))));
+  }));
+  return out;
+}
+// Hand a thumbnail to the core (which checks it) and keep the checked bytes for the cards.
+function addThumb(part, bytes) {
+  coreResult(lens.addPart('thumb', part.id, bytes));
+  if (bytes.length) remember(thumbBytes, `${part.name}:${part.offset}`, bytes, kThumbBytes);
 }
 
 // The core answers {"need": [parts]} until it holds every bundle part a call needs: the shards a
@@ -124,20 +181,38 @@ async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
     if (!r.need) return r;
     if (round > 8) throw codedError('bundle parts could not be loaded', 'bad_bundle');
     const t0 = performance.now();
-    await Promise.all(r.need.map(async (part) => {
-      if (part.kind === 'thumb') {  // result thumbnails for re-ranking: plain files, HTTP-cached
-        const bytes = await fetchThumb(new URL(part.name, base).href);
-        coreResult(lens.addPart(part.kind, part.id, bytes));
-        fetched.thumbs = (fetched.thumbs || 0) + 1;
-        fetched.thumbBytes = (fetched.thumbBytes || 0) + bytes.length;
-        return;
-      }
+    const thumbs = r.need.filter((p) => p.kind === 'thumb');
+    const got = await fetchThumbs(thumbs);
+    for (const p of thumbs) {
+      addThumb(p, got.get(p));
+      fetched.thumbs = (fetched.thumbs || 0) + 1;
+      fetched.thumbBytes = (fetched.thumbBytes || 0) + got.get(p).length;
+    }
+    await Promise.all(r.need.filter((p) => p.kind !== 'thumb').map(async (part) => {
       await fetchImmutable(new URL(part.name, base).href, (b) => coreResult(lens.addPart(part.kind, part.id, b)));
       fetched.parts++;
       fetched.bytes += part.bytes;
     }));
     fetched.ms += performance.now() - t0;
   }
+}
+
+// Result cards show each token's thumbnail: attach its checked bytes as a Blob (`thumb_blob`; the
+// page makes an object URL of it), fetching those re-ranking did not already bring.
+async function attachThumbs(results) {
+  const missing = [];
+  for (const t of results || []) {
+    if (!t.thumb) continue;
+    const part = { kind: 'thumb', id: t.index, name: t.thumb.pack, offset: t.thumb.offset, bytes: t.thumb.bytes };
+    if (!thumbBytes.has(`${part.name}:${part.offset}`)) missing.push(part);
+  }
+  const got = await fetchThumbs(missing);
+  for (const p of missing) addThumb(p, got.get(p));
+  for (const t of results || []) {
+    const bytes = t.thumb && thumbBytes.get(`${t.thumb.pack}:${t.thumb.offset}`);
+    if (bytes) t.thumb_blob = new Blob([bytes], { type: 'image/png' });
+  }
+  return results;
 }
 
 // request: only the options the caller set ({k, rerank, probe, ef, exact, collections, filter,
@@ -163,6 +238,7 @@ async function search({ image, request = {} }) {
   const fetched = { parts: 0, bytes: 0, ms: 0 };
   const result = await withParts(() => lens.search(JSON.stringify(request)), fetched);
   const t3 = performance.now();
+  await attachThumbs(result.results);
   result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2 - fetched.ms, fetch: fetched.ms, total: t3 - t0 };
   if (info.partitioned) result.fetched = { parts: fetched.parts, bytes: fetched.bytes };
   if (fetched.thumbs) result.thumbs = { fetched: fetched.thumbs, bytes: fetched.thumbBytes };
@@ -173,13 +249,14 @@ async function search({ image, request = {} }) {
 const ops = {
   open,
   search,
-  token: ({ index }) => withParts(() => lens.token(index)),
+  token: async ({ index }) => (await attachThumbs([await withParts(() => lens.token(index))]))[0],
   traitStats: ({ collection = -1 }) => withParts(() => lens.traitStats(collection)),
   descriptors: () => lens.descriptors(),
   textSearch: async ({ request }) => {
     const t0 = performance.now();
     const r = await withParts(() => lens.textSearch(JSON.stringify(request)));
     r.timings = { search: performance.now() - t0 };
+    await attachThumbs(r.results);
     return r;
   },
   suggest: ({ request }) => withParts(() => lens.suggest(JSON.stringify(request))),

@@ -22,8 +22,10 @@ export interface Token {
   description: string;
   /** The image as listed in the metadata: a bundle-relative path, http(s) or ipfs:// URL. */
   image: string;
-  /** Bundle-relative thumbnail path, or '' when the bundle has none. */
-  thumb: string;
+  /** Where the 96 px thumbnail sits: a byte range of a thumbnail pack of the bundle; null if none. */
+  thumb: { pack: string; offset: number; bytes: number } | null;
+  /** The thumbnail's bytes (PNG), fetched and checked by the worker; display with `lens.imageUrl(token)`. */
+  thumb_blob?: Blob;
   external_url: string;
   /** Marketplace link built by the bundle builder. Untrusted: check it is http(s) before use. */
   link: string;
@@ -247,8 +249,9 @@ export declare class NftLens {
   traitStats(collection?: number): Promise<TraitStats>;
   /** Descriptors of the last query (for parity tests); null before the first search. */
   lastDescriptors(): Promise<Float32Array | null>;
-  /** A displayable URL for a token's thumbnail or image (bundle-relative, http(s), ipfs via a gateway) or ''. */
-  imageUrl(token: Pick<Token, 'thumb' | 'image'>): string;
+  /** A displayable URL for a token: an object URL of its checked thumbnail (`thumb_blob`), else its
+   *  http(s) image, `ipfs://` via a gateway, or ''. */
+  imageUrl(token: Pick<Token, 'thumb' | 'image' | 'thumb_blob'>): string;
   /** Stop the worker; pending calls reject. */
   close(): void;
 }

@@ -266,12 +266,16 @@ TEST_CASE("bundle folder: write, load with verification, and damage on disk") {
   parts.recipe = tb.files.at("recipe");
   parts.index = tb.files.at("index");
   parts.catalogue = tb.files.at("catalogue");
-  parts.extra["thumbs/alpha/1.png"] = {1, 2, 3};
+  parts.packs.push_back({1, 2, 3});
+  parts.stats.push_back({"alpha", {'{', '}'}});
   const Bundle orig = load_bundle(parse_manifest(tb.manifest_json), tb.files);
   write_bundle_dir(dir, tb.card, orig.recipe, orig.index, orig.catalogue, parts);
   CHECK(fs::exists(dir / "manifest.json"));
-  CHECK(fs::exists(dir / "thumbs/alpha/1.png"));
   const Bundle b = load_bundle_dir(dir);
+  REQUIRE(b.manifest.packs.size() == 1);  // packs and stats are listed, not loaded
+  CHECK(fs::file_size(dir / b.manifest.packs[0].name) == 3);
+  CHECK(fs::exists(dir / b.manifest.file("stats").name));
+  CHECK(b.manifest.file("stats").name.rfind("stats-alpha.", 0) == 0);
   CHECK(b.index.size() == 20);
   CHECK(b.catalogue.tokens.size() == 20);
   CHECK(serialize_recipe(b.recipe) == parts.recipe);

@@ -10,6 +10,7 @@
 #include "lens.h"
 #include "search.h"
 #include "sha256.h"
+#include "thumb_pack.h"
 
 using namespace nftlens;
 using json = nlohmann::json;
@@ -26,24 +27,38 @@ std::string failure(const std::function<void()>& f, std::string* code = nullptr)
   return "";
 }
 
-// The shared test bundle with a thumbnail path on every token, and the thumbnails' PNG bytes.
+// The shared test bundle with every token's thumbnail in one of two packs (first and second half).
 struct ThumbBundle {
   testutil::TestBundle tb;
   std::map<std::string, std::vector<uint8_t>> files;
-  std::map<std::string, std::vector<uint8_t>> thumbs;  // name -> PNG
+  std::map<std::string, std::vector<uint8_t>> packs;  // name -> bytes
   Bundle load() const { return load_bundle(parse_manifest(tb.manifest_json), files); }
+  std::vector<uint8_t> range(const Need& n) const {
+    const auto& p = packs.at(n.name);
+    return std::vector<uint8_t>(p.begin() + long(n.offset), p.begin() + long(n.offset + n.bytes));
+  }
 };
 const ThumbBundle& thumb_bundle() {
   static const ThumbBundle B = [] {
     ThumbBundle b{testutil::make_test_bundle(20), {}, {}};
     Catalogue cat = b.tb.catalogue;
-    for (uint32_t t = 0; t < cat.tokens.size(); ++t) {
-      cat.tokens[t].thumb = "thumbs/" + cat.collections[cat.tokens[t].collection].slug + "/" + std::to_string(t) + ".png";
-      b.thumbs[cat.tokens[t].thumb] = testutil::encode_png(b.tb.images[t]);
+    json m = json::parse(b.tb.manifest_json);
+    const uint32_t half = uint32_t(cat.tokens.size() / 2);
+    for (uint32_t first : {0u, half}) {
+      std::vector<std::vector<uint8_t>> pngs;
+      for (uint32_t t = first; t < first + half; ++t) pngs.push_back(testutil::encode_png(b.tb.images.at(t)));
+      std::vector<const std::vector<uint8_t>*> ptrs;
+      for (auto& p : pngs) ptrs.push_back(&p);
+      std::vector<ThumbRef> refs;
+      const auto pack = make_thumb_pack(ptrs, first / half, refs);
+      for (uint32_t i = 0; i < half; ++i) cat.tokens[first + i].thumb = refs[i];
+      const std::string sha = sha256_hex(pack.data(), pack.size());
+      const std::string name = hashed_name("thumbs", "bin", sha);
+      b.packs[name] = pack;
+      m["files"].push_back({{"role", "thumbs"}, {"name", name}, {"bytes", pack.size()}, {"sha256", sha}});
     }
     b.files = b.tb.files;
     b.files["catalogue"] = serialize_catalogue(cat);
-    json m = json::parse(b.tb.manifest_json);
     for (auto& f : m["files"])
       if (f["role"] == "catalogue") {
         f["bytes"] = b.files["catalogue"].size();
@@ -94,12 +109,19 @@ TEST_CASE("lens: re-ranking asks for the candidates' thumbnails once, then answe
   req.rerank = 12;
   Answer a = lens.search(q, req);
   REQUIRE(a.needs.size() == 12);  // one per re-ranked candidate, none for the rest
-  for (const Need& n : a.needs) {
+  for (const Need& n : a.needs) {  // a byte range of one of the two packs
     CHECK(n.kind == Need::Kind::thumb);
-    CHECK(is_thumb_path(n.name));
+    REQUIRE(B.packs.count(n.name) == 1);
+    CHECK(n.offset + n.bytes <= B.packs.at(n.name).size());
+    CHECK(n.name == lens.bundle().manifest.packs[n.id / (lens.bundle().catalogue.tokens.size() / 2)].name);
   }
-  CHECK(json::parse(a.to_json())["need"].size() == 12);
-  for (const Need& n : a.needs) lens.add_part(n.kind, n.id, B.thumbs.at(n.name).data(), B.thumbs.at(n.name).size());
+  const json needs = json::parse(a.to_json())["need"];
+  CHECK(needs.size() == 12);
+  CHECK(needs[0]["offset"].is_number());
+  for (const Need& n : a.needs) {
+    const auto bytes = B.range(n);
+    lens.add_part(n.kind, n.id, bytes.data(), bytes.size());
+  }
   a = lens.search(q, req);
   REQUIRE(a.done());
   REQUIRE(a.hits.size() == 3);
@@ -108,6 +130,8 @@ TEST_CASE("lens: re-ranking asks for the candidates' thumbnails once, then answe
   const json doc = json::parse(a.json);
   CHECK(doc["results"].size() == 3);
   CHECK(doc["results"][0]["alignment"].is_number());
+  CHECK(doc["results"][0]["thumb"]["pack"] == lens.bundle().manifest.packs[0].name);  // (token 7: the first pack)
+  CHECK(doc["results"][0]["thumb"]["bytes"].get<uint32_t>() == lens.bundle().catalogue.tokens[7].thumb.bytes);
   CHECK_FALSE(doc.contains("facets"));
   // Held now: asked again, nothing is needed.
   CHECK(lens.search(q, req).done());
@@ -120,8 +144,19 @@ TEST_CASE("lens: re-ranking asks for the candidates' thumbnails once, then answe
   REQUIRE(plain.hits.size() == first.size());
   for (size_t i = 0; i < first.size(); ++i) CHECK(plain.hits[i].token == first[i].token);
   CHECK(json::parse(plain.json)["results"][0].count("alignment") == 0);
-  // A broken thumbnail is not an error (that hit just scores low); one for no token is refused.
-  CHECK_NOTHROW(lens.add_part(Need::Kind::thumb, 3, reinterpret_cast<const uint8_t*>("junk"), 4));
+  // A thumbnail that could not be fetched (empty) is not an error: that hit just scores low. A
+  // damaged one is refused naming its pack; one for no token too.
+  CHECK_NOTHROW(lens.add_part(Need::Kind::thumb, 3, nullptr, 0));
+  Need n3;
+  REQUIRE(lens.thumb_need(3, n3));
+  auto damaged = B.range(n3);
+  damaged[damaged.size() / 2] ^= 0x40;
+  std::string code;
+  const std::string why = failure([&] { lens.add_part(Need::Kind::thumb, 3, damaged.data(), damaged.size()); }, &code);
+  CHECK(why.find(n3.name) != std::string::npos);
+  CHECK(why.find("does not match") != std::string::npos);
+  CHECK(code == errc::bad_bundle);
+  CHECK(failure([&] { lens.add_part(Need::Kind::thumb, 3, damaged.data(), damaged.size() - 1); }).find(n3.name) != std::string::npos);
   CHECK(failure([&] { lens.add_part(Need::Kind::thumb, 100000, nullptr, 0); }).find("no token") != std::string::npos);
   CHECK(failure([&] { lens.add_part(Need::Kind::shard, 0, nullptr, 0); }).find("not partitioned") != std::string::npos);
 }

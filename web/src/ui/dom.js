@@ -27,6 +27,13 @@ export function svg(tag, attrs = {}, ...children) {
 }
 
 /** An http(s) URL string or '' (for links and remote images from the bundle: attacker-controlled). */
+/** An image URL a card may load: http(s), or a blob: URL of this page's origin (the lens makes
+ *  those of the thumbnails it fetched and checked). */
+export function safeImageUrl(value) {
+  if (typeof value === 'string' && value.startsWith(`blob:${location.origin}/`)) return value;
+  return safeHttpUrl(value);
+}
+
 export function safeHttpUrl(value) {
   if (typeof value !== 'string' || !/^https?:\/\//i.test(value)) return '';
   try {

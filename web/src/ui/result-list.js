@@ -1,7 +1,7 @@
 // The results: a heading that says what was found — the core's verdict for an image ("This is …",
 // "Looks like a token of …, but not one in this bundle", "No NFT we know"), or "3 tokens for “…”"
 // for words — and the <ol> of result cards (only an identified token's card is styled as the answer).
-import { h, safeHttpUrl, str } from './dom.js';
+import { h, safeImageUrl, str } from './dom.js';
 import { resultCard, displayName } from './result-card.js';
 
 export class ResultList {
@@ -21,12 +21,12 @@ export class ResultList {
     this.heading.textContent = '';
   }
 
-  /** A thumbnail URL the page may load (the lens vets bundle paths; only http(s) gets through). */
+  /** A thumbnail URL the page may load (the lens's object URL of a checked thumbnail, or http(s)). */
   #imageUrl(r) {
     const lens = this.#controller.lens;
     let url = '';
     try { url = lens ? lens.imageUrl(r) : ''; } catch { url = ''; }
-    return safeHttpUrl(url);
+    return safeImageUrl(url);
   }
 
   render({ kind, result, words = '', chips = [] }) {
