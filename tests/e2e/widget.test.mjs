@@ -180,12 +180,13 @@ try {
     // Relative URLs resolve against the page (/demo/), not the worker script.
     const rel = await page.evaluate(() => document.querySelector('nft-lens').search('../bundle/thumbs/nouns/000011.png').then((res) => res.results[0].token_id));
     assert(rel === '000011', `search(relative URL) found ${rel}`);
-    // A URL that cannot be fetched: an alert, and the old results stay.
+    // A URL that cannot be fetched: an alert, and the old results go (they are not its answer).
     await page.locator('nft-lens input[type="url"]').fill(`${origin}/bundle/thumbs/no-such-image.png`);
     await page.locator('nft-lens input[type="url"]').press('Enter');
     await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
     const alert = await page.locator('nft-lens [role="alert"]').textContent();
     assert(/404/.test(alert), `alert for a missing image URL: "${alert}"`);
+    assert(await page.locator('nft-lens li[part~="card"]').count() === 0, 'old results kept under the error');
     await page.evaluate(() => { window.__nftlens.errors.length = 0; });
   });
 
@@ -216,6 +217,40 @@ try {
     const text = await alert.textContent();
     assert(text.length > 5, `alert text "${text}"`);
     await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+  });
+
+  // Issue #19, 1: the results of the previous image must not stay under the error of a failed one,
+  // and its facets must not re-run the failed file.
+  const failedSearchLeavesNothing = async (what) => {
+    const el = (sel) => page.locator(`nft-lens ${sel}`);
+    assert(await el('[role="alert"]').isVisible(), `${what}: alert not visible`);
+    assert(await el('li[part~="card"]').count() === 0, `${what}: ${await el('li[part~="card"]').count()} old result cards kept`);
+    assert(await el('[part="heading"]').isHidden(), `${what}: old heading kept: "${await el('[part="heading"]').textContent()}"`);
+    assert(await el('[part~="facet"]').count() === 0 && await el('[part="facets"]').isHidden(), `${what}: old facets kept`);
+    assert(await page.evaluate(() => document.querySelector('nft-lens').lastResult) === null, `${what}: lastResult kept`);
+  };
+  await test('a failed image search clears the previous results and facets (unreadable file, refused file)', async () => {
+    for (const [what, file] of [
+      ['unreadable file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') }],
+      ['not an image', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') }],
+    ]) {
+      await searchFile(page, queries[0].file);
+      assert(await page.locator('nft-lens li[part~="card"]').count() > 0 && await page.locator('nft-lens [part~="facet"]').count() > 0, 'no results/facets to start from');
+      const before = await resultCount(page);
+      await page.locator('nft-lens input[part="file-input"]').setInputFiles(file);
+      await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+      await failedSearchLeavesNothing(what);
+      if (what === 'not an image') {
+        assert(/not an image/.test(await page.locator('nft-lens [role="alert"]').textContent()), 'alert does not say why');
+        assert(await page.locator('nft-lens img[part="preview"]').isHidden(), 'the previous query image is still shown');
+      }
+      // The collection menu re-runs "the current search": there is none now, so nothing runs.
+      await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+      await page.locator('nft-lens select[part="filter"]').evaluate((s) => { s.value = ''; s.dispatchEvent(new Event('change')); });
+      await page.waitForTimeout(300);
+      const after = await page.evaluate(() => ({ results: window.__nftlens.results, errors: window.__nftlens.errors.length }));
+      assert(after.results === before && after.errors === 0, `${what}: the failed file was searched again`);
+    }
   });
 
   await test('no request after ready carries the image (GETs of same-origin static files only)', async () => {

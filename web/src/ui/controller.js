@@ -16,8 +16,10 @@
 //   search {kind}        a search was queued (busy; clear the error)
 //   done                 the newest search settled (not busy)
 //   results {kind, result, words, chips}   its result, to show
-//   searchfailed {error} it failed (an `error` event follows; a search that waited on a failed
-//                        load emits neither: loaderror already said so)
+//   searchfailed {kind, error, refused}  it failed, or its input was refused before it ran
+//                        (refused); its results and any it replaced are gone (an `error` event
+//                        follows; a search that waited on a failed load emits neither: loaderror
+//                        already said so)
 //   cleared              the last filter of a filters-only search went: nothing is searched any more
 //   needquery            a text search with nothing to search for
 //   error {message}      something to show in the alert (and to fire as nftlens-error)
@@ -162,6 +164,14 @@ export class LensController extends EventTarget {
     try {
       checkInput(input, this.#baseURI());
     } catch (err) {
+      if (remember) {
+        // A new image that cannot be searched replaces the old answer: showing the previous
+        // results under its error would read as its answer. A search still running loses the screen.
+        this.#searchSeq++;
+        if (this.#busy) this.#searchDone();
+        this.#forgetResults(true);
+        this.#emit('searchfailed', { kind: 'image', error: err, refused: true });
+      }
       this.fail(messageOf(err));
       return Promise.reject(err);
     }
@@ -253,12 +263,22 @@ export class LensController extends EventTarget {
     }, (err) => {
       if (current()) {
         this.#searchDone();
+        this.#forgetResults(kind === 'image');
         if (err && err.reported) return Promise.reject(err);
-        this.#emit('searchfailed', { error: err });
+        this.#emit('searchfailed', { kind, error: err, refused: false });
         this.fail(messageOf(err));
       }
       throw err;
     });
+  }
+
+  /** After a failed search nothing on screen can be refined: a facet or the collection menu must
+   *  not re-run the failed image. Its filters go with it (an image's chips belong to that image). */
+  #forgetResults(image) {
+    this.#lastResult = null;
+    this.#mode = null;
+    this.#lastInput = null;
+    if (image && this.#chips.length) this.setChips([]);
   }
 
   #searchDone() {

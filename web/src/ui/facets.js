@@ -24,7 +24,7 @@ export class FacetPanel {
       // Only results the controller can search again can be narrowed (not a transferred ImageBitmap).
       this.render(controller.refinable ? facetsOf(result) : null, list);
     });
-    for (const type of ['load', 'cleared']) controller.addEventListener(type, () => this.render(null, []));
+    for (const type of ['load', 'cleared', 'searchfailed']) controller.addEventListener(type, () => this.render(null, []));
   }
 
   render(facets, list) {

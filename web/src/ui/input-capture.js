@@ -103,6 +103,8 @@ export class ImageInput {
     // The drop zone shows progress while a bundle loads or a search runs.
     const busy = (on) => drop.classList.toggle('busy', on);
     controller.addEventListener('image', ({ detail: { input } }) => this.setPreview(input));
+    // A refused file (not an image, too large) never became the query: don't leave the old one shown.
+    controller.addEventListener('searchfailed', ({ detail: { refused } }) => { if (refused) this.setPreview(null); });
     controller.addEventListener('load', () => busy(true));
     controller.addEventListener('ready', ({ detail: { searching } }) => { if (!searching) busy(false); });
     controller.addEventListener('loaderror', () => busy(false));

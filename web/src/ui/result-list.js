@@ -12,7 +12,7 @@ export class ResultList {
     this.heading = h('h2', { class: 'heading', part: 'heading', hidden: true, id: 'heading' });
     this.list = h('ol', { class: 'results', part: 'results', 'aria-labelledby': 'heading' });
     controller.addEventListener('results', ({ detail }) => this.render(detail));
-    for (const type of ['load', 'cleared']) controller.addEventListener(type, () => this.clear());
+    for (const type of ['load', 'cleared', 'searchfailed']) controller.addEventListener(type, () => this.clear());
   }
 
   clear() {
