@@ -392,7 +392,7 @@ try {
     assert(/^relevance \d+(\.\d)?$/.test(score), `score shown as "${score}" (want relevance, not %)`);
     assert(await page.locator('nft-lens li[part~="card"]').count() === shown.length, 'cards != results');
     const status = await page.locator('nft-lens [part="status"]').textContent();
-    assert(/^Found \d+ tokens? in [\d.,]+ ms\.$/.test(status), `status "${status}"`);
+    assert(/^(Found [\d,]+ tokens?(, showing [\d,]+,)?|[\d,]+ tokens? shown) in [\d.,]+ ms\.$/.test(status), `status "${status}"`);
     assert(await page.locator('nft-lens [part="facets"]').isVisible(), 'no facets after a text search');
   });
 
@@ -470,10 +470,35 @@ try {
     assert(r && Array.isArray(r.results) && r.results.length === 2, `searchText('head:pizza'): ${r && r.results && r.results.length} results`);
     assert(r.results[0].rarity_rank <= r.results[1].rarity_rank, 'filters-only results not rarest first');
     assert(r.facets && r.facets.Head && r.facets.Head.Pizza === 2, 'facets missing');
+    const two = await page.locator('nft-lens [part="heading"]').textContent();
+    assert(two === '2 tokens for “head:pizza”', `heading "${two}"`);  // fewer than text-k: all of them
     const none = await page.evaluate(() => document.querySelector('nft-lens').searchText('zzzzqqqq'));
     assert(none.results.length === 0, 'nonsense matched');
     const heading = await page.locator('nft-lens [part="heading"]').textContent();
     assert(/^No tokens found/.test(heading), `heading "${heading}"`);
+  });
+
+  // Issue #19, 3: a full page of text results is not the number of matches.
+  await test('text search: the heading counts the matches (result.total), or does not claim a full page is all', async () => {
+    const heading = page.locator('nft-lens [part="heading"]'), status = page.locator('nft-lens [part="status"]');
+    const r = await page.evaluate(() => document.querySelector('nft-lens').searchText('glasses'));
+    assert(r.results.length === 20, `${r.results.length} results for "glasses" (text-k 20; every Noun has glasses)`);
+    if (r.total === undefined) {  // a core without result.total: the fallback wording
+      assert(await heading.textContent() === '20 tokens shown for “glasses”', `heading "${await heading.textContent()}"`);
+      assert(/^20 tokens shown in [\d.,]+ ms\.$/.test(await status.textContent()), `status "${await status.textContent()}"`);
+    } else {
+      assert(await heading.textContent() === `Showing 20 of ${r.total} tokens for “glasses”`, `heading "${await heading.textContent()}" (total ${r.total})`);
+    }
+    // A core that counts the matches: the heading and the status say so.
+    const stubbed = await page.evaluate(async () => {
+      const lens = document.querySelector('nft-lens').lens;
+      const real = lens.searchText;
+      lens.searchText = async (...args) => ({ ...(await real.apply(lens, args)), total: 1234 });
+      try { return (await document.querySelector('nft-lens').searchText('glasses')).total; } finally { delete lens.searchText; }
+    });
+    assert(stubbed === 1234, 'stub not used');
+    assert(await heading.textContent() === 'Showing 20 of 1,234 tokens for “glasses”', `heading "${await heading.textContent()}"`);
+    assert(/^Found 1,234 tokens, showing 20, in [\d.,]+ ms\.$/.test(await status.textContent()), `status "${await status.textContent()}"`);
   });
 
   await test('compare page: side by side with the top match and its traits', async () => {

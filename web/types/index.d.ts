@@ -93,6 +93,8 @@ export interface TextSearchResult {
   query: string;
   /** Best first. */
   results: TextSearchHit[];
+  /** How many tokens match (results holds the first k); absent from cores that do not count them. */
+  total?: number;
   /** Trait values of the results, for refining the search. */
   facets: Facets;
   /** Milliseconds. */

@@ -15,7 +15,7 @@
 //   image {input}        a new image is being searched (show its preview)
 //   search {kind}        a search was queued (busy; clear the error)
 //   done                 the newest search settled (not busy)
-//   results {kind, result, words, chips}   its result, to show
+//   results {kind, result, words, chips, k}   its result, to show (k: the results asked for)
 //   searchfailed {kind, error, refused}  it failed, or its input was refused before it ran
 //                        (refused); its results and any it replaced are gone (an `error` event
 //                        follows; a search that waited on a failed load emits neither: loaderror
@@ -215,7 +215,7 @@ export class LensController extends EventTarget {
     this.#textWords = words;
     const query = parts.join(' ');
     const k = this.#textK();
-    return this.#run('text', (lens) => lens.searchText(query, { k }), { words });
+    return this.#run('text', (lens) => lens.searchText(query, { k }), { words, k });
   }
 
   /** Run the current search again (after the filters or the collection changed). */
@@ -233,7 +233,7 @@ export class LensController extends EventTarget {
   }
 
   /** Queue a search; emit results only for the newest one of the current load. */
-  #run(kind, fn, { words = '' } = {}) {
+  #run(kind, fn, { words = '', k = 0 } = {}) {
     const seq = ++this.#searchSeq;
     if (!this.#ready || this.#loadFailed) this.load();
     this.#busy = true;
@@ -258,7 +258,7 @@ export class LensController extends EventTarget {
       if (!result) return result;
       this.#mode = kind;
       this.#lastResult = result;
-      this.#emit('results', { kind, result, words, chips });
+      this.#emit('results', { kind, result, words, chips, k });
       return result;
     }, (err) => {
       if (current()) {

@@ -3,6 +3,7 @@
 // for words — and the <ol> of result cards (only an identified token's card is styled as the answer).
 import { h, safeHttpUrl, str } from './dom.js';
 import { resultCard, displayName } from './result-card.js';
+import { plural, textCounts } from './wording.js';
 
 export class ResultList {
   #controller;
@@ -29,7 +30,7 @@ export class ResultList {
     return safeHttpUrl(url);
   }
 
-  render({ kind, result, words = '', chips = [] }) {
+  render({ kind, result, words = '', chips = [], k = 0 }) {
     const { heading } = this;
     const list = Array.isArray(result.results) ? result.results : [];
     const top = list[0];
@@ -45,8 +46,12 @@ export class ResultList {
     const close = result.close_call ? ' (a close call)' : '';
     if (kind === 'text') {
       const what = [words, ...chips.map((c) => `${c.type}: ${c.value}`)].filter(Boolean).join(' + ');
+      // Say how many match, not only how many are shown; never call a full page the total.
+      const { shown, total } = textCounts(result, k);
+      const count = total === null ? `${plural(shown, 'token')} shown`
+        : total > shown ? `Showing ${shown.toLocaleString('en-US')} of ${plural(total, 'token')}` : plural(shown, 'token');
       heading.textContent = list.length
-        ? `${list.length} token${list.length === 1 ? '' : 's'} for “${what}”${words ? '' : ', rarest first'}`
+        ? `${count} for “${what}”${words ? '' : ', rarest first'}`
         : `No tokens found for “${what}”.`;
     } else if (isMatch) heading.textContent = `This is ${displayName(top)}${sure ? ` (${sure.slice(2)})` : ''}${close}`;
     else if (verdict === 'collection' && top) {

@@ -1,7 +1,6 @@
 // The status line (role=status, polite) and the error alert (role=alert), from controller events.
 import { h } from './dom.js';
-
-const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+import { plural, textCounts } from './wording.js';
 
 function took(result) {
   const t = result.timings || {};
@@ -22,10 +21,12 @@ export class StatusLine {
     });
     on('loaderror', () => this.set('Bundle not loaded.'));
     on('search', () => { this.showError(''); this.set('Searching…'); });
-    on('results', ({ kind, result }) => {
-      const n = Array.isArray(result.results) ? result.results.length : 0;
-      if (kind === 'text') this.set(`Found ${plural(n, 'token')}${took(result)}.`);
-      else this.set(`${result.match ? 'Identified' : 'Searched'}${took(result)}.`);
+    on('results', ({ kind, result, k }) => {
+      if (kind === 'text') {
+        const { shown, total } = textCounts(result, k);
+        if (total === null) this.set(`${plural(shown, 'token')} shown${took(result)}.`);
+        else this.set(`Found ${plural(total, 'token')}${total > shown ? `, showing ${shown.toLocaleString('en-US')},` : ''}${took(result)}.`);
+      } else this.set(`${result.match ? 'Identified' : 'Searched'}${took(result)}.`);
     });
     on('searchfailed', () => this.set('Search failed.'));
     on('cleared', () => this.set('Filters cleared. Type words or choose a trait to search.'));
