@@ -155,7 +155,7 @@ try {
       const cards = await page.locator('nft-lens li[part~="card"]').count();
       assert(cards === 8, `${cards} cards for k=8`);
       const status = await page.locator('nft-lens [part="status"]').textContent();
-      assert(/^Identified in \d[\d,]* ms\.$/.test(status), `status "${status}"`);
+      assert(status === `This is ${name}, ${heading.match(/(\d+)% sure/)[1]}% sure. ${status.split('. ').pop()}` && /\. Identified in \d[\d,]* ms\.$/.test(status), `status "${status}"`);
       const preview = await page.locator('nft-lens img[part="preview"]').getAttribute('src');
       assert(preview && preview.startsWith('blob:'), `query preview src ${preview}`);
     }
@@ -199,6 +199,8 @@ try {
     assert(await page.locator('nft-lens [part~="card-match"]').count() === 0, 'a card is styled as the match');
     const detail = await page.evaluate(() => document.querySelector('nft-lens').lastResult);
     assert(detail.verdict === 'none' && detail.match === false, `verdict ${detail.verdict}`);
+    const status = await page.locator('nft-lens [part="status"]').textContent();
+    assert(/^No NFT we know\. Searched in [\d,.]+ ms\.$/.test(status), `status "${status}"`);
   });
 
   await test('demo "try a random token" button identifies a bundle token', async () => {
@@ -217,6 +219,45 @@ try {
     const text = await alert.textContent();
     assert(text.length > 5, `alert text "${text}"`);
     await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+  });
+
+  // Issue #19, 5: what a screen reader hears, and where Tab goes.
+  await test('accessibility: the live region announces the answer, links and facets have names, results come before facets in Tab order', async () => {
+    await searchFile(page, queries[0].file);
+    const first = page.locator('nft-lens li[part~="card"]').first();
+    const name = await first.locator('[part="name"]').textContent();
+    const live = page.locator('nft-lens [role="status"]');
+    assert(await live.getAttribute('aria-live') === 'polite', 'status is not a polite live region');
+    assert((await live.textContent()).startsWith(`This is ${name}, `), `live region says "${await live.textContent()}"`);
+    // Each result link is named with its token.
+    const names = await page.locator('nft-lens li[part~="card"]').evaluateAll((cards) => cards.map((c) => c.querySelector('[part="name"]').textContent));
+    const snap = await page.locator('nft-lens [part="results"]').ariaSnapshot();
+    for (const n of names) {
+      const link = page.getByRole('link', { name: `View ${n} on opensea.io` });
+      assert(await link.count() >= 1, `no link named "View ${n} on opensea.io"; snapshot: ${snap.split('\n').filter((l) => /link/.test(l)).slice(0, 2).join(' | ')}`);
+    }
+    assert(!/link "View on /.test(snap), 'a link is still named "View on …" without its token');
+    // Facet buttons read as sentences.
+    const facets = await page.locator('nft-lens [part="facets"]').ariaSnapshot();
+    assert(/button "Filter by [^"]+: [^"]+ \((\d+ results?|no results)\)"/.test(facets), `facet names: ${facets.split('\n').filter((l) => /button/.test(l)).slice(0, 2).join(' | ')}`);
+    const one = page.locator('nft-lens [part~="facet"]').first();
+    const [type, value, n] = await one.evaluate((b) => [b.dataset.type, b.dataset.value, b.querySelector('.n').textContent]);
+    const label = `Filter by ${type}: ${value} (${n} result${n === '1' ? '' : 's'})`;
+    assert(await page.getByRole('button', { name: label, exact: true }).count() === 1, `no button named "${label}"`);
+    // Tab from the search box reaches the first result before any facet.
+    await page.locator('nft-lens [part="search-input"]').focus();
+    let reached = '';
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => {
+        const a = document.querySelector('nft-lens').shadowRoot.activeElement;
+        if (!a) return 'left the element';
+        if (a.closest('[part~="card"]')) return 'card';
+        if (a.closest('[part="facets"]')) return 'facet';
+        return '';
+      });
+    }
+    assert(reached === 'card', `Tab from the search box reached a ${reached || 'nothing in 40 presses'} first`);
   });
 
   // Issue #19, 1: the results of the previous image must not stay under the error of a failed one,

@@ -81,7 +81,8 @@ export class NftLensElement extends HTMLElement {
     root.append(...input.fileInputs, input.drop,
       h('div', { class: 'controls', part: 'controls' }, input.cameraButton, input.urlForm, collection.el),
       searchBox.el, chips.el, status.status, status.error, results.heading,
-      h('div', { class: 'area' }, facets.el, results.list));
+      // Results before the refine panel: the answer comes first to screen readers and in Tab order.
+      h('div', { class: 'area' }, results.list, facets.el));
 
     // Public events, after the views have rendered what they report.
     c.addEventListener('ready', (e) => this.#emit('nftlens-ready', e.detail.info));

@@ -2,13 +2,9 @@
 // relevance, rarity, traits and the marketplace link. All of it is bundle data: textContent only,
 // links only as http(s), images only from the URL the caller vetted.
 import { h, str, safeHttpUrl } from './dom.js';
+import { displayName } from './wording.js';
 
-/** The token's name, else "Collection #id". */
-export function displayName(r) {
-  const n = str(r.name).trim();
-  if (n) return n;
-  return `${str(r.collection_name) || str(r.collection) || 'Token'} #${str(r.token_id)}`;
-}
+export { displayName };
 
 function scoreRow(barPct, text, cls, label, title) {
   const bar = h('span');
@@ -66,7 +62,11 @@ export function resultCard(r, { isTop = false, kind = 'image', topScore = 0, src
   if (href) {
     let host = '';
     try { host = new URL(href).hostname; } catch { /* checked above */ }
-    const a = h('a', { class: 'link', part: 'link', target: '_blank', rel: 'noopener noreferrer nofollow', text: `View on ${host} ↗` });
+    // Every card has this link: its accessible name says which token it is ("View Noun 12 on
+    // opensea.io") while the card shows the short "View on opensea.io ↗".
+    const a = h('a', { class: 'link', part: 'link', target: '_blank', rel: 'noopener noreferrer nofollow' },
+      'View ', h('span', { class: 'visually-hidden', text: `${name} ` }), `on ${host}`,
+      h('span', { 'aria-hidden': 'true', text: ' ↗' }), h('span', { class: 'visually-hidden', text: ' (opens in a new tab)' }));
     a.href = href;
     body.append(a);
   }

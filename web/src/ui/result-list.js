@@ -1,9 +1,9 @@
 // The results: a heading that says what was found — the core's verdict for an image ("This is …",
 // "Looks like a token of …, but not one in this bundle", "No NFT we know"), or "3 tokens for “…”"
 // for words — and the <ol> of result cards (only an identified token's card is styled as the answer).
-import { h, safeHttpUrl, str } from './dom.js';
-import { resultCard, displayName } from './result-card.js';
-import { plural, textCounts } from './wording.js';
+import { h, safeHttpUrl } from './dom.js';
+import { resultCard } from './result-card.js';
+import { plural, textCounts, imageVerdict } from './wording.js';
 
 export class ResultList {
   #controller;
@@ -34,16 +34,11 @@ export class ResultList {
     const { heading } = this;
     const list = Array.isArray(result.results) ? result.results : [];
     const top = list[0];
-    const filtered = chips.length > 0;
     heading.hidden = false;
-    // (a result without a verdict comes from a core before verdicts: its match decides)
-    const verdict = kind === 'image' ? String(result.verdict || (result.match ? 'token' : 'none')) : '';
-    const isMatch = verdict === 'token' && !!top;
+    const said = kind === 'image' ? imageVerdict(result, chips.length > 0) : null;
+    const isMatch = !!said && said.isMatch;
     heading.classList.toggle('match', isMatch);
-    heading.classList.toggle('collection', verdict === 'collection' && !!top);
-    const conf = Number(result.confidence);
-    const sure = Number.isFinite(conf) && conf >= 0 && result.confidence !== null ? `, ${Math.round(conf * 100)}% sure` : '';
-    const close = result.close_call ? ' (a close call)' : '';
+    heading.classList.toggle('collection', !!said && said.verdict === 'collection' && !!top);
     if (kind === 'text') {
       const what = [words, ...chips.map((c) => `${c.type}: ${c.value}`)].filter(Boolean).join(' + ');
       // Say how many match, not only how many are shown; never call a full page the total.
@@ -53,11 +48,7 @@ export class ResultList {
       heading.textContent = list.length
         ? `${count} for “${what}”${words ? '' : ', rarest first'}`
         : `No tokens found for “${what}”.`;
-    } else if (isMatch) heading.textContent = `This is ${displayName(top)}${sure ? ` (${sure.slice(2)})` : ''}${close}`;
-    else if (verdict === 'collection' && top) {
-      heading.textContent = `Looks like a token of ${str(top.collection_name) || str(top.collection)}, but not one in this bundle${close}. Closest tokens:`;
-    } else if (list.length) heading.textContent = filtered ? 'No token we know with the chosen traits. Closest:' : 'No NFT we know. Least unlike it:';
-    else heading.textContent = filtered ? 'No token has all the chosen traits.' : 'No NFT we know — the bundle has no tokens in this collection.';
+    } else heading.textContent = said.heading;
     // Cards of an unidentified image are shown as "closest", not as answers.
     this.list.classList.toggle('closest', kind === 'image' && !isMatch);
 

@@ -1,6 +1,6 @@
 // The status line (role=status, polite) and the error alert (role=alert), from controller events.
 import { h } from './dom.js';
-import { plural, textCounts } from './wording.js';
+import { plural, textCounts, imageVerdict } from './wording.js';
 
 function took(result) {
   const t = result.timings || {};
@@ -21,12 +21,13 @@ export class StatusLine {
     });
     on('loaderror', () => this.set('Bundle not loaded.'));
     on('search', () => { this.showError(''); this.set('Searching…'); });
-    on('results', ({ kind, result, k }) => {
+    // Screen readers hear the answer itself, then the time ("This is Noun 12, 97% sure. Identified in 721 ms.").
+    on('results', ({ kind, result, k, chips = [] }) => {
       if (kind === 'text') {
         const { shown, total } = textCounts(result, k);
         if (total === null) this.set(`${plural(shown, 'token')} shown${took(result)}.`);
         else this.set(`Found ${plural(total, 'token')}${total > shown ? `, showing ${shown.toLocaleString('en-US')},` : ''}${took(result)}.`);
-      } else this.set(`${result.match ? 'Identified' : 'Searched'}${took(result)}.`);
+      } else this.set(`${imageVerdict(result, chips.length > 0).spoken} ${result.match ? 'Identified' : 'Searched'}${took(result)}.`);
     });
     on('searchfailed', () => this.set('Search failed.'));
     on('cleared', () => this.set('Filters cleared. Type words or choose a trait to search.'));

@@ -2,6 +2,8 @@
 // sentences are built here; bundle strings (names, trait values) are inserted as plain text and
 // shown with textContent by the caller.
 
+import { str } from './query.js';
+
 export const plural = (n, word) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
 /**
@@ -14,4 +16,43 @@ export function textCounts(result, k = 0) {
   const t = Number(result && result.total);
   if (Number.isInteger(t) && t >= shown) return { shown, total: t };
   return { shown, total: shown === 0 || (k > 0 && shown < k) ? shown : null };
+}
+
+/** The token's name, else "Collection #id". */
+export function displayName(r) {
+  const n = str(r.name).trim();
+  if (n) return n;
+  return `${str(r.collection_name) || str(r.collection) || 'Token'} #${str(r.token_id)}`;
+}
+
+/**
+ * The core's verdict on an image search, in words: `heading` (shown above the cards) and `spoken`
+ * (what the status line announces to screen readers, so they hear the answer, not just a time).
+ * filtered: trait filters narrowed the search.
+ */
+export function imageVerdict(result, filtered = false) {
+  const list = Array.isArray(result.results) ? result.results : [];
+  const top = list[0];
+  // (a result without a verdict comes from a core before verdicts: its match decides)
+  const verdict = String(result.verdict || (result.match ? 'token' : 'none'));
+  const isMatch = verdict === 'token' && !!top;
+  const conf = Number(result.confidence);
+  const pct = Number.isFinite(conf) && conf >= 0 && result.confidence !== null ? Math.round(conf * 100) : null;
+  const close = result.close_call ? ' (a close call)' : '';
+  if (isMatch) {
+    const name = displayName(top);
+    return { verdict, isMatch,
+      heading: `This is ${name}${pct !== null ? ` (${pct}% sure)` : ''}${close}`,
+      spoken: `This is ${name}${pct !== null ? `, ${pct}% sure` : ''}${close}.` };
+  }
+  if (verdict === 'collection' && top) {
+    const looks = `Looks like a token of ${str(top.collection_name) || str(top.collection)}, but not one in this bundle${close}`;
+    return { verdict, isMatch, heading: `${looks}. Closest tokens:`, spoken: `${looks}.` };
+  }
+  if (list.length) {
+    const none = filtered ? 'No token we know with the chosen traits' : 'No NFT we know';
+    return { verdict, isMatch, heading: `${none}. ${filtered ? 'Closest' : 'Least unlike it'}:`, spoken: `${none}.` };
+  }
+  const empty = filtered ? 'No token has all the chosen traits.' : 'No NFT we know — the bundle has no tokens in this collection.';
+  return { verdict, isMatch, heading: empty, spoken: empty };
 }
