@@ -562,6 +562,48 @@ try {
   });
   await context.close();
 
+  // Issue #19, 6: a phone. The answer is scrolled into view; the drop zone speaks touch.
+  await test('mobile (390x844, touch): touch wording, and the verdict and top card are scrolled into view', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, serviceWorkers: 'block' });
+    const p = await newPage(ctx, sink);
+    await p.goto(server.url + 'demo/');
+    await waitReady(p);
+    const drop = await p.locator('nft-lens [part="dropzone"]').textContent();
+    assert(/Choose or take a photo/.test(drop) && !/Drop|Ctrl/.test(drop), `drop zone on touch says "${drop}"`);
+    assert(/Choose or take a photo/.test(await p.locator('nft-lens [part="dropzone"]').getAttribute('aria-label')), 'drop zone label');
+    const status = await p.locator('nft-lens [part="status"]').textContent();
+    assert(!/Drop|paste/.test(status), `status on touch says "${status}"`);
+    assert(await p.locator('nft-lens [part="camera"]').isVisible(), 'no Take photo button on touch');
+    // Where are the verdict and the top card when the result event fires, and a moment later?
+    const inView = () => p.evaluate(() => {
+      const sr = document.querySelector('nft-lens').shadowRoot;
+      const head = sr.querySelector('[part="heading"]').getBoundingClientRect(), card = sr.querySelector('[part~="card"]').getBoundingClientRect();
+      return head.top >= -1 && card.bottom <= innerHeight + 1;  // (sub-pixel scroll positions)
+    });
+    await p.evaluate(() => document.addEventListener('nftlens-results', () => {
+      const sr = document.querySelector('nft-lens').shadowRoot;
+      window.__atResults = { top: sr.querySelector('[part="heading"]').getBoundingClientRect().top, scrollY };
+    }));
+    for (const reduce of [false, true]) {
+      await p.emulateMedia({ reducedMotion: reduce ? 'reduce' : 'no-preference' });
+      await p.evaluate(() => window.scrollTo(0, 0));
+      await searchFile(p, queries[reduce ? 1 : 0].file);
+      const at = await p.evaluate(() => window.__atResults);
+      if (reduce) {
+        assert(at.scrollY > 0 && at.top >= -1 && at.top < 100 && await inView(), `reduced motion: not scrolled at once (${JSON.stringify(at)})`);
+      } else {
+        await p.waitForFunction(() => {
+          const sr = document.querySelector('nft-lens').shadowRoot;
+          const head = sr.querySelector('[part="heading"]').getBoundingClientRect(), card = sr.querySelector('[part~="card"]').getBoundingClientRect();
+          return head.top >= -1 && card.bottom <= innerHeight + 1;
+        }, null, { timeout: 5000 }).catch(() => {});
+        assert(await inView(), `verdict/top card not scrolled into view (heading top ${at.top} of ${844} at the results event)`);
+      }
+    }
+    await p.screenshot({ path: path.join(outDir, 'mobile.png') });
+    await ctx.close();
+  });
+
   await test('a corrupt catalogue is reported (alert naming the catalogue + nftlens-error)', async () => {
     const ctx = await browser.newContext({ serviceWorkers: 'block' });   // empty Cache API; no service worker, so page.route sees it: the catalogue must be fetched
     const p = await newPage(ctx, sink);

@@ -15,7 +15,8 @@
 //   image {input}        a new image is being searched (show its preview)
 //   search {kind}        a search was queued (busy; clear the error)
 //   done                 the newest search settled (not busy)
-//   results {kind, result, words, chips, k}   its result, to show (k: the results asked for)
+//   results {kind, result, words, chips, k, refined}   its result, to show (k: the results asked
+//                        for; refined: a re-run after the filters changed, not a new search)
 //   searchfailed {kind, error, refused}  it failed, or its input was refused before it ran
 //                        (refused); its results and any it replaced are gone (an `error` event
 //                        follows; a search that waited on a failed load emits neither: loaderror
@@ -199,11 +200,11 @@ export class LensController extends EventTarget {
         }
         throw err;
       });
-    });
+    }, { refined: !remember });
   }
 
-  /** Text search for `words` plus the active chips and the collection filter. */
-  searchText(words) {
+  /** Text search for `words` plus the active chips and the collection filter (refined: a re-run). */
+  searchText(words, { refined = false } = {}) {
     words = str(words).trim();
     const parts = words ? [words] : [];
     for (const c of this.#chips) parts.push(chipFilter(c));
@@ -215,7 +216,7 @@ export class LensController extends EventTarget {
     this.#textWords = words;
     const query = parts.join(' ');
     const k = this.#textK();
-    return this.#run('text', (lens) => lens.searchText(query, { k }), { words, k });
+    return this.#run('text', (lens) => lens.searchText(query, { k }), { words, k, refined });
   }
 
   /** Run the current search again (after the filters or the collection changed). */
@@ -229,11 +230,11 @@ export class LensController extends EventTarget {
       this.#lastResult = null;
       this.#mode = null;
       this.#emit('cleared');
-    } else if (this.#mode === 'text' || this.#chips.length) this.searchText(this.#textWords).catch(() => {});
+    } else if (this.#mode === 'text' || this.#chips.length) this.searchText(this.#textWords, { refined: true }).catch(() => {});
   }
 
   /** Queue a search; emit results only for the newest one of the current load. */
-  #run(kind, fn, { words = '', k = 0 } = {}) {
+  #run(kind, fn, { words = '', k = 0, refined = false } = {}) {
     const seq = ++this.#searchSeq;
     if (!this.#ready || this.#loadFailed) this.load();
     this.#busy = true;
@@ -258,7 +259,7 @@ export class LensController extends EventTarget {
       if (!result) return result;
       this.#mode = kind;
       this.#lastResult = result;
-      this.#emit('results', { kind, result, words, chips, k });
+      this.#emit('results', { kind, result, words, chips, k, refined });
       return result;
     }, (err) => {
       if (current()) {

@@ -1,7 +1,7 @@
 // The results: a heading that says what was found — the core's verdict for an image ("This is …",
 // "Looks like a token of …, but not one in this bundle", "No NFT we know"), or "3 tokens for “…”"
 // for words — and the <ol> of result cards (only an identified token's card is styled as the answer).
-import { h, safeHttpUrl } from './dom.js';
+import { h, safeHttpUrl, reveal } from './dom.js';
 import { resultCard } from './result-card.js';
 import { plural, textCounts, imageVerdict } from './wording.js';
 
@@ -30,7 +30,7 @@ export class ResultList {
     return safeHttpUrl(url);
   }
 
-  render({ kind, result, words = '', chips = [], k = 0 }) {
+  render({ kind, result, words = '', chips = [], k = 0, refined = false }) {
     const { heading } = this;
     const list = Array.isArray(result.results) ? result.results : [];
     const top = list[0];
@@ -55,5 +55,8 @@ export class ResultList {
     // Relevance (text) is relative to the best hit; a filters-only search is ordered by rarity.
     const topScore = kind === 'text' && words ? Math.max(...list.map((r) => Number(r.score) || 0), 0) : 0;
     this.list.replaceChildren(...list.map((r, i) => resultCard(r, { isTop: i === 0 && isMatch, kind, topScore, src: this.#imageUrl(r) })));
+    // On a phone the answer lands below the fold: bring the verdict and the top card into view.
+    // Not after a facet or chip re-ran the search: the user is working in the panel.
+    if (!refined) reveal(heading, this.list.firstElementChild || heading);
   }
 }

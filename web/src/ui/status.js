@@ -1,5 +1,5 @@
 // The status line (role=status, polite) and the error alert (role=alert), from controller events.
-import { h } from './dom.js';
+import { h, touchFirst } from './dom.js';
 import { plural, textCounts, imageVerdict } from './wording.js';
 
 function took(result) {
@@ -16,7 +16,8 @@ export class StatusLine {
     on('load', () => { this.showError(''); this.set('Loading bundle…'); });
     on('ready', ({ info, collections, searching }) => {
       const n = Number(info.tokens) || 0;
-      const next = searching ? 'Searching…' : info.partitioned ? 'Drop, paste or choose an image.' : 'Drop, paste or choose an image, or search by traits.';
+      const image = touchFirst() ? 'Choose or take a photo' : 'Drop, paste or choose an image';
+      const next = searching ? 'Searching…' : info.partitioned ? `${image}.` : `${image}, or search by traits.`;
       this.set(`Ready: ${n.toLocaleString('en-US')} tokens${collections.length > 1 ? ` in ${collections.length} collections` : ''}. ${next}`);
     });
     on('loaderror', () => this.set('Bundle not loaded.'));
