@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { launch, serve, root } from './browser.mjs';
 
 const TIMEOUT = 90_000;
@@ -258,6 +259,23 @@ try {
       });
     }
     assert(reached === 'card', `Tab from the search box reached a ${reached || 'nothing in 40 presses'} first`);
+  });
+
+  // Issue #19, 7: the pixel limit in plain words (the core says "over the limit of 40000000
+  // (decompression bomb?)"). A PNG whose header says 9000x9000: the core refuses it from the header.
+  await test('an image over the pixel limit is refused in plain words', async () => {
+    const chunk = (type, data) => {
+      const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4); crc.writeUInt32BE(zlib.crc32(Buffer.concat([Buffer.from(type), data])) >>> 0);
+      return Buffer.concat([len, Buffer.from(type), data, crc]);
+    };
+    const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(9000, 0); ihdr.writeUInt32BE(9000, 4); ihdr[8] = 8; ihdr[9] = 2;
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
+    await page.locator('nft-lens input[part="file-input"]').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: png });
+    await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+    const alert = await page.locator('nft-lens [role="alert"]').textContent();
+    assert(alert === 'The image is 9000x9000 pixels; NFT Lens reads images up to 40 million pixels. Try a smaller copy or a screenshot of it.', `alert "${alert}"`);
+    await page.evaluate(() => { window.__nftlens.errors.length = 0; });
   });
 
   // Issue #19, 1: the results of the previous image must not stay under the error of a failed one,
@@ -601,6 +619,38 @@ try {
       }
     }
     await p.screenshot({ path: path.join(outDir, 'mobile.png') });
+    await ctx.close();
+  });
+
+  // Issue #19, 7: a worker the browser will not start is explained, with the browser's words kept.
+  await test('a worker blocked by the page CSP, or refused by the browser, is explained in plain words', async () => {
+    const ctx = await browser.newContext({ serviceWorkers: 'block' });
+    const own = { csp: [], pageErrors: [] };  // the violation is the point here
+    const p = await newPage(ctx, own);
+    await p.route('**/demo/', async (route) => {
+      const res = await route.fetch();
+      const csp = res.headers()['content-security-policy'].replace("worker-src 'self'", "worker-src 'none'");
+      await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
+    });
+    const check = async (what, technical) => {
+      await p.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+      const alert = p.locator('nft-lens [role="alert"]');
+      const text = await alert.locator(':scope > span').textContent();
+      assert(/worker script/.test(text) && /Content-Security-Policy/.test(text) && /worker-src/.test(text) && /same|own origin/.test(text), `${what}: alert "${text}"`);
+      assert(!/Failed to construct/.test(text), `${what}: the browser's words in the message`);
+      const detail = await alert.locator('details code').textContent();
+      assert(technical.test(detail), `${what}: technical detail "${detail}"`);
+      assert(await alert.locator('details').evaluate((d) => !d.open), `${what}: details open`);
+    };
+    await p.goto(server.url + 'demo/');
+    await check('worker-src none', /worker/i);
+    // A worker script on another origin (a CDN): Chromium throws "Failed to construct 'Worker'".
+    await p.unroute('**/demo/');
+    await p.addInitScript(() => {
+      window.Worker = class { constructor(url) { throw new DOMException(`Failed to construct 'Worker': Script at '${url}' cannot be accessed from origin 'https://example.org'.`, 'SecurityError'); } };
+    });
+    await p.goto(server.url + 'demo/');
+    await check('cross-origin worker', /^Failed to construct 'Worker'/);
     await ctx.close();
   });
 

@@ -15,7 +15,7 @@
 // Attributes: bundle (URL of the bundle folder; changing it reloads), k (image results shown,
 //   default 8), text-k (text results shown, default 20).
 // Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result},
-//   nftlens-error {detail: {message}}.
+//   nftlens-error {detail: {message, detail?}}.
 // API: element.lens (NftLens | null), element.ready (Promise<NftLens>), element.search(input),
 //   element.searchText(query), element.filters, element.lastResult.
 // Styling: --nft-lens-accent, --nft-lens-bg, --nft-lens-fg, --nft-lens-radius, --nft-lens-font,
@@ -87,7 +87,7 @@ export class NftLensElement extends HTMLElement {
     // Public events, after the views have rendered what they report.
     c.addEventListener('ready', (e) => this.#emit('nftlens-ready', e.detail.info));
     c.addEventListener('results', (e) => this.#emit('nftlens-results', e.detail.result));
-    c.addEventListener('error', (e) => this.#emit('nftlens-error', { message: e.detail.message }));
+    c.addEventListener('error', (e) => this.#emit('nftlens-error', e.detail.detail ? { message: e.detail.message, detail: e.detail.detail } : { message: e.detail.message }));
     c.addEventListener('search', () => this.setAttribute('aria-busy', 'true'));
     c.addEventListener('done', () => this.removeAttribute('aria-busy'));
   }

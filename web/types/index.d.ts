@@ -221,7 +221,7 @@ export interface SearchOptions {
 
 /** Why a call rejected: the core's machine-readable reason (err.code), beside the message. */
 export type NftLensErrorCode =
-  | 'bad_request' | 'not_image' | 'bad_image' | 'bad_bundle' | 'unsupported' | 'no_bundle' | 'network' | 'error';
+  | 'bad_request' | 'not_image' | 'bad_image' | 'bad_bundle' | 'unsupported' | 'no_bundle' | 'network' | 'worker' | 'error';
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */
 export declare class NftLens {
@@ -257,7 +257,10 @@ export declare class NftLens {
 export default NftLens;
 
 export interface NftLensErrorDetail {
+  /** What went wrong, in plain words (also shown in the element's alert). */
   message: string;
+  /** The technical text behind a plain message (e.g. the browser's "Failed to construct 'Worker'"), if any. */
+  detail?: string;
 }
 
 /**

@@ -23,8 +23,10 @@
 //                        already said so)
 //   cleared              the last filter of a filters-only search went: nothing is searched any more
 //   needquery            a text search with nothing to search for
-//   error {message}      something to show in the alert (and to fire as nftlens-error)
+//   error {message, detail}   something to show in the alert (and to fire as nftlens-error);
+//                        detail: technical text behind a plain message, if any
 import { str, quote, chipFilter, wantsSuggestions } from './query.js';
+import { explainError } from './wording.js';
 
 const SUGGESTIONS = 8;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -105,10 +107,18 @@ export class LensController extends EventTarget {
 
   #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
-  /** Report a problem: an `error` event with the message capitalised. */
-  fail(message) {
+  /** Report a problem: an `error` event with the message capitalised (detail: technical text). */
+  fail(message, detail) {
     message = message.charAt(0).toUpperCase() + message.slice(1);
-    this.#emit('error', { message });
+    this.#emit('error', detail ? { message, detail } : { message });
+  }
+
+  /** Report a failed load or search in plain words (ui/wording.js). */
+  #failWith(err, during) {
+    let maxPixels = 0;
+    try { maxPixels = Number(this.#lens && this.#lens.info().max_pixels) || 0; } catch { /* no info */ }
+    const { message, detail } = explainError(err, { during, maxPixels });
+    this.fail(message, detail);
   }
 
   // ---- loading ------------------------------------------------------------------------------
@@ -149,7 +159,7 @@ export class LensController extends EventTarget {
       if (gen !== this.#generation) return;
       this.#loadFailed = true;
       this.#emit('loaderror', { error });
-      this.fail(`Could not load the NFT bundle: ${messageOf(error)}`);
+      this.#failWith(error, 'load');
     });
     // Callers of .ready handle rejections themselves; don't report an unhandled one here.
     this.#ready.catch(() => {});
@@ -244,7 +254,7 @@ export class LensController extends EventTarget {
     const current = () => seq === this.#searchSeq && gen === this.#generation;
     const run = async () => {
       const lens = await this.#ready.catch((err) => {
-        const e = new Error(`Could not load the NFT bundle: ${messageOf(err)}`);
+        const e = new Error(explainError(err, { during: 'load' }).message);
         e.reported = true;  // the load handler already reported it
         throw e;
       });
@@ -267,7 +277,7 @@ export class LensController extends EventTarget {
         this.#forgetResults(kind === 'image');
         if (err && err.reported) return Promise.reject(err);
         this.#emit('searchfailed', { kind, error: err, refused: false });
-        this.fail(messageOf(err));
+        this.#failWith(err, 'search');
       }
       throw err;
     });

@@ -33,13 +33,17 @@ export class StatusLine {
     on('searchfailed', () => this.set('Search failed.'));
     on('cleared', () => this.set('Filters cleared. Type words or choose a trait to search.'));
     on('needquery', () => this.set('Type a word or a trait to search, e.g. pizza head red glasses.'));
-    on('error', ({ message }) => this.showError(message));
+    on('error', ({ message, detail }) => this.showError(message, detail));
   }
 
   set(text) { this.status.textContent = text; }
 
-  showError(message) {
-    this.error.textContent = message;
+  /** Show a message ('' hides the box); detail (technical text) goes in a closed disclosure. */
+  showError(message, detail = '') {
+    this.error.replaceChildren(h('span', { text: message }));
+    if (message && detail && detail !== message) {
+      this.error.append(h('details', { class: 'error-detail' }, h('summary', { text: 'Technical details' }), h('code', { text: detail })));
+    }
     this.error.hidden = !message;
   }
 }

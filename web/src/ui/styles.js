@@ -86,6 +86,8 @@ button:hover { background: color-mix(in srgb, var(--_accent) 10%, var(--_bg)); }
   background: color-mix(in srgb, #d92d20 12%, var(--_bg)); color: color-mix(in srgb, #d92d20 75%, var(--_fg));
   border: 1px solid color-mix(in srgb, #d92d20 45%, var(--_bg)); overflow-wrap: anywhere;
 }
+.error-detail { margin-top: 6px; color: var(--_fg); font-size: .85em; }
+.error-detail code { display: block; margin-top: 4px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .heading { margin: 16px 0 8px; font-size: 1.1em; overflow-wrap: anywhere; scroll-margin-top: 12px; }
 .heading.match { color: var(--_accent); }
 .heading.collection { color: inherit; font-style: italic; }

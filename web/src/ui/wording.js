@@ -56,3 +56,31 @@ export function imageVerdict(result, filtered = false) {
   const empty = filtered ? 'No token has all the chosen traits.' : 'No NFT we know — the bundle has no tokens in this collection.';
   return { verdict, isMatch, heading: empty, spoken: empty };
 }
+
+/**
+ * An error in words for the alert: {message, detail}. detail (optional) is the technical text,
+ * kept for a "Technical details" disclosure. during: 'load' (opening the bundle) or 'search'.
+ * maxPixels: the bundle's image size limit (info.max_pixels).
+ */
+export function explainError(err, { during = 'search', maxPixels = 0 } = {}) {
+  const raw = String(err && err.message ? err.message : err || 'unknown error');
+  const code = err && typeof err.code === 'string' ? err.code : '';
+  if (during === 'load') {
+    // The browser's own words ("Failed to construct 'Worker': …") say nothing to a page's visitor
+    // or even its author; say what to check, keep them as the detail.
+    if (code === 'worker' || /Failed to construct 'Worker'/i.test(raw)) {
+      return { message: 'Could not start NFT Lens: the browser would not run its worker script (nft-lens/src/worker.js). '
+        + 'The page\'s Content-Security-Policy must allow it (worker-src \'self\'), and the nft-lens files must be served from this page\'s own origin, not from a CDN.', detail: raw };
+    }
+    return { message: `Could not load the NFT bundle: ${raw}` };
+  }
+  // Too many pixels: the core says "image is WxH pixels, over the limit of N (decompression
+  // bomb?)", the worker "the image is WxH pixels, more than the N million NFT Lens reads".
+  const px = code === 'bad_image' && raw.match(/(\d+)\s*x\s*(\d+) pixels, (?:over the limit of (\d+)|more than the ([\d.]+) million)/);
+  if (px) {
+    const limit = Number(maxPixels) || (px[3] ? Number(px[3]) : Number(px[4]) * 1e6);
+    const millions = Number.isFinite(limit) && limit > 0 ? `${+(limit / 1e6).toFixed(1)} million` : 'a limited number of';
+    return { message: `The image is ${px[1]}x${px[2]} pixels; NFT Lens reads images up to ${millions} pixels. Try a smaller copy or a screenshot of it.` };
+  }
+  return { message: raw.charAt(0).toUpperCase() + raw.slice(1) };
+}
