@@ -381,7 +381,12 @@ try {
     await waitReady(page);
     const box = page.locator('nft-lens [part="search-input"]');
     assert(await box.getAttribute('role') === 'combobox', 'search input is not a combobox');
-    assert(/pizza head red glasses/.test(await box.getAttribute('placeholder')), 'placeholder');
+    // The hint is made of this bundle's own traits: "e.g. <value> <type> <value> <type>".
+    const placeholder = await box.getAttribute('placeholder');
+    const stats = await page.evaluate(() => document.querySelector('nft-lens').lens.traitStats());
+    const phrases = Object.entries(stats).flatMap(([type, values]) => Object.keys(values).map((v) => `${v} ${type}`.toLowerCase()));
+    const example = (placeholder.match(/, e\.g\. (.+)$/) || [])[1] || '';
+    assert(phrases.some((ph) => example.startsWith(ph)) && phrases.some((ph) => example.endsWith(ph)), `placeholder "${placeholder}" is not made of the bundle's traits`);
     const listbox = page.locator('nft-lens [part="suggestions"]');
     assert(await box.getAttribute('aria-controls') === await listbox.getAttribute('id'), 'aria-controls does not name the listbox');
     await box.click();

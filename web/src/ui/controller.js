@@ -9,7 +9,8 @@
 //
 // Events (CustomEvent; detail in braces), in the order a view sees them:
 //   load {bundle}        a (re)load started: forget results, chips, suggestions, errors
-//   ready {lens, info, collections, searching}   the bundle loaded
+//   ready {lens, info, collections, searching, traits, example}   the bundle loaded; traits: its
+//                        tokens have traits; example: a text query made of them ('' if none)
 //   loaderror {error}    it did not (an `error` event follows)
 //   chips {chips}        the filter chips changed
 //   image {input}        a new image is being searched (show its preview)
@@ -26,7 +27,7 @@
 //   error {message, detail}   something to show in the alert (and to fire as nftlens-error);
 //                        detail: technical text behind a plain message, if any
 import { str, quote, chipFilter, wantsSuggestions } from './query.js';
-import { explainError } from './wording.js';
+import { explainError, hasTraits, traitExample } from './wording.js';
 
 const SUGGESTIONS = 8;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -151,10 +152,17 @@ export class LensController extends EventTarget {
       if (gen !== this.#generation) { lens.close(); throw new Error('bundle changed while loading'); }
       return lens;
     })();
-    this.#ready.then((lens) => {
+    this.#ready.then(async (lens) => {
       if (gen !== this.#generation) return;
       this.#lens = lens;
-      this.#emit('ready', { lens, info: lens.info(), collections: lens.collections() || [], searching: this.#busy });
+      const info = lens.info();
+      // Hints name the bundle's own traits, or none: a collection without traits must not be
+      // offered "pizza head red glasses". (Partitioned bundles have no text search to hint at.)
+      let stats = null;
+      if (!info.partitioned) { try { stats = await lens.traitStats(); } catch { stats = null; } }
+      if (gen !== this.#generation) return;
+      this.#emit('ready', { lens, info, collections: lens.collections() || [], searching: this.#busy,
+        traits: hasTraits(stats), example: traitExample(stats) });
     }, (error) => {
       if (gen !== this.#generation) return;
       this.#loadFailed = true;

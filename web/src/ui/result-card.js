@@ -44,8 +44,11 @@ export function resultCard(r, { isTop = false, kind = 'image', topScore = 0, src
     const rel = Math.max(0, Math.min(1, score / topScore)) * 100;
     body.append(scoreRow(rel, `relevance ${score.toFixed(1)}`, 'score relevance', `relevance ${score.toFixed(1)}`, 'text relevance (higher is better)'));
   }
+  // A rank means something only where traits made a score: without traits every score is 0 and
+  // the ranks are just catalogue order. (No score field at all: trust the rank.)
   const rank = Number(r.rarity_rank);
-  if (Number.isFinite(rank) && rank > 0) {
+  const rarityScore = r.rarity_score === undefined || r.rarity_score === null ? 1 : Number(r.rarity_score);
+  if (Number.isFinite(rank) && rank > 0 && rarityScore > 0) {
     const size = Number(r.collection_size);
     body.append(h('span', { class: 'meta', part: 'rarity', text: `Rarity #${rank.toLocaleString('en-US')}${Number.isFinite(size) && size > 0 ? ` of ${size.toLocaleString('en-US')}` : ''}` }));
   }

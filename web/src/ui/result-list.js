@@ -46,7 +46,7 @@ export class ResultList {
       const count = total === null ? `${plural(shown, 'token')} shown`
         : total > shown ? `Showing ${shown.toLocaleString('en-US')} of ${plural(total, 'token')}` : plural(shown, 'token');
       heading.textContent = list.length
-        ? `${count} for “${what}”${words ? '' : ', rarest first'}`
+        ? `${count} for “${what}”${words || !list.some((r) => Number(r.rarity_score) > 0) ? '' : ', rarest first'}`
         : `No tokens found for “${what}”.`;
     } else heading.textContent = said.heading;
     // Cards of an unidentified image are shown as "closest", not as answers.

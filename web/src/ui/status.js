@@ -14,10 +14,13 @@ export class StatusLine {
     this.error = h('div', { class: 'error', part: 'error', role: 'alert', hidden: true });
     const on = (type, fn) => controller.addEventListener(type, (e) => fn(e.detail || {}));
     on('load', () => { this.showError(''); this.set('Loading bundle…'); });
-    on('ready', ({ info, collections, searching }) => {
+    let example = '';  // a text query made of the bundle's traits ('' if it has none)
+    on('load', () => { example = ''; });
+    on('ready', ({ info, collections, searching, traits, example: e = '' }) => {
+      example = e;
       const n = Number(info.tokens) || 0;
       const image = touchFirst() ? 'Choose or take a photo' : 'Drop, paste or choose an image';
-      const next = searching ? 'Searching…' : info.partitioned ? `${image}.` : `${image}, or search by traits.`;
+      const next = searching ? 'Searching…' : info.partitioned ? `${image}.` : `${image}, or search by ${traits ? 'traits' : 'name'}.`;
       this.set(`Ready: ${n.toLocaleString('en-US')} tokens${collections.length > 1 ? ` in ${collections.length} collections` : ''}. ${next}`);
     });
     on('loaderror', () => this.set('Bundle not loaded.'));
@@ -32,7 +35,7 @@ export class StatusLine {
     });
     on('searchfailed', () => this.set('Search failed.'));
     on('cleared', () => this.set('Filters cleared. Type words or choose a trait to search.'));
-    on('needquery', () => this.set('Type a word or a trait to search, e.g. pizza head red glasses.'));
+    on('needquery', () => this.set(example ? `Type a word or a trait to search, e.g. ${example}.` : 'Type a word to search, e.g. from a token’s name.'));
     on('error', ({ message, detail }) => this.showError(message, detail));
   }
 

@@ -84,3 +84,33 @@ export function explainError(err, { during = 'search', maxPixels = 0 } = {}) {
   }
   return { message: raw.charAt(0).toUpperCase() + raw.slice(1) };
 }
+
+/** Trait type -> values a hint may use: non-empty values that some token has. */
+function usableTraits(stats) {
+  const out = [];
+  for (const [type, values] of Object.entries(stats && typeof stats === 'object' ? stats : {})) {
+    const vs = Object.entries(values && typeof values === 'object' ? values : {}).filter(([v, n]) => str(v).trim() && Number(n) > 0);
+    if (str(type).trim() && vs.length) out.push([type, vs]);
+  }
+  return out;
+}
+
+/** Whether the bundle's tokens have traits at all (lens.traitStats()). */
+export const hasTraits = (stats) => usableTraits(stats).length > 0;
+
+/**
+ * An example text query made of the bundle's own traits, as the search box suggests it ("square red
+ * glasses cat head"): the most common value of the two most varied trait types, each followed by
+ * its type. '' when the bundle has no traits (a hint must not promise what is not there).
+ */
+export function traitExample(stats) {
+  const types = usableTraits(stats).sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+  const words = [];
+  for (const [type, values] of types) {
+    values.sort((a, b) => Number(b[1]) - Number(a[1]) || a[0].localeCompare(b[0]));
+    const phrase = `${str(values[0][0]).trim()} ${str(type).trim()}`.toLowerCase();
+    if (phrase.length <= 32) words.push(phrase);
+    if (words.length === 2) break;
+  }
+  return words.join(' ');
+}
