@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { launch, serve, root } from './browser.mjs';
 
 const TIMEOUT = 90_000;
@@ -155,7 +156,7 @@ try {
       const cards = await page.locator('nft-lens li[part~="card"]').count();
       assert(cards === 8, `${cards} cards for k=8`);
       const status = await page.locator('nft-lens [part="status"]').textContent();
-      assert(/^Identified in \d[\d,]* ms\.$/.test(status), `status "${status}"`);
+      assert(status === `This is ${name}, ${heading.match(/(\d+)% sure/)[1]}% sure. ${status.split('. ').pop()}` && /\. Identified in \d[\d,]* ms\.$/.test(status), `status "${status}"`);
       const preview = await page.locator('nft-lens img[part="preview"]').getAttribute('src');
       assert(preview && preview.startsWith('blob:'), `query preview src ${preview}`);
     }
@@ -180,12 +181,13 @@ try {
     // Relative URLs resolve against the page (/demo/), not the worker script.
     const rel = await page.evaluate(() => document.querySelector('nft-lens').search('../example/images/000011.png').then((res) => res.results[0].token_id));
     assert(rel === '000011', `search(relative URL) found ${rel}`);
-    // A URL that cannot be fetched: an alert, and the old results stay.
+    // A URL that cannot be fetched: an alert, and the old results go (they are not its answer).
     await page.locator('nft-lens input[type="url"]').fill(`${origin}/example/images/no-such-image.png`);
     await page.locator('nft-lens input[type="url"]').press('Enter');
     await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
     const alert = await page.locator('nft-lens [role="alert"]').textContent();
     assert(/404/.test(alert), `alert for a missing image URL: "${alert}"`);
+    assert(await page.locator('nft-lens li[part~="card"]').count() === 0, 'old results kept under the error');
     await page.evaluate(() => { window.__nftlens.errors.length = 0; });
   });
 
@@ -198,6 +200,8 @@ try {
     assert(await page.locator('nft-lens [part~="card-match"]').count() === 0, 'a card is styled as the match');
     const detail = await page.evaluate(() => document.querySelector('nft-lens').lastResult);
     assert(detail.verdict === 'none' && detail.match === false, `verdict ${detail.verdict}`);
+    const status = await page.locator('nft-lens [part="status"]').textContent();
+    assert(/^No NFT we know\. Searched in [\d,.]+ ms\.$/.test(status), `status "${status}"`);
   });
 
   await test('demo "try a random token" button identifies a bundle token', async () => {
@@ -216,6 +220,96 @@ try {
     const text = await alert.textContent();
     assert(text.length > 5, `alert text "${text}"`);
     await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+  });
+
+  // Issue #19, 5: what a screen reader hears, and where Tab goes.
+  await test('accessibility: the live region announces the answer, links and facets have names, results come before facets in Tab order', async () => {
+    await searchFile(page, queries[0].file);
+    const first = page.locator('nft-lens li[part~="card"]').first();
+    const name = await first.locator('[part="name"]').textContent();
+    const live = page.locator('nft-lens [role="status"]');
+    assert(await live.getAttribute('aria-live') === 'polite', 'status is not a polite live region');
+    assert((await live.textContent()).startsWith(`This is ${name}, `), `live region says "${await live.textContent()}"`);
+    // Each result link is named with its token.
+    const names = await page.locator('nft-lens li[part~="card"]').evaluateAll((cards) => cards.map((c) => c.querySelector('[part="name"]').textContent));
+    const snap = await page.locator('nft-lens [part="results"]').ariaSnapshot();
+    for (const n of names) {
+      const link = page.getByRole('link', { name: `View ${n} on opensea.io` });
+      assert(await link.count() >= 1, `no link named "View ${n} on opensea.io"; snapshot: ${snap.split('\n').filter((l) => /link/.test(l)).slice(0, 2).join(' | ')}`);
+    }
+    assert(!/link "View on /.test(snap), 'a link is still named "View on …" without its token');
+    // Facet buttons read as sentences.
+    const facets = await page.locator('nft-lens [part="facets"]').ariaSnapshot();
+    assert(/button "Filter by [^"]+: [^"]+ \((\d+ results?|no results)\)"/.test(facets), `facet names: ${facets.split('\n').filter((l) => /button/.test(l)).slice(0, 2).join(' | ')}`);
+    const one = page.locator('nft-lens [part~="facet"]').first();
+    const [type, value, n] = await one.evaluate((b) => [b.dataset.type, b.dataset.value, b.querySelector('.n').textContent]);
+    const label = `Filter by ${type}: ${value} (${n} result${n === '1' ? '' : 's'})`;
+    assert(await page.getByRole('button', { name: label, exact: true }).count() === 1, `no button named "${label}"`);
+    // Tab from the search box reaches the first result before any facet.
+    await page.locator('nft-lens [part="search-input"]').focus();
+    let reached = '';
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => {
+        const a = document.querySelector('nft-lens').shadowRoot.activeElement;
+        if (!a) return 'left the element';
+        if (a.closest('[part~="card"]')) return 'card';
+        if (a.closest('[part="facets"]')) return 'facet';
+        return '';
+      });
+    }
+    assert(reached === 'card', `Tab from the search box reached a ${reached || 'nothing in 40 presses'} first`);
+  });
+
+  // Issue #19, 7: the pixel limit in plain words (the core says "over the limit of 40000000
+  // (decompression bomb?)"). A PNG whose header says 9000x9000: the core refuses it from the header.
+  await test('an image over the pixel limit is refused in plain words', async () => {
+    const chunk = (type, data) => {
+      const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4); crc.writeUInt32BE(zlib.crc32(Buffer.concat([Buffer.from(type), data])) >>> 0);
+      return Buffer.concat([len, Buffer.from(type), data, crc]);
+    };
+    const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(9000, 0); ihdr.writeUInt32BE(9000, 4); ihdr[8] = 8; ihdr[9] = 2;
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
+    await page.locator('nft-lens input[part="file-input"]').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: png });
+    await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+    const alert = await page.locator('nft-lens [role="alert"]').textContent();
+    assert(alert === 'The image is 9000x9000 pixels; NFT Lens reads images up to 40 million pixels. Try a smaller copy or a screenshot of it.', `alert "${alert}"`);
+    await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+  });
+
+  // Issue #19, 1: the results of the previous image must not stay under the error of a failed one,
+  // and its facets must not re-run the failed file.
+  const failedSearchLeavesNothing = async (what) => {
+    const el = (sel) => page.locator(`nft-lens ${sel}`);
+    assert(await el('[role="alert"]').isVisible(), `${what}: alert not visible`);
+    assert(await el('li[part~="card"]').count() === 0, `${what}: ${await el('li[part~="card"]').count()} old result cards kept`);
+    assert(await el('[part="heading"]').isHidden(), `${what}: old heading kept: "${await el('[part="heading"]').textContent()}"`);
+    assert(await el('[part~="facet"]').count() === 0 && await el('[part="facets"]').isHidden(), `${what}: old facets kept`);
+    assert(await page.evaluate(() => document.querySelector('nft-lens').lastResult) === null, `${what}: lastResult kept`);
+  };
+  await test('a failed image search clears the previous results and facets (unreadable file, refused file)', async () => {
+    for (const [what, file] of [
+      ['unreadable file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') }],
+      ['not an image', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') }],
+    ]) {
+      await searchFile(page, queries[0].file);
+      assert(await page.locator('nft-lens li[part~="card"]').count() > 0 && await page.locator('nft-lens [part~="facet"]').count() > 0, 'no results/facets to start from');
+      const before = await resultCount(page);
+      await page.locator('nft-lens input[part="file-input"]').setInputFiles(file);
+      await page.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+      await failedSearchLeavesNothing(what);
+      if (what === 'not an image') {
+        assert(/not an image/.test(await page.locator('nft-lens [role="alert"]').textContent()), 'alert does not say why');
+        assert(await page.locator('nft-lens img[part="preview"]').isHidden(), 'the previous query image is still shown');
+      }
+      // The collection menu re-runs "the current search": there is none now, so nothing runs.
+      await page.evaluate(() => { window.__nftlens.errors.length = 0; });
+      await page.locator('nft-lens select[part="filter"]').evaluate((s) => { s.value = ''; s.dispatchEvent(new Event('change')); });
+      await page.waitForTimeout(300);
+      const after = await page.evaluate(() => ({ results: window.__nftlens.results, errors: window.__nftlens.errors.length }));
+      assert(after.results === before && after.errors === 0, `${what}: the failed file was searched again`);
+    }
   });
 
   await test('no request after ready carries the image (GETs of same-origin static files only)', async () => {
@@ -287,7 +381,12 @@ try {
     await waitReady(page);
     const box = page.locator('nft-lens [part="search-input"]');
     assert(await box.getAttribute('role') === 'combobox', 'search input is not a combobox');
-    assert(/pizza head red glasses/.test(await box.getAttribute('placeholder')), 'placeholder');
+    // The hint is made of this bundle's own traits: "e.g. <value> <type> <value> <type>".
+    const placeholder = await box.getAttribute('placeholder');
+    const stats = await page.evaluate(() => document.querySelector('nft-lens').lens.traitStats());
+    const phrases = Object.entries(stats).flatMap(([type, values]) => Object.keys(values).map((v) => `${v} ${type}`.toLowerCase()));
+    const example = (placeholder.match(/, e\.g\. (.+)$/) || [])[1] || '';
+    assert(phrases.some((ph) => example.startsWith(ph)) && phrases.some((ph) => example.endsWith(ph)), `placeholder "${placeholder}" is not made of the bundle's traits`);
     const listbox = page.locator('nft-lens [part="suggestions"]');
     assert(await box.getAttribute('aria-controls') === await listbox.getAttribute('id'), 'aria-controls does not name the listbox');
     await box.click();
@@ -357,7 +456,7 @@ try {
     assert(/^relevance \d+(\.\d)?$/.test(score), `score shown as "${score}" (want relevance, not %)`);
     assert(await page.locator('nft-lens li[part~="card"]').count() === shown.length, 'cards != results');
     const status = await page.locator('nft-lens [part="status"]').textContent();
-    assert(/^Found \d+ tokens? in [\d.,]+ ms\.$/.test(status), `status "${status}"`);
+    assert(/^(Found [\d,]+ tokens?(, showing [\d,]+,)?|[\d,]+ tokens? shown) in [\d.,]+ ms\.$/.test(status), `status "${status}"`);
     assert(await page.locator('nft-lens [part="facets"]').isVisible(), 'no facets after a text search');
   });
 
@@ -435,10 +534,35 @@ try {
     assert(r && Array.isArray(r.results) && r.results.length === 2, `searchText('head:pizza'): ${r && r.results && r.results.length} results`);
     assert(r.results[0].rarity_rank <= r.results[1].rarity_rank, 'filters-only results not rarest first');
     assert(r.facets && r.facets.Head && r.facets.Head.Pizza === 2, 'facets missing');
+    const two = await page.locator('nft-lens [part="heading"]').textContent();
+    assert(two === '2 tokens for “head:pizza”', `heading "${two}"`);  // fewer than text-k: all of them
     const none = await page.evaluate(() => document.querySelector('nft-lens').searchText('zzzzqqqq'));
     assert(none.results.length === 0, 'nonsense matched');
     const heading = await page.locator('nft-lens [part="heading"]').textContent();
     assert(/^No tokens found/.test(heading), `heading "${heading}"`);
+  });
+
+  // Issue #19, 3: a full page of text results is not the number of matches.
+  await test('text search: the heading counts the matches (result.total), or does not claim a full page is all', async () => {
+    const heading = page.locator('nft-lens [part="heading"]'), status = page.locator('nft-lens [part="status"]');
+    const r = await page.evaluate(() => document.querySelector('nft-lens').searchText('glasses'));
+    assert(r.results.length === 20, `${r.results.length} results for "glasses" (text-k 20; every Noun has glasses)`);
+    if (r.total === undefined) {  // a core without result.total: the fallback wording
+      assert(await heading.textContent() === '20 tokens shown for “glasses”', `heading "${await heading.textContent()}"`);
+      assert(/^20 tokens shown in [\d.,]+ ms\.$/.test(await status.textContent()), `status "${await status.textContent()}"`);
+    } else {
+      assert(await heading.textContent() === `Showing 20 of ${r.total} tokens for “glasses”`, `heading "${await heading.textContent()}" (total ${r.total})`);
+    }
+    // A core that counts the matches: the heading and the status say so.
+    const stubbed = await page.evaluate(async () => {
+      const lens = document.querySelector('nft-lens').lens;
+      const real = lens.searchText;
+      lens.searchText = async (...args) => ({ ...(await real.apply(lens, args)), total: 1234 });
+      try { return (await document.querySelector('nft-lens').searchText('glasses')).total; } finally { delete lens.searchText; }
+    });
+    assert(stubbed === 1234, 'stub not used');
+    assert(await heading.textContent() === 'Showing 20 of 1,234 tokens for “glasses”', `heading "${await heading.textContent()}"`);
+    assert(/^Found 1,234 tokens, showing 20, in [\d.,]+ ms\.$/.test(await status.textContent()), `status "${await status.textContent()}"`);
   });
 
   await test('compare page: side by side with the top match and its traits', async () => {
@@ -460,6 +584,80 @@ try {
     await page.screenshot({ path: path.join(outDir, 'compare.png'), fullPage: true });
   });
   await context.close();
+
+  // Issue #19, 6: a phone. The answer is scrolled into view; the drop zone speaks touch.
+  await test('mobile (390x844, touch): touch wording, and the verdict and top card are scrolled into view', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, serviceWorkers: 'block' });
+    const p = await newPage(ctx, sink);
+    await p.goto(server.url + 'demo/');
+    await waitReady(p);
+    const drop = await p.locator('nft-lens [part="dropzone"]').textContent();
+    assert(/Choose or take a photo/.test(drop) && !/Drop|Ctrl/.test(drop), `drop zone on touch says "${drop}"`);
+    assert(/Choose or take a photo/.test(await p.locator('nft-lens [part="dropzone"]').getAttribute('aria-label')), 'drop zone label');
+    const status = await p.locator('nft-lens [part="status"]').textContent();
+    assert(!/Drop|paste/.test(status), `status on touch says "${status}"`);
+    assert(await p.locator('nft-lens [part="camera"]').isVisible(), 'no Take photo button on touch');
+    // Where are the verdict and the top card when the result event fires, and a moment later?
+    const inView = () => p.evaluate(() => {
+      const sr = document.querySelector('nft-lens').shadowRoot;
+      const head = sr.querySelector('[part="heading"]').getBoundingClientRect(), card = sr.querySelector('[part~="card"]').getBoundingClientRect();
+      return head.top >= -1 && card.bottom <= innerHeight + 1;  // (sub-pixel scroll positions)
+    });
+    await p.evaluate(() => document.addEventListener('nftlens-results', () => {
+      const sr = document.querySelector('nft-lens').shadowRoot;
+      window.__atResults = { top: sr.querySelector('[part="heading"]').getBoundingClientRect().top, scrollY };
+    }));
+    for (const reduce of [false, true]) {
+      await p.emulateMedia({ reducedMotion: reduce ? 'reduce' : 'no-preference' });
+      await p.evaluate(() => window.scrollTo(0, 0));
+      await searchFile(p, queries[reduce ? 1 : 0].file);
+      const at = await p.evaluate(() => window.__atResults);
+      if (reduce) {
+        assert(at.scrollY > 0 && at.top >= -1 && at.top < 100 && await inView(), `reduced motion: not scrolled at once (${JSON.stringify(at)})`);
+      } else {
+        await p.waitForFunction(() => {
+          const sr = document.querySelector('nft-lens').shadowRoot;
+          const head = sr.querySelector('[part="heading"]').getBoundingClientRect(), card = sr.querySelector('[part~="card"]').getBoundingClientRect();
+          return head.top >= -1 && card.bottom <= innerHeight + 1;
+        }, null, { timeout: 5000 }).catch(() => {});
+        assert(await inView(), `verdict/top card not scrolled into view (heading top ${at.top} of ${844} at the results event)`);
+      }
+    }
+    await p.screenshot({ path: path.join(outDir, 'mobile.png') });
+    await ctx.close();
+  });
+
+  // Issue #19, 7: a worker the browser will not start is explained, with the browser's words kept.
+  await test('a worker blocked by the page CSP, or refused by the browser, is explained in plain words', async () => {
+    const ctx = await browser.newContext({ serviceWorkers: 'block' });
+    const own = { csp: [], pageErrors: [] };  // the violation is the point here
+    const p = await newPage(ctx, own);
+    await p.route('**/demo/', async (route) => {
+      const res = await route.fetch();
+      const csp = res.headers()['content-security-policy'].replace("worker-src 'self'", "worker-src 'none'");
+      await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
+    });
+    const check = async (what, technical) => {
+      await p.waitForFunction(() => window.__nftlens.errors.length > 0, null, { timeout: TIMEOUT });
+      const alert = p.locator('nft-lens [role="alert"]');
+      const text = await alert.locator(':scope > span').textContent();
+      assert(/worker script/.test(text) && /Content-Security-Policy/.test(text) && /worker-src/.test(text) && /same|own origin/.test(text), `${what}: alert "${text}"`);
+      assert(!/Failed to construct/.test(text), `${what}: the browser's words in the message`);
+      const detail = await alert.locator('details code').textContent();
+      assert(technical.test(detail), `${what}: technical detail "${detail}"`);
+      assert(await alert.locator('details').evaluate((d) => !d.open), `${what}: details open`);
+    };
+    await p.goto(server.url + 'demo/');
+    await check('worker-src none', /worker/i);
+    // A worker script on another origin (a CDN): Chromium throws "Failed to construct 'Worker'".
+    await p.unroute('**/demo/');
+    await p.addInitScript(() => {
+      window.Worker = class { constructor(url) { throw new DOMException(`Failed to construct 'Worker': Script at '${url}' cannot be accessed from origin 'https://example.org'.`, 'SecurityError'); } };
+    });
+    await p.goto(server.url + 'demo/');
+    await check('cross-origin worker', /^Failed to construct 'Worker'/);
+    await ctx.close();
+  });
 
   await test('a corrupt catalogue is reported (alert naming the catalogue + nftlens-error)', async () => {
     const ctx = await browser.newContext({ serviceWorkers: 'block' });   // empty Cache API; no service worker, so page.route sees it: the catalogue must be fetched

@@ -97,7 +97,8 @@ async function show(i) {
     ['Token ID', str(t.token_id)],
     ['Similarity', `${pct(t.score)} (match threshold ${pct(result.threshold)})`],
   ];
-  if (Number(t.rarity_rank) > 0) facts.push(['Rarity rank', `#${t.rarity_rank} of ${t.collection_size}`]);
+  // (a rarity score of 0: the collection has no traits, and its ranks are only catalogue order)
+  if (Number(t.rarity_rank) > 0 && !(Number(t.rarity_score) <= 0)) facts.push(['Rarity rank', `#${t.rarity_rank} of ${t.collection_size}`]);
   ui.facts.replaceChildren(...facts.map(([k, v]) => {
     const tr = el('tr');
     const th = el('th', k); th.scope = 'row';

@@ -12,10 +12,17 @@ export class NftLens {
 
   /** Load a bundle (a folder URL holding manifest.json). Rejects with a clear message on a bad bundle. */
   static async open(bundleUrl, options = {}) {
-    const worker = options.worker || new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const script = new URL('./worker.js', import.meta.url);
+    // A worker that cannot start (CSP worker-src, a script on another origin, a missing file)
+    // rejects with code 'worker', so a page can explain it rather than show the browser's words.
+    const workerError = (message) => Object.assign(new Error(message), { code: 'worker' });
+    let worker = options.worker;
+    if (!worker) {
+      try { worker = new Worker(script, { type: 'module' }); } catch (err) { throw workerError(String(err && err.message ? err.message : err)); }
+    }
     const lens = new NftLens(worker, null);
     worker.onmessage = (e) => lens.#settle(e.data);
-    worker.onerror = (e) => lens.#failAll(new Error(e.message || 'NFT Lens worker failed to start'));
+    worker.onerror = (e) => lens.#failAll(workerError(e.message || `the NFT Lens worker (${script.href}) failed to start`));
     const base = new URL(bundleUrl, document.baseURI).href;
     try {
       lens.#info = await lens.#call('open', { bundleUrl: base, threads: options.threads });

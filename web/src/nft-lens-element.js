@@ -15,7 +15,7 @@
 // Attributes: bundle (URL of the bundle folder; changing it reloads), k (image results shown,
 //   default 8), text-k (text results shown, default 20).
 // Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result},
-//   nftlens-error {detail: {message}}.
+//   nftlens-error {detail: {message, detail?}}.
 // API: element.lens (NftLens | null), element.ready (Promise<NftLens>), element.search(input),
 //   element.searchText(query), element.filters, element.lastResult.
 // Styling: --nft-lens-accent, --nft-lens-bg, --nft-lens-fg, --nft-lens-radius, --nft-lens-font,
@@ -81,12 +81,13 @@ export class NftLensElement extends HTMLElement {
     root.append(...input.fileInputs, input.drop,
       h('div', { class: 'controls', part: 'controls' }, input.cameraButton, input.urlForm, collection.el),
       searchBox.el, chips.el, status.status, status.error, results.heading,
-      h('div', { class: 'area' }, facets.el, results.list));
+      // Results before the refine panel: the answer comes first to screen readers and in Tab order.
+      h('div', { class: 'area' }, results.list, facets.el));
 
     // Public events, after the views have rendered what they report.
     c.addEventListener('ready', (e) => this.#emit('nftlens-ready', e.detail.info));
     c.addEventListener('results', (e) => this.#emit('nftlens-results', e.detail.result));
-    c.addEventListener('error', (e) => this.#emit('nftlens-error', { message: e.detail.message }));
+    c.addEventListener('error', (e) => this.#emit('nftlens-error', e.detail.detail ? { message: e.detail.message, detail: e.detail.detail } : { message: e.detail.message }));
     c.addEventListener('search', () => this.setAttribute('aria-busy', 'true'));
     c.addEventListener('done', () => this.removeAttribute('aria-busy'));
   }

@@ -95,6 +95,8 @@ export interface TextSearchResult {
   query: string;
   /** Best first. */
   results: TextSearchHit[];
+  /** How many tokens match (results holds the first k); absent from cores that do not count them. */
+  total?: number;
   /** Trait values of the results, for refining the search. */
   facets: Facets;
   /** Milliseconds. */
@@ -221,7 +223,7 @@ export interface SearchOptions {
 
 /** Why a call rejected: the core's machine-readable reason (err.code), beside the message. */
 export type NftLensErrorCode =
-  | 'bad_request' | 'not_image' | 'bad_image' | 'bad_bundle' | 'unsupported' | 'no_bundle' | 'network' | 'error';
+  | 'bad_request' | 'not_image' | 'bad_image' | 'bad_bundle' | 'unsupported' | 'no_bundle' | 'network' | 'worker' | 'error';
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */
 export declare class NftLens {
@@ -258,7 +260,10 @@ export declare class NftLens {
 export default NftLens;
 
 export interface NftLensErrorDetail {
+  /** What went wrong, in plain words (also shown in the element's alert). */
   message: string;
+  /** The technical text behind a plain message (e.g. the browser's "Failed to construct 'Worker'"), if any. */
+  detail?: string;
 }
 
 /**

@@ -22,13 +22,12 @@ export class SearchBox {
   constructor(controller) {
     this.#controller = controller;
     const q = this.input = h('input', { type: 'text', id: 'q', part: 'search-input', autocomplete: 'off', spellcheck: false,
-      placeholder: 'Search by traits or words, e.g. pizza head red glasses', enterKeyHint: 'search',
-      role: 'combobox', 'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': 'suggestions',
-      'aria-label': 'Search tokens by traits or words' });
+      enterKeyHint: 'search', role: 'combobox', 'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': 'suggestions' });
     this.listbox = h('ul', { class: 'suggestions', part: 'suggestions', id: 'suggestions', role: 'listbox', hidden: true,
       'aria-label': 'Trait suggestions' });
-    this.el = h('form', { class: 'search', part: 'search', role: 'search', 'aria-label': 'Search tokens by traits or words' },
+    this.el = h('form', { class: 'search', part: 'search', role: 'search' },
       h('div', { class: 'combo' }, searchIcon(), q, this.listbox), h('button', { type: 'submit', text: 'Search' }));
+    this.#hint(false, '');
 
     q.addEventListener('input', () => this.#schedule());
     q.addEventListener('keydown', (e) => this.#onKey(e));
@@ -38,14 +37,25 @@ export class SearchBox {
       this.close();
       controller.searchText(q.value).catch(() => { /* shown in the alert */ });
     });
-    controller.addEventListener('load', () => this.close());
+    controller.addEventListener('load', () => { this.close(); this.#hint(false, ''); });
     // A partitioned bundle (large collections) is fetched per image query; text search and trait
     // filters need its whole catalogue, so they are not offered.
-    controller.addEventListener('ready', ({ detail: { info } }) => { this.el.hidden = !!info.partitioned; });
+    controller.addEventListener('ready', ({ detail: { info, traits, example } }) => {
+      this.el.hidden = !!info.partitioned;
+      this.#hint(traits, example);
+    });
     controller.addEventListener('needquery', () => q.focus());
   }
 
   focus() { this.input.focus(); }
+
+  /** Placeholder and names from the bundle's own traits; neutral ones when it has none. */
+  #hint(traits, example) {
+    const what = traits ? 'Search tokens by traits or words' : 'Search tokens by name or words';
+    this.input.placeholder = example ? `Search by traits or words, e.g. ${example}` : what;
+    this.input.setAttribute('aria-label', what);
+    this.el.setAttribute('aria-label', what);
+  }
 
   /** Put text in the box without searching (element.searchText does the search). */
   setValue(text) {

@@ -9,19 +9,25 @@
 //
 // Events (CustomEvent; detail in braces), in the order a view sees them:
 //   load {bundle}        a (re)load started: forget results, chips, suggestions, errors
-//   ready {lens, info, collections, searching}   the bundle loaded
+//   ready {lens, info, collections, searching, traits, example}   the bundle loaded; traits: its
+//                        tokens have traits; example: a text query made of them ('' if none)
 //   loaderror {error}    it did not (an `error` event follows)
 //   chips {chips}        the filter chips changed
 //   image {input}        a new image is being searched (show its preview)
 //   search {kind}        a search was queued (busy; clear the error)
 //   done                 the newest search settled (not busy)
-//   results {kind, result, words, chips}   its result, to show
-//   searchfailed {error} it failed (an `error` event follows; a search that waited on a failed
-//                        load emits neither: loaderror already said so)
+//   results {kind, result, words, chips, k, refined}   its result, to show (k: the results asked
+//                        for; refined: a re-run after the filters changed, not a new search)
+//   searchfailed {kind, error, refused}  it failed, or its input was refused before it ran
+//                        (refused); its results and any it replaced are gone (an `error` event
+//                        follows; a search that waited on a failed load emits neither: loaderror
+//                        already said so)
 //   cleared              the last filter of a filters-only search went: nothing is searched any more
 //   needquery            a text search with nothing to search for
-//   error {message}      something to show in the alert (and to fire as nftlens-error)
+//   error {message, detail}   something to show in the alert (and to fire as nftlens-error);
+//                        detail: technical text behind a plain message, if any
 import { str, quote, chipFilter, wantsSuggestions } from './query.js';
+import { explainError, hasTraits, traitExample } from './wording.js';
 
 const SUGGESTIONS = 8;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -102,10 +108,18 @@ export class LensController extends EventTarget {
 
   #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
-  /** Report a problem: an `error` event with the message capitalised. */
-  fail(message) {
+  /** Report a problem: an `error` event with the message capitalised (detail: technical text). */
+  fail(message, detail) {
     message = message.charAt(0).toUpperCase() + message.slice(1);
-    this.#emit('error', { message });
+    this.#emit('error', detail ? { message, detail } : { message });
+  }
+
+  /** Report a failed load or search in plain words (ui/wording.js). */
+  #failWith(err, during) {
+    let maxPixels = 0;
+    try { maxPixels = Number(this.#lens && this.#lens.info().max_pixels) || 0; } catch { /* no info */ }
+    const { message, detail } = explainError(err, { during, maxPixels });
+    this.fail(message, detail);
   }
 
   // ---- loading ------------------------------------------------------------------------------
@@ -138,15 +152,22 @@ export class LensController extends EventTarget {
       if (gen !== this.#generation) { lens.close(); throw new Error('bundle changed while loading'); }
       return lens;
     })();
-    this.#ready.then((lens) => {
+    this.#ready.then(async (lens) => {
       if (gen !== this.#generation) return;
       this.#lens = lens;
-      this.#emit('ready', { lens, info: lens.info(), collections: lens.collections() || [], searching: this.#busy });
+      const info = lens.info();
+      // Hints name the bundle's own traits, or none: a collection without traits must not be
+      // offered "pizza head red glasses". (Partitioned bundles have no text search to hint at.)
+      let stats = null;
+      if (!info.partitioned) { try { stats = await lens.traitStats(); } catch { stats = null; } }
+      if (gen !== this.#generation) return;
+      this.#emit('ready', { lens, info, collections: lens.collections() || [], searching: this.#busy,
+        traits: hasTraits(stats), example: traitExample(stats) });
     }, (error) => {
       if (gen !== this.#generation) return;
       this.#loadFailed = true;
       this.#emit('loaderror', { error });
-      this.fail(`Could not load the NFT bundle: ${messageOf(error)}`);
+      this.#failWith(error, 'load');
     });
     // Callers of .ready handle rejections themselves; don't report an unhandled one here.
     this.#ready.catch(() => {});
@@ -162,6 +183,14 @@ export class LensController extends EventTarget {
     try {
       checkInput(input, this.#baseURI());
     } catch (err) {
+      if (remember) {
+        // A new image that cannot be searched replaces the old answer: showing the previous
+        // results under its error would read as its answer. A search still running loses the screen.
+        this.#searchSeq++;
+        if (this.#busy) this.#searchDone();
+        this.#forgetResults(true);
+        this.#emit('searchfailed', { kind: 'image', error: err, refused: true });
+      }
       this.fail(messageOf(err));
       return Promise.reject(err);
     }
@@ -189,11 +218,11 @@ export class LensController extends EventTarget {
         }
         throw err;
       });
-    });
+    }, { refined: !remember });
   }
 
-  /** Text search for `words` plus the active chips and the collection filter. */
-  searchText(words) {
+  /** Text search for `words` plus the active chips and the collection filter (refined: a re-run). */
+  searchText(words, { refined = false } = {}) {
     words = str(words).trim();
     const parts = words ? [words] : [];
     for (const c of this.#chips) parts.push(chipFilter(c));
@@ -205,7 +234,7 @@ export class LensController extends EventTarget {
     this.#textWords = words;
     const query = parts.join(' ');
     const k = this.#textK();
-    return this.#run('text', (lens) => lens.searchText(query, { k }), { words });
+    return this.#run('text', (lens) => lens.searchText(query, { k }), { words, k, refined });
   }
 
   /** Run the current search again (after the filters or the collection changed). */
@@ -219,11 +248,11 @@ export class LensController extends EventTarget {
       this.#lastResult = null;
       this.#mode = null;
       this.#emit('cleared');
-    } else if (this.#mode === 'text' || this.#chips.length) this.searchText(this.#textWords).catch(() => {});
+    } else if (this.#mode === 'text' || this.#chips.length) this.searchText(this.#textWords, { refined: true }).catch(() => {});
   }
 
   /** Queue a search; emit results only for the newest one of the current load. */
-  #run(kind, fn, { words = '' } = {}) {
+  #run(kind, fn, { words = '', k = 0, refined = false } = {}) {
     const seq = ++this.#searchSeq;
     if (!this.#ready || this.#loadFailed) this.load();
     this.#busy = true;
@@ -233,7 +262,7 @@ export class LensController extends EventTarget {
     const current = () => seq === this.#searchSeq && gen === this.#generation;
     const run = async () => {
       const lens = await this.#ready.catch((err) => {
-        const e = new Error(`Could not load the NFT bundle: ${messageOf(err)}`);
+        const e = new Error(explainError(err, { during: 'load' }).message);
         e.reported = true;  // the load handler already reported it
         throw e;
       });
@@ -248,17 +277,27 @@ export class LensController extends EventTarget {
       if (!result) return result;
       this.#mode = kind;
       this.#lastResult = result;
-      this.#emit('results', { kind, result, words, chips });
+      this.#emit('results', { kind, result, words, chips, k, refined });
       return result;
     }, (err) => {
       if (current()) {
         this.#searchDone();
+        this.#forgetResults(kind === 'image');
         if (err && err.reported) return Promise.reject(err);
-        this.#emit('searchfailed', { error: err });
-        this.fail(messageOf(err));
+        this.#emit('searchfailed', { kind, error: err, refused: false });
+        this.#failWith(err, 'search');
       }
       throw err;
     });
+  }
+
+  /** After a failed search nothing on screen can be refined: a facet or the collection menu must
+   *  not re-run the failed image. Its filters go with it (an image's chips belong to that image). */
+  #forgetResults(image) {
+    this.#lastResult = null;
+    this.#mode = null;
+    this.#lastInput = null;
+    if (image && this.#chips.length) this.setChips([]);
   }
 
   #searchDone() {

@@ -41,3 +41,21 @@ export function safeHttpUrl(value) {
     return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : '';
   } catch { return ''; }
 }
+
+/** Touch is the main way in (phones, tablets): there is nothing to drop and no Ctrl+V to press.
+ *  The same test as the stylesheet's, which shows the camera button. */
+export const TOUCH_QUERY = '(pointer: coarse)';
+export function touchFirst() {
+  return typeof matchMedia === 'function' && matchMedia(TOUCH_QUERY).matches;
+}
+
+/** Scroll `el` into view unless it (and `last`, if given) already is: smoothly, or at once for
+ *  users who ask for reduced motion. */
+export function reveal(el, last = el) {
+  if (!el || !el.isConnected || typeof el.scrollIntoView !== 'function') return;
+  const vh = window.innerHeight || document.documentElement.clientHeight;
+  const top = el.getBoundingClientRect().top, bottom = (last || el).getBoundingClientRect().bottom;
+  if (top >= 0 && bottom <= vh) return;
+  const reduce = typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
+  el.scrollIntoView({ behavior: reduce ? 'auto' : 'smooth', block: 'start' });
+}

@@ -1,6 +1,7 @@
 // The "Refine by trait" panel: the trait values of the results with their counts, as toggle
 // buttons (aria-pressed) that add or remove a filter chip and re-run the search.
 import { h, str } from './dom.js';
+import { plural } from './wording.js';
 
 const FACET_VALUES_SHOWN = 6;   // per trait type, before "+N more"
 
@@ -24,7 +25,7 @@ export class FacetPanel {
       // Only results the controller can search again can be narrowed (not a transferred ImageBitmap).
       this.render(controller.refinable ? facetsOf(result) : null, list);
     });
-    for (const type of ['load', 'cleared']) controller.addEventListener(type, () => this.render(null, []));
+    for (const type of ['load', 'cleared', 'searchfailed']) controller.addEventListener(type, () => this.render(null, []));
   }
 
   render(facets, list) {
@@ -53,7 +54,9 @@ export class FacetPanel {
       const ul = h('div', { class: 'facet-values' });
       for (const [value, n] of shown) {
         const pressed = has(type, value);
+        // Named as a sentence (else it reads "Grayscale 7 1"); aria-pressed says whether it is on.
         const b = h('button', { type: 'button', class: 'facet', part: pressed ? 'facet facet-active' : 'facet', 'aria-pressed': String(pressed),
+          'aria-label': `Filter by ${type || 'trait'}: ${value} (${n ? plural(n, 'result') : 'no results'})`,
           title: pressed ? `Remove the filter ${type}: ${value}` : `Only tokens with ${type}: ${value}` },
         h('span', { text: value }), h('span', { class: 'n', text: String(n) }));
         b.dataset.type = type;
@@ -79,7 +82,7 @@ export class FacetPanel {
     });
     const show = groups.length > 0 && list.length + chips.length > 0;
     box.hidden = !show;
-    // The results area lays the panel beside (wide) or above (narrow) the results.
+    // The results area lays the panel beside (wide) or below (narrow) the results.
     if (box.parentElement) box.parentElement.classList.toggle('has-facets', show);
     if (!show) return;
     box.append(h('h3', { class: 'facets-title', id: 'facets-title', text: 'Refine by trait' }), ...groups);

@@ -1,7 +1,7 @@
 // Getting an image in: the drop zone (click, Enter/Space, or drag and drop anywhere on the element),
 // pasting (while the element is hovered or focused), the file picker, the camera button and the
 // image-URL field; plus the preview of the query image. Each hands its image to the controller.
-import { h, safeHttpUrl } from './dom.js';
+import { h, safeHttpUrl, touchFirst, TOUCH_QUERY } from './dom.js';
 
 function isEditable(node) {
   if (!node || node.nodeType !== 1) return false;
@@ -44,14 +44,22 @@ export class ImageInput {
     this.fileInputs = [file, camera];
     const preview = this.preview = h('img', { class: 'preview', part: 'preview', alt: 'Your image', hidden: true, decoding: 'async', referrerPolicy: 'no-referrer' });
     preview.addEventListener('error', () => { preview.hidden = true; });
-    const dropTitle = h('strong', { text: 'Drop an NFT image here' });
-    const drop = this.drop = h('div', { class: 'drop', part: 'dropzone', role: 'button', tabIndex: 0,
-      'aria-label': 'Choose an image to identify. You can also drop or paste an image here.' },
-    preview,
-    h('div', { class: 'drop-text' },
-      dropTitle,
-      h('span', { class: 'hint', text: 'or paste it (Ctrl/⌘+V), or' }),
-      h('span', { class: 'pill', 'aria-hidden': 'true', text: 'Choose image' })));
+    const dropTitle = h('strong');
+    const hint = h('span', { class: 'hint' });
+    const pill = h('span', { class: 'pill', 'aria-hidden': 'true' });
+    const drop = this.drop = h('div', { class: 'drop', part: 'dropzone', role: 'button', tabIndex: 0 },
+      preview, h('div', { class: 'drop-text' }, dropTitle, hint, pill));
+    // Touch users cannot drop a file or press Ctrl/⌘+V: tell them what they can do.
+    const words = () => {
+      const touch = touchFirst();
+      dropTitle.textContent = touch ? 'Choose or take a photo of an NFT' : 'Drop an NFT image here';
+      hint.textContent = touch ? 'a screenshot, a saved image or a photo of a screen' : 'or paste it (Ctrl/⌘+V), or';
+      pill.textContent = touch ? 'Choose photo' : 'Choose image';
+      drop.setAttribute('aria-label', touch ? 'Choose or take a photo of an NFT to identify.'
+        : 'Choose an image to identify. You can also drop or paste an image here.');
+    };
+    words();
+    if (typeof matchMedia === 'function') matchMedia(TOUCH_QUERY).addEventListener?.('change', words);
     this.cameraButton = h('button', { type: 'button', class: 'camera', part: 'camera', text: 'Take photo' });
     const url = this.url = h('input', { type: 'url', placeholder: 'or an image URL (https://…)', autocomplete: 'off', spellcheck: false,
       'aria-label': 'Image URL', inputMode: 'url' });
@@ -79,7 +87,7 @@ export class ImageInput {
 
     // drag & drop anywhere on the element (text dropped on the search box is just text)
     let depth = 0;
-    const over = (on) => { drop.classList.toggle('over', on); dropTitle.textContent = on ? 'Drop to identify' : 'Drop an NFT image here'; };
+    const over = (on) => { drop.classList.toggle('over', on); if (on) dropTitle.textContent = 'Drop to identify'; else words(); };
     const intoSearchBox = (e) => e.composedPath()[0] === searchInput && !(e.dataTransfer && [...e.dataTransfer.types].includes('Files'));
     host.addEventListener('dragenter', (e) => { if (hasDropData(e) && !intoSearchBox(e)) { e.preventDefault(); depth++; over(true); } });
     host.addEventListener('dragover', (e) => { if (hasDropData(e) && !intoSearchBox(e)) { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; } });
@@ -103,6 +111,8 @@ export class ImageInput {
     // The drop zone shows progress while a bundle loads or a search runs.
     const busy = (on) => drop.classList.toggle('busy', on);
     controller.addEventListener('image', ({ detail: { input } }) => this.setPreview(input));
+    // A refused file (not an image, too large) never became the query: don't leave the old one shown.
+    controller.addEventListener('searchfailed', ({ detail: { refused } }) => { if (refused) this.setPreview(null); });
     controller.addEventListener('load', () => busy(true));
     controller.addEventListener('ready', ({ detail: { searching } }) => { if (!searching) busy(false); });
     controller.addEventListener('loaderror', () => busy(false));

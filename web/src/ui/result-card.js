@@ -2,13 +2,9 @@
 // relevance, rarity, traits and the marketplace link. All of it is bundle data: textContent only,
 // links only as http(s), images only from the URL the caller vetted.
 import { h, str, safeHttpUrl } from './dom.js';
+import { displayName } from './wording.js';
 
-/** The token's name, else "Collection #id". */
-export function displayName(r) {
-  const n = str(r.name).trim();
-  if (n) return n;
-  return `${str(r.collection_name) || str(r.collection) || 'Token'} #${str(r.token_id)}`;
-}
+export { displayName };
 
 function scoreRow(barPct, text, cls, label, title) {
   const bar = h('span');
@@ -48,8 +44,11 @@ export function resultCard(r, { isTop = false, kind = 'image', topScore = 0, src
     const rel = Math.max(0, Math.min(1, score / topScore)) * 100;
     body.append(scoreRow(rel, `relevance ${score.toFixed(1)}`, 'score relevance', `relevance ${score.toFixed(1)}`, 'text relevance (higher is better)'));
   }
+  // A rank means something only where traits made a score: without traits every score is 0 and
+  // the ranks are just catalogue order. (No score field at all: trust the rank.)
   const rank = Number(r.rarity_rank);
-  if (Number.isFinite(rank) && rank > 0) {
+  const rarityScore = r.rarity_score === undefined || r.rarity_score === null ? 1 : Number(r.rarity_score);
+  if (Number.isFinite(rank) && rank > 0 && rarityScore > 0) {
     const size = Number(r.collection_size);
     body.append(h('span', { class: 'meta', part: 'rarity', text: `Rarity #${rank.toLocaleString('en-US')}${Number.isFinite(size) && size > 0 ? ` of ${size.toLocaleString('en-US')}` : ''}` }));
   }
@@ -66,7 +65,11 @@ export function resultCard(r, { isTop = false, kind = 'image', topScore = 0, src
   if (href) {
     let host = '';
     try { host = new URL(href).hostname; } catch { /* checked above */ }
-    const a = h('a', { class: 'link', part: 'link', target: '_blank', rel: 'noopener noreferrer nofollow', text: `View on ${host} ↗` });
+    // Every card has this link: its accessible name says which token it is ("View Noun 12 on
+    // opensea.io") while the card shows the short "View on opensea.io ↗".
+    const a = h('a', { class: 'link', part: 'link', target: '_blank', rel: 'noopener noreferrer nofollow' },
+      'View ', h('span', { class: 'visually-hidden', text: `${name} ` }), `on ${host}`,
+      h('span', { 'aria-hidden': 'true', text: ' ↗' }), h('span', { class: 'visually-hidden', text: ' (opens in a new tab)' }));
     a.href = href;
     body.append(a);
   }

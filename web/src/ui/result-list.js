@@ -1,8 +1,9 @@
 // The results: a heading that says what was found — the core's verdict for an image ("This is …",
 // "Looks like a token of …, but not one in this bundle", "No NFT we know"), or "3 tokens for “…”"
 // for words — and the <ol> of result cards (only an identified token's card is styled as the answer).
-import { h, safeImageUrl, str } from './dom.js';
-import { resultCard, displayName } from './result-card.js';
+import { h, safeImageUrl, reveal } from './dom.js';
+import { resultCard } from './result-card.js';
+import { plural, textCounts, imageVerdict } from './wording.js';
 
 export class ResultList {
   #controller;
@@ -12,7 +13,7 @@ export class ResultList {
     this.heading = h('h2', { class: 'heading', part: 'heading', hidden: true, id: 'heading' });
     this.list = h('ol', { class: 'results', part: 'results', 'aria-labelledby': 'heading' });
     controller.addEventListener('results', ({ detail }) => this.render(detail));
-    for (const type of ['load', 'cleared']) controller.addEventListener(type, () => this.clear());
+    for (const type of ['load', 'cleared', 'searchfailed']) controller.addEventListener(type, () => this.clear());
   }
 
   clear() {
@@ -29,35 +30,33 @@ export class ResultList {
     return safeImageUrl(url);
   }
 
-  render({ kind, result, words = '', chips = [] }) {
+  render({ kind, result, words = '', chips = [], k = 0, refined = false }) {
     const { heading } = this;
     const list = Array.isArray(result.results) ? result.results : [];
     const top = list[0];
-    const filtered = chips.length > 0;
     heading.hidden = false;
-    // (a result without a verdict comes from a core before verdicts: its match decides)
-    const verdict = kind === 'image' ? String(result.verdict || (result.match ? 'token' : 'none')) : '';
-    const isMatch = verdict === 'token' && !!top;
+    const said = kind === 'image' ? imageVerdict(result, chips.length > 0) : null;
+    const isMatch = !!said && said.isMatch;
     heading.classList.toggle('match', isMatch);
-    heading.classList.toggle('collection', verdict === 'collection' && !!top);
-    const conf = Number(result.confidence);
-    const sure = Number.isFinite(conf) && conf >= 0 && result.confidence !== null ? `, ${Math.round(conf * 100)}% sure` : '';
-    const close = result.close_call ? ' (a close call)' : '';
+    heading.classList.toggle('collection', !!said && said.verdict === 'collection' && !!top);
     if (kind === 'text') {
       const what = [words, ...chips.map((c) => `${c.type}: ${c.value}`)].filter(Boolean).join(' + ');
+      // Say how many match, not only how many are shown; never call a full page the total.
+      const { shown, total } = textCounts(result, k);
+      const count = total === null ? `${plural(shown, 'token')} shown`
+        : total > shown ? `Showing ${shown.toLocaleString('en-US')} of ${plural(total, 'token')}` : plural(shown, 'token');
       heading.textContent = list.length
-        ? `${list.length} token${list.length === 1 ? '' : 's'} for “${what}”${words ? '' : ', rarest first'}`
+        ? `${count} for “${what}”${words || !list.some((r) => Number(r.rarity_score) > 0) ? '' : ', rarest first'}`
         : `No tokens found for “${what}”.`;
-    } else if (isMatch) heading.textContent = `This is ${displayName(top)}${sure ? ` (${sure.slice(2)})` : ''}${close}`;
-    else if (verdict === 'collection' && top) {
-      heading.textContent = `Looks like a token of ${str(top.collection_name) || str(top.collection)}, but not one in this bundle${close}. Closest tokens:`;
-    } else if (list.length) heading.textContent = filtered ? 'No token we know with the chosen traits. Closest:' : 'No NFT we know. Least unlike it:';
-    else heading.textContent = filtered ? 'No token has all the chosen traits.' : 'No NFT we know — the bundle has no tokens in this collection.';
+    } else heading.textContent = said.heading;
     // Cards of an unidentified image are shown as "closest", not as answers.
     this.list.classList.toggle('closest', kind === 'image' && !isMatch);
 
     // Relevance (text) is relative to the best hit; a filters-only search is ordered by rarity.
     const topScore = kind === 'text' && words ? Math.max(...list.map((r) => Number(r.score) || 0), 0) : 0;
     this.list.replaceChildren(...list.map((r, i) => resultCard(r, { isTop: i === 0 && isMatch, kind, topScore, src: this.#imageUrl(r) })));
+    // On a phone the answer lands below the fold: bring the verdict and the top card into view.
+    // Not after a facet or chip re-ran the search: the user is working in the panel.
+    if (!refined) reveal(heading, this.list.firstElementChild || heading);
   }
 }

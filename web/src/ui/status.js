@@ -1,7 +1,6 @@
 // The status line (role=status, polite) and the error alert (role=alert), from controller events.
-import { h } from './dom.js';
-
-const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+import { h, touchFirst } from './dom.js';
+import { plural, textCounts, imageVerdict } from './wording.js';
 
 function took(result) {
   const t = result.timings || {};
@@ -15,28 +14,39 @@ export class StatusLine {
     this.error = h('div', { class: 'error', part: 'error', role: 'alert', hidden: true });
     const on = (type, fn) => controller.addEventListener(type, (e) => fn(e.detail || {}));
     on('load', () => { this.showError(''); this.set('Loading bundle…'); });
-    on('ready', ({ info, collections, searching }) => {
+    let example = '';  // a text query made of the bundle's traits ('' if it has none)
+    on('load', () => { example = ''; });
+    on('ready', ({ info, collections, searching, traits, example: e = '' }) => {
+      example = e;
       const n = Number(info.tokens) || 0;
-      const next = searching ? 'Searching…' : info.partitioned ? 'Drop, paste or choose an image.' : 'Drop, paste or choose an image, or search by traits.';
+      const image = touchFirst() ? 'Choose or take a photo' : 'Drop, paste or choose an image';
+      const next = searching ? 'Searching…' : info.partitioned ? `${image}.` : `${image}, or search by ${traits ? 'traits' : 'name'}.`;
       this.set(`Ready: ${n.toLocaleString('en-US')} tokens${collections.length > 1 ? ` in ${collections.length} collections` : ''}. ${next}`);
     });
     on('loaderror', () => this.set('Bundle not loaded.'));
     on('search', () => { this.showError(''); this.set('Searching…'); });
-    on('results', ({ kind, result }) => {
-      const n = Array.isArray(result.results) ? result.results.length : 0;
-      if (kind === 'text') this.set(`Found ${plural(n, 'token')}${took(result)}.`);
-      else this.set(`${result.match ? 'Identified' : 'Searched'}${took(result)}.`);
+    // Screen readers hear the answer itself, then the time ("This is Noun 12, 97% sure. Identified in 721 ms.").
+    on('results', ({ kind, result, k, chips = [] }) => {
+      if (kind === 'text') {
+        const { shown, total } = textCounts(result, k);
+        if (total === null) this.set(`${plural(shown, 'token')} shown${took(result)}.`);
+        else this.set(`Found ${plural(total, 'token')}${total > shown ? `, showing ${shown.toLocaleString('en-US')},` : ''}${took(result)}.`);
+      } else this.set(`${imageVerdict(result, chips.length > 0).spoken} ${result.match ? 'Identified' : 'Searched'}${took(result)}.`);
     });
     on('searchfailed', () => this.set('Search failed.'));
     on('cleared', () => this.set('Filters cleared. Type words or choose a trait to search.'));
-    on('needquery', () => this.set('Type a word or a trait to search, e.g. pizza head red glasses.'));
-    on('error', ({ message }) => this.showError(message));
+    on('needquery', () => this.set(example ? `Type a word or a trait to search, e.g. ${example}.` : 'Type a word to search, e.g. from a token’s name.'));
+    on('error', ({ message, detail }) => this.showError(message, detail));
   }
 
   set(text) { this.status.textContent = text; }
 
-  showError(message) {
-    this.error.textContent = message;
+  /** Show a message ('' hides the box); detail (technical text) goes in a closed disclosure. */
+  showError(message, detail = '') {
+    this.error.replaceChildren(h('span', { text: message }));
+    if (message && detail && detail !== message) {
+      this.error.append(h('details', { class: 'error-detail' }, h('summary', { text: 'Technical details' }), h('code', { text: detail })));
+    }
     this.error.hidden = !message;
   }
 }

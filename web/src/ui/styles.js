@@ -86,7 +86,9 @@ button:hover { background: color-mix(in srgb, var(--_accent) 10%, var(--_bg)); }
   background: color-mix(in srgb, #d92d20 12%, var(--_bg)); color: color-mix(in srgb, #d92d20 75%, var(--_fg));
   border: 1px solid color-mix(in srgb, #d92d20 45%, var(--_bg)); overflow-wrap: anywhere;
 }
-.heading { margin: 16px 0 8px; font-size: 1.1em; overflow-wrap: anywhere; }
+.error-detail { margin-top: 6px; color: var(--_fg); font-size: .85em; }
+.error-detail code { display: block; margin-top: 4px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.heading { margin: 16px 0 8px; font-size: 1.1em; overflow-wrap: anywhere; scroll-margin-top: 12px; }
 .heading.match { color: var(--_accent); }
 .heading.collection { color: inherit; font-style: italic; }
 .results.closest .card { opacity: 0.78; border-style: dashed; }
@@ -155,9 +157,9 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .chip-clear { padding: 3px 10px; font-size: .85em; border-color: transparent; }
 .chip-type { color: var(--_muted); }
 
-/* facets beside (wide) or above (narrow) the results */
+/* facets after the results, as in the DOM: beside them (wide) or below them (narrow) */
 .area.has-facets { display: grid; gap: 16px; grid-template-columns: minmax(0, 1fr); }
-@container (min-width: 700px) { .area.has-facets { grid-template-columns: 210px minmax(0, 1fr); align-items: start; } }
+@container (min-width: 700px) { .area.has-facets { grid-template-columns: minmax(0, 1fr) 210px; align-items: start; } }
 .facets {
   font-size: .88em; padding: 10px 12px; border: 1px solid var(--_line); border-radius: var(--_radius);
   background: color-mix(in srgb, var(--_card) 60%, var(--_bg));
@@ -176,7 +178,7 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .facet[aria-pressed=true] { background: var(--_accent); border-color: var(--_accent); color: #fff; }
 .facet[aria-pressed=true] .n { color: inherit; }
 .facet-more { padding: 2px 8px; font-size: 1em; font-weight: 600; border-color: transparent; }
-/* narrow: one scrollable row per trait type, so the results stay near the top */
+/* narrow: one scrollable row per trait type, so the panel stays short */
 @container (max-width: 699px) {
   .facet-group { display: flex; align-items: center; gap: 8px; margin-bottom: 6px; }
   .facet-type { flex: 0 0 5.5em; margin: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
