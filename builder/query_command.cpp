@@ -49,7 +49,7 @@ int run_query(const QueryArgs& a) {
         std::cout << path << "  " << verdict_words(j) << "\n";
         int rank = 1;
         for (auto& r : j["results"])
-          std::cout << "  " << std::setw(2) << rank++ << ". " << std::fixed << std::setprecision(4) << r["score"].get<double>() << "  "
+          std::cout << "  " << std::setw(2) << rank++ << ". " << std::fixed << std::setprecision(4) << r["relevance"].get<double>() << "  "
                     << r["collection"].get<std::string>() << " #" << r["token_id"].get<std::string>() << "  " << r["name"].get<std::string>() << "\n";
       }
     } catch (const Error& e) {

@@ -306,9 +306,16 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   if (hits.size() > req.k) hits.resize(req.k);
   json res = json::array();
   std::vector<uint32_t> tokens;
+  // "relevance" is the number the order follows, 0..1, never rising down the list: for re-ranked
+  // hits their re-ranking key (alignment + w x cosine) / (1 + w); for the rest their cosine, capped
+  // by the hit above. ("score", the cosine, alone would read out of order after re-ranking.)
+  float above = 1.0f;
   for (auto& h : hits) {
     res.push_back(parse_json(token_json(h.token, h.score)));
-    if (h.alignment != TokenHit::kNotAligned) res.back()["alignment"] = h.alignment;
+    const bool aligned = h.alignment != TokenHit::kNotAligned;
+    if (aligned) res.back()["alignment"] = h.alignment;
+    above = std::min(above, aligned ? (h.alignment + kRerankCosineWeight * h.score) / (1.0f + kRerankCosineWeight) : h.score);
+    res.back()["relevance"] = std::max(0.0f, above);
     tokens.push_back(h.token);
   }
   json doc = {{"match", v.kind == "token"}, {"verdict", v.kind}, {"confidence", v.confidence >= 0 ? json(v.confidence) : json(nullptr)},
@@ -325,14 +332,15 @@ Answer Lens::text(const TextRequest& req) {
   Answer a;
   const TextIndex& index = text_index("text search", a.needs);
   if (!a.needs.empty()) return a;
-  const auto hits = index.search(req.query, req.k);
+  size_t total = 0;
+  const auto hits = index.search(req.query, req.k, &total);
   json res = json::array();
   std::vector<uint32_t> tokens;
   for (auto& h : hits) {
     res.push_back(parse_json(token_json(h.token, h.score)));
     tokens.push_back(h.token);
   }
-  a.json = dump({{"query", req.query}, {"results", res}, {"facets", parse_json(facets_json(tokens))}});
+  a.json = dump({{"query", req.query}, {"total", total}, {"results", res}, {"facets", parse_json(facets_json(tokens))}});
   return a;
 }
 

@@ -112,7 +112,8 @@ class Lens {
   // "close_call"[, "collection"], "threshold", "results": [token + score (+ alignment)...][, "facets"]}
   // (verdict: shared/verdict.h; "match" is verdict == "token").
   Answer search(const QuerySession& query, const ImageRequest& request);
-  // Words and filters: {"query", "results": [token + score...], "facets": {type: {value: count}}}.
+  // Words and filters: {"query", "total" (tokens matching in all), "results": [token + score...],
+  // "facets": {type: {value: count}} (of the results)}.
   Answer text(const TextRequest& request);
   // Trait values completing the last typed word: [{"type", "value", "count"}].
   Answer suggest(const SuggestRequest& request);

@@ -440,10 +440,13 @@ std::vector<std::pair<uint32_t, float>> TextIndex::match_terms(const std::string
   return terms;
 }
 
-std::vector<TextHit> TextIndex::search(const std::string& query, size_t k) const { return search(parse_text_query(query), k); }
+std::vector<TextHit> TextIndex::search(const std::string& query, size_t k, size_t* total) const {
+  return search(parse_text_query(query), k, total);
+}
 
-std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k) const {
-  if (k == 0) return {};
+std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k, size_t* total) const {
+  if (total) *total = 0;
+  if (k == 0 && !total) return {};
   TextQuery q = query;
   resolve(q.filter);
   std::vector<std::string> words;
@@ -471,7 +474,13 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k) const {
   if (words.empty()) {  // filters only: rarest first
     for (uint32_t t = 0; t < n; ++t) {
       const float score = 1.0f / float(std::max<uint32_t>(1, cat_.tokens[t].rarity_rank));
-      if (!hopeless(score) && passes(t, q.filter)) offer(TextHit{t, score});
+      if (total) {  // (every token's filter is evaluated to count them)
+        if (!passes(t, q.filter)) continue;
+        ++*total;
+        if (k > 0 && !hopeless(score)) offer(TextHit{t, score});
+      } else if (!hopeless(score) && passes(t, q.filter)) {
+        offer(TextHit{t, score});
+      }
     }
     return result();
   }
@@ -562,9 +571,14 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k) const {
   const float nw = float(words.size());
   const bool filtered = !q.filter.empty();
   float floor = -1.0f;  // the k-th best total so far (totals are > 0)
-  auto take = [&](uint32_t t, float total) {
+  // A matching token with its total: offered unless below the k-th best so far (then, when
+  // counting, its filter is still checked).
+  auto take = [&](uint32_t t, float sum) {
+    if (sum < floor && !total) return;
     if (filtered && !passes(t, q.filter)) return;
-    offer(TextHit{t, total});
+    if (total) ++*total;
+    if (sum < floor || k == 0) return;
+    offer(TextHit{t, sum});
     if (top.size() == k) floor = top.front().score;
   };
   // Tokens with phrases first, then marked done (matched = 0).
@@ -572,24 +586,18 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k) const {
     const uint32_t t = with[i];
     for (j = i + 1; j < with.size() && with[j] == t; ++j) {}
     if (matched[t] == 0) continue;
-    float total = score[t] * float(matched[t]) / nw;  // reward matching more of the query
-    for (size_t b = i; b < j; ++b) total *= 1.25f;    // one per trait carrying a phrase
-    if (total >= floor) take(t, total);
+    float sum = score[t] * float(matched[t]) / nw;  // reward matching more of the query
+    for (size_t b = i; b < j; ++b) sum *= 1.25f;    // one per trait carrying a phrase
+    take(t, sum);
     matched[t] = 0;
   }
   // Every other touched token: its total, offered unless below the k-th best so far.
   if (dense) {
-    for (uint32_t t = 0; t < n; ++t) {
-      if (matched[t] == 0) continue;
-      const float total = score[t] * float(matched[t]) / nw;
-      if (total >= floor) take(t, total);
-    }
+    for (uint32_t t = 0; t < n; ++t)
+      if (matched[t] != 0) take(t, score[t] * float(matched[t]) / nw);
   } else {
-    for (uint32_t t : touched) {
-      if (matched[t] == 0) continue;
-      const float total = score[t] * float(matched[t]) / nw;
-      if (total >= floor) take(t, total);
-    }
+    for (uint32_t t : touched)
+      if (matched[t] != 0) take(t, score[t] * float(matched[t]) / nw);
   }
   return result();
 }

@@ -46,8 +46,9 @@ class TextIndex {
  public:
   explicit TextIndex(const Catalogue& cat);
   // Ranked tokens for free words within the filter; with no free words, filtered tokens by rarity.
-  std::vector<TextHit> search(const std::string& query, size_t k) const;
-  std::vector<TextHit> search(const TextQuery& q, size_t k) const;
+  // `total` (if given) gets how many tokens match in all (a word, or the filter alone), not only k.
+  std::vector<TextHit> search(const std::string& query, size_t k, size_t* total = nullptr) const;
+  std::vector<TextHit> search(const TextQuery& q, size_t k, size_t* total = nullptr) const;
   // Does a token pass a filter? (also used to restrict image search). Call resolve() first.
   bool passes(uint32_t token, const TextFilter& f) const;
   void resolve(TextFilter& f) const;

@@ -226,6 +226,21 @@ assert j["results"], "no results"
 for r in j["results"]:
     assert any(a["trait_type"] == "Glasses" and q in a["value"].lower() for a in r["attributes"]), r["attributes"]
 PY
+"$NFT" text "$T/b1" "glasses" --json -k 3 > "$T/t3.json"; "$NFT" text "$T/b1" "glasses" --json -k 1000 > "$T/tall.json"
+python3 - "$T/t3.json" "$T/tall.json" <<'PY' && ok "text --json: total counts every match, not only the k shown" || no "text total"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert len(a["results"]) == 3 and a["total"] == b["total"] == len(b["results"]) > 3, (a["total"], b["total"], len(b["results"]))
+PY
+"$NFT" query "$T/b1" "$T/col/images/$orig" --json -k 10 > "$T/rel.json"; "$NFT" query "$T/b1" "$T/col/images/$orig" -k 10 > "$T/rel.txt"
+python3 - "$T/rel.json" "$T/rel.txt" <<'PY' && ok "query: relevance (json) and the numbers printed follow the order of the results" || no "relevance order" "$(cat "$T/rel.txt")"
+import json, re, sys
+j = json.loads(open(sys.argv[1]).readline())
+rel = [r["relevance"] for r in j["results"]]
+assert len(rel) == 10 and all(0 <= x <= 1 for x in rel) and rel == sorted(rel, reverse=True), rel
+printed = [float(m) for m in re.findall(r"^\s+\d+\. ([0-9.]+)", open(sys.argv[2]).read(), re.M)]
+assert len(printed) == 10 and printed == sorted(printed, reverse=True), printed
+PY
 "$NFT" query "$T/b1" "$T/col/images/$orig" --filter "rank:1-5" --json -k 5 > "$T/f.json"
 python3 - "$T/f.json" <<'PY' && ok "query --filter restricts image results (rank:1-5)" || no "query --filter"
 import json, sys

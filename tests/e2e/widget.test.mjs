@@ -155,6 +155,9 @@ try {
       assert(thumb.src.startsWith('blob:') && thumb.ok, `thumb src ${thumb.src}`);  // (checked bytes of a thumbnail pack)
       const cards = await page.locator('nft-lens li[part~="card"]').count();
       assert(cards === 8, `${cards} cards for k=8`);
+      // The numbers shown follow the order of the cards (issue #19, item 2).
+      const shown = (await page.locator('nft-lens li[part~="card"] [part="score"]').allTextContents()).map((t) => parseFloat(t));
+      assert(shown.every((v, i) => i === 0 || v <= shown[i - 1]), `scores out of order: ${shown.join(', ')}`);
       const status = await page.locator('nft-lens [part="status"]').textContent();
       assert(status === `This is ${name}, ${heading.match(/(\d+)% sure/)[1]}% sure. ${status.split('. ').pop()}` && /\. Identified in \d[\d,]* ms\.$/.test(status), `status "${status}"`);
       const preview = await page.locator('nft-lens img[part="preview"]').getAttribute('src');

@@ -340,8 +340,11 @@ TEST_CASE("text: ranking equals a plain reference implementation (random catalog
       if (rng() % 6 == 0) query += " glasses:red";
       if (rng() % 9 == 0) query += " collection:beta";
       if (rng() % 9 == 0) query += " rank:1-" + std::to_string(1 + rng() % 200);
+      const size_t all = ref.search(idx, query, size_t(1) << 30).size();  // every match
       for (size_t k : {1, 10, 50}) {
-        const auto got = idx.search(query, k), want = ref.search(idx, query, k);
+        size_t total = 0;
+        const auto got = idx.search(query, k, &total), want = ref.search(idx, query, k);
+        CHECK(total == all);  // (counting changes nothing else: got is compared below)
         REQUIRE(got.size() == want.size());
         for (size_t r = 0; r < got.size(); ++r) {
           INFO("query \"" << query << "\" k " << k << " rank " << r);

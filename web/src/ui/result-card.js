@@ -37,8 +37,11 @@ export function resultCard(r, { isTop = false, kind = 'image', topScore = 0, src
     h('span', { class: 'meta', part: 'token', text: `Token #${str(r.token_id)}` }));
   const score = Number(r.score);
   if (kind === 'image') {
-    const pct = Number.isFinite(score) ? Math.max(0, Math.min(1, score)) * 100 : 0;
-    body.append(scoreRow(pct, `${pct.toFixed(1)}%`, 'score', `similarity ${pct.toFixed(1)} percent`, 'visual similarity'));
+    // The number the order follows (the core's "relevance": after re-ranking it blends how well the
+    // image aligns with the thumbnail and the descriptor similarity; older cores: the similarity).
+    const v = Number(r.relevance ?? r.score);
+    const pct = Number.isFinite(v) ? Math.max(0, Math.min(1, v)) * 100 : 0;
+    body.append(scoreRow(pct, `${pct.toFixed(1)}%`, 'score', `match ${pct.toFixed(1)} percent`, 'how closely it matches (results are in this order)'));
   } else if (topScore > 0 && Number.isFinite(score)) {
     // Relevance: how well the words match, relative to the best result (not a probability).
     const rel = Math.max(0, Math.min(1, score / topScore)) * 100;
