@@ -66,6 +66,13 @@ struct TextArgs {
 int run_text(const TextArgs& a);
 
 int run_info(const std::string& bundle, bool json);
+
+// nftlens site: a self-contained static folder (page, widget, runtime, bundle; builder/site_command.cpp).
+struct SiteArgs {
+  std::string bundle, out;
+  std::string web;  // the widget's web/ folder (default: the repository's, found from the binary)
+};
+int run_site(const SiteArgs& a);
 int run_verify(const std::string& bundle, bool json);  // --json: one JSON document instead of lines
 
 }  // namespace nftlens

@@ -1,4 +1,4 @@
-// nftlens: the native CLI. build | merge | query | text | eval | describe | info | verify
+// nftlens: the native CLI. build | merge | query | text | eval | describe | info | verify | site
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
@@ -102,6 +102,12 @@ int main(int argc, char** argv) {
   bool verify_json = false;
   verify->add_flag("--json", verify_json, "JSON output: {bundle, ok, problems, checks: [{status, file|error}]}");
 
+  SiteArgs site_args;
+  auto* site = app.add_subcommand("site", "Write a self-contained static site: index.html with <nft-lens>, the widget, its runtime and the bundle");
+  site->add_option("bundle", site_args.bundle, "Bundle folder")->required();
+  site->add_option("--out", site_args.out, "Folder to write (replaced if it is an earlier site)")->required();
+  site->add_option("--web", site_args.web, "The widget's web/ folder (default: this build's)");
+
   // Usage errors exit 2 (as getopt tools do), naming an unknown command; `help` is --help.
   if (argc >= 2 && std::string(argv[1]) == "help") {
     std::cout << app.help();
@@ -136,6 +142,7 @@ int main(int argc, char** argv) {
     if (*describe) return run_describe(dbundle, dimage, ddump, dfeat, 0);
     if (*info) return run_info(dir, info_json);
     if (*verify) return run_verify(dir, verify_json);
+    if (*site) return run_site(site_args);
   } catch (const Error& err) {
     std::cerr << "error: " << err.what() << "\n";
     return std::string(err.code()) == errc::bad_request ? 2 : 1;  // (an option out of range is a usage error)
