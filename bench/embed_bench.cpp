@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
   std::printf("\ninference (nftlens::Embedder, ONNX Runtime CPU, %s)\n", model_path.c_str());
   std::printf("%-6s %16s %8s %10s %10s %10s %12s\n", "batch", "intra-op threads", "images", "ms/batch", "ms/image", "images/s", "CPU ms/img");
   for (int th : {1, 2}) {
-    Embedder emb(model_path, card, EmbedderOptions{th, false, false});
+    Embedder emb(model_path, card, EmbedderOptions{th, false});
     for (size_t batch : batches_list) {
       auto make = [&](size_t start, size_t count) {
         std::vector<std::vector<float>> b;
@@ -231,12 +231,12 @@ int main(int argc, char** argv) {
     }
   }
   // ---- 3. the builder's configuration: W workers x 1 intra-op thread -----------------------------
-  EmbedderOptions wo{1, false, false};
+  EmbedderOptions wo{1, false};
   wo.allow_spinning = false;
   Embedder shared(model_path, card, wo);
   std::vector<std::vector<float>> ref;  // features at batch 32, 2 intra-op threads (the builder before #5)
   {
-    Embedder e2(model_path, card, EmbedderOptions{2, false, false});
+    Embedder e2(model_path, card, EmbedderOptions{2, false});
     for (size_t b = 0; b < pool_n; b += 32) {
       std::vector<std::vector<float>> in(inputs.begin() + long(b), inputs.begin() + long(std::min(pool_n, b + 32)));
       for (auto& f : e2.run(in)) ref.push_back(std::move(f));
@@ -282,7 +282,7 @@ int main(int argc, char** argv) {
     std::printf("features of the single-thread configs vs batch 32 x 2 threads:");
     for (int th : {1, 2})
       for (size_t batch : {size_t(1), size_t(8), size_t(32)}) {
-        Embedder e(model_path, card, EmbedderOptions{th, false, false});
+        Embedder e(model_path, card, EmbedderOptions{th, false});
         std::vector<std::vector<float>> got;
         for (size_t b = 0; b < pool_n; b += batch) {
           std::vector<std::vector<float>> in(inputs.begin() + long(b), inputs.begin() + long(std::min(pool_n, b + batch)));

@@ -222,7 +222,7 @@ int run_build(const BuildArgs& a) {
   std::unique_ptr<Embedder> embedder;
   auto model = [&]() -> Embedder& {
     if (!embedder) {  // one session shared by the workers, each Run on its caller's thread (1 intra-op thread, no spinning)
-      EmbedderOptions eo{1, true, !a.quiet};
+      EmbedderOptions eo{1, true};
       eo.allow_spinning = false;
       embedder = std::make_unique<Embedder>(mf.onnx.string(), card, eo);
     }

@@ -34,9 +34,7 @@ Embedder::Embedder(const std::string& model_path, const ModelCard& card, const E
       } catch (const Ort::Exception& e) {
         std::cerr << "note: CUDA execution provider unavailable (" << e.what() << "); using CPU\n";
       }
-    } else if (opt.verbose) {
-      std::cerr << "note: this ONNX Runtime build has no CUDA execution provider; using CPU\n";
-    }
+    }  // (no CUDA in this ONNX Runtime build: CPU, silently; the usual case, not worth a note per build)
   }
   // ONNX Runtime's session setup logs process information: it reads /proc/self/cmdline and runs a
   // std::regex over it, which recurses once per character. Thousands of image paths on the command

@@ -14,7 +14,6 @@ namespace nftlens {
 struct EmbedderOptions {
   int threads = 0;         // intra-op threads; 0 = ONNX Runtime's default (all cores)
   bool try_cuda = true;
-  bool verbose = false;
   bool allow_spinning = true;  // intra-op threads spin while waiting for work (ORT's default); the
                                // builder turns it off ("session.intra_op.allow_spinning" = "0")
 };

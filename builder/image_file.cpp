@@ -10,6 +10,7 @@
 #include <string>
 
 #include "error.h"
+#include "image.h"
 
 namespace nftlens {
 namespace {
@@ -31,7 +32,7 @@ RgbImage decode_webp(const std::vector<uint8_t>& b, Rgb bg) {
   if (WebPGetFeatures(b.data(), b.size(), &f) != VP8_STATUS_OK) throw Error("WebP image is corrupt or truncated");
   if (f.has_animation) throw Error("animated WebP is not supported (use a still frame)");
   ImageLimits limits;
-  if (uint64_t(f.width) * uint64_t(f.height) > limits.max_pixels) throw Error("WebP image is over the pixel limit (decompression bomb?)");
+  check_pixels(uint64_t(f.width), uint64_t(f.height), limits);  // (names the size and the limit)
   int w = 0, h = 0;
   std::unique_ptr<uint8_t, void (*)(void*)> px(WebPDecodeRGBA(b.data(), b.size(), &w, &h), WebPFree);
   if (!px) throw Error("WebP image is corrupt or truncated");

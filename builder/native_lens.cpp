@@ -27,7 +27,7 @@ NativeLens::NativeLens(const std::filesystem::path& dir, int threads, bool with_
   const auto path = dir / mf.name;
   const auto bytes = read_bytes(path, mf.bytes + 1);
   verify_file(mf, bytes.data(), bytes.size());
-  embedder_ = std::make_unique<Embedder>(path.string(), bundle().manifest.model, EmbedderOptions{threads, true, false});
+  embedder_ = std::make_unique<Embedder>(path.string(), bundle().manifest.model, EmbedderOptions{threads, true});
 }
 
 RgbImage NativeLens::decode(const std::vector<uint8_t>& bytes) const { return decode_any(bytes, bundle().manifest.model.background); }

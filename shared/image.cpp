@@ -44,11 +44,10 @@ RgbImage composite(const uint8_t* rgba, int w, int h, Rgb bg) {
   return out;
 }
 
-void check_pixels(uint64_t w, uint64_t h, const ImageLimits& limits) {
-  if (w == 0 || h == 0) throw Error("image has zero width or height", errc::bad_image);
-  if (w * h > limits.max_pixels)
-    throw Error("image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit of " +
-                std::to_string(limits.max_pixels) + " (decompression bomb?)", errc::bad_image);
+std::string millions(uint64_t n) {  // 40000000 -> "40 million", 2500000 -> "2.5 million", 1000 -> "1000"
+  if (n < 100'000) return std::to_string(n);
+  const uint64_t tenths = (n + 50'000) / 100'000;
+  return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") + " million";
 }
 
 // Width and height from the file header, read before stb so the pixel budget gets its own clear
@@ -115,6 +114,13 @@ bool png_idat_overruns(const uint8_t* d, size_t n) {
 }
 
 }  // namespace
+
+void check_pixels(uint64_t w, uint64_t h, const ImageLimits& limits) {
+  if (w == 0 || h == 0) throw Error("image has zero width or height", errc::bad_image);
+  if (w * h > limits.max_pixels)
+    throw Error("the image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; NFT Lens reads images up to " +
+                millions(limits.max_pixels) + " pixels", errc::bad_image);
+}
 
 RgbImage decode_image(const uint8_t* data, size_t size, Rgb background, const ImageLimits& limits) {
   if (size == 0) throw Error("image file is empty", errc::bad_image);

@@ -26,6 +26,9 @@ struct ImageLimits {
   uint64_t max_pixels = 40'000'000;   // ~160 MB of RGBA while decoding
   uint64_t max_encoded_bytes = 64ull << 20;
 };
+// Error(bad_image) naming the size and the limit ("the image is WxH pixels; NFT Lens reads images up
+// to 40 million pixels") if w x h is over it, or zero.
+void check_pixels(uint64_t w, uint64_t h, const ImageLimits& limits = {});
 
 // Decode PNG, JPEG, GIF (first frame) or BMP from memory and composite alpha onto `background`.
 // Throws nftlens::Error with a clear reason (unsupported format, truncated data, too many pixels).

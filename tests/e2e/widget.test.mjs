@@ -264,8 +264,8 @@ try {
     assert(reached === 'card', `Tab from the search box reached a ${reached || 'nothing in 40 presses'} first`);
   });
 
-  // Issue #19, 7: the pixel limit in plain words (the core says "over the limit of 40000000
-  // (decompression bomb?)"). A PNG whose header says 9000x9000: the core refuses it from the header.
+  // Issue #19, 7: the pixel limit in plain words (the core says "the image is WxH pixels; NFT Lens reads
+  // images up to 40 million pixels"). A PNG whose header says 9000x9000: the core refuses it from the header.
   await test('an image over the pixel limit is refused in plain words', async () => {
     const chunk = (type, data) => {
       const len = Buffer.alloc(4); len.writeUInt32BE(data.length);

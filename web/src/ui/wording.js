@@ -74,11 +74,11 @@ export function explainError(err, { during = 'search', maxPixels = 0 } = {}) {
     }
     return { message: `Could not load the NFT bundle: ${raw}` };
   }
-  // Too many pixels: the core says "image is WxH pixels, over the limit of N (decompression
-  // bomb?)", the worker "the image is WxH pixels, more than the N million NFT Lens reads".
-  const px = code === 'bad_image' && raw.match(/(\d+)\s*x\s*(\d+) pixels, (?:over the limit of (\d+)|more than the ([\d.]+) million)/);
+  // Too many pixels: the core says "the image is WxH pixels; NFT Lens reads images up to N million
+  // pixels" (older cores: "over the limit of N"), the worker "... more than the N million NFT Lens reads".
+  const px = code === 'bad_image' && raw.match(/(\d+)\s*x\s*(\d+) pixels(?:, over the limit of (\d+)|, more than the ([\d.]+) million|; NFT Lens reads images up to ([\d.]+) million)/);
   if (px) {
-    const limit = Number(maxPixels) || (px[3] ? Number(px[3]) : Number(px[4]) * 1e6);
+    const limit = Number(maxPixels) || (px[3] ? Number(px[3]) : Number(px[4] || px[5]) * 1e6);
     const millions = Number.isFinite(limit) && limit > 0 ? `${+(limit / 1e6).toFixed(1)} million` : 'a limited number of';
     return { message: `The image is ${px[1]}x${px[2]} pixels; NFT Lens reads images up to ${millions} pixels. Try a smaller copy or a screenshot of it.` };
   }
