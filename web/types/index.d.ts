@@ -187,11 +187,26 @@ export type TraitStats = Record<string, Record<string, number>>;
 
 export type ImageInput = File | Blob | ArrayBuffer | ArrayBufferView | ImageBitmap | string;
 
+/** A download's progress (NftLens.open's onprogress; the element's nftlens-progress event). */
+export interface LoadProgress {
+  /** 'bundle': the files opening a bundle needs; 'runtime' and 'model': the image model (the
+   *  onnxruntime-web wasm and the bundle's model), fetched by the first image search or prefetch(). */
+  phase: 'bundle' | 'runtime' | 'model';
+  /** Bytes received so far in this phase. */
+  loaded: number;
+  /** The phase's bytes, or null when unknown (e.g. a compressed response of unknown size). */
+  total: number | null;
+  /** The phase's last report. */
+  done: boolean;
+}
+
 export interface OpenOptions {
   /** Use this worker instead of starting src/worker.js. */
   worker?: Worker;
   /** Inference threads when cross-origin isolated (default: hardware concurrency, 2..4). */
   threads?: number;
+  /** Called with the progress of downloads, at most every 100 ms per phase. */
+  onprogress?: (progress: LoadProgress) => void;
 }
 
 /** Every option is checked by the core: an unknown option, a wrong type or a value out of range
@@ -254,6 +269,9 @@ export declare class NftLens {
   /** A displayable URL for a token: an object URL of its checked thumbnail (`thumb_blob`), else its
    *  http(s) image, `ipfs://` via a gateway, or ''. */
   imageUrl(token: Pick<Token, 'thumb' | 'image' | 'thumb_blob'>): string;
+  /** Fetch the image-search runtime and the model now (otherwise the first image search does);
+   *  resolves when they are ready. Text search is answered meanwhile. */
+  prefetch(): Promise<true>;
   /** Stop the worker; pending calls reject. */
   close(): void;
 }
@@ -307,6 +325,7 @@ export interface NftLensElementEventMap extends HTMLElementEventMap {
   'nftlens-ready': CustomEvent<LensInfo>;
   'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
   'nftlens-error': CustomEvent<NftLensErrorDetail>;
+  'nftlens-progress': CustomEvent<LoadProgress>;
 }
 
 declare global {
@@ -318,10 +337,12 @@ declare global {
     'nftlens-ready': CustomEvent<LensInfo>;
     'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
+    'nftlens-progress': CustomEvent<LoadProgress>;
   }
   interface DocumentEventMap {
     'nftlens-ready': CustomEvent<LensInfo>;
     'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
+    'nftlens-progress': CustomEvent<LoadProgress>;
   }
 }
