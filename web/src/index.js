@@ -2,6 +2,10 @@
 //   const lens = await NftLens.open('/bundle/');
 //   const { match, results, timings } = await lens.searchImage(file, { k: 10, collections: ['nouns'] });
 // The image is decoded, embedded and searched inside the worker: it is never uploaded.
+//
+// One worker per bundle per page: NftLens.open() of a bundle that is already open (or opening)
+// returns another handle on the same worker, so two <nft-lens> elements fetch the bundle once.
+// Each handle's close() releases it; the worker stops when the last one closes.
 
 const workerError = (message) => Object.assign(new Error(message), { code: 'worker' });
 
@@ -70,7 +74,7 @@ export class NftLens {
 
   /**
    * Load a bundle (a folder URL holding manifest.json). Rejects with a clear message on a bad bundle.
-   * options: threads; worker (a Worker to use); onprogress(p),
+   * options: threads; worker (a Worker to use, not shared); onprogress(p),
    * called with {phase: 'bundle' | 'runtime' | 'model', loaded, total (bytes, null if unknown), done}.
    */
   static async open(bundleUrl, options = {}) {
@@ -78,7 +82,7 @@ export class NftLens {
     const bundle = base.endsWith('/') ? base : base + '/';
     const script = new URL('./worker.js', import.meta.url).href;
     const onprogress = typeof options.onprogress === 'function' ? options.onprogress : null;
-    const key = null;  // (one worker per open() for now)
+    const key = options.worker ? null : `${script} ${bundle} ${options.threads || ''}`;
     let conn = key && shared.get(key);
     if (!conn) {
       let worker = options.worker;

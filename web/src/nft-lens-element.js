@@ -16,6 +16,7 @@
 //   default 8), text-k (text results shown, default 20).
 // Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result},
 //   nftlens-error {detail: {message, detail?}}, nftlens-progress {detail: {phase, loaded, total, done}}.
+// Elements with the same bundle share one worker: the bundle is fetched once.
 // API: element.lens (NftLens | null), element.ready (Promise<NftLens>), element.search(input),
 //   element.searchText(query), element.filters, element.lastResult.
 // Styling: --nft-lens-accent, --nft-lens-bg, --nft-lens-fg, --nft-lens-radius, --nft-lens-font,

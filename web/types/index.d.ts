@@ -201,7 +201,7 @@ export interface LoadProgress {
 }
 
 export interface OpenOptions {
-  /** Use this worker instead of starting src/worker.js. */
+  /** Use this worker instead of starting src/worker.js (never shared with other handles). */
   worker?: Worker;
   /** Inference threads when cross-origin isolated (default: hardware concurrency, 2..4). */
   threads?: number;
@@ -242,7 +242,8 @@ export type NftLensErrorCode =
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */
 export declare class NftLens {
-  /** Load a bundle (folder URL holding manifest.json). Rejects with a clear message on a bad bundle. */
+  /** Load a bundle (folder URL holding manifest.json). Rejects with a clear message on a bad bundle.
+   *  A bundle already open (or opening) on the page is shared: the new handle uses the same worker. */
   static open(bundleUrl: string | URL, options?: OpenOptions): Promise<NftLens>;
   /** Absolute URL of the bundle folder, ending in '/'. */
   readonly bundleUrl: string;
@@ -272,7 +273,7 @@ export declare class NftLens {
   /** Fetch the image-search runtime and the model now (otherwise the first image search does);
    *  resolves when they are ready. Text search is answered meanwhile. */
   prefetch(): Promise<true>;
-  /** Stop the worker; pending calls reject. */
+  /** Release this handle: its pending calls reject; the worker stops when no handle uses it. */
   close(): void;
 }
 export default NftLens;
