@@ -74,13 +74,14 @@ export class NftLens {
 
   /**
    * Load a bundle (a folder URL holding manifest.json). Rejects with a clear message on a bad bundle.
-   * options: threads; worker (a Worker to use, not shared); onprogress(p),
+   * options: threads; workerUrl (the worker script, default ./worker.js beside this module; the
+   * dist/ files are found relative to it); worker (a Worker to use, not shared); onprogress(p),
    * called with {phase: 'bundle' | 'runtime' | 'model', loaded, total (bytes, null if unknown), done}.
    */
   static async open(bundleUrl, options = {}) {
     const base = new URL(bundleUrl, document.baseURI).href;
     const bundle = base.endsWith('/') ? base : base + '/';
-    const script = new URL('./worker.js', import.meta.url).href;
+    const script = options.workerUrl ? new URL(options.workerUrl, document.baseURI).href : new URL('./worker.js', import.meta.url).href;
     const onprogress = typeof options.onprogress === 'function' ? options.onprogress : null;
     const key = options.worker ? null : `${script} ${bundle} ${options.threads || ''}`;
     let conn = key && shared.get(key);
@@ -188,8 +189,14 @@ export class NftLens {
   }
 }
 
+// Same-origin scripts start directly. A module worker cannot be started from another origin (a
+// CDN), so there the worker is a same-origin blob: module that imports it: its imports (../dist/)
+// then resolve against the CDN. That needs worker-src blob: and the CDN in script-src/connect-src.
 function startWorker(script) {
-  return new Worker(script, { type: 'module' });
+  if (new URL(script).origin === location.origin) return new Worker(script, { type: 'module' });
+  const boot = URL.createObjectURL(new Blob([`import ${JSON.stringify(script)};\n`], { type: 'text/javascript' }));
+  // (revoked later, not at once: the worker fetches it after the constructor returns)
+  try { return new Worker(boot, { type: 'module' }); } finally { setTimeout(() => URL.revokeObjectURL(boot), 60000); }
 }
 
 export default NftLens;

@@ -13,10 +13,11 @@
 // the chips, which also narrow an image search ("this image, but only tokens with Glasses: Red").
 //
 // Attributes: bundle (URL of the bundle folder; changing it reloads), k (image results shown,
-//   default 8), text-k (text results shown, default 20).
+//   default 8), text-k (text results shown, default 20), worker-url (the worker script, when the
+//   nft-lens files are served from elsewhere, e.g. a CDN; default: src/worker.js beside this file).
 // Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result},
 //   nftlens-error {detail: {message, detail?}}, nftlens-progress {detail: {phase, loaded, total, done}}.
-// Elements with the same bundle share one worker: the bundle is fetched once.
+// Elements with the same bundle (and worker-url) share one worker: the bundle is fetched once.
 // API: element.lens (NftLens | null), element.ready (Promise<NftLens>), element.search(input),
 //   element.searchText(query), element.filters, element.lastResult.
 // Styling: --nft-lens-accent, --nft-lens-bg, --nft-lens-fg, --nft-lens-radius, --nft-lens-font,
@@ -55,8 +56,8 @@ function kAttr(value, fallback) {
 }
 
 export class NftLensElement extends HTMLElement {
-  // k and text-k are read at each search; only a new bundle needs action.
-  static get observedAttributes() { return ['bundle']; }
+  // k and text-k are read at each search; only a new bundle or worker needs action.
+  static get observedAttributes() { return ['bundle', 'worker-url']; }
 
   #controller; #input; #searchBox;
   #disconnectTimer = 0;
@@ -66,7 +67,7 @@ export class NftLensElement extends HTMLElement {
     const root = this.attachShadow({ mode: 'open', delegatesFocus: false });
     adoptStyles(root);
     const c = this.#controller = new LensController({
-      open: (url, onprogress) => NftLens.open(url, { onprogress }),
+      open: (url, onprogress) => NftLens.open(url, { workerUrl: this.workerUrl || undefined, onprogress }),
       bundle: () => this.bundle,
       k: () => this.k,
       textK: () => this.textK,
@@ -130,6 +131,8 @@ export class NftLensElement extends HTMLElement {
   set textK(v) { this.setAttribute('text-k', String(v)); }
   get bundle() { return this.getAttribute('bundle') || ''; }
   set bundle(v) { this.setAttribute('bundle', String(v)); }
+  get workerUrl() { return this.getAttribute('worker-url') || ''; }
+  set workerUrl(v) { this.setAttribute('worker-url', String(v)); }
 
   /**
    * Identify an image: File | Blob | ArrayBuffer | ImageBitmap | image URL string.
@@ -172,7 +175,7 @@ export class NftLensElement extends HTMLElement {
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
-    if (name === 'bundle' && oldValue !== newValue && this.isConnected && this.#controller.ready) this.#controller.load();
+    if (oldValue !== newValue && this.isConnected && this.#controller.ready) this.#controller.load();
   }
 }
 

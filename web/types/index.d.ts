@@ -205,6 +205,10 @@ export interface OpenOptions {
   worker?: Worker;
   /** Inference threads when cross-origin isolated (default: hardware concurrency, 2..4). */
   threads?: number;
+  /** The worker script (default: src/worker.js beside this module; dist/ is found relative to it).
+   *  Relative to the page. On another origin (a CDN) it is started through a same-origin blob:
+   *  module, which needs CORS from that origin and CSP worker-src blob: plus the origin. */
+  workerUrl?: string | URL;
   /** Called with the progress of downloads, at most every 100 ms per phase. */
   onprogress?: (progress: LoadProgress) => void;
 }
@@ -286,7 +290,7 @@ export interface NftLensErrorDetail {
 }
 
 /**
- * <nft-lens bundle="/bundle/" k="8" text-k="20">: drop zone, paste, file picker / camera, image URL
+ * <nft-lens bundle="/bundle/" k="8" text-k="20" worker-url="...">: drop zone, paste, file picker / camera, image URL
  * field, collection filter, text search with trait suggestions, facets and filter chips, results
  * grid. Defined by importing "nft-lens/element".
  */
@@ -302,6 +306,8 @@ export declare class NftLensElement extends HTMLElement {
   readonly filters: TraitFilter[];
   /** Reflects the bundle attribute; setting it reloads. */
   bundle: string;
+  /** Reflects the worker-url attribute ('' = src/worker.js beside the module); setting it reloads. */
+  workerUrl: string;
   /** Reflects the k attribute (results shown, default 8, at most 100). */
   k: number;
   /** Reflects the text-k attribute (text results shown, default 20, at most 100). */

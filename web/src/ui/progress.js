@@ -21,6 +21,7 @@ export class ProgressLine {
   #reset() {
     this.#phases.clear();
     this.el.hidden = true;
+    this.text.textContent = '';
   }
 
   #update(p) {
