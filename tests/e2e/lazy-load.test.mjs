@@ -92,6 +92,54 @@ await test('the first image search fetches them, shows progress, and finds the t
   assert(r.barHidden, 'progressbar still shown after the search');
 });
 
+await test('text search and suggestions answer while the image model downloads', async () => {
+  const ctx = await browser.newContext({ serviceWorkers: 'block' });
+  const p = await ctx.newPage();
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await p.route('**/ort-wasm-simd-threaded.wasm', async (route) => { await held; await route.continue(); });  // a slow download
+  await p.goto(srv.url + 'demo/');
+  await p.waitForFunction(() => document.querySelector('nft-lens')?.lens, null, { timeout: 60000 });
+  await p.evaluate((bytes) => {
+    const el = document.querySelector('nft-lens');
+    window.__image = el.search(new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' })).then(() => 'image');
+  }, [...fs.readFileSync(path.join(qdir, q[0]))]);
+  await p.waitForFunction(() => document.querySelector('nft-lens').shadowRoot.querySelector('[role="progressbar"]').checkVisibility(), null, { timeout: 30000 });
+  fs.mkdirSync(path.join(root, 'build/e2e'), { recursive: true });
+  await p.locator('nft-lens').screenshot({ path: path.join(root, 'build/e2e/progress.png') });
+  const first = await p.evaluate(async () => {
+    const lens = document.querySelector('nft-lens').lens;
+    const text = Promise.all([lens.searchText('glasses'), lens.suggest('gla')]).then(() => 'text');
+    return Promise.race([text, window.__image]);
+  });
+  release();
+  assert(first === 'text', `${first} answered first`);
+  assert(await p.evaluate(() => window.__image) === 'image', 'the image search after the download');
+  await ctx.close();
+});
+
+await test('a failed download fails that search plainly (no bar left up); the next search fetches again', async () => {
+  const ctx = await browser.newContext({ serviceWorkers: 'block' });
+  const p = await ctx.newPage();
+  let aborted = 0;
+  await p.route('**/ort-wasm-simd-threaded.wasm', (route) => (aborted++ ? route.continue() : route.abort('internetdisconnected')));
+  await p.goto(srv.url + 'demo/');
+  await p.waitForFunction(() => document.querySelector('nft-lens')?.lens, null, { timeout: 60000 });
+  const r = await p.evaluate(async (bytes) => {
+    const el = document.querySelector('nft-lens');
+    const blob = () => new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' });
+    const err = await el.search(blob()).then(() => null, (e) => ({ message: e.message, code: e.code }));
+    const alert = el.shadowRoot.querySelector('[role="alert"]').textContent;
+    const barUp = el.shadowRoot.querySelector('[role="progressbar"]').checkVisibility();
+    const again = await el.search(blob());
+    return { err, alert, barUp, top: again.results[0].token_id };
+  }, [...fs.readFileSync(path.join(qdir, q[0]))]);
+  assert(r.err && r.err.code === 'network' && /could not download the image model/i.test(r.alert), `error ${JSON.stringify(r.err)}, alert "${r.alert}"`);
+  assert(!r.barUp, 'the progress bar stayed up after the failed download');
+  assert(aborted === 2 && r.top === want, `second search: fetched ${aborted}x, top ${r.top}`);
+  await ctx.close();
+});
+
 await test('a damaged model, fetched late, is still refused by name; text search goes on', async () => {
   const p = await browser.newPage({ serviceWorkers: 'block' });
   await p.route('**/bundle/*.onnx', (route) => route.fulfill({ body: Buffer.from('not a model') }));

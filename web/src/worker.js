@@ -32,11 +32,14 @@ function codedError(message, code = 'error') {
   return err;
 }
 
-// Progress of one phase, over several files: posted at most every 100 ms, and once at the end.
+// Progress of one phase, over several files: posted at once (so a bar can say a download started
+// before its size is known), at most every 100 ms while bytes arrive, and once at the end.
 function meter(phase, total) {
-  let loaded = 0, last = 0;
+  let loaded = 0, last = performance.now();
   const post = (done) => self.postMessage({ progress: { phase, loaded, total: total || null, done } });
+  post(false);
   return {
+    setTotal(n) { total = n; },
     add(n) {
       loaded += n;
       if (total && loaded > total) total = null;  // (a compressed Content-Length: the total is unknown)
@@ -97,10 +100,10 @@ async function open({ bundleUrl, threads }) {
   modelFile = manifest.files.find((f) => f.role === 'model') || null;
   const files = manifest.files.filter((f) => f.role !== 'model');
   const m = meter('bundle', files.reduce((a, f) => a + (Number(f.bytes) || 0), 0));
+  // (every phase ends with a done report, a failed one too: a progress bar must not stay up)
   await Promise.all(files.map((f) =>
     // size + SHA-256 checked against the manifest by the core
-    fetchImmutable(new URL(f.name, base).href, (b) => coreResult(lens.addFile(f.role, b)), m)));
-  m.done();
+    fetchImmutable(new URL(f.name, base).href, (b) => coreResult(lens.addFile(f.role, b)), m))).finally(() => m.done());
   const summary = coreResult(lens.finish());
   const isolated = self.crossOriginIsolated === true;
   const numThreads = isolated ? Math.max(2, Math.min(4, threads || navigator.hardwareConcurrency || 2)) : 1;
@@ -116,12 +119,17 @@ function loadRuntime() {
     runtime = (async () => {
       const pending = import('../dist/ort/ort.wasm.bundle.min.mjs');
       pending.catch(() => {});  // (awaited below)
-      const res = await fetch(ORT_WASM);
-      if (!res.ok) throw codedError(`${ORT_WASM}: HTTP ${res.status}`, 'network');
-      const m = meter('runtime', res.headers.get('content-encoding') ? 0 : Number(res.headers.get('content-length')) || 0);
-      const wasm = await readBody(res, m);
-      const mod = await pending;
-      m.done();
+      const m = meter('runtime', 0);  // (its size is known once the response starts)
+      let wasm, mod;
+      try {
+        const res = await fetch(ORT_WASM);
+        if (!res.ok) throw codedError(`${ORT_WASM}: HTTP ${res.status}`, 'network');
+        m.setTotal(res.headers.get('content-encoding') ? 0 : Number(res.headers.get('content-length')) || 0);
+        wasm = await readBody(res, m);
+        mod = await pending;
+      } finally {
+        m.done();
+      }
       mod.env.wasm.wasmBinary = wasm.buffer;
       mod.env.wasm.numThreads = info ? info.threads : 1;
       return mod;
@@ -143,14 +151,17 @@ function loadModel() {
     const url = new URL(modelFile.name, base).href;
     let bytes, mod;
     try {
-      [mod, bytes] = await Promise.all([loadRuntime(),
+      // Both settle before a failure is reported: no download goes on behind a failed search.
+      const got = await Promise.allSettled([loadRuntime(),
         // size + SHA-256 checked against the manifest by the core, as at open
-        fetchImmutable(url, (b) => coreResult(forLens.addFile('model', b)), m)]);
+        fetchImmutable(url, (b) => coreResult(forLens.addFile('model', b)), m).finally(() => m.done())]);
+      const failed = got.find((g) => g.status === 'rejected');
+      if (failed) throw failed.reason;
+      [mod, bytes] = got.map((g) => g.value);
     } catch (err) {
       if (err && err.code && err.code !== 'error' && err.code !== 'network') throw err;  // e.g. bad_bundle: a damaged model, by name
       throw codedError(`could not download the image model (${err && err.message ? err.message : err}); text search still works`, 'network');
     }
-    m.done();
     const s = await mod.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     if (lens === forLens) { ort = mod; session = s; }
     return s;
