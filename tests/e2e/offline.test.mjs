@@ -31,6 +31,9 @@ await test('online visit: ready, service worker controls the page', async () => 
     const keys = (await (await caches.open('nftlens-offline-v1')).keys()).map((r) => r.url);
     return keys.some((u) => /\/ort-wasm[^/]*\.wasm$/.test(u)) && keys.some((u) => /\.onnx$/.test(u));
   }, null, { timeout: 60000, polling: 250 });
+  // (Chromium lists an entry while its body is still being written: wait for the prefetch itself,
+  // which joins the element's and ends after the service worker has stored both files)
+  await page.evaluate(() => document.querySelector('nft-lens').lens.prefetch());
 });
 await test('offline reload still identifies an altered copy', async () => {
   await context.setOffline(true);
