@@ -2,35 +2,114 @@
 //   const lens = await NftLens.open('/bundle/');
 //   const { match, results, timings } = await lens.searchImage(file, { k: 10, collections: ['nouns'] });
 // The image is decoded, embedded and searched inside the worker: it is never uploaded.
-export class NftLens {
-  #worker; #pending = new Map(); #next = 1; #info; #thumbUrls = new Map();
+//
+// One worker per bundle per page: NftLens.open() of a bundle that is already open (or opening)
+// returns another handle on the same worker, so two <nft-lens> elements fetch the bundle once.
+// Each handle's close() releases it; the worker stops when the last one closes.
 
-  constructor(worker, info) {
-    this.#worker = worker;
-    this.#info = info;
-  }
+const workerError = (message) => Object.assign(new Error(message), { code: 'worker' });
 
-  /** Load a bundle (a folder URL holding manifest.json). Rejects with a clear message on a bad bundle. */
-  static async open(bundleUrl, options = {}) {
-    const script = new URL('./worker.js', import.meta.url);
+// A started worker, the calls in flight on it and who listens to its progress.
+class Connection {
+  pending = new Map(); next = 1; refs = 0; listeners = new Set(); opened = null; key = null;
+
+  constructor(worker, script, owned) {
+    this.worker = worker;
+    this.owned = owned;  // a worker the caller passed in is not ours to stop
+    worker.onmessage = (e) => this.#message(e.data);
     // A worker that cannot start (CSP worker-src, a script on another origin, a missing file)
     // rejects with code 'worker', so a page can explain it rather than show the browser's words.
-    const workerError = (message) => Object.assign(new Error(message), { code: 'worker' });
-    let worker = options.worker;
-    if (!worker) {
-      try { worker = new Worker(script, { type: 'module' }); } catch (err) { throw workerError(String(err && err.message ? err.message : err)); }
+    worker.onerror = (e) => {
+      if (this.key && shared.get(this.key) === this) shared.delete(this.key);  // the next open() starts afresh
+      this.failAll(workerError(e.message || `the NFT Lens worker (${script}) failed to start`));
+    };
+  }
+
+  call(op, args, transfer = [], owner = null) {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, owner });
+      this.worker.postMessage({ id, op, args }, transfer);
+    });
+  }
+  #message(data) {
+    if (data && data.progress) {
+      // (a listener's bug must not stop the others, nor go unreported)
+      for (const fn of this.listeners) { try { fn({ ...data.progress }); } catch (err) { setTimeout(() => { throw err; }); } }
+      return;
     }
-    const lens = new NftLens(worker, null);
-    worker.onmessage = (e) => lens.#settle(e.data);
-    worker.onerror = (e) => lens.#failAll(workerError(e.message || `the NFT Lens worker (${script.href}) failed to start`));
+    const { id, ok, result, error, code } = data;
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (ok) return p.resolve(result);
+    const err = new Error(error);
+    err.code = code;  // machine-readable: branch on this, not on the text
+    p.reject(err);
+  }
+  failAll(err, owner) {
+    for (const [id, p] of this.pending) {
+      if (owner && p.owner !== owner) continue;
+      this.pending.delete(id);
+      p.reject(err);
+    }
+  }
+  release() {
+    if (--this.refs > 0) return;
+    if (this.key && shared.get(this.key) === this) shared.delete(this.key);
+    if (this.owned) this.worker.terminate();
+    this.failAll(new Error('closed'));
+  }
+}
+const shared = new Map();  // "worker script + bundle URL + threads" -> Connection
+
+export class NftLens {
+  #conn; #info; #onprogress = null; #closed = false; #thumbUrls = new Map();
+
+  constructor(conn, info, onprogress = null) {
+    this.#conn = conn;
+    this.#info = info;
+    this.#onprogress = onprogress;
+  }
+
+  /**
+   * Load a bundle (a folder URL holding manifest.json). Rejects with a clear message on a bad bundle.
+   * options: threads; workerUrl (the worker script, default ./worker.js beside this module; the
+   * dist/ files are found relative to it); worker (a Worker to use, not shared); onprogress(p),
+   * called with {phase: 'bundle' | 'runtime' | 'model', loaded, total (bytes, null if unknown), done}.
+   */
+  static async open(bundleUrl, options = {}) {
     const base = new URL(bundleUrl, document.baseURI).href;
+    const bundle = base.endsWith('/') ? base : base + '/';
+    const script = options.workerUrl ? new URL(options.workerUrl, document.baseURI).href : new URL('./worker.js', import.meta.url).href;
+    const onprogress = typeof options.onprogress === 'function' ? options.onprogress : null;
+    const key = options.worker ? null : `${script} ${bundle} ${options.threads || ''}`;
+    let conn = key && shared.get(key);
+    if (!conn) {
+      let worker = options.worker;
+      if (!worker) {
+        try { worker = startWorker(script); } catch (err) { throw workerError(String(err && err.message ? err.message : err)); }
+      }
+      conn = new Connection(worker, script, !options.worker);
+      conn.key = key;
+      conn.opened = conn.call('open', { bundleUrl: base, threads: options.threads });
+      if (key) {
+        shared.set(key, conn);
+        conn.opened.catch(() => { if (shared.get(key) === conn) shared.delete(key); });  // a failed load is not reused
+      }
+    }
+    conn.refs++;
+    if (onprogress) conn.listeners.add(onprogress);
+    let info;
     try {
-      lens.#info = await lens.#call('open', { bundleUrl: base, threads: options.threads });
+      info = await conn.opened;
     } catch (err) {
-      if (!options.worker) worker.terminate();  // don't leak a worker per failed load
+      conn.listeners.delete(onprogress);
+      conn.release();  // don't leak a worker per failed load
       throw err;
     }
-    lens.bundleUrl = base.endsWith('/') ? base : base + '/';
+    const lens = new NftLens(conn, structuredClone(info), onprogress);  // (a copy each: handles do not share edits)
+    lens.bundleUrl = bundle;
     return lens;
   }
 
@@ -88,28 +167,36 @@ export class NftLens {
     if (/^ipfs:\/\//i.test(token.image)) return 'https://ipfs.io/ipfs/' + token.image.slice(7).replace(/^ipfs\//, '');
     return '';
   }
-  close() { this.#worker.terminate(); this.#failAll(new Error('closed')); }
+  /**
+   * Fetch the image-search runtime and the bundle's model now (they are otherwise fetched by the
+   * first image search), e.g. on idle so that a later image search, or one offline, need not wait.
+   * Resolves when they are ready; progress goes to onprogress. Text search is not held up meanwhile.
+   */
+  prefetch() { return this.#call('prefetch'); }
+
+  /** Release this handle: its pending calls reject; the worker stops when no handle uses it. */
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#onprogress) this.#conn.listeners.delete(this.#onprogress);
+    this.#conn.failAll(new Error('closed'), this);
+    this.#conn.release();
+  }
 
   #call(op, args, transfer = []) {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ id, op, args }, transfer);
-    });
+    if (this.#closed) return Promise.reject(Object.assign(new Error('closed'), { code: 'no_bundle' }));
+    return this.#conn.call(op, args, transfer, this);
   }
-  #settle({ id, ok, result, error, code }) {
-    const p = this.#pending.get(id);
-    if (!p) return;
-    this.#pending.delete(id);
-    if (ok) return p.resolve(result);
-    const err = new Error(error);
-    err.code = code;  // machine-readable: branch on this, not on the text
-    p.reject(err);
-  }
-  #failAll(err) {
-    for (const p of this.#pending.values()) p.reject(err);
-    this.#pending.clear();
-  }
+}
+
+// Same-origin scripts start directly. A module worker cannot be started from another origin (a
+// CDN), so there the worker is a same-origin blob: module that imports it: its imports (../dist/)
+// then resolve against the CDN. That needs worker-src blob: and the CDN in script-src/connect-src.
+function startWorker(script) {
+  if (new URL(script).origin === location.origin) return new Worker(script, { type: 'module' });
+  const boot = URL.createObjectURL(new Blob([`import ${JSON.stringify(script)};\n`], { type: 'text/javascript' }));
+  // (revoked later, not at once: the worker fetches it after the constructor returns)
+  try { return new Worker(boot, { type: 'module' }); } finally { setTimeout(() => URL.revokeObjectURL(boot), 60000); }
 }
 
 export default NftLens;

@@ -13,15 +13,17 @@
 // the chips, which also narrow an image search ("this image, but only tokens with Glasses: Red").
 //
 // Attributes: bundle (URL of the bundle folder; changing it reloads), k (image results shown,
-//   default 8), text-k (text results shown, default 20).
+//   default 8), text-k (text results shown, default 20), worker-url (the worker script, when the
+//   nft-lens files are served from elsewhere, e.g. a CDN; default: src/worker.js beside this file).
 // Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result},
-//   nftlens-error {detail: {message, detail?}}.
+//   nftlens-error {detail: {message, detail?}}, nftlens-progress {detail: {phase, loaded, total, done}}.
+// Elements with the same bundle (and worker-url) share one worker: the bundle is fetched once.
 // API: element.lens (NftLens | null), element.ready (Promise<NftLens>), element.search(input),
 //   element.searchText(query), element.filters, element.lastResult.
 // Styling: --nft-lens-accent, --nft-lens-bg, --nft-lens-fg, --nft-lens-radius, --nft-lens-font,
 //   --nft-lens-card-bg, --nft-lens-thumb-rendering, and ::part(dropzone | preview | file-input |
 //   camera | controls | url | filter | search | search-input | suggestions | suggestion | chips |
-//   chip | status | error | heading | facets | facet-group | facet (+ facet-active) | results |
+//   chip | status | progress | error | heading | facets | facet-group | facet (+ facet-active) | results |
 //   card (+ card-match) | thumb | name | collection | token | score | rarity | link | traits).
 //
 // Layout of the code: ui/controller.js holds the state and runs the searches (no DOM, events
@@ -36,6 +38,7 @@ import { CollectionFilter } from './ui/collection-filter.js';
 import { SearchBox } from './ui/combobox.js';
 import { FilterChips } from './ui/filter-chips.js';
 import { StatusLine } from './ui/status.js';
+import { ProgressLine } from './ui/progress.js';
 import { FacetPanel } from './ui/facets.js';
 import { ResultList } from './ui/result-list.js';
 
@@ -44,14 +47,17 @@ const DEFAULT_K = 8;
 const DEFAULT_TEXT_K = 20;
 const MAX_K = 100;
 
+const offlineCapable = () => typeof navigator !== 'undefined' && !!(navigator.serviceWorker && navigator.serviceWorker.controller);
+const idle = (fn) => (typeof requestIdleCallback === 'function' ? requestIdleCallback(fn, { timeout: 10000 }) : setTimeout(fn, 2000));
+
 function kAttr(value, fallback) {
   const n = parseInt(value, 10);
   return Number.isFinite(n) && n > 0 ? Math.min(n, MAX_K) : fallback;
 }
 
 export class NftLensElement extends HTMLElement {
-  // k and text-k are read at each search; only a new bundle needs action.
-  static get observedAttributes() { return ['bundle']; }
+  // k and text-k are read at each search; only a new bundle or worker needs action.
+  static get observedAttributes() { return ['bundle', 'worker-url']; }
 
   #controller; #input; #searchBox;
   #disconnectTimer = 0;
@@ -61,7 +67,7 @@ export class NftLensElement extends HTMLElement {
     const root = this.attachShadow({ mode: 'open', delegatesFocus: false });
     adoptStyles(root);
     const c = this.#controller = new LensController({
-      open: (url) => NftLens.open(url),
+      open: (url, onprogress) => NftLens.open(url, { workerUrl: this.workerUrl || undefined, onprogress }),
       bundle: () => this.bundle,
       k: () => this.k,
       textK: () => this.textK,
@@ -78,9 +84,10 @@ export class NftLensElement extends HTMLElement {
     const results = new ResultList(c);
     const facets = new FacetPanel(c, { focusSearch });
     const status = new StatusLine(c);  // after the results: the status line reports what they show
+    const progress = new ProgressLine(c);
     root.append(...input.fileInputs, input.drop,
       h('div', { class: 'controls', part: 'controls' }, input.cameraButton, input.urlForm, collection.el),
-      searchBox.el, chips.el, status.status, status.error, results.heading,
+      searchBox.el, chips.el, status.status, progress.el, status.error, results.heading,
       // Results before the refine panel: the answer comes first to screen readers and in Tab order.
       h('div', { class: 'area' }, results.list, facets.el));
 
@@ -88,6 +95,14 @@ export class NftLensElement extends HTMLElement {
     c.addEventListener('ready', (e) => this.#emit('nftlens-ready', e.detail.info));
     c.addEventListener('results', (e) => this.#emit('nftlens-results', e.detail.result));
     c.addEventListener('error', (e) => this.#emit('nftlens-error', e.detail.detail ? { message: e.detail.message, detail: e.detail.detail } : { message: e.detail.message }));
+    c.addEventListener('progress', (e) => this.#emit('nftlens-progress', e.detail));
+    // A page with an offline service worker wants image search offline too: fetch the image model
+    // once the page is idle (elsewhere the first image search fetches it).
+    c.addEventListener('ready', (e) => {
+      if (!offlineCapable()) return;
+      const lens = e.detail.lens;
+      idle(() => { if (this.lens === lens) lens.prefetch().catch(() => {}); });
+    });
     c.addEventListener('search', () => this.setAttribute('aria-busy', 'true'));
     c.addEventListener('done', () => this.removeAttribute('aria-busy'));
   }
@@ -116,6 +131,8 @@ export class NftLensElement extends HTMLElement {
   set textK(v) { this.setAttribute('text-k', String(v)); }
   get bundle() { return this.getAttribute('bundle') || ''; }
   set bundle(v) { this.setAttribute('bundle', String(v)); }
+  get workerUrl() { return this.getAttribute('worker-url') || ''; }
+  set workerUrl(v) { this.setAttribute('worker-url', String(v)); }
 
   /**
    * Identify an image: File | Blob | ArrayBuffer | ImageBitmap | image URL string.
@@ -158,7 +175,7 @@ export class NftLensElement extends HTMLElement {
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
-    if (name === 'bundle' && oldValue !== newValue && this.isConnected && this.#controller.ready) this.#controller.load();
+    if (oldValue !== newValue && this.isConnected && this.#controller.ready) this.#controller.load();
   }
 }
 

@@ -1,15 +1,24 @@
 // NFT Lens worker: loads a bundle, embeds query images with onnxruntime-web and searches them with
 // the wasm core. Everything numeric happens in the core or the model; this file only moves bytes.
 // Runs off the main thread so the page never freezes. The query image never leaves this worker.
+//
+// Load weight: opening a bundle fetches only what the core needs (index, catalogue, recipe, ...).
+// The ONNX runtime (~14 MB of wasm) and the bundle's model are fetched by the first image search
+// (or a 'prefetch'), so text search and suggestions never pay for them. While bytes arrive the
+// worker posts {progress: {phase: 'bundle' | 'runtime' | 'model', loaded, total, done}}.
 import createCore from '../dist/nftlens-core.js';
-import * as ort from '../dist/ort/ort.wasm.bundle.min.mjs';
 
 const CACHE_NAME = 'nftlens-bundle-v1';
+// (the runtime's wasm, fetched here so its download can be reported and handed to ort as bytes)
+const ORT_WASM = new URL('../dist/ort/ort-wasm-simd-threaded.wasm', import.meta.url).href;
 let core = null;     // the wasm module
 let lens = null;     // core Lens instance
-let session = null;  // onnxruntime-web InferenceSession
+let session = null;  // onnxruntime-web InferenceSession, once the first image search loaded it
+let ort = null;      // the onnxruntime-web module, likewise
 let info = null;     // bundle summary
 let base = null;     // bundle folder URL
+let modelFile = null;  // the manifest's entry of role "model" (fetched on demand)
+let opening = Promise.resolve();  // the current open(): image searches wait for it before loading the model
 
 // The core answers JSON; a failure is {"error", "code"}: thrown with its machine-readable code.
 function coreResult(text) {
@@ -23,22 +32,56 @@ function codedError(message, code = 'error') {
   return err;
 }
 
+// Progress of one phase, over several files: posted at once (so a bar can say a download started
+// before its size is known), at most every 100 ms while bytes arrive, and once at the end.
+function meter(phase, total) {
+  let loaded = 0, last = performance.now();
+  const post = (done) => self.postMessage({ progress: { phase, loaded, total: total || null, done } });
+  post(false);
+  return {
+    setTotal(n) { total = n; },
+    add(n) {
+      loaded += n;
+      if (total && loaded > total) total = null;  // (a compressed Content-Length: the total is unknown)
+      const now = performance.now();
+      if (now - last >= 100) { last = now; post(false); }
+    },
+    done() { post(true); },
+  };
+}
+// A response's body, counted into `m` as it arrives.
+async function readBody(res, m) {
+  if (!m || !res.body) { const b = new Uint8Array(await res.arrayBuffer()); if (m) m.add(b.length); return b; }
+  const chunks = [];
+  let n = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value); n += value.length; m.add(value.length);
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  return out;
+}
+
 // Content-hashed files never change: serve them from the Cache API after the first fetch.
 // `check` (the core's size + SHA-256 test) runs before anything is cached, and a cached copy that
-// fails it is dropped and fetched again, so a bad download never sticks.
-async function fetchImmutable(url, check) {
+// fails it is dropped and fetched again, so a bad download never sticks. `m`: a progress meter.
+async function fetchImmutable(url, check, m = null) {
   let cache = null;
   try { cache = await caches.open(CACHE_NAME); } catch { /* no Cache API (opaque origin): HTTP cache only */ }
   if (cache) {
     const hit = await cache.match(url);
     if (hit) {
       const bytes = new Uint8Array(await hit.arrayBuffer());
-      try { check(bytes); return bytes; } catch { await cache.delete(url); }
+      try { check(bytes); if (m) m.add(bytes.length); return bytes; } catch { await cache.delete(url); }
     }
   }
   const res = await fetch(url);
   if (!res.ok) throw codedError(`${url}: HTTP ${res.status}`, 'network');
-  const bytes = new Uint8Array(await res.arrayBuffer());
+  const bytes = await readBody(res, m);
   check(bytes);
   if (cache) await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
   return bytes;
@@ -49,21 +92,89 @@ async function open({ bundleUrl, threads }) {
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   core = core || await createCore();
   lens = new core.Lens();
+  session = null;
   const mres = await fetch(new URL('manifest.json', base), { cache: 'no-cache' });
   if (!mres.ok) throw codedError(`bundle manifest ${new URL('manifest.json', base)}: HTTP ${mres.status}`, 'network');
   const manifest = coreResult(lens.openManifest(await mres.text()));
-  let modelBytes = null;
-  await Promise.all(manifest.files.map(async (f) => {
+  // The model waits for the first image search (loadModel); the core needs the rest now.
+  modelFile = manifest.files.find((f) => f.role === 'model') || null;
+  const files = manifest.files.filter((f) => f.role !== 'model');
+  const m = meter('bundle', files.reduce((a, f) => a + (Number(f.bytes) || 0), 0));
+  // (every phase ends with a done report, a failed one too: a progress bar must not stay up)
+  await Promise.all(files.map((f) =>
     // size + SHA-256 checked against the manifest by the core
-    const bytes = await fetchImmutable(new URL(f.name, base).href, (b) => coreResult(lens.addFile(f.role, b)));
-    if (f.role === 'model') modelBytes = bytes;
-  }));
+    fetchImmutable(new URL(f.name, base).href, (b) => coreResult(lens.addFile(f.role, b)), m))).finally(() => m.done());
   const summary = coreResult(lens.finish());
   const isolated = self.crossOriginIsolated === true;
-  ort.env.wasm.numThreads = isolated ? Math.max(2, Math.min(4, threads || navigator.hardwareConcurrency || 2)) : 1;
-  session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  info = { ...summary, model: manifest.model, threads: ort.env.wasm.numThreads, collections: JSON.parse(lens.collections()) };
+  const numThreads = isolated ? Math.max(2, Math.min(4, threads || navigator.hardwareConcurrency || 2)) : 1;
+  info = { ...summary, model: manifest.model, threads: numThreads, collections: JSON.parse(lens.collections()) };
   return info;
+}
+
+// The runtime: onnxruntime-web's module (imported on first use, not with this file) and its wasm,
+// fetched here with progress and handed over as bytes. Shared by every bundle this worker opens.
+let runtime = null;
+function loadRuntime() {
+  if (!runtime) {
+    runtime = (async () => {
+      const pending = import('../dist/ort/ort.wasm.bundle.min.mjs');
+      pending.catch(() => {});  // (awaited below)
+      const m = meter('runtime', 0);  // (its size is known once the response starts)
+      let wasm, mod;
+      try {
+        const res = await fetch(ORT_WASM);
+        if (!res.ok) throw codedError(`${ORT_WASM}: HTTP ${res.status}`, 'network');
+        m.setTotal(res.headers.get('content-encoding') ? 0 : Number(res.headers.get('content-length')) || 0);
+        wasm = await readBody(res, m);
+        mod = await pending;
+      } finally {
+        m.done();
+      }
+      mod.env.wasm.wasmBinary = wasm.buffer;
+      mod.env.wasm.numThreads = info ? info.threads : 1;
+      return mod;
+    })();
+    runtime.catch(() => { runtime = null; });  // a failed download is tried again by the next search
+  }
+  return runtime;
+}
+
+// The model of the open bundle, and an inference session on it. Memoised per bundle; a failure is
+// forgotten so the next image search tries again (e.g. back online).
+let modelLoad = null;  // {lens, promise}
+function loadModel() {
+  const forLens = lens;
+  if (modelLoad && modelLoad.lens === forLens) return modelLoad.promise;
+  const promise = (async () => {
+    if (!modelFile) throw codedError('the bundle lists no model file', 'bad_bundle');
+    const m = meter('model', Number(modelFile.bytes) || 0);
+    const url = new URL(modelFile.name, base).href;
+    let bytes, mod;
+    try {
+      // Both settle before a failure is reported: no download goes on behind a failed search.
+      const got = await Promise.allSettled([loadRuntime(),
+        // size + SHA-256 checked against the manifest by the core, as at open
+        fetchImmutable(url, (b) => coreResult(forLens.addFile('model', b)), m).finally(() => m.done())]);
+      const failed = got.find((g) => g.status === 'rejected');
+      if (failed) throw failed.reason;
+      [mod, bytes] = got.map((g) => g.value);
+    } catch (err) {
+      if (err && err.code && err.code !== 'error' && err.code !== 'network') throw err;  // e.g. bad_bundle: a damaged model, by name
+      throw codedError(`could not download the image model (${err && err.message ? err.message : err}); text search still works`, 'network');
+    }
+    const s = await mod.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    if (lens === forLens) { ort = mod; session = s; }
+    return s;
+  })();
+  modelLoad = { lens: forLens, promise };
+  promise.catch(() => { if (modelLoad && modelLoad.promise === promise) modelLoad = null; });
+  return promise;
+}
+// Waits for the current open() first: an image search sent right after open needs its bundle.
+async function ensureModel() {
+  await opening.catch(() => {});
+  if (!lens || !info) throw codedError('bundle not loaded', 'no_bundle');
+  return loadModel();
 }
 
 // Decode in the core when it can (PNG/JPEG/GIF/BMP: identical pixels to the native builder);
@@ -218,7 +329,8 @@ async function attachThumbs(results) {
 // request: only the options the caller set ({k, rerank, probe, ef, exact, collections, filter,
 // facets}); the core fills in its defaults and checks the limits.
 async function search({ image, request = {} }) {
-  if (!lens || !session) throw codedError('bundle not loaded', 'no_bundle');
+  if (!lens || !info) throw codedError('bundle not loaded', 'no_bundle');
+  if (!session) throw codedError('the image model is not loaded', 'no_bundle');  // (onmessage loads it first)
   const t0 = performance.now();
   const q = await beginQuery(image);
   const t1 = performance.now();
@@ -262,16 +374,25 @@ const ops = {
   suggest: ({ request }) => withParts(() => lens.suggest(JSON.stringify(request))),
 };
 
-// One operation at a time: a query's state lives in the core between awaits.
+// One operation at a time: a query's state lives in the core between awaits. An image search first
+// waits, outside the queue, for the runtime and model, so text searches and suggestions sent during
+// that download are answered meanwhile; 'prefetch' only loads them.
 let queue = Promise.resolve();
+const reply = (id, work) => work.then(
+  (result) => self.postMessage({ id, ok: true, result }),
+  (err) => self.postMessage({ id, ok: false, error: String(err && err.message ? err.message : err), code: (err && err.code) || 'error' }));
 self.onmessage = (e) => {
   const { id, op, args } = e.data;
-  queue = queue.then(async () => {
-    try {
+  if (op === 'prefetch') { reply(id, ensureModel().then(() => true)); return; }
+  const run = () => {
+    const job = queue.then(() => {
       if (!ops[op]) throw codedError(`unknown operation ${op}`, 'bad_request');
-      self.postMessage({ id, ok: true, result: await ops[op](args || {}) });
-    } catch (err) {
-      self.postMessage({ id, ok: false, error: String(err && err.message ? err.message : err), code: (err && err.code) || 'error' });
-    }
-  });
+      return ops[op](args || {});
+    });
+    queue = job.catch(() => {});
+    if (op === 'open') opening = job;
+    return job;
+  };
+  const job = op === 'search' ? ensureModel().then(run) : run();
+  reply(id, job);
 };

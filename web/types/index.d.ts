@@ -187,11 +187,30 @@ export type TraitStats = Record<string, Record<string, number>>;
 
 export type ImageInput = File | Blob | ArrayBuffer | ArrayBufferView | ImageBitmap | string;
 
+/** A download's progress (NftLens.open's onprogress; the element's nftlens-progress event). */
+export interface LoadProgress {
+  /** 'bundle': the files opening a bundle needs; 'runtime' and 'model': the image model (the
+   *  onnxruntime-web wasm and the bundle's model), fetched by the first image search or prefetch(). */
+  phase: 'bundle' | 'runtime' | 'model';
+  /** Bytes received so far in this phase. */
+  loaded: number;
+  /** The phase's bytes, or null when unknown (e.g. a compressed response of unknown size). */
+  total: number | null;
+  /** The phase's last report. */
+  done: boolean;
+}
+
 export interface OpenOptions {
-  /** Use this worker instead of starting src/worker.js. */
+  /** Use this worker instead of starting src/worker.js (never shared with other handles). */
   worker?: Worker;
   /** Inference threads when cross-origin isolated (default: hardware concurrency, 2..4). */
   threads?: number;
+  /** The worker script (default: src/worker.js beside this module; dist/ is found relative to it).
+   *  Relative to the page. On another origin (a CDN) it is started through a same-origin blob:
+   *  module, which needs CORS from that origin and CSP worker-src blob: plus the origin. */
+  workerUrl?: string | URL;
+  /** Called with the progress of downloads, at most every 100 ms per phase. */
+  onprogress?: (progress: LoadProgress) => void;
 }
 
 /** Every option is checked by the core: an unknown option, a wrong type or a value out of range
@@ -227,7 +246,8 @@ export type NftLensErrorCode =
 
 /** Handle on a loaded bundle. All work happens in a Web Worker; the image is never uploaded. */
 export declare class NftLens {
-  /** Load a bundle (folder URL holding manifest.json). Rejects with a clear message on a bad bundle. */
+  /** Load a bundle (folder URL holding manifest.json). Rejects with a clear message on a bad bundle.
+   *  A bundle already open (or opening) on the page is shared: the new handle uses the same worker. */
   static open(bundleUrl: string | URL, options?: OpenOptions): Promise<NftLens>;
   /** Absolute URL of the bundle folder, ending in '/'. */
   readonly bundleUrl: string;
@@ -254,7 +274,10 @@ export declare class NftLens {
   /** A displayable URL for a token: an object URL of its checked thumbnail (`thumb_blob`), else its
    *  http(s) image, `ipfs://` via a gateway, or ''. */
   imageUrl(token: Pick<Token, 'thumb' | 'image' | 'thumb_blob'>): string;
-  /** Stop the worker; pending calls reject. */
+  /** Fetch the image-search runtime and the model now (otherwise the first image search does);
+   *  resolves when they are ready. Text search is answered meanwhile. */
+  prefetch(): Promise<true>;
+  /** Release this handle: its pending calls reject; the worker stops when no handle uses it. */
   close(): void;
 }
 export default NftLens;
@@ -267,7 +290,7 @@ export interface NftLensErrorDetail {
 }
 
 /**
- * <nft-lens bundle="/bundle/" k="8" text-k="20">: drop zone, paste, file picker / camera, image URL
+ * <nft-lens bundle="/bundle/" k="8" text-k="20" worker-url="...">: drop zone, paste, file picker / camera, image URL
  * field, collection filter, text search with trait suggestions, facets and filter chips, results
  * grid. Defined by importing "nft-lens/element".
  */
@@ -283,6 +306,8 @@ export declare class NftLensElement extends HTMLElement {
   readonly filters: TraitFilter[];
   /** Reflects the bundle attribute; setting it reloads. */
   bundle: string;
+  /** Reflects the worker-url attribute ('' = src/worker.js beside the module); setting it reloads. */
+  workerUrl: string;
   /** Reflects the k attribute (results shown, default 8, at most 100). */
   k: number;
   /** Reflects the text-k attribute (text results shown, default 20, at most 100). */
@@ -307,6 +332,7 @@ export interface NftLensElementEventMap extends HTMLElementEventMap {
   'nftlens-ready': CustomEvent<LensInfo>;
   'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
   'nftlens-error': CustomEvent<NftLensErrorDetail>;
+  'nftlens-progress': CustomEvent<LoadProgress>;
 }
 
 declare global {
@@ -318,10 +344,12 @@ declare global {
     'nftlens-ready': CustomEvent<LensInfo>;
     'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
+    'nftlens-progress': CustomEvent<LoadProgress>;
   }
   interface DocumentEventMap {
     'nftlens-ready': CustomEvent<LensInfo>;
     'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
+    'nftlens-progress': CustomEvent<LoadProgress>;
   }
 }

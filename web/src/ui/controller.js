@@ -12,6 +12,8 @@
 //   ready {lens, info, collections, searching, traits, example}   the bundle loaded; traits: its
 //                        tokens have traits; example: a text query made of them ('' if none)
 //   loaderror {error}    it did not (an `error` event follows)
+//   progress {phase, loaded, total, done}   bytes of the bundle ('bundle', while loading) or of the
+//                        image model ('runtime', 'model': the first image search, or a prefetch)
 //   chips {chips}        the filter chips changed
 //   image {input}        a new image is being searched (show its preview)
 //   search {kind}        a search was queued (busy; clear the error)
@@ -85,7 +87,7 @@ export class LensController extends EventTarget {
   #lastResult = null;
 
   /**
-   * open(url) -> Promise<NftLens>; bundle(), k(), textK(): read when needed (the element's
+   * open(url, onprogress) -> Promise<NftLens>; bundle(), k(), textK(): read when needed (the element's
    * attributes); baseURI(): what relative image URLs resolve against (the page, not the worker).
    */
   constructor({ open, bundle, k, textK, baseURI = () => undefined }) {
@@ -148,7 +150,7 @@ export class LensController extends EventTarget {
     this.#emit('load', { bundle });
     this.#ready = (async () => {
       if (!bundle) throw new Error('no bundle: set the bundle attribute, e.g. <nft-lens bundle="/bundle/">');
-      const lens = await this.#open(bundle);
+      const lens = await this.#open(bundle, (p) => { if (gen === this.#generation) this.#emit('progress', p); });
       if (gen !== this.#generation) { lens.close(); throw new Error('bundle changed while loading'); }
       return lens;
     })();

@@ -81,6 +81,12 @@ button:hover { background: color-mix(in srgb, var(--_accent) 10%, var(--_bg)); }
 }
 
 .status { margin: 12px 0 0; color: var(--_muted); font-size: .9em; min-height: 1.45em; }
+.progress { display: flex; align-items: center; gap: 10px; margin: 6px 0 0; font-size: .85em; color: var(--_muted); }
+.progress-bar { flex: 0 0 min(240px, 40%); height: 6px; border-radius: 3px; overflow: hidden; background: var(--_line); }
+.progress-fill { height: 100%; width: 0; background: var(--_accent); transition: width .2s; }
+.progress-bar.indeterminate .progress-fill { width: 30% !important; animation: nft-lens-slide 1.2s ease-in-out infinite; }
+@keyframes nft-lens-slide { from { transform: translateX(-100%); } to { transform: translateX(340%); } }
+@media (prefers-reduced-motion: reduce) { .progress-fill { transition: none; } .progress-bar.indeterminate .progress-fill { animation: none; } }
 .error {
   margin: 12px 0 0; padding: 10px 12px; border-radius: calc(var(--_radius) * .6);
   background: color-mix(in srgb, #d92d20 12%, var(--_bg)); color: color-mix(in srgb, #d92d20 75%, var(--_fg));

@@ -70,7 +70,8 @@ export function explainError(err, { during = 'search', maxPixels = 0 } = {}) {
     // or even its author; say what to check, keep them as the detail.
     if (code === 'worker' || /Failed to construct 'Worker'/i.test(raw)) {
       return { message: 'Could not start NFT Lens: the browser would not run its worker script (nft-lens/src/worker.js). '
-        + 'The page\'s Content-Security-Policy must allow it (worker-src \'self\'), and the nft-lens files must be served from this page\'s own origin, not from a CDN.', detail: raw };
+        + 'The page\'s Content-Security-Policy must allow it (worker-src \'self\'), and the nft-lens files must be served from this page\'s own origin '
+        + '(or, from a CDN, with CORS headers, and worker-src blob: plus the CDN).', detail: raw };
     }
     return { message: `Could not load the NFT bundle: ${raw}` };
   }
