@@ -62,9 +62,11 @@ await test('partitioned: probing every partition fetches every shard once', asyn
   assert(parts.filter((n) => n.startsWith('shard.')).length === layout.partitions, 'a shard was fetched twice');
   assert(r.results.length === 5, 'results');
 });
-await test('partitioned: text search says clearly that it needs the whole catalogue', async () => {
+await test('partitioned: text search and trait statistics reject clearly (code unsupported)', async () => {
   const err = await page.evaluate(async () => window.__lens.searchText('red glasses').then(() => 'no error', (e) => e.message));
   assert(/not available on a partitioned bundle/.test(err), err);
+  const stats = await page.evaluate(async () => window.__lens.traitStats().then((r) => `resolved ${JSON.stringify(r)}`, (e) => e.code));
+  assert(stats === 'unsupported', `traitStats: ${stats}`);
 });
 await page.close();
 
@@ -79,6 +81,8 @@ await test('partitioned: <nft-lens> shows results for a chosen file and hides th
   const token = await p.locator('nft-lens li[part~="card"]').first().locator('[part="token"]').textContent();
   const want = path.basename(q[1].replace(/"/g, ''), '.png');
   assert(token === `Token #${want}`, `top card says "${token}", want ${want}`);
+  // Trait filters need the whole catalogue: no facet panel is offered after an image search.
+  assert(await p.locator('nft-lens [part="facets"]').isHidden() && await p.locator('nft-lens button.facet').count() === 0, 'facets offered on a partitioned bundle');
   await p.close();
 });
 

@@ -106,7 +106,15 @@ export class LensController extends EventTarget {
   get chips() { return this.#chips.map((c) => ({ ...c })); }
   hasChip(type, value) { return this.#chips.some((c) => c.type === type && c.value === value); }
   /** The results on screen can be narrowed by a facet: a text search, or an image it can re-run. */
-  get refinable() { return this.#mode === 'text' || (this.#mode === 'image' && this.#lastInput !== null); }
+  // Can the results be narrowed by a trait? Not on a partitioned bundle: trait filters need the whole
+  // catalogue there, which the browser does not download (facets are then not offered at all).
+  get refinable() {
+    if (this.#partitioned()) return false;
+    return this.#mode === 'text' || (this.#mode === 'image' && this.#lastInput !== null);
+  }
+  #partitioned() {
+    try { return !!(this.#lens && this.#lens.info().partitioned); } catch { return false; }
+  }
 
   #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
@@ -206,7 +214,7 @@ export class LensController extends EventTarget {
       k: this.#k(),
       collections: this.#collection ? [this.#collection] : [],
       filter: this.#chips.map(chipFilter).join(' '),
-      facets: true,  // trait counts of the results, for the refine panel
+      facets: !this.#partitioned(),  // trait counts of the results, for the refine panel
     };
     return this.#run('image', async (lens) => {
       if (typeof input !== 'string') return lens.searchImage(input, options);
