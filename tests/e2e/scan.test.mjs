@@ -179,6 +179,26 @@ try {
     assert(focused === 'scan', `focus on ${focused}`);
   });
 
+  await test('hiding the page mid-scan pauses the analyses and the timeout', async () => {
+    const { page } = cam;
+    const n = (await log(page)).results.length;
+    await page.evaluate(() => document.querySelector('nft-lens').setAttribute('scan-timeout', '2'));
+    await page.locator('nft-lens [part="scan"]').click();
+    await page.waitForFunction((c) => window.__searches.calls >= c + 2, (await log(page)).searches.calls, { timeout: TIMEOUT });
+    await setHidden(page, true);
+    const hiddenAt = (await log(page)).searches.calls;  // (a search already started may still finish)
+    await page.waitForTimeout(2500);  // longer than the timeout: a hidden page must not use it up
+    const l = await log(page);
+    assert(l.searches.calls === hiddenAt, `${l.searches.calls - hiddenAt} frames analysed while hidden`);
+    assert(l.results.length === n && l.scan.at(-1).state === 'pause', `ended while hidden (${l.scan.at(-1).state})`);
+    await setHidden(page, false);
+    await page.waitForFunction((k) => window.__log.results.length > k, n, { timeout: TIMEOUT });
+    const done = await log(page);
+    const r = done.results.at(-1);
+    assert(r.scan.bestGuess && r.scan.ms >= 4500, `scan ${JSON.stringify(r.scan)}`);
+    assert(done.searches.max === 1 && done.live === 0, `max ${done.searches.max} at once, ${done.live} live tracks`);
+  });
+
   await test('a refused camera is explained in plain words', async () => {
     const { page } = cam;
     await page.evaluate(() => { navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError')); });
