@@ -14,15 +14,19 @@
 //
 // Attributes: bundle (URL of the bundle folder; changing it reloads), k (image results shown,
 //   default 8), text-k (text results shown, default 20), worker-url (the worker script, when the
-//   nft-lens files are served from elsewhere, e.g. a CDN; default: src/worker.js beside this file).
-// Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result},
-//   nftlens-error {detail: {message, detail?}}, nftlens-progress {detail: {phase, loaded, total, done}}.
+//   nft-lens files are served from elsewhere, e.g. a CDN; default: src/worker.js beside this file),
+//   scan-timeout (seconds a camera scan looks for a sure answer, default 20).
+// Events (bubbling, composed): nftlens-ready {detail: info}, nftlens-results {detail: result;
+//   result.scan = {frames, ms, bestGuess, timeout} after a camera scan}, nftlens-error {detail:
+//   {message, detail?}}, nftlens-progress {detail: {phase, loaded, total, done}}, nftlens-scan
+//   {detail: {state: 'start' | 'live' | 'pause' | 'resume' | 'stop', reason?, frames?, ms?}}.
 // Elements with the same bundle (and worker-url) share one worker: the bundle is fetched once.
 // API: element.lens (NftLens | null), element.ready (Promise<NftLens>), element.search(input),
-//   element.searchText(query), element.filters, element.lastResult.
+//   element.searchText(query), element.filters, element.lastResult, element.scan(), element.stopScan(),
+//   element.scanning.
 // Styling: --nft-lens-accent, --nft-lens-bg, --nft-lens-fg, --nft-lens-radius, --nft-lens-font,
 //   --nft-lens-card-bg, --nft-lens-thumb-rendering, and ::part(dropzone | preview | file-input |
-//   camera | controls | url | filter | search | search-input | suggestions | suggestion | chips |
+//   camera | scan | scan-panel | scan-video | scan-stop | controls | url | filter | search | search-input | suggestions | suggestion | chips |
 //   chip | status | progress | error | heading | facets | facet-group | facet (+ facet-active) | results |
 //   card (+ card-match) | thumb | name | collection | token | score | rarity | link | traits).
 //
@@ -41,6 +45,8 @@ import { StatusLine } from './ui/status.js';
 import { ProgressLine } from './ui/progress.js';
 import { FacetPanel } from './ui/facets.js';
 import { ResultList } from './ui/result-list.js';
+import { Scanner, DEFAULT_SCAN_TIMEOUT } from './ui/scanner.js';
+import { ScanView } from './ui/scan-view.js';
 
 const TAG = 'nft-lens';
 const DEFAULT_K = 8;
@@ -49,6 +55,11 @@ const MAX_K = 100;
 
 const offlineCapable = () => typeof navigator !== 'undefined' && !!(navigator.serviceWorker && navigator.serviceWorker.controller);
 const idle = (fn) => (typeof requestIdleCallback === 'function' ? requestIdleCallback(fn, { timeout: 10000 }) : setTimeout(fn, 2000));
+
+function scanTimeoutAttr(value) {
+  const n = parseFloat(value);
+  return Number.isFinite(n) && n > 0 ? Math.min(n, 600) : DEFAULT_SCAN_TIMEOUT;
+}
 
 function kAttr(value, fallback) {
   const n = parseInt(value, 10);
@@ -59,7 +70,7 @@ export class NftLensElement extends HTMLElement {
   // k and text-k are read at each search; only a new bundle or worker needs action.
   static get observedAttributes() { return ['bundle', 'worker-url']; }
 
-  #controller; #input; #searchBox;
+  #controller; #input; #searchBox; #scanner;
   #disconnectTimer = 0;
 
   constructor() {
@@ -79,14 +90,16 @@ export class NftLensElement extends HTMLElement {
     const searchBox = this.#searchBox = new SearchBox(c);
     const focusSearch = () => searchBox.focus();
     const input = this.#input = new ImageInput(c, { host: this, searchInput: searchBox.input });
+    const scanView = new ScanView(c, { start: () => this.scan(), stop: () => this.stopScan() });
+    this.#scanner = new Scanner(c, { source: scanView, timeout: () => this.scanTimeout });
     const collection = new CollectionFilter(c);
     const chips = new FilterChips(c, { focusSearch });
     const results = new ResultList(c);
     const facets = new FacetPanel(c, { focusSearch });
     const status = new StatusLine(c);  // after the results: the status line reports what they show
     const progress = new ProgressLine(c);
-    root.append(...input.fileInputs, input.drop,
-      h('div', { class: 'controls', part: 'controls' }, input.cameraButton, input.urlForm, collection.el),
+    root.append(...input.fileInputs, input.drop, scanView.el,
+      h('div', { class: 'controls', part: 'controls' }, scanView.button, input.cameraButton, input.urlForm, collection.el),
       searchBox.el, chips.el, status.status, progress.el, status.error, results.heading,
       // Results before the refine panel: the answer comes first to screen readers and in Tab order.
       h('div', { class: 'area' }, results.list, facets.el));
@@ -96,6 +109,7 @@ export class NftLensElement extends HTMLElement {
     c.addEventListener('results', (e) => this.#emit('nftlens-results', e.detail.result));
     c.addEventListener('error', (e) => this.#emit('nftlens-error', e.detail.detail ? { message: e.detail.message, detail: e.detail.detail } : { message: e.detail.message }));
     c.addEventListener('progress', (e) => this.#emit('nftlens-progress', e.detail));
+    c.addEventListener('scan', (e) => { if (e.detail.state !== 'frame') this.#emit('nftlens-scan', e.detail); });
     // A page with an offline service worker wants image search offline too: fetch the image model
     // once the page is idle (elsewhere the first image search fetches it).
     c.addEventListener('ready', (e) => {
@@ -132,6 +146,11 @@ export class NftLensElement extends HTMLElement {
   get bundle() { return this.getAttribute('bundle') || ''; }
   set bundle(v) { this.setAttribute('bundle', String(v)); }
   get workerUrl() { return this.getAttribute('worker-url') || ''; }
+  /** Seconds a camera scan looks for a sure answer before it shows its best guess. */
+  get scanTimeout() { return scanTimeoutAttr(this.getAttribute('scan-timeout')); }
+  set scanTimeout(v) { this.setAttribute('scan-timeout', String(v)); }
+  /** A camera scan is running (the camera is on). */
+  get scanning() { return this.#scanner.active; }
   set workerUrl(v) { this.setAttribute('worker-url', String(v)); }
 
   /**
@@ -155,6 +174,15 @@ export class NftLensElement extends HTMLElement {
     return this.#controller.searchText(text);
   }
 
+  /**
+   * Scan with the camera (what the Scan button does): analyse live frames until a sure answer or
+   * scan-timeout seconds, then show the answer (nftlens-results with detail.scan) and turn the
+   * camera off. Resolves once the camera is on (or could not be opened: see nftlens-error).
+   */
+  scan() { return this.#scanner.start(); }
+  /** Stop a scan and turn the camera off; no answer is shown. */
+  stopScan() { this.#scanner.stop(); }
+
   // ---- lifecycle ------------------------------------------------------------------------------
 
   connectedCallback() {
@@ -166,6 +194,7 @@ export class NftLensElement extends HTMLElement {
 
   disconnectedCallback() {
     this.#input.disconnect();
+    this.#scanner.stop('interrupted');  // a removed element must not keep the camera on
     // Moving the element (disconnect + connect in one task) must not reload the bundle.
     this.#disconnectTimer = setTimeout(() => {
       if (this.isConnected) return;

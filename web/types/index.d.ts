@@ -78,6 +78,34 @@ export interface SearchResult {
   thumbs?: { fetched: number; bytes: number };
   /** With options.facets: trait values of the results (counted by the core). */
   facets?: Facets;
+  /** Set by <nft-lens> on the answer of a camera scan (its nftlens-results event). */
+  scan?: ScanInfo;
+}
+
+/** How a camera scan reached its answer (SearchResult.scan). */
+export interface ScanInfo {
+  /** Frames analysed (one search each, never two at once). */
+  frames: number;
+  /** Milliseconds from Scan (the camera being asked for) to the answer. */
+  ms: number;
+  /** No frame gave a sure answer within the timeout: this is the most confident frame's answer. */
+  bestGuess: boolean;
+  /** The scan-timeout in force, in seconds. */
+  timeout: number;
+}
+
+/** The nftlens-scan event's detail: the camera scan's state. */
+export interface NftLensScanDetail {
+  /** start: the camera is being opened; live: frames are being analysed; pause / resume: the page
+   *  was hidden / is visible again; stop: the camera is off. */
+  state: 'start' | 'live' | 'pause' | 'resume' | 'stop';
+  /** With stop: a sure answer ('verdict'), the timeout ('timeout', the best guess is shown), the
+   *  Stop button or stopScan() ('stopped'), another search or bundle ('interrupted'), a camera
+   *  error ('error', also an nftlens-error), or a camera that showed no picture ('nopicture'). */
+  reason?: 'verdict' | 'timeout' | 'stopped' | 'interrupted' | 'error' | 'nopicture';
+  /** With stop: frames analysed and milliseconds since start. */
+  frames?: number;
+  ms?: number;
 }
 
 /** One text-search hit. */
@@ -290,8 +318,8 @@ export interface NftLensErrorDetail {
 }
 
 /**
- * <nft-lens bundle="/bundle/" k="8" text-k="20" worker-url="...">: drop zone, paste, file picker / camera, image URL
- * field, collection filter, text search with trait suggestions, facets and filter chips, results
+ * <nft-lens bundle="/bundle/" k="8" text-k="20" worker-url="..." scan-timeout="20">: drop zone, paste, file picker /
+ * camera, live camera scan, image URL field, collection filter, text search with trait suggestions, facets and filter chips, results
  * grid. Defined by importing "nft-lens/element".
  */
 export declare class NftLensElement extends HTMLElement {
@@ -312,6 +340,20 @@ export declare class NftLensElement extends HTMLElement {
   k: number;
   /** Reflects the text-k attribute (text results shown, default 20, at most 100). */
   textK: number;
+  /** Reflects the scan-timeout attribute: seconds a camera scan looks for a sure answer before
+   *  showing its best guess (default 20, at most 600; counted from the first analysed frame, and
+   *  not while the page is hidden). */
+  scanTimeout: number;
+  /** A camera scan is running (the camera is on). */
+  readonly scanning: boolean;
+  /**
+   * Scan with the camera, as the Scan button does: analyse live frames until a sure answer or the
+   * timeout, then show it (nftlens-results, with result.scan) and turn the camera off. Resolves
+   * once the camera is on, or could not be opened (then nftlens-error says why).
+   */
+  scan(): Promise<void>;
+  /** Stop a scan and turn the camera off (all tracks stopped); no answer is shown. */
+  stopScan(): void;
   /**
    * Identify an image and show the results (a new image clears the filter chips). Resolves with the result (null if a newer search
    * replaced this one before it started); rejects after showing the error and firing nftlens-error.
@@ -333,6 +375,7 @@ export interface NftLensElementEventMap extends HTMLElementEventMap {
   'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
   'nftlens-error': CustomEvent<NftLensErrorDetail>;
   'nftlens-progress': CustomEvent<LoadProgress>;
+  'nftlens-scan': CustomEvent<NftLensScanDetail>;
 }
 
 declare global {
@@ -345,11 +388,13 @@ declare global {
     'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
     'nftlens-progress': CustomEvent<LoadProgress>;
+    'nftlens-scan': CustomEvent<NftLensScanDetail>;
   }
   interface DocumentEventMap {
     'nftlens-ready': CustomEvent<LensInfo>;
     'nftlens-results': CustomEvent<SearchResult | TextSearchResult>;
     'nftlens-error': CustomEvent<NftLensErrorDetail>;
     'nftlens-progress': CustomEvent<LoadProgress>;
+    'nftlens-scan': CustomEvent<NftLensScanDetail>;
   }
 }

@@ -301,6 +301,45 @@ export class LensController extends EventTarget {
     });
   }
 
+  // ---- camera scan (ui/scanner.js drives these) -----------------------------------------------
+
+  /** Search one camera frame without showing it: the same lens call and the same queue as any
+   *  image search, so a scan never runs two searches at once, nor one beside a dropped file. */
+  scanFrame(bitmap) {
+    if (!this.#ready || this.#loadFailed) this.load();
+    const gen = this.#generation;
+    const options = { k: this.#k(), collections: this.#collection ? [this.#collection] : [], filter: '', facets: true };
+    const ready = () => this.#ready.catch((err) => {
+      throw Object.assign(new Error(explainError(err, { during: 'load' }).message), { reported: true });  // reported by the load
+    });
+    const job = this.#queue.then(ready).then((lens) => (gen === this.#generation ? lens.searchImage(bitmap, options) : null));
+    this.#queue = job.catch(() => {});
+    return job;
+  }
+
+  /**
+   * Show a scan's answer as an image search's result: `frame` (a Promise of the frame as a Blob)
+   * becomes the query (previewed; re-run by the refine panel), `result` carries result.scan.
+   */
+  async showScanResult(frame, result) {
+    const seq = ++this.#searchSeq;  // it replaces what is on screen, and a newer search replaces it
+    const gen = this.#generation;
+    const blob = await frame;
+    if (seq !== this.#searchSeq || gen !== this.#generation) return;
+    this.#lastInput = blob || null;
+    this.#emit('image', { input: blob });
+    this.setChips([]);
+    this.#mode = 'image';
+    this.#lastResult = result;
+    this.#emit('results', { kind: 'image', result, words: '', chips: [], k: this.#k(), refined: false, scan: result.scan });
+  }
+
+  /** Report a failed scan frame in plain words (a failed load was reported when it failed). */
+  reportSearchError(err) {
+    if (err && err.reported) return;
+    this.#failWith(err, 'search');
+  }
+
   /** After a failed search nothing on screen can be refined: a facet or the collection menu must
    *  not re-run the failed image. Its filters go with it (an image's chips belong to that image). */
   #forgetResults(image) {

@@ -3,7 +3,7 @@
 // for words — and the <ol> of result cards (only an identified token's card is styled as the answer).
 import { h, safeImageUrl, reveal } from './dom.js';
 import { resultCard } from './result-card.js';
-import { plural, textCounts, imageVerdict } from './wording.js';
+import { plural, textCounts, imageVerdict, scanVerdict } from './wording.js';
 
 export class ResultList {
   #controller;
@@ -30,12 +30,12 @@ export class ResultList {
     return safeImageUrl(url);
   }
 
-  render({ kind, result, words = '', chips = [], k = 0, refined = false }) {
+  render({ kind, result, words = '', chips = [], k = 0, refined = false, scan = null }) {
     const { heading } = this;
     const list = Array.isArray(result.results) ? result.results : [];
     const top = list[0];
     heading.hidden = false;
-    const said = kind === 'image' ? imageVerdict(result, chips.length > 0) : null;
+    const said = kind !== 'image' ? null : scan ? scanVerdict(result, scan) : imageVerdict(result, chips.length > 0);
     const isMatch = !!said && said.isMatch;
     heading.classList.toggle('match', isMatch);
     heading.classList.toggle('collection', !!said && said.verdict === 'collection' && !!top);

@@ -1,6 +1,6 @@
 // The status line (role=status, polite) and the error alert (role=alert), from controller events.
 import { h, touchFirst } from './dom.js';
-import { plural, textCounts, imageVerdict } from './wording.js';
+import { plural, textCounts, imageVerdict, scanVerdict } from './wording.js';
 
 function took(result) {
   const t = result.timings || {};
@@ -26,8 +26,11 @@ export class StatusLine {
     on('loaderror', () => this.set('Bundle not loaded.'));
     on('search', () => { this.showError(''); this.set('Searching…'); });
     // Screen readers hear the answer itself, then the time ("This is Noun 12, 97% sure. Identified in 721 ms.").
-    on('results', ({ kind, result, k, chips = [] }) => {
-      if (kind === 'text') {
+    on('results', ({ kind, result, k, chips = [], scan = null }) => {
+      if (scan) {
+        const secs = (Number(scan.ms) / 1000).toFixed(1);
+        this.set(`${scanVerdict(result, scan).spoken} ${scan.bestGuess ? 'Scanned' : 'Identified'} from the camera in ${secs} s (${plural(Number(scan.frames) || 0, 'frame')}). The camera is off.`);
+      } else if (kind === 'text') {
         const { shown, total } = textCounts(result, k);
         if (total === null) this.set(`${plural(shown, 'token')} shown${took(result)}.`);
         else this.set(`Found ${plural(total, 'token')}${total > shown ? `, showing ${shown.toLocaleString('en-US')},` : ''}${took(result)}.`);
@@ -37,6 +40,16 @@ export class StatusLine {
     on('cleared', () => this.set('Filters cleared. Type words or choose a trait to search.'));
     on('needquery', () => this.set(example ? `Type a word or a trait to search, e.g. ${example}.` : 'Type a word to search, e.g. from a token’s name.'));
     on('error', ({ message, detail }) => this.showError(message, detail));
+    // The camera scan's states, announced (its answer is announced by 'results' above).
+    on('scan', ({ state, reason }) => {
+      if (state === 'start') { this.showError(''); this.set('Starting the camera…'); }
+      else if (state === 'live') this.set('Camera on. Scanning: hold the NFT steady in front of the camera.');
+      else if (state === 'pause') this.set('Scan paused while the page is hidden.');
+      else if (state === 'resume') this.set('Scanning again.');
+      else if (state === 'stop' && (reason === 'stopped' || reason === 'error' || reason === 'nopicture')) {
+        this.set(reason === 'stopped' ? 'Scan stopped. The camera is off.' : 'Scan ended. The camera is off.');
+      }
+    });
   }
 
   set(text) { this.status.textContent = text; }

@@ -75,6 +75,12 @@ button {
 button:hover { background: color-mix(in srgb, var(--_accent) 10%, var(--_bg)); }
 .camera { display: none; }
 @media (pointer: coarse) { .camera { display: inline-block; } }
+.scan-button { color: #fff; background: var(--_accent); }
+.scan-button:hover { background: color-mix(in srgb, var(--_accent) 85%, var(--_fg)); }
+.scan { margin-top: 12px; border: 1px solid var(--_line); border-radius: var(--_radius); overflow: hidden; background: #000; }
+.scan-video { display: block; width: 100%; max-height: min(60vh, 480px); object-fit: contain; background: #000; }
+.scan-bar { display: flex; align-items: center; gap: 12px; padding: 8px 12px; background: var(--_bg); }
+.scan-note { flex: 1 1 auto; min-width: 0; color: var(--_muted); font-size: .9em; }
 .visually-hidden {
   position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px;
   overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0;

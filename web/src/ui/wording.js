@@ -115,3 +115,34 @@ export function traitExample(stats) {
   }
   return words.join(' ');
 }
+
+/** Why the camera could not be opened, in words: {message, detail}. err: getUserMedia's rejection. */
+export function explainCameraError(err) {
+  const name = String(err && err.name || '');
+  const raw = String(err && err.message ? err.message : err || 'unknown error');
+  const detail = `${name ? `${name}: ` : ''}${raw}`;
+  const photo = 'You can still choose or drop a photo of the NFT.';
+  if (name === 'NotAllowedError' || name === 'PermissionDeniedError' || name === 'SecurityError') {
+    return { message: `NFT Lens was not allowed to use the camera. To scan, allow the camera for this site in the browser's settings and press Scan again. ${photo}`, detail };
+  }
+  if (name === 'NotFoundError' || name === 'DevicesNotFoundError' || name === 'OverconstrainedError') {
+    return { message: `No camera was found on this device. ${photo}`, detail };
+  }
+  if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') {
+    return { message: `The camera could not be started: another app may be using it. Close it and press Scan again. ${photo}`, detail };
+  }
+  if (name === 'NotSupportedError') {
+    return { message: `This browser cannot open the camera here (it needs a secure https:// page). ${photo}`, detail };
+  }
+  return { message: `The camera could not be opened. ${photo}`, detail };
+}
+
+/** A scan's answer in words: the image verdict, marked as a best guess when the scan timed out
+ *  without a sure answer (scan: result.scan = {frames, ms, bestGuess, timeout}). */
+export function scanVerdict(result, scan) {
+  const said = imageVerdict(result, false);
+  if (!scan || !scan.bestGuess) return said;
+  const secs = Number(scan.timeout) > 0 ? `${+Number(scan.timeout).toFixed(1)} s` : 'the time allowed';
+  const prefix = `Best guess, no sure answer after ${secs} of scanning`;
+  return { ...said, isMatch: false, bestGuess: true, heading: `${prefix}: ${said.heading}`, spoken: `${prefix}. ${said.spoken}` };
+}
