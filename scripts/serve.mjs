@@ -7,6 +7,8 @@
 //          --no-range (ignore Range headers, as python3 -m http.server does)
 //          --isolated  (COOP/COEP headers: enables multi-threaded inference)
 //          --csp       (strict Content-Security-Policy, as documented in docs/security.md)
+//          --cors      (Access-Control-Allow-Origin: *, as public bundle and image hosts often send)
+//          --log       (print "request METHOD PATH BODY-BYTES" per request: tests check what was sent)
 // Prints "serving http://HOST:PORT/" once listening.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -28,10 +30,16 @@ const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
 export const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' https: data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'";
 
 const server = http.createServer((req, res) => {
+  if (flag('--log')) {
+    let n = 0;
+    req.on('data', (d) => { n += d.length; });
+    req.on('end', () => console.log(`request ${req.method} ${req.url} ${n}`));
+  }
   const url = new URL(req.url, 'http://x');
   let pathname;
   try { pathname = decodeURIComponent(url.pathname); } catch { res.writeHead(400).end(); return; }
   if (pathname === '/nft-lens-sw.js') pathname = '/src/sw.js';  // the offline worker, served at the root
+  if (flag('--cors')) res.setHeader('access-control-allow-origin', '*');  // (on errors too, as CORS hosts do)
   const [prefix, dir] = mounts.find(([p]) => pathname.startsWith(p));
   let file = path.join(dir, pathname.slice(prefix.length));
   if (!file.startsWith(dir)) { res.writeHead(403).end(); return; }

@@ -17,10 +17,15 @@ export async function launch(extraArgs = []) {
 
 export async function serve(extraArgs = []) {
   const child = spawn(process.execPath, [path.join(root, 'scripts/serve.mjs'), '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = [];  // everything it prints (with --log: one line per request)
   const url = await new Promise((resolve, reject) => {
     let buf = '';
-    child.stdout.on('data', (d) => { buf += d; const m = buf.match(/serving (http:\S+)/); if (m) resolve(m[1]); });
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const parts = buf.split('\n'); buf = parts.pop(); lines.push(...parts);
+      const m = lines.join('\n').match(/serving (http:\S+)/); if (m) resolve(m[1]);
+    });
     child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
-  return { url, close: () => child.kill() };
+  return { url, lines, close: () => child.kill() };
 }
