@@ -249,6 +249,13 @@ assert j["results"] and all(r["rarity_rank"] <= 5 for r in j["results"]), j["res
 PY
 
 check "every subcommand has --help" bash -c "for c in build merge query text eval info verify describe; do '$NFT' \$c --help >/dev/null || exit 1; done"
+# Issue #19, items 7-8: errors name the file (a folder, a missing file); a build prints no CUDA note.
+"$NFT" query "$T/b1" "$T/col" > "$T/e.txt" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "$T/col: is a folder, not an image file" "$T/e.txt" && ok "query names a folder given as an image" || no "query on a folder" "rc=$rc $(cat "$T/e.txt")"
+"$NFT" query "$T/b1" "$T/no-such.png" --json > "$T/e.json" 2>/dev/null; rc=$?
+[ $rc = 1 ] && python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['query'].endswith('no-such.png') and 'no-such.png' in j['error'] and j['code'], j" "$T/e.json" && ok "query --json names a missing image file in its error line" || no "missing image named" "rc=$rc $(cat "$T/e.json")"
+"$NFT" build "$T/col" --out "$T/bq" --cache "$T/cache" --pairs 300 --calibration-tokens 20 > "$T/bq.out" 2> "$T/bq.err"; rc=$?
+[ $rc = 0 ] && ! grep -qi "cuda" "$T/bq.err" && grep -q "^bundle: " "$T/bq.err" && ok "a CPU build prints no CUDA note" || no "CUDA note" "rc=$rc $(grep -i cuda "$T/bq.err")"
 # Usage: --version and help exit 0; an unknown command is named; usage errors exit 2.
 "$NFT" --version > "$T/u.txt" 2>&1; rc=$?
 [ $rc = 0 ] && grep -q "^nftlens [0-9]" "$T/u.txt" && ok "--version prints the version, exit 0" || no "--version" "rc=$rc $(head -2 "$T/u.txt")"
