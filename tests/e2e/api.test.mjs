@@ -109,6 +109,32 @@ await test('hostile metadata renders as text in <nft-lens>, no script runs, no j
   await p.close();
 });
 
+await test('offline (manifest.json unreachable), a bundle opened before opens from the cache; an HTTP error does not', async () => {
+  const p = await browser.newPage({ serviceWorkers: 'block' });  // (same context: the Cache API of the first page's visits)
+  await p.goto(srv.url + 'demo/');
+  // (threads: 1 keeps these handles off the demo element's shared worker, so each open() fetches)
+  await p.evaluate(async () => { const { NftLens } = await import('/src/index.js'); (await NftLens.open('/bundle/', { threads: 1 })).close(); });
+  await p.route('**/bundle/manifest.json', (route) => route.abort('internetdisconnected'));
+  const offline = await p.evaluate(async () => {
+    const { NftLens } = await import('/src/index.js');
+    try {
+      const lens = await NftLens.open('/bundle/', { threads: 1 });
+      const r = await lens.searchText('glasses', { k: 3 });
+      lens.close();
+      return `opened: ${r.results.length} results`;
+    } catch (e) { return `refused: ${e.message}`; }
+  });
+  assert(offline === 'opened: 3 results', offline);
+  await p.unroute('**/bundle/manifest.json');
+  await p.route('**/bundle/manifest.json', (route) => route.fulfill({ status: 404, body: 'gone' }));
+  const gone = await p.evaluate(async () => {
+    const { NftLens } = await import('/src/index.js');
+    try { (await NftLens.open('/bundle/', { threads: 1 })).close(); return 'opened'; } catch (e) { return e.code + ': ' + e.message; }
+  });
+  assert(/^network: .*manifest\.json: HTTP 404/.test(gone), gone);
+  await p.close();
+});
+
 await test('a corrupt bundle is refused with a message naming the file', async () => {
   const p = await browser.newPage({ serviceWorkers: 'block' });  // page.route must see every request
   await p.route('**/bundle/index.*.bin', (route) => route.fulfill({ body: Buffer.from('not an index') }));

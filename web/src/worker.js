@@ -87,15 +87,33 @@ async function fetchImmutable(url, check, m = null) {
   return bytes;
 }
 
+// manifest.json is revalidated on every open (a new build must show at once), and a copy is kept in
+// the Cache API: when the network is down (offline, after a browser restart) the last one seen opens
+// the bundle, whose content-hashed files are all in the cache too. An HTTP error is not "offline".
+async function fetchManifest(url) {
+  let cache = null;
+  try { cache = await caches.open(CACHE_NAME); } catch { /* no Cache API */ }
+  let res;
+  try {
+    res = await fetch(url, { cache: 'no-cache' });
+  } catch (err) {
+    const hit = cache && await cache.match(url);
+    if (hit) return hit.text();
+    throw codedError(`bundle manifest ${url}: ${err.message || err} (offline, and not opened before)`, 'network');
+  }
+  if (!res.ok) throw codedError(`bundle manifest ${url}: HTTP ${res.status}`, 'network');
+  const text = await res.text();
+  if (cache) await cache.put(url, new Response(text, { headers: { 'content-type': 'application/json' } })).catch(() => {});
+  return text;
+}
+
 async function open({ bundleUrl, threads }) {
   base = new URL(bundleUrl, self.location.href);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   core = core || await createCore();
   lens = new core.Lens();
   session = null;
-  const mres = await fetch(new URL('manifest.json', base), { cache: 'no-cache' });
-  if (!mres.ok) throw codedError(`bundle manifest ${new URL('manifest.json', base)}: HTTP ${mres.status}`, 'network');
-  const manifest = coreResult(lens.openManifest(await mres.text()));
+  const manifest = coreResult(lens.openManifest(await fetchManifest(new URL('manifest.json', base).href)));
   // The model waits for the first image search (loadModel); the core needs the rest now.
   modelFile = manifest.files.find((f) => f.role === 'model') || null;
   const files = manifest.files.filter((f) => f.role !== 'model');
