@@ -42,6 +42,9 @@ export interface SearchHit extends Token {
   /** Pixel agreement with the query once aligned (-1..1), for re-ranked hits; they are ordered by
    *  alignment + 0.5 x score. */
   alignment?: number;
+  /** Image results: the number the order follows, 0..1, never rising down the list ((alignment +
+   *  0.5 x score) / 1.5 for re-ranked hits, else score capped by the hit above). Cards show it. */
+  relevance?: number;
 }
 
 export interface SearchTimings {
