@@ -15,7 +15,7 @@ LensSettings native_settings() {
   LensSettings s;
   s.part_budget = size_t(1) << 30;
   s.thumb_budget = 4096;
-  s.whole_catalogue = true;
+  s.whole_catalogue_bytes = UINT64_MAX;
   return s;
 }
 }  // namespace

@@ -121,6 +121,15 @@ Need::Kind parse_kind(const std::string& name) {
   throw Error("unknown part kind \"" + name + "\" (shard, fragment or thumb)", errc::bad_request);
 }
 
+namespace {
+// A partitioned bundle's catalogue fragments, in bytes (what loading the whole catalogue fetches).
+uint64_t catalogue_bytes(const Bundle& b) {
+  uint64_t n = 0;
+  for (auto& f : b.layout.fragments) n += f.bytes;
+  return n;
+}
+}  // namespace
+
 std::string Answer::to_json() const {
   if (needs.empty()) return json;
   nlohmann::json a = nlohmann::json::array();
@@ -140,12 +149,16 @@ Lens::Lens(Bundle bundle, LensSettings settings)
 std::string Lens::info_json() const {
   const Bundle& b = *bundle_;
   json info = {{"tokens", b.manifest.tokens}, {"entries", b.manifest.entries}, {"threshold", b.recipe.match_threshold},
-               {"kernel", best_l2_int8_name()}, {"max_pixels", ImageLimits{}.max_pixels}, {"partitioned", b.partitioned()}};
+               {"kernel", best_l2_int8_name()}, {"max_pixels", ImageLimits{}.max_pixels}, {"partitioned", b.partitioned()},
+               {"text", text_available()}};
   if (b.partitioned())
     info["layout"] = {{"partitions", b.layout.partitions()}, {"probe", b.layout.default_probe},
-                      {"fragments", b.layout.fragments.size()}, {"fragment_tokens", b.layout.fragment_tokens}};
+                      {"fragments", b.layout.fragments.size()}, {"fragment_tokens", b.layout.fragment_tokens},
+                      {"catalogue_bytes", catalogue_bytes(b)}};
   return info.dump();
 }
+
+bool Lens::text_available() const { return !bundle_->partitioned() || catalogue_bytes(*bundle_) <= settings_.whole_catalogue_bytes; }
 
 std::string Lens::session_json(const QuerySession& q) const {
   const ModelCard& card = bundle_->manifest.model;
@@ -179,8 +192,12 @@ const Catalogue& Lens::whole_catalogue() const {
 
 const TextIndex& Lens::text_index(const char* what, std::vector<Need>& needs) {
   if (text_) return *text_;
-  if (!settings_.whole_catalogue)
-    throw Error(std::string(what) + " is not available on a partitioned bundle yet (it needs the whole catalogue)", errc::unsupported);
+  if (!text_available()) {
+    auto mb = [](uint64_t b) { return std::to_string(b / 100'000 / 10) + "." + std::to_string(b / 100'000 % 10) + " MB"; };
+    throw Error(std::string(what) + " is not available on a partitioned bundle this large: it needs the whole catalogue (" +
+                    mb(catalogue_bytes(*bundle_)) + "), more than this host loads (" + mb(settings_.whole_catalogue_bytes) + ")",
+                errc::unsupported);
+  }
   needs = load_whole_catalogue().needs;
   if (needs.empty()) text_ = std::make_unique<TextIndex>(whole_);
   return *text_;  // (dereferenced by the caller only when needs is empty)

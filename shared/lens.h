@@ -90,9 +90,11 @@ struct Answer {
 struct LensSettings {
   size_t part_budget = size_t(48) << 20;  // decoded shards + catalogue fragments kept across queries
   size_t thumb_budget = 2048;             // decoded thumbnails kept (~27 KB each; >= 2 x kMaxRerank)
-  // Partitioned bundles: may trait filters, text search, suggestions and trait statistics fetch
-  // every catalogue fragment? (Natively they are on disk; a browser would download them all.)
-  bool whole_catalogue = false;
+  // Partitioned bundles: trait filters, text search, suggestions and trait statistics need every
+  // catalogue fragment. They are fetched (once; then answered from memory) when their total is at
+  // most this many bytes: natively unlimited (they are on disk); in the browser 4 MB, about 55,000
+  // tokens at ~72 bytes each. Beyond that these calls are refused (code unsupported).
+  uint64_t whole_catalogue_bytes = uint64_t(4) << 20;
 };
 
 class Lens {
@@ -102,8 +104,12 @@ class Lens {
   Lens& operator=(const Lens&) = delete;
   const Bundle& bundle() const { return *bundle_; }
   const LensSettings& settings() const { return settings_; }
-  // {"tokens", "entries", "threshold", "kernel", "max_pixels" (images beyond are refused), "partitioned"[, "layout"]}
+  // {"tokens", "entries", "threshold", "kernel", "max_pixels" (images beyond are refused), "partitioned",
+  // "text" (text search, suggestions and trait filters available)[, "layout" (+ "catalogue_bytes")]}
   std::string info_json() const;
+  // Text search, suggestions, trait filters and statistics: always on a one-index bundle; on a
+  // partitioned one if its whole catalogue is within settings().whole_catalogue_bytes.
+  bool text_available() const;
   // What a host needs to run the model for a query: {"runs", "views", "width", "height", "input",
   // "shape", "outputs", "use_model"}.
   std::string session_json(const QuerySession& query) const;

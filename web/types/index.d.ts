@@ -207,10 +207,13 @@ export interface LensInfo {
   threads: number;
   collections: Collection[];
   /** True for a partitioned bundle: each query fetches only the shards and catalogue fragments it
-   *  needs (and the thumbnails of the hits it re-ranks). Text search, suggestions, trait filters and
-   *  trait statistics need the whole catalogue and reject with code "unsupported" on it. */
+   *  needs (and the thumbnails of the hits it re-ranks). */
   partitioned: boolean;
-  layout?: { partitions: number; probe: number; fragments: number; fragment_tokens: number };
+  /** Text search, suggestions, trait filters and trait statistics are available: always on a
+   *  one-index bundle; on a partitioned one when its whole catalogue (layout.catalogue_bytes) is at
+   *  most 4 MB (the first such call fetches it). Otherwise they reject with code "unsupported". */
+  text: boolean;
+  layout?: { partitions: number; probe: number; fragments: number; fragment_tokens: number; catalogue_bytes: number };
 }
 
 /** Trait type -> value -> number of tokens. */

@@ -157,13 +157,22 @@ TEST_CASE("partitions: bundle loads the head only; search probing every partitio
   const auto doc = nlohmann::json::parse(settle(lens, P, [&] { return lens.search(q, beta); }).json);
   REQUIRE(doc["results"].size() == 10);
   for (auto& r : doc["results"]) CHECK(r["collection"] == "beta");
-  // Trait filters need every fragment: refused unless the host may load them all...
+  // Trait filters need every fragment: refused when the host may not load them all (here: none)...
   ImageRequest filtered;
   filtered.filter = "rank:1-5";
-  CHECK(contains(error_of([&] { lens.search(q, filtered); }), "needs the whole catalogue"));
-  // ...and natively (whole_catalogue) they work, like text search.
+  LensSettings none;
+  none.whole_catalogue_bytes = 0;
+  Lens refusing(load_bundle(parse_manifest(P.manifest_json), P.files), none);
+  QuerySession qr(refusing.bundle(), P.tb.images[3]);
+  CHECK(contains(error_of([&] { refusing.search(qr, filtered); }), "needs the whole catalogue"));
+  CHECK(contains(error_of([&] { refusing.text(TextRequest{"Alpha", 5}); }), "not available on a partitioned bundle this large"));
+  CHECK(nlohmann::json::parse(refusing.info_json())["text"] == false);
+  // ...a browser's default budget (4 MB) holds this small bundle's catalogue...
+  CHECK(nlohmann::json::parse(lens.info_json())["text"] == true);
+  CHECK(nlohmann::json::parse(lens.info_json())["layout"]["catalogue_bytes"].get<uint64_t>() > 0);
+  // ...and natively (unlimited) they work, like text search.
   LensSettings native;
-  native.whole_catalogue = true;
+  native.whole_catalogue_bytes = UINT64_MAX;
   Lens whole(load_bundle(parse_manifest(P.manifest_json), P.files), native);
   QuerySession qw(whole.bundle(), P.tb.images[3]);
   size_t parts = 0;

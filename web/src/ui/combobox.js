@@ -39,9 +39,10 @@ export class SearchBox {
     });
     controller.addEventListener('load', () => { this.close(); this.#hint(false, ''); });
     // A partitioned bundle (large collections) is fetched per image query; text search and trait
-    // filters need its whole catalogue, so they are not offered.
+    // filters need its whole catalogue, so they are offered only where the core says it loads it
+    // (info.text: one-index bundles, and partitioned ones whose catalogue fits the browser's budget).
     controller.addEventListener('ready', ({ detail: { info, traits, example } }) => {
-      this.el.hidden = !!info.partitioned;
+      this.el.hidden = info.text === false || (info.text === undefined && !!info.partitioned);
       this.#hint(traits, example);
     });
     controller.addEventListener('needquery', () => q.focus());

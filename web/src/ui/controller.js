@@ -28,7 +28,7 @@
 //   needquery            a text search with nothing to search for
 //   error {message, detail}   something to show in the alert (and to fire as nftlens-error);
 //                        detail: technical text behind a plain message, if any
-import { str, quote, chipFilter, wantsSuggestions } from './query.js';
+import { str, quote, chipFilter, wantsSuggestions, textAvailable } from './query.js';
 import { explainError, hasTraits, traitExample } from './wording.js';
 
 const SUGGESTIONS = 8;
@@ -106,14 +106,14 @@ export class LensController extends EventTarget {
   get chips() { return this.#chips.map((c) => ({ ...c })); }
   hasChip(type, value) { return this.#chips.some((c) => c.type === type && c.value === value); }
   /** The results on screen can be narrowed by a facet: a text search, or an image it can re-run. */
-  // Can the results be narrowed by a trait? Not on a partitioned bundle: trait filters need the whole
-  // catalogue there, which the browser does not download (facets are then not offered at all).
+  // Can the results be narrowed by a trait? Not where trait filters are unavailable (a partitioned
+  // bundle whose whole catalogue is more than the browser loads): facets are then not offered at all.
   get refinable() {
-    if (this.#partitioned()) return false;
+    if (!this.#traitFilters()) return false;
     return this.#mode === 'text' || (this.#mode === 'image' && this.#lastInput !== null);
   }
-  #partitioned() {
-    try { return !!(this.#lens && this.#lens.info().partitioned); } catch { return false; }
+  #traitFilters() {
+    try { return !this.#lens || textAvailable(this.#lens.info()); } catch { return true; }
   }
 
   #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
@@ -169,7 +169,9 @@ export class LensController extends EventTarget {
       // Hints name the bundle's own traits, or none: a collection without traits must not be
       // offered "pizza head red glasses". (Partitioned bundles have no text search to hint at.)
       let stats = null;
-      if (!info.partitioned) { try { stats = await lens.traitStats(); } catch { stats = null; } }
+      // (the search box's hint comes from trait statistics: on a partitioned bundle they would fetch
+      // the whole catalogue at page load, so it waits for the first text search there)
+      if (textAvailable(info) && !info.partitioned) { try { stats = await lens.traitStats(); } catch { stats = null; } }
       if (gen !== this.#generation) return;
       this.#emit('ready', { lens, info, collections: lens.collections() || [], searching: this.#busy,
         traits: hasTraits(stats), example: traitExample(stats) });
@@ -214,7 +216,7 @@ export class LensController extends EventTarget {
       k: this.#k(),
       collections: this.#collection ? [this.#collection] : [],
       filter: this.#chips.map(chipFilter).join(' '),
-      facets: !this.#partitioned(),  // trait counts of the results, for the refine panel
+      facets: this.#traitFilters(),  // trait counts of the results, for the refine panel
     };
     return this.#run('image', async (lens) => {
       if (typeof input !== 'string') return lens.searchImage(input, options);

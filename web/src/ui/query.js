@@ -25,3 +25,9 @@ export function dropLastToken(text) {
 export function wantsSuggestions(text) {
   return !/\s$/.test(text) && lastToken(text).replace(/^[^:]*:/, '').replace(/[^\p{L}\p{N}]/gu, '').length >= 2;
 }
+
+/** Text search, suggestions and trait filters: available unless the core says not (info.text;
+ *  cores before it: not on partitioned bundles). */
+export function textAvailable(info) {
+  return info ? (info.text === undefined ? !info.partitioned : !!info.text) : false;
+}

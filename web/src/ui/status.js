@@ -1,6 +1,7 @@
 // The status line (role=status, polite) and the error alert (role=alert), from controller events.
 import { h, touchFirst } from './dom.js';
 import { plural, textCounts, imageVerdict, scanVerdict } from './wording.js';
+import { textAvailable } from './query.js';
 
 function took(result) {
   const t = result.timings || {};
@@ -20,7 +21,7 @@ export class StatusLine {
       example = e;
       const n = Number(info.tokens) || 0;
       const image = touchFirst() ? 'Choose or take a photo' : 'Drop, paste or choose an image';
-      const next = searching ? 'Searching…' : info.partitioned ? `${image}.` : `${image}, or search by ${traits ? 'traits' : 'name'}.`;
+      const next = searching ? 'Searching…' : !textAvailable(info) ? `${image}.` : `${image}, or search by ${traits ? 'traits' : 'name'}.`;
       this.set(`Ready: ${n.toLocaleString('en-US')} tokens${collections.length > 1 ? ` in ${collections.length} collections` : ''}. ${next}`);
     });
     on('loaderror', () => this.set('Bundle not loaded.'));
