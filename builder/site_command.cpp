@@ -1,7 +1,8 @@
 // nftlens site BUNDLE --out DIR: a self-contained static folder that any static host serves as is
 // (Pagefind's shape: the UI written next to the index in one run):
 //   index.html                 the page: one <nft-lens> tag, strict CSP in a meta tag
-//   site.css                   its few styles (no inline styles)
+//   site.css, site.js          its few styles, and the registration of the offline service worker
+//   nft-lens-sw.js             the widget's service worker (web/src/sw.js) at the root it controls
 //   nft-lens/src/, dist/       the widget, its worker, the wasm core, onnxruntime-web's runtime
 //   bundle/                    the bundle's files (checked against its manifest first)
 //   _headers                   MIME types, CSP and caching for hosts that read it (Netlify, Cloudflare Pages)
@@ -135,7 +136,8 @@ int run_site(const SiteArgs& a) {
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<meta http-equiv=\"Content-Security-Policy\" content=\"" + std::string(kCsp) + "\">\n"
           "<title>" + html_escape(title) + "</title>\n<link rel=\"stylesheet\" href=\"site.css\">\n"
-          "<script type=\"module\" src=\"nft-lens/src/nft-lens-element.js\"></script>\n</head>\n<body>\n<main>\n"
+          "<script type=\"module\" src=\"nft-lens/src/nft-lens-element.js\"></script>\n"
+          "<script type=\"module\" src=\"site.js\"></script>\n</head>\n<body>\n<main>\n"
           "<h1>" + html_escape(title) + "</h1>\n"
           "<p>Drop, paste or choose an image of an NFT to learn which token it is. It is identified in this browser and never uploaded.</p>\n"
           "<nft-lens bundle=\"bundle/\"></nft-lens>\n</main>\n</body>\n</html>\n");
@@ -144,6 +146,12 @@ int run_site(const SiteArgs& a) {
           "main { max-width: 72rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }\n"
           "h1 { font-size: 1.6rem; margin: 0 0 .25rem; }\n"
           "@media (prefers-color-scheme: dark) { body { color: #ececf1; background: #141417; } }\n");
+    // After one visit the page works offline: the service worker keeps what it served, and the widget
+    // then fetches the runtime and model on idle (web/README.md, "Offline").
+    fs::copy_file(web / "src" / "sw.js", tmp / "nft-lens-sw.js");
+    write(tmp / "site.js",
+          "// Offline after one visit (nft-lens-sw.js: the widget's service worker, at the root it controls).\n"
+          "if ('serviceWorker' in navigator) navigator.serviceWorker.register('nft-lens-sw.js').catch(() => {});\n");
     write(tmp / "_headers",
           "# Netlify / Cloudflare Pages: headers per path (other hosts: see README.md)\n"
           "/*\n  Content-Security-Policy: " + std::string(kCsp) + "\n  X-Content-Type-Options: nosniff\n  Referrer-Policy: no-referrer\n"
@@ -153,7 +161,8 @@ int run_site(const SiteArgs& a) {
           "/bundle/*.bin\n  Cache-Control: public, max-age=31536000, immutable\n"
           "/bundle/*.onnx\n  Cache-Control: public, max-age=31536000, immutable\n  Content-Type: application/octet-stream\n"
           "/bundle/stats-*\n  Cache-Control: public, max-age=31536000, immutable\n"
-          "/nft-lens/*\n  Cache-Control: public, max-age=3600\n");
+          "/nft-lens/*\n  Cache-Control: public, max-age=3600\n"
+          "/nft-lens-sw.js\n  Cache-Control: no-cache\n");
 
     // 3. Precompressed siblings, and the sizes the README states.
     uint64_t raw = 0, gz = 0, br = 0, nfiles = 0;
@@ -206,6 +215,9 @@ int run_site(const SiteArgs& a) {
            << "  server use them (nginx `gzip_static on; brotli_static on;`, Caddy `file_server { precompressed br gzip }`);\n"
            << "  Cloudflare Pages and Netlify compress on their own and ignore them. Do not serve thumbnail packs with\n"
            << "  a Content-Encoding (byte ranges must address the file itself; they do not compress anyway).\n"
+           << "- **Offline**: `site.js` registers `nft-lens-sw.js`, which keeps what it serves; after one visit the\n"
+           << "  page, the widget and the bundle work without a network (the widget fetches the runtime and model\n"
+           << "  on idle once the service worker controls the page). Delete `site.js`'s line to opt out.\n"
            << "- **File count**: " << nfiles << " files without the siblings (static hosts cap files per deployment, e.g.\n"
            << "  Cloudflare Pages at 20,000).\n\n"
            << "Licences: `LICENSE` (NFT Lens) and `THIRD_PARTY_NOTICES.md` (onnxruntime-web and the libraries compiled in).\n";

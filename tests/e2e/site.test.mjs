@@ -26,7 +26,7 @@ const run = (...args) => spawnSync(nftlens, args, { encoding: 'utf8' });
 await test('nftlens site writes index.html, the widget, the runtime, the bundle, _headers, README and licences', async () => {
   const r = run('site', bundleDir, '--out', site);
   assert(r.status === 0, r.stderr);
-  for (const f of ['index.html', 'site.css', '_headers', 'README.md', 'LICENSE', 'THIRD_PARTY_NOTICES.md', 'nft-lens/src/nft-lens-element.js',
+  for (const f of ['index.html', 'site.css', 'site.js', 'nft-lens-sw.js', '_headers', 'README.md', 'LICENSE', 'THIRD_PARTY_NOTICES.md', 'nft-lens/src/nft-lens-element.js',
     'nft-lens/src/worker.js', 'nft-lens/dist/nftlens-core.wasm', 'nft-lens/dist/ort/ort.wasm.bundle.min.mjs', 'bundle/manifest.json']) {
     assert(fs.existsSync(path.join(site, f)), `missing ${f}`);
   }
@@ -77,6 +77,40 @@ await test('served by python3 -m http.server, the page identifies a token in Chr
     await browser.close();
   } finally {
     py.kill();
+  }
+});
+
+await test('after one visit the site works offline (its service worker; python3 -m http.server stopped)', async () => {
+  const py = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '-d', site], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const browser = await launch();
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let buf = '';
+      py.stdout.on('data', (d) => { buf += d; const m = buf.match(/port (\d+)/); if (m) resolve(`http://127.0.0.1:${m[1]}/`); });
+      py.on('exit', (c) => reject(new Error(`http.server exited ${c}`)));
+      setTimeout(() => reject(new Error('http.server did not start')), 10000);
+    });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await page.reload();  // controlled now: what it loads is kept
+    await page.waitForFunction(() => document.querySelector('nft-lens')?.lens && navigator.serviceWorker.controller, null, { timeout: 60000 });
+    await page.evaluate(() => document.querySelector('nft-lens').lens.prefetch());  // (the idle prefetch of runtime and model, joined)
+    await context.setOffline(true);
+    py.kill();
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('nft-lens')?.lens, null, { timeout: 60000 });
+    const q = queries.find((x) => x[2] === 'jpeg');
+    const top = await page.evaluate(async (bytes) => {
+      const r = await document.querySelector('nft-lens').lens.searchImage(new Blob([new Uint8Array(bytes)]), { k: 3 });
+      return r.results[0].token_id;
+    }, [...fs.readFileSync(path.join(qdir, q[0]))]);
+    const want = path.basename(q[1].replace(/"/g, ''), '.png');
+    assert(top === want, `offline top ${top}, want ${want}`);
+  } finally {
+    py.kill();
+    await browser.close();
   }
 });
 
