@@ -8,27 +8,13 @@
 
 #include "bundle_io.h"
 #include "error.h"
+#include "html_escape.h"
 #include "thumb_pack.h"
 
 namespace fs = std::filesystem;
 
 namespace nftlens {
 namespace {
-
-// Metadata and file names are attacker-controlled: everything shown goes through here.
-std::string esc(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  return o;
-}
 
 std::string num(double v, int digits = 3) {
   char b[32];
@@ -89,8 +75,8 @@ void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const Ca
     const Token* tok = t < cat.tokens.size() ? &cat.tokens[t] : nullptr;
     const std::string th = thumb(t);
     c << "<div class=\"card" << (right ? " right" : "") << "\">";
-    if (!th.empty()) c << "<img src=\"" << esc(th) << "\" alt=\"\">";
-    c << "<div>" << esc(tok ? (tok->name.empty() ? "#" + tok->token_id : tok->name) : "token " + std::to_string(t)) << "</div>"
+    if (!th.empty()) c << "<img src=\"" << html_escape(th) << "\" alt=\"\">";
+    c << "<div>" << html_escape(tok ? (tok->name.empty() ? "#" + tok->token_id : tok->name) : "token " + std::to_string(t)) << "</div>"
       << "<div class=\"small\">" << extra << (right ? " <b>right</b>" : "") << "</div></div>";
     return c.str();
   };
@@ -98,7 +84,7 @@ void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const Ca
   std::ostringstream h;
   size_t n_miss = 0;
   for (auto& it : items) n_miss += it.miss();
-  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>" << esc(title) << "</title>\n"
+  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>" << html_escape(title) << "</title>\n"
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src 'self'; style-src 'unsafe-inline'\">\n"
     << "<style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}h2{margin-top:1.6em}"
        ".row{display:flex;gap:14px;align-items:flex-start;padding:10px 0;border-top:1px solid #ddd}"
@@ -106,20 +92,20 @@ void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const Ca
        "object-fit:contain;background:#f4f4f4;border:3px solid transparent}.card.right img{border-color:#1a7f37}"
        ".small{color:#666;font-size:12px}.miss{color:#b42318;font-weight:600}.hit{color:#1a7f37;font-weight:600}"
        ".legend span{display:inline-block;margin-right:1em}</style></head><body>\n"
-    << "<h1>" << esc(title) << "</h1>\n<p>" << items.size() << " sampled queries, " << n_miss
+    << "<h1>" << html_escape(title) << "</h1>\n<p>" << items.size() << " sampled queries, " << n_miss
     << " of them misses (shown first, per transform). <span class=\"legend\"><span style=\"color:#1f6feb\">&#9632; region searched</span>"
        "<span style=\"color:#1a7f37\">&#9679; disc found</span><span style=\"color:#d1242f\">&#9632; token placed by re-ranking</span></span></p>\n";
   std::string section;
   size_t i = 0;
   for (const ReportItem& it : items) {
     const std::string sec = it.miss() ? "Misses: " + it.transform : "Found first: " + it.transform;
-    if (sec != section) { h << "<h2>" << esc(sec) << "</h2>\n"; section = sec; }
+    if (sec != section) { h << "<h2>" << html_escape(sec) << "</h2>\n"; section = sec; }
     const std::string q = "img/q" + std::to_string(i++) + safe_ext(it.file);
     fs::copy_file(it.file, dir / q, fs::copy_options::overwrite_existing, ec);
     const int W = std::max(1, it.width), H = std::max(1, it.height);
     const double stroke = std::max(W, H) / 120.0;
     h << "<div class=\"row\"><div class=\"q\"><svg viewBox=\"0 0 " << W << " " << H << "\" xmlns=\"http://www.w3.org/2000/svg\">"
-      << "<image href=\"" << esc(q) << "\" width=\"" << W << "\" height=\"" << H << "\"/>";
+      << "<image href=\"" << html_escape(q) << "\" width=\"" << W << "\" height=\"" << H << "\"/>";
     if (it.region.w > 0 && !(it.region.w == W && it.region.h == H))
       h << "<rect x=\"" << it.region.x << "\" y=\"" << it.region.y << "\" width=\"" << it.region.w << "\" height=\"" << it.region.h
         << "\" fill=\"none\" stroke=\"#1f6feb\" stroke-width=\"" << num(stroke, 1) << "\"/>";
@@ -130,9 +116,9 @@ void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const Ca
       h << "<rect x=\"" << num(it.placed.x0, 1) << "\" y=\"" << num(it.placed.y0, 1) << "\" width=\"" << num(it.placed.w, 1) << "\" height=\""
         << num(it.placed.h, 1) << "\" fill=\"none\" stroke=\"#d1242f\" stroke-dasharray=\"" << num(2 * stroke, 1) << "\" stroke-width=\""
         << num(stroke, 1) << "\"/>";
-    h << "</svg><div class=\"small\">" << esc(it.query) << "</div><div class=\"" << (it.miss() ? "miss" : "hit") << "\">"
+    h << "</svg><div class=\"small\">" << html_escape(it.query) << "</div><div class=\"" << (it.miss() ? "miss" : "hit") << "\">"
       << (it.want >= 0 ? (it.rank == 0 ? "not in the results" : "right token at rank " + std::to_string(it.rank)) : "token not in the bundle")
-      << "; verdict " << esc(it.verdict) << "</div></div>";
+      << "; verdict " << html_escape(it.verdict) << "</div></div>";
     bool shown = false;
     for (size_t r = 0; r < it.top.size() && r < 3; ++r) {
       const TokenHit& t = it.top[r];

@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "compress.h"
 #include "error.h"
+#include "html_escape.h"
 #include "sha256.h"
 
 namespace fs = std::filesystem;
@@ -36,21 +37,6 @@ constexpr const char* kMarker = ".nftlens-site";
 constexpr const char* kCsp =
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; "
     "img-src 'self' https: data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'";
-
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
 
 // The repository's web/ folder: --web, else next to the binary (build/native/bin -> ../../../web).
 fs::path find_web(const std::string& given) {
@@ -90,23 +76,18 @@ std::string mb(uint64_t b) {
 int run_site(const SiteArgs& a) {
   const fs::path bundle = a.bundle, out = fs::path(a.out).lexically_normal();
   if (out.empty() || out == "." || out == "/") throw Error("--out must name a folder for the site", errc::bad_request);
-  // 1. The bundle must be whole: every listed file (and every shard and fragment) checked.
+  // 1. The bundle must be whole: every listed file, and every shard and fragment, checked.
   const Bundle b = load_bundle_dir(bundle);
   std::vector<std::string> files{"manifest.json"};
-  for (auto& f : b.manifest.files) {
-    const auto bytes = read_bytes(bundle / f.name, f.bytes + 1);
-    verify_file(f, bytes.data(), bytes.size());
-    files.push_back(f.name);
-  }
+  auto check = [&](const std::string& name, uint64_t listed_bytes, const auto& verify) {
+    const auto bytes = read_bytes(bundle / name, listed_bytes + 1);  // (one more: a longer file is named by the check)
+    verify(bytes);
+    files.push_back(name);
+  };
+  for (auto& f : b.manifest.files) check(f.name, f.bytes, [&](const std::vector<uint8_t>& x) { verify_file(f, x.data(), x.size()); });
   if (b.partitioned()) {
-    for (auto& s : b.layout.shards) files.push_back(s.name("shard"));
-    for (auto& f : b.layout.fragments) files.push_back(f.name("tokens"));
-    for (size_t i = 1 + b.manifest.files.size(); i < files.size(); ++i) {
-      const auto bytes = read_bytes(bundle / files[i]);
-      const bool shard = files[i].rfind("shard.", 0) == 0;
-      const size_t k = shard ? i - 1 - b.manifest.files.size() : i - 1 - b.manifest.files.size() - b.layout.shards.size();
-      verify_part(shard ? b.layout.shards[k] : b.layout.fragments[k], files[i], bytes.data(), bytes.size());
-    }
+    for (auto& s : b.layout.shards) check(s.name("shard"), s.bytes, [&](const std::vector<uint8_t>& x) { verify_part(s, s.name("shard"), x.data(), x.size()); });
+    for (auto& f : b.layout.fragments) check(f.name("tokens"), f.bytes, [&](const std::vector<uint8_t>& x) { verify_part(f, f.name("tokens"), x.data(), x.size()); });
   }
   const fs::path web = find_web(a.web);
   if (fs::exists(out) && !fs::is_empty(out) && !fs::exists(out / kMarker))

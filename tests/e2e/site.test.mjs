@@ -23,6 +23,15 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nftlens-site-'));
 const site = path.join(tmp, 'site');
 const run = (...args) => spawnSync(nftlens, args, { encoding: 'utf8' });
 
+// `python3 -m http.server` on a free port, serving `dir` as is; urlOf() waits for its address.
+const pythonServer = (dir) => spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+const urlOf = (py) => new Promise((resolve, reject) => {
+  let buf = '';
+  py.stdout.on('data', (d) => { buf += d; const m = buf.match(/port (\d+)/); if (m) resolve(`http://127.0.0.1:${m[1]}/`); });
+  py.on('exit', (c) => reject(new Error(`http.server exited ${c}`)));
+  setTimeout(() => reject(new Error('http.server did not start')), 10000);
+});
+
 await test('nftlens site writes index.html, the widget, the runtime, the bundle, _headers, README and licences', async () => {
   const r = run('site', bundleDir, '--out', site);
   assert(r.status === 0, r.stderr);
@@ -50,14 +59,9 @@ await test('precompressed .gz and .br siblings decompress to their files; thumbn
 });
 
 await test('served by python3 -m http.server, the page identifies a token in Chromium (no CSP violation)', async () => {
-  const py = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '-d', site], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const py = pythonServer(site);
   try {
-    const url = await new Promise((resolve, reject) => {
-      let buf = '';
-      py.stdout.on('data', (d) => { buf += d; const m = buf.match(/port (\d+)/); if (m) resolve(`http://127.0.0.1:${m[1]}/`); });
-      py.on('exit', (c) => reject(new Error(`http.server exited ${c}`)));
-      setTimeout(() => reject(new Error('http.server did not start')), 10000);
-    });
+    const url = await urlOf(py);
     const browser = await launch();
     const page = await browser.newPage();
     const problems = [];
@@ -81,15 +85,10 @@ await test('served by python3 -m http.server, the page identifies a token in Chr
 });
 
 await test('after one visit the site works offline (its service worker; python3 -m http.server stopped)', async () => {
-  const py = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '-d', site], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const py = pythonServer(site);
   const browser = await launch();
   try {
-    const url = await new Promise((resolve, reject) => {
-      let buf = '';
-      py.stdout.on('data', (d) => { buf += d; const m = buf.match(/port (\d+)/); if (m) resolve(`http://127.0.0.1:${m[1]}/`); });
-      py.on('exit', (c) => reject(new Error(`http.server exited ${c}`)));
-      setTimeout(() => reject(new Error('http.server did not start')), 10000);
-    });
+    const url = await urlOf(py);
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(url);
