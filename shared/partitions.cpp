@@ -16,6 +16,7 @@ namespace nftlens {
 namespace {
 constexpr uint32_t kLayoutMagic = 0x5450414e, kShardMagic = 0x4853414e;  // "NAPT", "NASH"
 constexpr uint32_t kVersion = 1;
+constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension
 
 std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) {
   const std::string hex = sha256_hex(data, size);
@@ -118,9 +119,67 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
 
 // Layout: magic, version, partition, first, count, dim (u32s); collection runs (varint pairs
 // collection, length) covering count entries; codes (count*dim bytes).
+// Codes are stored as 4-bit indices into 16 levels per dimension, the levels fitted to this
+// partition's values (1-D k-means from 16 even steps over the range, kept if it beats them: less
+// error where outliers stretch the range). A query fetches half the bytes of int8 codes; searches use the
+// decoded codes, natively and in the browser alike. A dimension with at most 16 distinct values is
+// stored exactly.
+namespace {
+constexpr size_t kLevels = 16;
+
+std::array<int8_t, kLevels> fit_levels(std::vector<int>& v) {
+  std::sort(v.begin(), v.end());
+  std::vector<int> distinct(v);
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::array<int8_t, kLevels> out{};
+  if (distinct.empty()) return out;
+  if (distinct.size() <= kLevels) {
+    for (size_t l = 0; l < kLevels; ++l) out[l] = int8_t(distinct[std::min(l, distinct.size() - 1)]);
+    return out;
+  }
+  std::array<double, kLevels> c{};
+  for (size_t l = 0; l < kLevels; ++l) c[l] = v.front() + (double(v.back()) - v.front()) * double(l) / double(kLevels - 1);  // even steps, then refined
+  const std::array<double, kLevels> even_steps = c;
+  for (int it = 0; it < 30; ++it) {  // v is sorted: each level takes a run of values between midpoints
+    std::array<double, kLevels> sum{};
+    std::array<size_t, kLevels> n{};
+    size_t l = 0;
+    for (int x : v) {
+      while (l + 1 < kLevels && double(x) > (c[l] + c[l + 1]) / 2) ++l;
+      sum[l] += x;
+      ++n[l];
+    }
+    bool moved = false;
+    for (size_t k = 0; k < kLevels; ++k)
+      if (n[k] && std::abs(sum[k] / double(n[k]) - c[k]) > 1e-3) { c[k] = sum[k] / double(n[k]); moved = true; }
+    std::sort(c.begin(), c.end());
+    if (!moved) break;
+  }
+  // Levels are whole code values; keep the fitted ones only if they beat even steps once rounded.
+  auto rounded = [](const std::array<double, kLevels>& x) {
+    std::array<int8_t, kLevels> r{};
+    for (size_t l = 0; l < kLevels; ++l) r[l] = int8_t(std::clamp(int(std::lround(x[l])), -128, 127));
+    std::sort(r.begin(), r.end());
+    return r;
+  };
+  auto error = [&](const std::array<int8_t, kLevels>& r) {
+    double e = 0;
+    for (int x : v) {
+      int best = 1 << 20;
+      for (int8_t y : r) best = std::min(best, std::abs(x - int(y)));
+      e += double(best) * best;
+    }
+    return e;
+  };
+  out = rounded(c);
+  const auto even = rounded(even_steps);
+  return error(even) < error(out) ? even : out;
+}
+}  // namespace
+
 std::vector<uint8_t> Shard::serialize(int dim) const {
   ByteWriter w;
-  w.u32(kShardMagic); w.u32(kVersion); w.u32(partition); w.u32(first); w.u32(uint32_t(size())); w.u32(uint32_t(dim));
+  w.u32(kShardMagic); w.u32(kShardVersion); w.u32(partition); w.u32(first); w.u32(uint32_t(size())); w.u32(uint32_t(dim));
   std::vector<std::pair<uint32_t, uint32_t>> runs;
   for (uint32_t c : collection) {
     if (runs.empty() || runs.back().first != c) runs.push_back({c, 0});
@@ -128,14 +187,29 @@ std::vector<uint8_t> Shard::serialize(int dim) const {
   }
   w.varint(runs.size());
   for (auto& [c, n] : runs) { w.varint(c); w.varint(n); }
-  w.bytes(codes.data(), codes.size());
+  const size_t n = size(), D = size_t(dim);
+  std::vector<uint8_t> packed((n * D + 1) / 2, 0);
+  std::vector<int> values(n);
+  for (size_t d = 0; d < D; ++d) {
+    for (size_t i = 0; i < n; ++i) values[i] = codes[i * D + d];
+    const auto levels = fit_levels(values);
+    w.bytes(levels.data(), kLevels);
+    for (size_t i = 0; i < n; ++i) {
+      size_t best = 0;
+      for (size_t l = 1; l < kLevels; ++l)
+        if (std::abs(int(levels[l]) - int(codes[i * D + d])) < std::abs(int(levels[best]) - int(codes[i * D + d]))) best = l;
+      const size_t k = i * D + d;
+      packed[k / 2] |= uint8_t(best << (4 * (k % 2)));
+    }
+  }
+  w.bytes(packed.data(), packed.size());
   return std::move(w.out);
 }
 
 Shard Shard::deserialize(const uint8_t* data, size_t size, const PartitionLayout& L, uint32_t partition, size_t collections, const std::string& where) {
   ByteReader r(data, size, where);
   if (size < 24 || r.u32() != kShardMagic) throw Error(where + ": not an NFT Lens shard file");
-  if (r.u32() != kVersion) throw Error(where + ": unsupported shard file version");
+  if (const uint32_t v = r.u32(); v != kShardVersion) throw Error(where + ": unsupported shard file version " + std::to_string(v) + " (rebuild the bundle)");
   Shard s;
   s.partition = r.u32();
   s.first = r.u32();
@@ -151,9 +225,16 @@ Shard Shard::deserialize(const uint8_t* data, size_t size, const PartitionLayout
     s.collection.insert(s.collection.end(), size_t(len), uint32_t(c));
   }
   if (covered != n) throw Error(where + ": collection runs do not cover the shard");
-  r.need(uint64_t(n) * dim);
-  if (r.n - r.pos != uint64_t(n) * dim) throw Error(where + ": shard size does not match its header");
-  s.codes.assign(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.n));
+  const size_t D = dim;
+  r.need(D * kLevels);
+  std::vector<int8_t> levels(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.pos + D * kLevels));
+  r.pos += D * kLevels;
+  const uint64_t packed = (uint64_t(n) * D + 1) / 2;
+  r.need(packed);
+  if (r.n - r.pos != packed) throw Error(where + ": shard size does not match its header");
+  s.codes.resize(size_t(n) * D);
+  for (size_t k = 0; k < s.codes.size(); ++k)
+    s.codes[k] = levels[(k % D) * kLevels + ((r.p[r.pos + k / 2] >> (4 * (k % 2))) & 15)];
   return s;
 }
 

@@ -1,7 +1,7 @@
 // Partitioned bundles (large collections): the browser downloads only what one query needs.
 //   partitions.<hash>.bin   always loaded: coarse centroids (int8, in code space) and a table of
 //                           every shard and catalogue fragment (size + 128-bit SHA-256 prefix)
-//   shard.<hash>.bin        one partition's codes (a flat list: ~1,000 entries scan in < 1 ms)
+//   shard.<hash>.bin        one partition's codes (4-bit, 16 levels per dimension; a flat list: ~1,000 entries scan in < 1 ms)
 //   tokens.<hash>.bin       a catalogue fragment: `fragment_tokens` consecutive tokens
 // Tokens are stored in partition order, so partition p holds the token range
 // [first(p), first(p) + count(p)) (entry = token: partitioned bundles have one entry per token),
@@ -51,7 +51,8 @@ struct PartitionLayout {
 };
 
 // One partition's entries: int8 codes and the collection of each entry (for collection filters
-// before the catalogue fragments are loaded).
+// before the catalogue fragments are loaded). In the file, codes are 4-bit indices into 16
+// levels per dimension fitted to the partition (partitions.cpp); `codes` holds them decoded.
 struct Shard {
   uint32_t partition = 0, first = 0;
   std::vector<int8_t> codes;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "bundle.h"
 #include "helpers.h"
@@ -126,7 +127,7 @@ TEST_CASE("partitions: bundle loads the head only; search probing every partitio
     CHECK(doc["match"] == true);
     CHECK(doc["results"][0]["index"] == P.token_of_image[size_t(t)]);
     CHECK(doc["results"][0]["image"] == P.flat.catalogue.tokens[size_t(t)].image);
-    // Same scores as an exact scan of the one-index bundle.
+    // The scores of an exact scan of the one-index bundle (partitions this small have exact 4-bit codes).
     QuerySession qf(P.flat, P.tb.images[size_t(t)]);
     SearchOptions five;
     five.k = 5;
@@ -183,6 +184,60 @@ TEST_CASE("partitions: bundle loads the head only; search probing every partitio
   const auto text = nlohmann::json::parse(settle(whole, P, [&] { return whole.text(TextRequest{"Alpha", 5}); }).json);
   CHECK(text["results"].size() == 5);
   CHECK(text["facets"].is_object());
+}
+
+TEST_CASE("partitions: shards hold 4-bit codes, 16 levels per dimension fitted to the partition") {
+  // Small partitions (at most 16 values per dimension) are exact: the decoded codes are the originals.
+  const auto& P = partitioned();
+  const PartitionLayout& L = P.parts.layout;
+  const size_t D = size_t(L.dim), ncol = P.flat.catalogue.collections.size();
+  size_t checked = 0;
+  for (uint32_t p = 0; p < L.partitions(); ++p) {
+    const Shard s = Shard::deserialize(P.parts.shards[p].data(), P.parts.shards[p].size(), L, p, ncol, "s");
+    REQUIRE(s.size() <= 16);
+    for (size_t t = 0; t < P.token_of_image.size(); ++t)
+      if (P.token_of_image[t] >= s.first && P.token_of_image[t] < s.first + s.size()) {
+        CHECK(std::equal(P.flat.index.code(t), P.flat.index.code(t) + D, s.codes.data() + size_t(P.token_of_image[t] - s.first) * D));
+        ++checked;
+      }
+  }
+  CHECK(checked == P.token_of_image.size());
+  // A large partition: half a byte per dimension, and no more error than 16 even steps over the
+  // range (less where one outlier stretches it).
+  PartitionLayout big;
+  big.dim = 8;
+  big.counts = {1000};
+  big.centroids.assign(8, 0);
+  big.index_firsts();
+  Shard s;
+  std::mt19937 rng(7);
+  std::normal_distribution<double> g(0, 12);
+  for (int i = 0; i < 1000; ++i) {
+    for (int d = 0; d < 8; ++d) s.codes.push_back(int8_t(std::clamp(int(std::lround(g(rng))), -127, 127)));
+    s.collection.push_back(0);
+  }
+  s.codes[5 * 8 + 3] = 120;  // the outlier
+  const auto bytes = s.serialize(8);
+  CHECK(bytes.size() < 1000 * 8 / 2 + 8 * 16 + 40);
+  const Shard back = Shard::deserialize(bytes.data(), bytes.size(), big, 0, 1, "big");
+  for (int d = 0; d < 8; ++d) {
+    int lo = 127, hi = -128;
+    for (int i = 0; i < 1000; ++i) {
+      lo = std::min(lo, int(s.codes[size_t(i * 8 + d)]));
+      hi = std::max(hi, int(s.codes[size_t(i * 8 + d)]));
+    }
+    double err = 0, even = 0;
+    for (int i = 0; i < 1000; ++i) {
+      const int x = s.codes[size_t(i * 8 + d)];
+      const double e = double(back.codes[size_t(i * 8 + d)]) - x;
+      err += e * e / 1000;
+      int best = 1 << 20;
+      for (int l = 0; l < 16; ++l) best = std::min(best, std::abs(x - int(std::lround(lo + (hi - lo) * l / 15.0))));
+      even += double(best) * best / 1000;
+    }
+    CHECK(err <= even);
+    if (d == 3) CHECK(err < 0.8 * even);  // the outlier's dimension
+  }
 }
 
 TEST_CASE("partitions: damaged or swapped parts are refused, naming the file") {
