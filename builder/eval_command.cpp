@@ -59,11 +59,15 @@ struct Tally {
 int run_eval(const EvalArgs& a) {
   NativeLens s(a.bundle, a.threads);
   const Catalogue& cat = s.whole_catalogue();
-  std::map<std::string, uint32_t> by_key;  // image ref, image stem and token id -> token
+  // image ref, image stem and token id -> token; each also as "slug:key", which names the collection
+  // when several in one bundle share file names or ids (bench/mixing.sh).
+  std::map<std::string, uint32_t> by_key;
   for (uint32_t t = 0; t < cat.tokens.size(); ++t) {
-    by_key.emplace(cat.tokens[t].image, t);
-    by_key.emplace(fs::path(cat.tokens[t].image).stem().string(), t);
-    by_key.emplace(cat.tokens[t].token_id, t);
+    const std::string& slug = cat.collections[cat.tokens[t].collection].slug;
+    for (const std::string& key : {cat.tokens[t].image, fs::path(cat.tokens[t].image).stem().string(), cat.tokens[t].token_id}) {
+      by_key.emplace(key, t);
+      by_key.emplace(slug + ":" + key, t);
+    }
   }
   std::ifstream in(a.queries_csv);
   if (!in) throw Error(a.queries_csv + ": cannot open");
@@ -114,7 +118,13 @@ int run_eval(const EvalArgs& a) {
     if (f.size() < 2) throw Error(a.queries_csv + ":" + std::to_string(line_no) + ": needs query,original");
     const std::string transform = f.size() > 2 && !f[2].empty() ? f[2] : "all";
     auto it = by_key.find(f[1]);
-    if (it == by_key.end()) it = by_key.find(fs::path(f[1]).stem().string());
+    if (it == by_key.end()) {  // (a path given differently: by its stem, within "slug:" if it names a collection)
+      const auto colon = f[1].find(':');
+      const bool qualified = colon != std::string::npos &&
+          std::any_of(cat.collections.begin(), cat.collections.end(), [&](const Collection& c) { return c.slug == f[1].substr(0, colon); });
+      it = qualified ? by_key.find(f[1].substr(0, colon + 1) + fs::path(f[1].substr(colon + 1)).stem().string())
+                     : by_key.find(fs::path(f[1]).stem().string());
+    }
     if (it == by_key.end()) {
       ++missing;
       try {
