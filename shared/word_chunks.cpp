@@ -49,18 +49,32 @@ std::vector<std::string> read_sorted(ByteReader& r, const std::string& where) {
   return v;
 }
 
-// Postings of one term: runs of consecutive tokens as (gap << 1 | is_run[, length - 2]), then the
-// fields as (field, length) runs. A term every token has (a collection's name) takes a few bytes.
+// Postings of one term: the count, then either runs of consecutive tokens as (gap << 1 | is_run[,
+// length - 2]) or, when smaller (a common word: "cool" in half the tokens), a bitmap from the first
+// token; then the fields as (field, length) runs. A term every token has takes a few bytes.
 void write_postings(ByteWriter& w, const uint32_t* tok, const uint8_t* field, size_t n) {
   w.varint(n);
+  ByteWriter runs;
   uint64_t expect = 0;
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
     while (j < n && tok[j] == tok[j - 1] + 1) ++j;
-    w.varint((uint64_t(tok[i]) - expect) << 1 | (j - i > 1));
-    if (j - i > 1) w.varint(j - i - 2);
+    runs.varint((uint64_t(tok[i]) - expect) << 1 | (j - i > 1));
+    if (j - i > 1) runs.varint(j - i - 2);
     expect = uint64_t(tok[j - 1]) + 1;
     i = j;
+  }
+  const size_t bitmap = n ? (tok[n - 1] - tok[0]) / 8 + 1 : 0;
+  if (n && bitmap + 8 < runs.out.size()) {
+    std::vector<uint8_t> bits(bitmap, 0);
+    for (size_t i = 0; i < n; ++i) bits[(tok[i] - tok[0]) / 8] |= uint8_t(1u << ((tok[i] - tok[0]) % 8));
+    w.u8(1);
+    w.varint(tok[0]);
+    w.varint(bitmap);
+    w.bytes(bits.data(), bits.size());
+  } else {
+    w.u8(0);
+    w.bytes(runs.out.data(), runs.out.size());
   }
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
@@ -195,13 +209,31 @@ WordChunk WordChunk::decode(const uint8_t* data, size_t size, const WordLexicon&
     for (size_t i = 0; i < c.terms.size(); ++i) {
       const uint64_t n = r.varint();
       if (n == 0 || n > L.tokens || c.tokens.size() + n > cap) throw Error(where + ": impossible posting count");
-      uint64_t expect = 0;
-      while (c.tokens.size() < c.begin.back() + n) {
-        const uint64_t x = r.varint();
-        const uint64_t first = expect + (x >> 1), len = (x & 1) ? r.varint() + 2 : 1;
-        if (first + len > L.tokens || c.tokens.size() + len > c.begin.back() + n) throw Error(where + ": postings out of range");
-        for (uint64_t t = first; t < first + len; ++t) c.tokens.push_back(uint32_t(t));
-        expect = first + len;
+      const uint8_t mode = r.u8();
+      if (mode == 1) {  // a bitmap
+        const uint64_t first = r.varint(), nb = r.varint();
+        r.need(nb);
+        if (first + nb * 8 > L.tokens + 8 * 8) throw Error(where + ": postings out of range");
+        for (uint64_t b = 0; b < nb; ++b)
+          for (int bit = 0; bit < 8; ++bit)
+            if (r.p[r.pos + b] >> bit & 1) {
+              const uint64_t t = first + b * 8 + uint64_t(bit);
+              if (t >= L.tokens || c.tokens.size() >= c.begin.back() + n) throw Error(where + ": postings out of range");
+              c.tokens.push_back(uint32_t(t));
+            }
+        r.pos += nb;
+        if (c.tokens.size() != c.begin.back() + n) throw Error(where + ": posting count does not match the bitmap");
+      } else if (mode == 0) {
+        uint64_t expect = 0;
+        while (c.tokens.size() < c.begin.back() + n) {
+          const uint64_t x = r.varint();
+          const uint64_t first = expect + (x >> 1), len = (x & 1) ? r.varint() + 2 : 1;
+          if (first + len > L.tokens || c.tokens.size() + len > c.begin.back() + n) throw Error(where + ": postings out of range");
+          for (uint64_t t = first; t < first + len; ++t) c.tokens.push_back(uint32_t(t));
+          expect = first + len;
+        }
+      } else {
+        throw Error(where + ": unknown postings encoding");
       }
       while (c.fields.size() < c.tokens.size()) {
         const uint8_t f = r.u8();
