@@ -13,6 +13,10 @@
 //   text_bench --catalogue FILE      [opts]   native and wasm: an encoded catalogue
 // opts: [--write-catalogue FILE] [--queries 500] [--warmup 20] [--seed 1] [--min-top10 0.9]
 //       [--label NAME] [--no-header] [--dump FILE] [--slowest N]
+// --chunks BYTES: instead, what a cold text query fetches from a partitioned bundle's word index in
+// chunks of about BYTES (shared/word_chunks.h) with catalogue fragments of --fragment-tokens (512):
+// the lexicon (once per page), then per query its words' chunks and the fragments of its top 20;
+// checks every query's top 20 and total against the whole-catalogue index.
 // --dump writes every query's top 10 (token:score) plus a few filter/prefix queries, to check that
 // two builds (native and wasm, or before and after a change to the index) rank identically.
 #include <algorithm>
@@ -21,6 +25,7 @@
 #include <fstream>
 #include <iterator>
 #include <malloc.h>
+#include <numeric>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -30,6 +35,7 @@
 #include "catalogue.h"
 #include "text_index.h"
 #include "thumb_pack.h"
+#include "word_chunks.h"
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 #else
@@ -157,6 +163,68 @@ std::vector<Query> make_queries(const Catalogue& cat, size_t nq, uint64_t seed) 
   return out;
 }
 
+// Bytes a cold text query fetches through the word chunks (lexicon apart), and equality with the
+// whole-catalogue index; prints a summary.
+int chunk_bench(const Catalogue& cat, const std::vector<Query>& queries, size_t chunk_bytes, size_t fragment_tokens, const std::string& label) {
+  auto t0 = clk::now();
+  const WordParts parts = build_word_parts(cat, chunk_bytes);
+  const double build_ms = ms_since(t0);
+  std::vector<size_t> frag;
+  for (size_t f = 0; f < cat.tokens.size(); f += fragment_tokens) frag.push_back(serialize_catalogue(cat.slice(f, fragment_tokens)).size());
+  const Catalogue whole = Catalogue::join({cat});
+  const TextIndex full(whole);
+  const WordLexicon lex0 = WordLexicon::decode(parts.lexicon.data(), parts.lexicon.size(), "lexicon");
+  std::vector<size_t> sizes;
+  for (auto& c : parts.chunks) sizes.push_back(c.size());
+  std::vector<double> chunk_kb, frag_kb, total_kb, chunks_n, ms;
+  size_t mismatches = 0;
+  for (auto& q : queries) {
+    const auto s = clk::now();
+    TextIndex idx(WordLexicon::decode(parts.lexicon.data(), parts.lexicon.size(), "lexicon"), cat.collections);
+    const TextQuery tq = parse_text_query(q.text);
+    size_t cb = 0;
+    const auto need = idx.missing_chunks(tq);
+    for (uint32_t id : need) {
+      idx.add_chunk(id, WordChunk::decode(parts.chunks[id].data(), parts.chunks[id].size(), idx.lexicon(), id, "words"));
+      cb += parts.chunks[id].size();
+    }
+    size_t total = 0, want_total = 0;
+    const auto hits = idx.search(tq, 20, &total);
+    ms.push_back(ms_since(s));
+    const auto want = full.search(tq, 20, &want_total);
+    bool same = total == want_total && hits.size() == want.size();
+    for (size_t i = 0; same && i < hits.size(); ++i) same = hits[i].token == want[i].token && hits[i].score == want[i].score;
+    mismatches += !same;
+    std::vector<size_t> fs;
+    for (auto& h : hits) fs.push_back(h.token / fragment_tokens);
+    std::sort(fs.begin(), fs.end());
+    fs.erase(std::unique(fs.begin(), fs.end()), fs.end());
+    size_t fb = 0;
+    for (size_t f : fs) fb += frag[f];
+    chunk_kb.push_back(double(cb) / 1024);
+    frag_kb.push_back(double(fb) / 1024);
+    total_kb.push_back(double(cb + fb) / 1024);
+    chunks_n.push_back(double(need.size()));
+  }
+  auto mean = [](const std::vector<double>& v) { double a = 0; for (double x : v) a += x; return v.empty() ? 0 : a / double(v.size()); };
+  auto pct = [](std::vector<double> v, double p) { std::sort(v.begin(), v.end()); return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))]; };
+  std::vector<double> sz(sizes.begin(), sizes.end());
+  size_t all = 0;
+  for (size_t x : sizes) all += x;
+  size_t numeric_ranges = 0;
+  for (auto& r : lex0.numeric) numeric_ranges += r.size();
+  std::printf("# %s: %zu tokens; word index built in %.0f ms: lexicon %zu bytes (%zu listed terms, %zu number ranges, %zu trait pairs), "
+              "%zu chunks (%zu word, %zu trait) of %.1f KB mean / %.1f median / %.1f max, %.2f MB in all; fragments of %zu tokens: %.1f KB mean\n",
+              label.c_str(), cat.tokens.size(), build_ms, parts.lexicon.size(), lex0.terms.size(), numeric_ranges, lex0.pairs.size(), sizes.size(),
+              lex0.word_chunks(), lex0.pair_chunk_first.size(), mean(sz) / 1024, pct(sz, 0.5) / 1024, pct(sz, 1.0) / 1024, double(all) / 1048576,
+              fragment_tokens, double(std::accumulate(frag.begin(), frag.end(), size_t(0))) / double(frag.size()) / 1024);
+  std::printf("%-14s %8s %10s %10s %10s %10s %10s %10s %10s %9s %10s\n", "catalogue", "queries", "chunks", "chunk KB", "chunk p90", "frag KB",
+              "frag p90", "KB/query", "p90 KB", "ms cold", "mismatch");
+  std::printf("%-14s %8zu %10.2f %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f %9.2f %10zu\n", label.c_str(), queries.size(), mean(chunks_n), mean(chunk_kb),
+              pct(chunk_kb, 0.9), mean(frag_kb), pct(frag_kb, 0.9), mean(total_kb), pct(total_kb, 0.9), mean(ms), mismatches);
+  return mismatches == 0 ? 0 : 1;
+}
+
 uint64_t fnv1a(const std::vector<Query>& qs) {
   uint64_t h = 1469598103934665603ull;
   for (auto& q : qs) {
@@ -170,7 +238,7 @@ uint64_t fnv1a(const std::vector<Query>& qs) {
 
 int main(int argc, char** argv) {
   std::string bundle_dir, metadata_dir, catalogue_file, write_catalogue, label, dump;
-  size_t nq = 500, warmup = 20, slowest = 0;
+  size_t nq = 500, warmup = 20, slowest = 0, chunk_bytes = 0, fragment_tokens = 512;
   uint64_t seed = 1;
   double min_top10 = -1;
   bool header = true;
@@ -188,6 +256,8 @@ int main(int argc, char** argv) {
     else if (a == "--label" && has) label = argv[++i];
     else if (a == "--dump" && has) dump = argv[++i];
     else if (a == "--slowest" && has) slowest = std::stoul(argv[++i]);
+    else if (a == "--chunks" && has) chunk_bytes = std::stoul(argv[++i]);
+    else if (a == "--fragment-tokens" && has) fragment_tokens = std::stoul(argv[++i]);
     else if (a.rfind("--", 0) != 0 && bundle_dir.empty()) bundle_dir = a;
     else { std::fprintf(stderr, "text_bench: unknown or incomplete option %s\n", a.c_str()); return 2; }
   }
@@ -232,6 +302,8 @@ int main(int argc, char** argv) {
   const Catalogue cat = Catalogue::decode(bytes.data(), bytes.size(), source);
   const size_t n = cat.tokens.size();
   if (n == 0) { std::fprintf(stderr, "%s: no tokens\n", source.c_str()); return 1; }
+
+  if (chunk_bytes > 0) return chunk_bench(cat, make_queries(cat, nq, seed), chunk_bytes, fragment_tokens, label);
 
   const size_t heap0 = heap_in_use();
   const auto t0 = clk::now();

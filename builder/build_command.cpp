@@ -583,6 +583,9 @@ int run_build(const BuildArgs& a) {
   parts.model = read_bytes(mf.onnx);
   parts.recipe = serialize_recipe(recipe);
   if (layout.partitions() > 1) {
+    add_word_parts(partitioned, cat, size_t(std::max(1024, a.word_chunk_bytes)));  // (text search in chunks)
+    parts.lexicon = std::move(partitioned.lexicon);
+    parts.words = std::move(partitioned.words);
     parts.partitions = std::move(partitioned.table);
     parts.catalogue = std::move(partitioned.head_catalogue);
     parts.shards = std::move(partitioned.shards);

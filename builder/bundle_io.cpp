@@ -94,6 +94,10 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
       write_hashed(parts.layout->shards.at(p).name("shard"), sha256_hex(parts.shards[p].data(), parts.shards[p].size()), parts.shards[p]);
     for (size_t f = 0; f < parts.fragments.size(); ++f)
       write_hashed(parts.layout->fragments.at(f).name("tokens"), sha256_hex(parts.fragments[f].data(), parts.fragments[f].size()), parts.fragments[f]);
+    if (!parts.lexicon.empty())
+      write_hashed(parts.layout->lexicon.name("lexicon"), sha256_hex(parts.lexicon.data(), parts.lexicon.size()), parts.lexicon);
+    for (size_t w = 0; w < parts.words.size(); ++w)
+      write_hashed(parts.layout->words.at(w).name("words"), sha256_hex(parts.words[w].data(), parts.words[w].size()), parts.words[w]);
     put("partitions", "partitions", "bin", parts.partitions);
   } else {
     put("index", "index", "bin", parts.index);
@@ -107,7 +111,7 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
     if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
       const std::string n = e.path().filename().string();
-      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "partitions.", "shard.", "tokens.", "thumbs.", "stats-"})
+      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "partitions.", "shard.", "tokens.", "lexicon.", "words.", "thumbs.", "stats-"})
         if (n.rfind(stem, 0) == 0) { fs::remove(e.path()); break; }
     }
   for (const char* old : {"thumbs", "stats"})  // bundle format 1 kept these as folders of loose files

@@ -24,6 +24,8 @@ struct BundleParts {
   // Partitioned bundles: the table (then index is empty), and the parts it lists, in its order.
   std::vector<uint8_t> partitions;
   std::vector<std::vector<uint8_t>> shards, fragments;
+  std::vector<uint8_t> lexicon;               // the word index (lexicon + chunks), if any
+  std::vector<std::vector<uint8_t>> words;
   const PartitionLayout* layout = nullptr;
   std::vector<std::vector<uint8_t>> packs;  // thumbnail packs, in ThumbRef::pack order (role "thumbs")
   std::vector<std::pair<std::string, std::vector<uint8_t>>> stats;  // (collection slug, JSON) (role "stats")

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -51,7 +52,7 @@ int run_info(const std::string& dir, bool as_json) {
   for (auto& [role, fb] : grouped)
     files.push_back({{"role", role}, {"name", std::to_string(fb.first) + (role == "thumbs" ? " x thumbs.*.bin" : " x stats-*.json")},
                      {"bytes", fb.second}, {"bytes_per_token", fb.second / n}});
-  nlohmann::json layout = nullptr;
+  nlohmann::json layout = nullptr, words_layout = nullptr;
   if (b.partitioned()) {  // shards and fragments, summed per kind (fetched per query, not at load)
     uint64_t shard_bytes = 0, fragment_bytes = 0, largest = 0;
     for (auto& s : b.layout.shards) { shard_bytes += s.bytes; largest = std::max(largest, s.bytes); }
@@ -59,10 +60,20 @@ int run_info(const std::string& dir, bool as_json) {
     files.push_back({{"role", "shards"}, {"name", std::to_string(b.layout.partitions()) + " x shard.*.bin"}, {"bytes", shard_bytes}, {"bytes_per_token", shard_bytes / n}});
     files.push_back({{"role", "fragments"}, {"name", std::to_string(b.layout.fragments.size()) + " x tokens.*.bin"}, {"bytes", fragment_bytes}, {"bytes_per_token", fragment_bytes / n}});
     total_no_model += shard_bytes + fragment_bytes;
+    if (b.layout.has_words()) {  // the word index: lexicon (first text call) and chunks (per query)
+      uint64_t word_bytes = 0, largest_chunk = 0;
+      for (auto& w : b.layout.words) { word_bytes += w.bytes; largest_chunk = std::max(largest_chunk, w.bytes); }
+      files.push_back({{"role", "lexicon"}, {"name", b.layout.lexicon.name("lexicon")}, {"bytes", b.layout.lexicon.bytes}, {"bytes_per_token", b.layout.lexicon.bytes / n}});
+      files.push_back({{"role", "words"}, {"name", std::to_string(b.layout.words.size()) + " x words.*.bin"}, {"bytes", word_bytes}, {"bytes_per_token", word_bytes / n}});
+      total_no_model += b.layout.lexicon.bytes + word_bytes;
+      words_layout = {{"lexicon_bytes", b.layout.lexicon.bytes}, {"word_chunks", b.layout.words.size()},
+                      {"mean_word_chunk_bytes", word_bytes / std::max<size_t>(1, b.layout.words.size())}, {"largest_word_chunk_bytes", largest_chunk}};
+    }
     layout = {{"partitions", b.layout.partitions()}, {"default_probe", b.layout.default_probe}, {"fragment_tokens", b.layout.fragment_tokens},
               {"fragments", b.layout.fragments.size()}, {"largest_shard_bytes", largest},
               {"mean_shard_bytes", shard_bytes / std::max<size_t>(1, b.layout.partitions())},
               {"mean_fragment_bytes", fragment_bytes / std::max<size_t>(1, b.layout.fragments.size())}};
+    if (!words_layout.is_null()) layout.update(words_layout);
   }
   nlohmann::json j = {{"bundle", dir},
                       {"format_version", b.manifest.version},
@@ -80,7 +91,7 @@ int run_info(const std::string& dir, bool as_json) {
                       {"bytes_per_token_without_model", total_no_model / n},
                       {"bytes_per_token_always", always_no_model / n},  // what a browser loads before its first query
                       {"bytes_per_token_total", total_no_model / n},
-                      {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.partitions() + b.layout.fragments.size() : 0)},
+                      {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.partitions() + b.layout.fragments.size() + (b.layout.has_words() ? 1 + b.layout.words.size() : 0) : 0)},
                       {"verdict", nlohmann::json::parse(b.manifest.verdict.to_json())}};
   if (as_json) {
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -153,6 +164,21 @@ int run_verify(const std::string& dir, bool json) {
         for (uint32_t f = 0; f < b.layout.fragments.size(); ++f)
           check(b.layout.fragments[f].name("tokens"), [&](const std::vector<uint8_t>& x) { store.add_fragment(b.layout, f, x.data(), x.size()); });
         if (!bad) say("ok", std::to_string(b.layout.partitions()) + " shards and " + std::to_string(b.layout.fragments.size()) + " catalogue fragments");
+        if (!bad && b.layout.has_words()) {  // the word index: lexicon, then each chunk against it
+          std::unique_ptr<WordLexicon> lex;
+          check(b.layout.lexicon.name("lexicon"), [&](const std::vector<uint8_t>& x) {
+            verify_part(b.layout.lexicon, b.layout.lexicon.name("lexicon"), x.data(), x.size());
+            lex = std::make_unique<WordLexicon>(WordLexicon::decode(x.data(), x.size(), b.layout.lexicon.name("lexicon")));
+            if (lex->tokens != b.manifest.tokens || lex->chunks() != b.layout.words.size())
+              throw Error(b.layout.lexicon.name("lexicon") + ": the lexicon does not match the partition table");
+          });
+          for (uint32_t w = 0; lex && w < b.layout.words.size(); ++w)
+            check(b.layout.words[w].name("words"), [&](const std::vector<uint8_t>& x) {
+              verify_part(b.layout.words[w], b.layout.words[w].name("words"), x.data(), x.size());
+              WordChunk::decode(x.data(), x.size(), *lex, w, b.layout.words[w].name("words"));
+            });
+          if (!bad) say("ok", "word lexicon and " + std::to_string(b.layout.words.size()) + " word chunks");
+        }
       }
       if (!bad) {  // every thumbnail against its token's catalogue entry (the packs' offset table)
         NativeLens lens(dir, 1, false);

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--partition-size", b.partition_size, "Target tokens per partition when --partitions is auto")->capture_default_str();
     cmd->add_option("--probe", b.probe, "Partitions a query searches by default (more: better recall, more bytes)")->capture_default_str();
     cmd->add_option("--fragment-tokens", b.fragment_tokens, "Tokens per catalogue fragment of a partitioned bundle")->capture_default_str();
+    cmd->add_option("--word-chunk-bytes", b.word_chunk_bytes, "Target size of a partitioned bundle's word index chunks (text search)")->capture_default_str()->check(CLI::Range(1024, 1 << 24));
   };
   partition_options(build);
   std::string shard;

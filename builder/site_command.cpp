@@ -88,6 +88,11 @@ int run_site(const SiteArgs& a) {
   if (b.partitioned()) {
     for (auto& s : b.layout.shards) check(s.name("shard"), s.bytes, [&](const std::vector<uint8_t>& x) { verify_part(s, s.name("shard"), x.data(), x.size()); });
     for (auto& f : b.layout.fragments) check(f.name("tokens"), f.bytes, [&](const std::vector<uint8_t>& x) { verify_part(f, f.name("tokens"), x.data(), x.size()); });
+    if (b.layout.has_words()) {  // the word index
+      const PartFile& l = b.layout.lexicon;
+      check(l.name("lexicon"), l.bytes, [&](const std::vector<uint8_t>& x) { verify_part(l, l.name("lexicon"), x.data(), x.size()); });
+      for (auto& w : b.layout.words) check(w.name("words"), w.bytes, [&](const std::vector<uint8_t>& x) { verify_part(w, w.name("words"), x.data(), x.size()); });
+    }
   }
   const fs::path web = find_web(a.web);
   if (fs::exists(out) && !fs::is_empty(out) && !fs::exists(out / kMarker))

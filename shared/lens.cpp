@@ -113,12 +113,20 @@ SuggestRequest SuggestRequest::from_json(const std::string& text) {
 }
 void SuggestRequest::validate() const { in_range("n", n, 1, kMaxN); }
 
-const char* kind_name(Need::Kind k) { return k == Need::Kind::shard ? "shard" : k == Need::Kind::fragment ? "fragment" : "thumb"; }
+const char* kind_name(Need::Kind k) {
+  switch (k) {
+    case Need::Kind::shard: return "shard";
+    case Need::Kind::fragment: return "fragment";
+    case Need::Kind::thumb: return "thumb";
+    case Need::Kind::lexicon: return "lexicon";
+    default: return "words";
+  }
+}
 
 Need::Kind parse_kind(const std::string& name) {
-  for (auto k : {Need::Kind::shard, Need::Kind::fragment, Need::Kind::thumb})
+  for (auto k : {Need::Kind::shard, Need::Kind::fragment, Need::Kind::thumb, Need::Kind::lexicon, Need::Kind::words})
     if (name == kind_name(k)) return k;
-  throw Error("unknown part kind \"" + name + "\" (shard, fragment or thumb)", errc::bad_request);
+  throw Error("unknown part kind \"" + name + "\" (shard, fragment, thumb, lexicon or words)", errc::bad_request);
 }
 
 namespace {
@@ -155,10 +163,25 @@ std::string Lens::info_json() const {
     info["layout"] = {{"partitions", b.layout.partitions()}, {"probe", b.layout.default_probe},
                       {"fragments", b.layout.fragments.size()}, {"fragment_tokens", b.layout.fragment_tokens},
                       {"catalogue_bytes", catalogue_bytes(b)}};
+  if (b.partitioned() && b.layout.has_words()) {
+    uint64_t words = 0;
+    for (auto& w : b.layout.words) words += w.bytes;
+    info["layout"]["word_chunks"] = b.layout.words.size();
+    info["layout"]["word_chunk_bytes"] = words;
+    info["layout"]["lexicon_bytes"] = b.layout.lexicon.bytes;
+  }
+  // How text calls get their data: built at load, the whole catalogue once, or word chunks per query.
+  info["text_index"] = !b.partitioned() ? "memory" : uses_word_chunks() ? "chunks" : text_available() ? "whole" : "none";
   return info.dump();
 }
 
-bool Lens::text_available() const { return !bundle_->partitioned() || catalogue_bytes(*bundle_) <= settings_.whole_catalogue_bytes; }
+bool Lens::text_available() const {
+  return !bundle_->partitioned() || bundle_->layout.has_words() || catalogue_bytes(*bundle_) <= settings_.whole_catalogue_bytes;
+}
+
+bool Lens::uses_word_chunks() const {
+  return bundle_->partitioned() && bundle_->layout.has_words() && catalogue_bytes(*bundle_) > settings_.whole_catalogue_bytes;
+}
 
 std::string Lens::session_json(const QuerySession& q) const {
   const ModelCard& card = bundle_->manifest.model;
@@ -198,9 +221,21 @@ const TextIndex& Lens::text_index(const char* what, std::vector<Need>& needs) {
                     mb(catalogue_bytes(*bundle_)) + "), more than this host loads (" + mb(settings_.whole_catalogue_bytes) + ")",
                 errc::unsupported);
   }
+  if (uses_word_chunks()) {  // the lexicon first (add_part makes the index of it)
+    const PartFile& f = bundle_->layout.lexicon;
+    needs.push_back({Need::Kind::lexicon, 0, f.name("lexicon"), f.bytes});
+    return *text_;
+  }
   needs = load_whole_catalogue().needs;
   if (needs.empty()) text_ = std::make_unique<TextIndex>(whole_);
   return *text_;  // (dereferenced by the caller only when needs is empty)
+}
+
+void Lens::need_chunks(const std::vector<uint32_t>& chunks, std::vector<Need>& needs) const {
+  for (uint32_t c : chunks) {
+    const PartFile& f = bundle_->layout.words.at(c);
+    needs.push_back({Need::Kind::words, c, f.name("words"), f.bytes});
+  }
 }
 
 std::pair<const Catalogue*, uint32_t> Lens::locate(uint32_t t) const {
@@ -266,6 +301,9 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
     text = &text_index("trait filters", a.needs);
     if (!a.needs.empty()) return a;
     text->resolve(filter.filter);
+    need_chunks(text->missing_chunks(filter.filter), a.needs);  // (chunked: the filter's trait postings)
+    if (!a.needs.empty()) return a;
+    text->bind(filter.filter);
   }
   if (text || !req.exclude.empty())
     opt.allow = [&](uint32_t t) {
@@ -347,10 +385,25 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
 Answer Lens::text(const TextRequest& req) {
   req.validate();
   Answer a;
-  const TextIndex& index = text_index("text search", a.needs);
+  TextIndex& index = const_cast<TextIndex&>(text_index("text search", a.needs));
   if (!a.needs.empty()) return a;
+  const TextQuery q = parse_text_query(req.query);
+  std::vector<uint32_t> chunks;
+  if (index.chunked()) {  // the chunks of the query's words and filters, then the results' fragments
+    chunks = index.missing_chunks(q);
+    need_chunks(chunks, a.needs);
+    if (!a.needs.empty()) return a;
+  }
   size_t total = 0;
-  const auto hits = index.search(req.query, req.k, &total);
+  const auto hits = index.search(q, req.k, &total);
+  if (index.chunked()) {
+    std::vector<TokenHit> th;
+    for (auto& h : hits) th.push_back(TokenHit{h.token, h.score});
+    need_fragments(th, a.needs);
+    if (!a.needs.empty()) return a;
+    store_.touch({}, fragments_for(*bundle_, th));
+    index.trim_chunks(settings_.part_budget, {});
+  }
   json res = json::array();
   std::vector<uint32_t> tokens;
   for (auto& h : hits) {
@@ -380,8 +433,12 @@ Answer Lens::token(uint32_t i) {
 Answer Lens::trait_stats(int collection) {
   Answer a;
   if (bundle_->partitioned()) {
-    text_index("trait statistics", a.needs);  // (refuses unless the whole catalogue may be loaded)
+    const TextIndex& index = text_index("trait statistics", a.needs);  // (refused without chunks beyond the budget)
     if (!a.needs.empty()) return a;
+    if (index.chunked()) {  // from the lexicon's counts
+      a.json = index.trait_stats_json(collection);
+      return a;
+    }
   }
   a.json = whole_catalogue().trait_stats_json(collection);
   return a;
@@ -413,6 +470,28 @@ void Lens::add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t si
     return;
   }
   if (!b.partitioned()) throw Error("this bundle is not partitioned: it has no shards or fragments", errc::bad_request);
+  if (kind == Need::Kind::lexicon || kind == Need::Kind::words) {
+    if (!b.layout.has_words()) throw Error("this bundle has no word index", errc::bad_request);
+    if (kind == Need::Kind::words && (!text_ || !text_->chunked())) throw Error("a word chunk before the lexicon", errc::bad_request);
+    if (kind == Need::Kind::words && id >= b.layout.words.size()) throw Error("word chunk " + std::to_string(id) + ": no such chunk", errc::bad_request);
+    if (kind == Need::Kind::lexicon && text_) return;  // (already made)
+    const PartFile& f = kind == Need::Kind::lexicon ? b.layout.lexicon : b.layout.words[id];
+    const std::string name = f.name(kind == Need::Kind::lexicon ? "lexicon" : "words");
+    try {
+      verify_part(f, name, data, size);
+      if (kind == Need::Kind::lexicon) {
+        WordLexicon lex = WordLexicon::decode(data, size, name);
+        if (lex.tokens != b.manifest.tokens || lex.chunks() != b.layout.words.size())
+          throw Error(name + ": the lexicon does not match the partition table");
+        text_ = std::make_unique<TextIndex>(std::move(lex), b.catalogue.collections);
+      } else {
+        text_->add_chunk(id, WordChunk::decode(data, size, text_->lexicon(), id, name));
+      }
+    } catch (const Error& e) {
+      throw Error(e.what(), errc::bad_bundle);
+    }
+    return;
+  }
   try {
     if (kind == Need::Kind::shard) store_.add_shard(b.layout, b.catalogue.collections.size(), id, data, size);
     else store_.add_fragment(b.layout, id, data, size);

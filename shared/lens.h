@@ -62,9 +62,9 @@ struct SuggestRequest {
 
 // A bundle file (or, for a thumbnail, a byte range of one) a call needs before it can answer.
 struct Need {
-  enum class Kind { shard, fragment, thumb };
+  enum class Kind { shard, fragment, thumb, lexicon, words };
   Kind kind;
-  uint32_t id;       // partition, fragment or token index
+  uint32_t id;       // partition, fragment, token index or word chunk (lexicon: 0)
   std::string name;  // a file name from the manifest or the partition table (plain: never leaves the bundle)
   uint64_t bytes;    // expected size (a thumbnail: its bytes within the pack)
   uint64_t offset = 0;  // a thumbnail: where it starts in the pack `name` (hosts may fetch the range)
@@ -90,10 +90,12 @@ struct Answer {
 struct LensSettings {
   size_t part_budget = size_t(48) << 20;  // decoded shards + catalogue fragments kept across queries
   size_t thumb_budget = 2048;             // decoded thumbnails kept (~27 KB each; >= 2 x kMaxRerank)
-  // Partitioned bundles: trait filters, text search, suggestions and trait statistics need every
-  // catalogue fragment. They are fetched (once; then answered from memory) when their total is at
-  // most this many bytes: natively unlimited (they are on disk); in the browser 4 MB, about 55,000
-  // tokens at ~72 bytes each. Beyond that these calls are refused (code unsupported).
+  // Partitioned bundles: trait filters, text search, suggestions and trait statistics either
+  // fetch every catalogue fragment once (then answer from memory), when their total is at most
+  // this many bytes (natively unlimited: they are on disk; in the browser 4 MB, about 55,000
+  // tokens at ~72 bytes each), or else use the bundle's word index in chunks: the lexicon once,
+  // then per query the chunks of its words and the fragments of the results it shows. A bundle
+  // without word chunks (partition table version 1) refuses them beyond (code unsupported).
   uint64_t whole_catalogue_bytes = uint64_t(4) << 20;
 };
 
@@ -108,8 +110,11 @@ class Lens {
   // "text" (text search, suggestions and trait filters available)[, "layout" (+ "catalogue_bytes")]}
   std::string info_json() const;
   // Text search, suggestions, trait filters and statistics: always on a one-index bundle; on a
-  // partitioned one if its whole catalogue is within settings().whole_catalogue_bytes.
+  // partitioned one through its word chunks, or if its whole catalogue is within
+  // settings().whole_catalogue_bytes.
   bool text_available() const;
+  // A partitioned bundle whose text calls go through the word chunks (not the whole catalogue).
+  bool uses_word_chunks() const;
   // What a host needs to run the model for a query: {"runs", "views", "width", "height", "input",
   // "shape", "outputs", "use_model"}.
   std::string session_json(const QuerySession& query) const;
@@ -131,7 +136,7 @@ class Lens {
   Answer load_whole_catalogue();
   const Catalogue& whole_catalogue() const;  // after load_whole_catalogue() is done
 
-  // A part a need asked for. Shards and fragments are checked against the partition table, a
+  // A part a need asked for. Shards, fragments, the lexicon and word chunks are checked against the partition table, a
   // thumbnail against its token's catalogue entry (size and digest): a mismatch is
   // Error(bad_bundle) naming the file or pack. An empty thumbnail (the host could not fetch it)
   // just makes that hit score low in re-ranking. Hosts also hand in the thumbnails they display.
@@ -148,6 +153,8 @@ class Lens {
   const Token& token_of(uint32_t t) const;
   std::string token_json(uint32_t t, double score = -2) const;
   Need fragment_need(uint32_t f) const;
+  // Word chunks a query or a filter needs (empty: all there); keeps them from being dropped.
+  void need_chunks(const std::vector<uint32_t>& chunks, std::vector<Need>& needs) const;
   std::string facets_json(const std::vector<uint32_t>& tokens) const;
   void need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const;
 

@@ -11,11 +11,12 @@
 #include "distance.h"
 #include "error.h"
 #include "sha256.h"
+#include "word_chunks.h"
 
 namespace nftlens {
 namespace {
 constexpr uint32_t kLayoutMagic = 0x5450414e, kShardMagic = 0x4853414e;  // "NAPT", "NASH"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the word index (lexicon + chunks) after the fragments
 constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension
 
 std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) {
@@ -86,13 +87,20 @@ std::vector<uint8_t> PartitionLayout::serialize() const {
   w.bytes(centroids.data(), centroids.size());
   for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p]); }
   for (auto& f : fragments) write_part(w, f);
+  w.u8(has_words());
+  if (has_words()) {
+    write_part(w, lexicon);
+    w.varint(words.size());
+    for (auto& f : words) write_part(w, f);
+  }
   return std::move(w.out);
 }
 
 PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, int expected_dim, uint64_t expected_tokens, const std::string& where) {
   ByteReader r(data, size, where);
   if (size < 28 || r.u32() != kLayoutMagic) throw Error(where + ": not an NFT Lens partition table");
-  if (const uint32_t v = r.u32(); v != kVersion) throw Error(where + ": unsupported partition table version " + std::to_string(v));
+  const uint32_t version = r.u32();
+  if (version != 1 && version != kVersion) throw Error(where + ": unsupported partition table version " + std::to_string(version) + " (rebuild the bundle)");
   PartitionLayout L;
   L.dim = int(r.u32());
   if (L.dim != expected_dim) throw Error(where + ": centroid size does not match the descriptor size in manifest.json");
@@ -110,6 +118,12 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
     L.shards.push_back(read_part(r));
   }
   for (uint32_t f = 0; f < F; ++f) L.fragments.push_back(read_part(r));
+  if (version >= 2 && r.u8() != 0) {  // (version 1: no word index; text search loads the whole catalogue)
+    L.lexicon = read_part(r);
+    const uint64_t W = r.count(17);
+    for (uint64_t i = 0; i < W; ++i) L.words.push_back(read_part(r));
+    if (L.lexicon.bytes == 0) throw Error(where + ": empty word lexicon");
+  }
   if (!r.at_end()) throw Error(where + ": partition table has trailing bytes");
   if (L.tokens() != expected_tokens) throw Error(where + ": partitions hold " + std::to_string(L.tokens()) + " tokens, manifest.json says " + std::to_string(expected_tokens));
   if (uint64_t(F) != (expected_tokens + L.fragment_tokens - 1) / L.fragment_tokens) throw Error(where + ": catalogue fragment count does not match the token count");
@@ -449,6 +463,17 @@ void serialize_fragments(PartitionedParts& out, const Catalogue& cat) {
     out.fragments.push_back(serialize_catalogue(cat.slice(f, L.fragment_tokens)));
     L.fragments.push_back(describe_part(out.fragments.back()));
   }
+  out.table = L.serialize();
+}
+
+void add_word_parts(PartitionedParts& out, const Catalogue& cat, size_t chunk_bytes) {
+  WordParts w = build_word_parts(cat, chunk_bytes);
+  PartitionLayout& L = out.layout;
+  out.lexicon = std::move(w.lexicon);
+  out.words = std::move(w.chunks);
+  L.lexicon = describe_part(out.lexicon);
+  L.words.clear();
+  for (auto& c : out.words) L.words.push_back(describe_part(c));
   out.table = L.serialize();
 }
 

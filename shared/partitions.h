@@ -3,6 +3,7 @@
 //                           every shard and catalogue fragment (size + 128-bit SHA-256 prefix)
 //   shard.<hash>.bin        one partition's codes (4-bit, 16 levels per dimension; a flat list: ~1,000 entries scan in < 1 ms)
 //   tokens.<hash>.bin       a catalogue fragment: `fragment_tokens` consecutive tokens
+//   lexicon.<hash>.bin, words.<hash>.bin   the word index: its lexicon and chunks (word_chunks.h)
 // Tokens are stored in partition order, so partition p holds the token range
 // [first(p), first(p) + count(p)) (entry = token: partitioned bundles have one entry per token),
 // and the hits of one query, being similar, tend to share catalogue fragments.
@@ -33,6 +34,11 @@ struct PartitionLayout {
   std::vector<int8_t> centroids;    // partitions() x dim
   std::vector<uint32_t> counts;     // entries per partition (first(p) = sum of earlier counts)
   std::vector<PartFile> shards, fragments;
+  // The word index in chunks (word_chunks.h; table version 2): a lexicon fetched at the first
+  // text call, then the chunks of each query's words. Version 1 tables have none.
+  PartFile lexicon;
+  std::vector<PartFile> words;
+  bool has_words() const { return lexicon.bytes > 0; }
 
   size_t partitions() const { return counts.size(); }
   uint64_t tokens() const;
@@ -111,11 +117,15 @@ struct PartitionedParts {
   PartitionLayout layout;
   std::vector<uint8_t> table, head_catalogue;          // partitions.bin, catalogue.bin
   std::vector<std::vector<uint8_t>> shards, fragments;  // in the table's order
+  std::vector<uint8_t> lexicon;                         // the word index (set_word_parts)
+  std::vector<std::vector<uint8_t>> words;
 };
 PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t partitions,
                                   uint32_t probe, uint32_t fragment_tokens, int threads, double max_ratio = 2.0);
 // (Re)serialise the catalogue fragments and the table from `cat` in partition order (the builder
 // again once the tokens know their thumbnails' places, which depend on the partitions).
 void serialize_fragments(PartitionedParts& parts, const Catalogue& cat);
+// Builder: write the word index of `cat` (in partition order) into the parts and the table.
+void add_word_parts(PartitionedParts& parts, const Catalogue& cat, size_t chunk_bytes);
 
 }  // namespace nftlens

@@ -8,6 +8,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "error.h"
+
 namespace nftlens {
 
 // The wasm module is built with -Oz, which leaves even tiny helpers as calls: the hot paths use raw
@@ -210,7 +212,7 @@ const std::vector<std::string>& TextIndex::words_of(uint32_t string_id) const {
   return slot == UINT32_MAX ? none : value_words_[slot];
 }
 
-TextIndex::TextIndex(const Catalogue& cat) : cat_(cat) {
+TextIndex::TextIndex(const Catalogue& cat) : cat_(&cat) {
   const size_t ns = cat.strings.size(), nt = cat.tokens.size();
   // Words of trait types and values (kept).
   value_slot_.assign(ns, UINT32_MAX);
@@ -291,36 +293,7 @@ TextIndex::TextIndex(const Catalogue& cat) : cat_(cat) {
   const double n = double(std::max<size_t>(1, nt));
   idf_.resize(nterms);
   for (size_t i = 0; i < nterms; ++i) idf_[i] = float(std::log(1.0 + n / double(post_begin_[i + 1] - post_begin_[i])));
-  // Terms by length with their character masks, in each length those with letters before the
-  // digit-only ones (numbers, which a word with letters is never near: whole blocks are skipped).
-  constexpr uint64_t kDigitBits = uint64_t(1023) << 26;
-  auto group = [&](uint32_t id, uint64_t mask) { return std::min(term(id).size(), kMaxLengthBucket) * 2 + ((mask & ~kDigitBits) == 0); };
-  std::vector<uint32_t> group_begin(2 * (kMaxLengthBucket + 1) + 1, 0);
-  for (uint32_t i = 0; i < nterms; ++i) group_begin[group(i, char_mask(term(i))) + 1]++;
-  for (size_t g = 0; g + 1 < group_begin.size(); ++g) group_begin[g + 1] += group_begin[g];
-  len_begin_.resize(kMaxLengthBucket + 2);
-  for (size_t b = 0; b < len_begin_.size(); ++b) len_begin_[b] = group_begin[2 * b];
-  len_term_.resize(nterms);
-  len_mask_.resize(nterms);
-  for (uint32_t i = 0; i < nterms; ++i) {
-    const uint64_t mask = char_mask(term(i));
-    const uint32_t at = group_begin[group(i, mask)]++;
-    len_term_[at] = i;
-    len_mask_[at] = mask;
-  }
-  len_block_mask_.assign((nterms + kBlock - 1) / kBlock, 0);
-  for (size_t i = 0; i < nterms; ++i) len_block_mask_[i / kBlock] |= len_mask_[i];
-  // 3-letter words match as prefixes: terms of 4+ bytes by their first three.
-  prefix_begin_.assign(prefix_buckets(nterms) + 1, 0);
-  for (uint32_t i = 0; i < nterms; ++i)
-    if (term(i).size() > 3) prefix_begin_[prefix_bucket(term(i)) + 1]++;
-  for (size_t b = 0; b + 1 < prefix_begin_.size(); ++b) prefix_begin_[b + 1] += prefix_begin_[b];
-  prefix_term_.resize(prefix_begin_.back());
-  {
-    std::vector<uint32_t> fill(prefix_begin_.begin(), prefix_begin_.end() - 1);
-    for (uint32_t i = 0; i < nterms; ++i)
-      if (term(i).size() > 3) prefix_term_[fill[prefix_bucket(term(i))]++] = i;
-  }
+  index_vocabulary();
   // Distinct (type, value) pairs with counts: trait occurrences grouped by value (counting sort),
   // then each value's types told apart with a stamp per type string.
   std::vector<uint32_t> by_value_begin(value_words_.size() + 1, 0), by_value_type;
@@ -379,7 +352,211 @@ TextIndex::TextIndex(const Catalogue& cat) : cat_(cat) {
   }
 }
 
+void TextIndex::index_vocabulary() {
+  const size_t nterms = terms();
+  // Terms by length with their character masks, in each length those with letters before the
+  // digit-only ones (numbers, which a word with letters is never near: whole blocks are skipped).
+  constexpr uint64_t kDigitBits = uint64_t(1023) << 26;
+  auto group = [&](uint32_t id, uint64_t mask) { return std::min(term(id).size(), kMaxLengthBucket) * 2 + ((mask & ~kDigitBits) == 0); };
+  std::vector<uint32_t> group_begin(2 * (kMaxLengthBucket + 1) + 1, 0);
+  for (uint32_t i = 0; i < nterms; ++i) group_begin[group(i, char_mask(term(i))) + 1]++;
+  for (size_t g = 0; g + 1 < group_begin.size(); ++g) group_begin[g + 1] += group_begin[g];
+  len_begin_.resize(kMaxLengthBucket + 2);
+  for (size_t b = 0; b < len_begin_.size(); ++b) len_begin_[b] = group_begin[2 * b];
+  len_term_.resize(nterms);
+  len_mask_.resize(nterms);
+  for (uint32_t i = 0; i < nterms; ++i) {
+    const uint64_t mask = char_mask(term(i));
+    const uint32_t at = group_begin[group(i, mask)]++;
+    len_term_[at] = i;
+    len_mask_[at] = mask;
+  }
+  len_block_mask_.assign((nterms + kBlock - 1) / kBlock, 0);
+  for (size_t i = 0; i < nterms; ++i) len_block_mask_[i / kBlock] |= len_mask_[i];
+  // 3-letter words match as prefixes: terms of 4+ bytes by their first three.
+  prefix_begin_.assign(prefix_buckets(nterms) + 1, 0);
+  for (uint32_t i = 0; i < nterms; ++i)
+    if (term(i).size() > 3) prefix_begin_[prefix_bucket(term(i)) + 1]++;
+  for (size_t b = 0; b + 1 < prefix_begin_.size(); ++b) prefix_begin_[b + 1] += prefix_begin_[b];
+  prefix_term_.resize(prefix_begin_.back());
+  {
+    std::vector<uint32_t> fill(prefix_begin_.begin(), prefix_begin_.end() - 1);
+    for (uint32_t i = 0; i < nterms; ++i)
+      if (term(i).size() > 3) prefix_term_[fill[prefix_bucket(term(i))]++] = i;
+  }
+}
+
 size_t TextIndex::postings() const { return post_token_.size(); }
+
+// ---- The chunked index (a partitioned bundle's lexicon; postings arrive as chunks) ----
+
+TextIndex::TextIndex(WordLexicon lexicon, std::vector<Collection> collections)
+    : lex_(std::make_unique<const WordLexicon>(std::move(lexicon))), collections_(std::move(collections)) {
+  const WordLexicon& L = *lex_;
+  for (auto& [c, n] : L.collection_runs) {
+    if (c >= collections_.size()) throw Error("word lexicon: a token's collection is missing");
+    run_end_.push_back((run_end_.empty() ? 0 : run_end_.back()) + n);
+  }
+  for (auto& c : L.counts)
+    if (c.collection >= collections_.size()) throw Error("word lexicon: a trait count's collection is missing");
+  for (auto& t : L.terms) add_term(t);
+  index_vocabulary();
+  // Every lexicon string is a trait type or value: its words, by its own id.
+  value_slot_.resize(L.strings.size());
+  for (uint32_t s = 0; s < L.strings.size(); ++s) {
+    value_slot_[s] = s;
+    value_words_.push_back(text_words(L.strings[s]));
+  }
+  trait_key_.resize(L.pairs.size());
+  trait_count_.assign(L.pairs.size(), 0);
+  for (uint32_t p = 0; p < L.pairs.size(); ++p) trait_key_[p] = uint64_t(L.pairs[p].first) << 32 | L.pairs[p].second;
+  for (auto& c : L.counts) trait_count_[c.pair] += c.count;
+  // Phrases: multi-word values some trait carries; their tokens are the merged postings of the
+  // pairs with that value.
+  std::map<uint32_t, uint32_t> phrase_of;
+  for (uint32_t p = 0; p < L.pairs.size(); ++p) {
+    const uint32_t v = L.pairs[p].second;
+    if (value_words_[v].size() < 2 || trait_count_[p] == 0) continue;
+    auto [it, fresh] = phrase_of.try_emplace(v, uint32_t(phrase_value_.size()));
+    if (fresh) {
+      phrase_value_.push_back(v);
+      value_pairs_.emplace_back();
+      phrase_by_word_[value_words_[v][0]].push_back(it->second);
+    }
+    value_pairs_[it->second].push_back(p);
+  }
+}
+
+uint32_t TextIndex::numeric_term(std::string_view w) const {
+  if (auto it = numeric_ids_.find(w); it != numeric_ids_.end()) return it->second;
+  const uint32_t id = uint32_t(terms() + numeric_terms_.size());
+  numeric_terms_.emplace_back(w);
+  numeric_ids_.emplace(std::string(w), id);
+  return id;
+}
+
+uint32_t TextIndex::collection_of(uint32_t token) const {
+  const size_t r = size_t(std::upper_bound(run_end_.begin(), run_end_.end(), token) - run_end_.begin());
+  return lex_->collection_runs.at(r).first;
+}
+
+TextIndex::PostingView TextIndex::postings(uint32_t id) const {
+  if (!lex_) {
+    const uint32_t b = post_begin_[id];
+    return {post_token_.data() + b, post_field_.data() + b, post_begin_[id + 1] - b, idf_[id]};
+  }
+  const std::string_view t = term(id);
+  const uint32_t c = lex_->chunk_of_term(t);
+  auto it = chunks_.find(c);
+  if (it == chunks_.end()) throw Error("word chunk " + std::to_string(c) + " is not loaded");
+  it->second.used = clock_;
+  const WordChunk& ch = it->second.chunk;
+  auto at = std::lower_bound(ch.terms.begin(), ch.terms.end(), t, [](const std::string& x, std::string_view y) { return x < y; });
+  if (at == ch.terms.end() || *at != t) return {nullptr, nullptr, 0, 0.0f};  // (a damaged lexicon: no postings)
+  const size_t r = size_t(at - ch.terms.begin());
+  const uint32_t b = ch.begin[r], n = ch.begin[r + 1] - b;
+  // (the formula of the whole-catalogue index, so scores are equal)
+  const double nt = double(std::max<size_t>(1, token_count()));
+  return {ch.tokens.data() + b, ch.fields.data() + b, n, float(std::log(1.0 + nt / double(n)))};
+}
+
+void TextIndex::phrase_tokens(uint32_t p, std::vector<uint32_t>& scratch, const uint32_t*& b, const uint32_t*& e) const {
+  if (!lex_) {
+    b = phrase_tokens_.data() + phrase_tok_begin_[p];
+    e = phrase_tokens_.data() + phrase_tok_begin_[p + 1];
+    return;
+  }
+  scratch.clear();
+  std::vector<uint32_t> merged;
+  for (uint32_t pair : value_pairs_[p]) {
+    auto it = chunks_.find(lex_->chunk_of_pair(pair));
+    if (it == chunks_.end()) throw Error("trait chunk for pair " + std::to_string(pair) + " is not loaded");
+    const WordChunk& ch = it->second.chunk;
+    const uint32_t r = pair - ch.first_pair;
+    merged.clear();
+    std::merge(scratch.begin(), scratch.end(), ch.tokens.begin() + ch.begin[r], ch.tokens.begin() + ch.begin[r + 1], std::back_inserter(merged));
+    scratch.swap(merged);
+  }
+  b = scratch.data();
+  e = scratch.data() + scratch.size();
+}
+
+std::vector<uint32_t> TextIndex::phrases_starting(const std::string& w) const {
+  if (lex_) {
+    auto it = phrase_by_word_.find(w);
+    return it == phrase_by_word_.end() ? std::vector<uint32_t>() : it->second;
+  }
+  const uint32_t id = find_term(w);
+  if (id == UINT32_MAX) return {};
+  return std::vector<uint32_t>(phrase_by_term_.begin() + phrase_by_term_begin_[id], phrase_by_term_.begin() + phrase_by_term_begin_[id + 1]);
+}
+
+void TextIndex::add_chunk(uint32_t id, WordChunk chunk) {
+  if (!lex_) throw Error("word chunks belong to a partitioned bundle's index", errc::bad_request);
+  chunks_[id] = Loaded{std::move(chunk), ++clock_};
+}
+
+void TextIndex::trim_chunks(size_t bytes, const std::vector<uint32_t>& keep) {
+  size_t total = 0;
+  for (auto& [id, c] : chunks_) total += c.chunk.memory();
+  while (total > bytes) {
+    auto victim = chunks_.end();
+    for (auto it = chunks_.begin(); it != chunks_.end(); ++it)
+      if (std::find(keep.begin(), keep.end(), it->first) == keep.end() && (victim == chunks_.end() || it->second.used < victim->second.used)) victim = it;
+    if (victim == chunks_.end()) return;
+    total -= victim->second.chunk.memory();
+    chunks_.erase(victim);
+  }
+}
+
+uint32_t TextIndex::rank_of(uint32_t token, const TextFilter& f) const {
+  if (!lex_) return cat_->tokens.at(token).rarity_rank;
+  const auto& r = f.bound->ranks;
+  auto it = std::lower_bound(r.begin(), r.end(), std::make_pair(token, uint32_t(0)));
+  return it != r.end() && it->first == token ? it->second : 0;
+}
+
+void TextIndex::bind(TextFilter& f) const {
+  if (!lex_ || f.bound) return;
+  auto bound = std::make_shared<TextFilter::Tokens>();
+  for (auto& pairs : f.pairs) {
+    std::vector<uint32_t> set;
+    for (uint32_t pair : pairs) {
+      auto it = chunks_.find(lex_->chunk_of_pair(pair));
+      if (it == chunks_.end()) throw Error("trait chunk for pair " + std::to_string(pair) + " is not loaded");
+      const WordChunk& ch = it->second.chunk;
+      const uint32_t r = pair - ch.first_pair;
+      for (uint32_t j = ch.begin[r]; j < ch.begin[r + 1]; ++j) {
+        set.push_back(ch.tokens[j]);
+        bound->ranks.push_back({ch.tokens[j], ch.ranks[j]});
+      }
+    }
+    std::sort(set.begin(), set.end());
+    set.erase(std::unique(set.begin(), set.end()), set.end());
+    bound->sets.push_back(std::move(set));
+  }
+  std::sort(bound->ranks.begin(), bound->ranks.end());
+  bound->ranks.erase(std::unique(bound->ranks.begin(), bound->ranks.end()), bound->ranks.end());
+  f.bound = std::move(bound);
+}
+
+std::vector<uint32_t> TextIndex::missing_chunks(const TextFilter& f) const {
+  std::vector<uint32_t> out;
+  if (!lex_) return out;
+  for (auto& pairs : f.pairs)
+    for (uint32_t p : pairs)
+      if (const uint32_t c = lex_->chunk_of_pair(p); !has_chunk(c) && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  return out;
+}
+
+std::string TextIndex::trait_stats_json(int collection) const {
+  std::map<std::string, std::map<std::string, uint32_t>> counts;  // (as TraitCounts)
+  for (auto& c : lex_->counts)
+    if (collection < 0 || c.collection == uint32_t(collection)) counts[lex_->strings[lex_->pairs[c.pair].first]][lex_->strings[lex_->pairs[c.pair].second]] += c.count;
+  return nlohmann::json(counts).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// ---- Filters ----
 
 void TextIndex::resolve(TextFilter& f) const {
   // Exact when some trait of a matching type has exactly this value.
@@ -387,13 +564,41 @@ void TextIndex::resolve(TextFilter& f) const {
   for (size_t i = 0; i < f.traits.size(); ++i)
     for (uint64_t key : trait_key_)
       if (words_of(uint32_t(key)) == f.traits[i].second && contains_all(words_of(uint32_t(key >> 32)), f.traits[i].first)) { f.exact[i] = true; break; }
+  if (!lex_) return;
+  // Chunked: the pairs each trait filter accepts (their postings are its tokens); a rank has to
+  // come from those postings, so a rank range needs a trait filter beside it.
+  if ((f.rank_min != 0 || f.rank_max != UINT32_MAX) && f.traits.empty())
+    throw Error("rank:A-B on a partitioned bundle this large needs a trait filter too (type:value): the browser does not load every token's rank",
+                errc::unsupported);
+  f.pairs.assign(f.traits.size(), {});
+  f.bound.reset();
+  for (size_t i = 0; i < f.traits.size(); ++i)
+    for (uint32_t p = 0; p < trait_key_.size(); ++p) {
+      const auto& [type, value] = f.traits[i];
+      const uint64_t key = trait_key_[p];
+      const auto& vw = words_of(uint32_t(key));
+      if (contains_all(words_of(uint32_t(key >> 32)), type) && (f.exact[i] ? vw == value : contains_all(vw, value))) f.pairs[i].push_back(p);
+    }
 }
 
 bool TextIndex::passes(uint32_t token, const TextFilter& f) const {
-  const Token& tk = cat_.tokens.at(token);
+  if (lex_) {
+    if (!f.bound) throw Error("filter not bound to its chunks");
+    if (f.rank_min != 0 || f.rank_max != UINT32_MAX) {
+      const uint32_t rank = rank_of(token, f);
+      if (rank < f.rank_min || rank > f.rank_max) return false;
+    }
+    if (!f.collections.empty() &&
+        std::find(f.collections.begin(), f.collections.end(), collections_[collection_of(token)].slug) == f.collections.end())
+      return false;
+    for (auto& set : f.bound->sets)
+      if (!std::binary_search(set.begin(), set.end(), token)) return false;
+    return true;
+  }
+  const Token& tk = cat_->tokens.at(token);
   if (tk.rarity_rank < f.rank_min || tk.rarity_rank > f.rank_max) return false;
   if (!f.collections.empty() &&
-      std::find(f.collections.begin(), f.collections.end(), cat_.collections[tk.collection].slug) == f.collections.end())
+      std::find(f.collections.begin(), f.collections.end(), cat_->collections[tk.collection].slug) == f.collections.end())
     return false;
   for (size_t i = 0; i < f.traits.size(); ++i) {
     const auto& [type, value] = f.traits[i];
@@ -406,10 +611,29 @@ bool TextIndex::passes(uint32_t token, const TextFilter& f) const {
   return true;
 }
 
+// ---- Matching words to terms ----
+
+namespace {
+// Strings one edit from w (deletions; digits substituted or inserted): a number within edit
+// distance d of w is reached by d such edits, since what edits insert is the number's own digits.
+void digit_edits(const std::string& w, std::vector<std::string>& out) {
+  for (size_t i = 0; i < w.size(); ++i) out.push_back(w.substr(0, i) + w.substr(i + 1));
+  for (size_t i = 0; i <= w.size(); ++i)
+    for (char c = '0'; c <= '9'; ++c) {
+      out.push_back(w.substr(0, i) + c + w.substr(i));
+      if (i < w.size() && w[i] != c) out.push_back(w.substr(0, i) + c + w.substr(i + 1));
+    }
+}
+}  // namespace
+
 std::vector<std::pair<uint32_t, float>> TextIndex::match_terms(const std::string& w) const {
   std::vector<std::pair<uint32_t, float>> terms;
   if (const uint32_t id = find_term(w); id != UINT32_MAX) {
     terms.emplace_back(id, 1.0f);
+    return terms;
+  }
+  if (lex_ && is_numeric_term(w) && lex_->has_numeric(w)) {
+    terms.emplace_back(numeric_term(w), 1.0f);
     return terms;
   }
   const int limit = w.size() >= 8 ? 2 : w.size() >= 4 ? 1 : 0;
@@ -418,6 +642,20 @@ std::vector<std::pair<uint32_t, float>> TextIndex::match_terms(const std::string
       const uint32_t b = prefix_bucket(w);
       for (uint32_t i = prefix_begin_[b]; i < prefix_begin_[b + 1]; ++i)
         if (term(prefix_term_[i]).substr(0, 3) == w) terms.emplace_back(prefix_term_[i], 0.6f);
+      if (lex_ && is_numeric_term(w)) {  // chunked: the numbers starting with w, from their ranges
+        const uint64_t p = std::stoull(w);
+        uint64_t scale = 1;
+        for (size_t d = 4; d < lex_->numeric.size(); ++d) {
+          scale *= 10;
+          for (auto& [lo, hi] : lex_->numeric[d]) {
+            const uint64_t a = std::max(lo, p * scale), z = std::min(hi, (p + 1) * scale - 1);
+            for (uint64_t v = a; v <= z && a <= z; ++v) {
+              std::string s = std::to_string(v);
+              terms.emplace_back(numeric_term(std::string(d - s.size(), '0') + s), 0.6f);
+            }
+          }
+        }
+      }
     }
     return terms;
   }
@@ -437,7 +675,66 @@ std::vector<std::pair<uint32_t, float>> TextIndex::match_terms(const std::string
       if (d < best) { best = d; terms.clear(); }
       terms.emplace_back(len_term_[i], d == 1 ? 0.75f : 0.5f);
     }
+  // Chunked: the numbers the lexicon keeps as ranges, by enumerating w's edits (only a word of at
+  // most `limit` non-digits can be that near a number).
+  if (lex_ && size_t(std::count_if(w.begin(), w.end(), [](char c) { return c < '0' || c > '9'; })) <= size_t(limit)) {
+    std::vector<std::string> level{w}, next;
+    for (int d = 1; d <= limit && d <= best; ++d) {
+      next.clear();
+      for (auto& s : level) digit_edits(s, next);
+      std::sort(next.begin(), next.end());
+      next.erase(std::unique(next.begin(), next.end()), next.end());
+      bool found = false;
+      for (auto& s : next)
+        if (is_numeric_term(s) && lex_->has_numeric(s) && edit_distance(w, s, d) == d) {
+          if (d < best) { best = d; terms.clear(); }
+          terms.emplace_back(numeric_term(s), d == 1 ? 0.75f : 0.5f);
+          found = true;
+        }
+      if (found) break;
+      level.swap(next);
+    }
+  }
   return terms;
+}
+
+// ---- Search ----
+
+struct TextIndex::Plan {
+  TextQuery q;                     // its filter resolved
+  std::vector<std::string> words;  // free words, each once
+  std::vector<std::vector<std::pair<uint32_t, float>>> word_terms;
+  std::vector<uint32_t> phrases;   // multi-word trait values every word of which the query has
+};
+
+TextIndex::Plan TextIndex::plan(const TextQuery& query) const {
+  Plan p;
+  p.q = query;
+  resolve(p.q.filter);
+  for (auto& w : p.q.words)  // repeated words count once
+    if (std::find(p.words.begin(), p.words.end(), w) == p.words.end()) p.words.push_back(w);
+  if (lex_ && p.words.empty() && p.q.filter.traits.empty())
+    throw Error("on a partitioned bundle this large a search needs words or a trait filter (type:value)", errc::unsupported);
+  for (const std::string& w : p.words) p.word_terms.push_back(match_terms(w));
+  // Exact trait phrases: such a value's first word is one of the query's words.
+  for (const std::string& w : p.words)
+    for (uint32_t ph : phrases_starting(w))
+      if (contains_all(p.words, words_of(phrase_value_[ph]))) p.phrases.push_back(ph);
+  return p;
+}
+
+std::vector<uint32_t> TextIndex::missing_chunks(const TextQuery& q) const {
+  if (!lex_) return {};
+  const Plan p = plan(q);
+  std::vector<uint32_t> out = missing_chunks(p.q.filter);
+  auto want = [&](uint32_t c) {
+    if (!has_chunk(c) && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  };
+  for (auto& terms : p.word_terms)
+    for (auto& [id, factor] : terms) want(lex_->chunk_of_term(term(id)));
+  for (uint32_t ph : p.phrases)
+    for (uint32_t pair : value_pairs_[ph]) want(lex_->chunk_of_pair(pair));
+  return out;
 }
 
 std::vector<TextHit> TextIndex::search(const std::string& query, size_t k, size_t* total) const {
@@ -447,11 +744,15 @@ std::vector<TextHit> TextIndex::search(const std::string& query, size_t k, size_
 std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k, size_t* total) const {
   if (total) *total = 0;
   if (k == 0 && !total) return {};
-  TextQuery q = query;
-  resolve(q.filter);
-  std::vector<std::string> words;
-  for (auto& w : q.words)  // repeated words count once
-    if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
+  ++clock_;
+  Plan p = plan(query);
+  bind(p.q.filter);
+  return run(p, k, total);
+}
+
+std::vector<TextHit> TextIndex::run(const Plan& plan, size_t k, size_t* total) const {
+  const TextQuery& q = plan.q;
+  const std::vector<std::string>& words = plan.words;
   // The k best as a heap whose front is the worst kept (same order as sorting every hit).
   auto better = [](const TextHit& a, const TextHit& b) { return a.score != b.score ? a.score > b.score : a.token < b.token; };
   std::vector<TextHit> top;
@@ -470,10 +771,16 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k, size_t*
     std::sort_heap(top.begin(), top.end(), better);
     return top;
   };
-  const size_t n = cat_.tokens.size();
+  const size_t n = token_count();
   if (words.empty()) {  // filters only: rarest first
-    for (uint32_t t = 0; t < n; ++t) {
-      const float score = 1.0f / float(std::max<uint32_t>(1, cat_.tokens[t].rarity_rank));
+    // (chunked: the tokens of the smallest trait filter, the only ones that can pass)
+    const std::vector<uint32_t>* cands = nullptr;
+    if (lex_)
+      for (auto& set : q.filter.bound->sets)
+        if (!cands || set.size() < cands->size()) cands = &set;
+    for (size_t i = 0, end = cands ? cands->size() : n; i < end; ++i) {
+      const uint32_t t = cands ? (*cands)[i] : uint32_t(i);
+      const float score = 1.0f / float(std::max<uint32_t>(1, rank_of(t, q.filter)));
       if (total) {  // (every token's filter is evaluated to count them)
         if (!passes(t, q.filter)) continue;
         ++*total;
@@ -486,12 +793,10 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k, size_t*
   }
   // Each word's terms; the postings they cover choose between a list of the tokens touched
   // (few) and a scan of every token (many).
-  std::vector<std::vector<std::pair<uint32_t, float>>> word_terms;
+  const auto& word_terms = plan.word_terms;
   size_t volume = 0;
-  for (const std::string& w : words) {
-    word_terms.push_back(match_terms(w));
-    for (auto& [id, factor] : word_terms.back()) volume += post_begin_[id + 1] - post_begin_[id];
-  }
+  for (auto& terms : word_terms)
+    for (auto& [id, factor] : terms) volume += postings(id).size;
   const bool dense = volume >= n / 8;
   // Per-token accumulators; per word, its best term's idf x field weight x match factor.
   std::unique_ptr<float[]> score_buf(new float[n]()), word_best_buf;
@@ -500,14 +805,15 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k, size_t*
   uint16_t* const matched = matched_buf.get();
   float* word_best = nullptr;
   std::vector<uint32_t> touched, word_touched;
-  const uint32_t* const tok = post_token_.data();
-  const uint8_t* const field = post_field_.data();
   for (const auto& terms : word_terms) {
     if (terms.size() == 1) {  // one term: each token is in its postings once
       const auto [id, factor] = terms[0];
+      const PostingView pv = postings(id);
       float value[std::size(kFieldWeight)];
-      for (size_t f = 0; f < std::size(kFieldWeight); ++f) value[f] = idf_[id] * kFieldWeight[f] * factor;
-      const uint32_t b = post_begin_[id], e = post_begin_[id + 1];
+      for (size_t f = 0; f < std::size(kFieldWeight); ++f) value[f] = pv.idf * kFieldWeight[f] * factor;
+      const uint32_t* const tok = pv.tok;
+      const uint8_t* const field = pv.field;
+      const uint32_t b = 0, e = pv.size;
       if (dense) {
         for (uint32_t i = b; i < e; ++i) {
           const uint32_t t = tok[i];
@@ -530,16 +836,18 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k, size_t*
       word_best = word_best_buf.get();
     }
     size_t word_volume = 0;
-    for (auto& [id, factor] : terms) word_volume += post_begin_[id + 1] - post_begin_[id];
+    for (auto& [id, factor] : terms) word_volume += postings(id).size;
     const bool sweep = word_volume >= n / 8;  // (then the query is dense too)
     word_touched.clear();
-    for (auto& [id, factor] : terms)  // a word counts once per token (its best term)
-      for (uint32_t i = post_begin_[id], e = post_begin_[id + 1]; i < e; ++i) {
-        const uint32_t t = tok[i];
-        const float v = idf_[id] * kFieldWeight[field[i]] * factor;
+    for (auto& [id, factor] : terms) {  // a word counts once per token (its best term)
+      const PostingView pv = postings(id);
+      for (uint32_t i = 0; i < pv.size; ++i) {
+        const uint32_t t = pv.tok[i];
+        const float v = pv.idf * kFieldWeight[pv.field[i]] * factor;
         if (!sweep && word_best[t] == 0.0f) word_touched.push_back(t);
         if (v > word_best[t]) word_best[t] = v;
       }
+    }
     auto settle = [&](uint32_t t) {
       if (matched[t] == 0 && !dense) touched.push_back(t);
       score[t] += word_best[t];
@@ -555,18 +863,13 @@ std::vector<TextHit> TextIndex::search(const TextQuery& query, size_t k, size_t*
   }
   // Exact trait phrases: every word of a multi-word trait value appears in the query (x1.25 per
   // trait carrying one). Such a value's first word is one of the query's words.
-  std::vector<uint32_t> with, merged;  // tokens carrying them, ascending, once per trait
-  for (const std::string& w : words) {
-    const uint32_t id = find_term(w);
-    if (id == UINT32_MAX) continue;
-    for (uint32_t i = phrase_by_term_begin_[id]; i < phrase_by_term_begin_[id + 1]; ++i) {
-      const uint32_t p = phrase_by_term_[i];
-      if (!contains_all(words, words_of(phrase_value_[p]))) continue;
-      merged.clear();
-      std::merge(with.begin(), with.end(), phrase_tokens_.begin() + phrase_tok_begin_[p], phrase_tokens_.begin() + phrase_tok_begin_[p + 1],
-                 std::back_inserter(merged));
-      with.swap(merged);
-    }
+  std::vector<uint32_t> with, merged, scratch;  // tokens carrying them, ascending, once per trait
+  for (uint32_t p : plan.phrases) {
+    const uint32_t *b, *e;
+    phrase_tokens(p, scratch, b, e);
+    merged.clear();
+    std::merge(with.begin(), with.end(), b, e, std::back_inserter(merged));
+    with.swap(merged);
   }
   const float nw = float(words.size());
   const bool filtered = !q.filter.empty();
@@ -625,13 +928,14 @@ std::string TextIndex::suggest_json(const std::string& prefix, size_t n) const {
   });
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < v.size() && i < n; ++i)
-    out.push_back({{"type", cat_.strings[v[i].first.first]}, {"value", cat_.strings[v[i].first.second]}, {"count", v[i].second}});
+    out.push_back({{"type", string_at(v[i].first.first)}, {"value", string_at(v[i].first.second)}, {"count", v[i].second}});
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string TextIndex::facets_json(const std::vector<uint32_t>& tokens) const {
+  if (!cat_) throw Error("facets of a partitioned bundle come from its catalogue fragments");
   TraitCounts f;
-  for (uint32_t t : tokens) f.add(cat_, cat_.tokens.at(t));
+  for (uint32_t t : tokens) f.add(*cat_, cat_->tokens.at(t));
   return f.json();
 }
 

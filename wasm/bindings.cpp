@@ -77,12 +77,18 @@ class LensHost {
       return std::string("{}");
     }, nftlens::errc::bad_bundle);
   }
-  // Step 3: parse and cross-check the parts; the bundle summary.
-  std::string finish() {
+  // Step 3: parse and cross-check the parts; the bundle summary. options: {} or
+  // {"whole_catalogue_bytes": n} (a partitioned bundle's text calls load the whole catalogue up to
+  // n bytes, else use its word chunks; default: the browser's 4 MB).
+  std::string finish(const std::string& options) {
     return guarded([&] {
       if (!manifest_) throw nftlens::Error("openManifest first", nftlens::errc::no_bundle);
       query_.reset();
-      lens_ = std::make_unique<nftlens::Lens>(nftlens::load_bundle(*manifest_, files_));  // browser settings
+      nftlens::LensSettings settings;  // browser settings
+      const json o = nftlens::parse_json(options.empty() ? "{}" : options);
+      if (o.is_object() && o.contains("whole_catalogue_bytes") && o["whole_catalogue_bytes"].is_number_unsigned())
+        settings.whole_catalogue_bytes = o["whole_catalogue_bytes"].get<uint64_t>();
+      lens_ = std::make_unique<nftlens::Lens>(nftlens::load_bundle(*manifest_, files_), settings);
       files_.clear();
       return lens_->info_json();
     }, nftlens::errc::bad_bundle);

@@ -305,7 +305,7 @@ for src in (f"{T}/b1", f"{T}/pb"):
     m = json.load(open(f"{src}/manifest.json"))
     top = json.loads(run("query", src, img, "--json", "-k", "1")[1].splitlines()[0])["results"][0]
     names = {f["name"]: f["role"] for f in m["files"]}
-    names.update({n: n.split(".")[0] for n in os.listdir(src) if re.match(r"^(shard|tokens)\.", n)})
+    names.update({n: n.split(".")[0] for n in os.listdir(src) if re.match(r"^(shard|tokens|lexicon|words)\.", n)})
     for name, kind in names.items():
         d = f"{T}/dmg"; shutil.rmtree(d, ignore_errors=True); shutil.copytree(src, d)
         b = bytearray(open(f"{d}/{name}", "rb").read())
@@ -313,7 +313,7 @@ for src in (f"{T}/b1", f"{T}/pb"):
         b[at] ^= 0x08; open(f"{d}/{name}", "wb").write(b)
         rc, out = run("verify", d)
         if rc != 1 or name not in out: bad.append(f"verify {kind} {name}: rc {rc} {out[-200:]}")
-        if kind in ("stats",) or (kind == "thumbs" and name != top["thumb"]["pack"]): continue
+        if kind in ("stats", "lexicon", "words") or (kind == "thumbs" and name != top["thumb"]["pack"]): continue  # (the word index: text only)
         rc, out = run("query", d, img, "--json", "-k", "1000", *(["--probe", "1000"] if "layout" in m else []))
         if rc == 0 or name not in out: bad.append(f"query {kind} {name}: rc {rc} {out[-200:]}")
     print(src, len(names), "files damaged one by one")
@@ -326,14 +326,15 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert 0 < j["bytes_per_token_always"] < j["bytes_per_token_total"] == j["bytes_per_token_without_model"], j
 assert j["file_count"] == int(sys.argv[2]), (j["file_count"], sys.argv[2])
-assert {f["role"] for f in j["files"]} >= {"manifest", "recipe", "partitions", "catalogue", "thumbs", "stats", "shards", "fragments"}, j["files"]
+assert {f["role"] for f in j["files"]} >= {"manifest", "recipe", "partitions", "catalogue", "thumbs", "stats", "shards", "fragments", "lexicon", "words"}, j["files"]
+assert j["layout"]["word_chunks"] >= 1 and j["layout"]["lexicon_bytes"] > 0, j["layout"]
 PY
 f1=$(ls "$T/pc" | grep '^tokens\.' | head -1); rm "$T/pc/$f1"
 "$NFT" verify "$T/pc" > "$T/v.txt" 2>&1; grep -q "$f1: missing" "$T/v.txt" && ok "verify names a missing catalogue fragment" || no "verify missing fragment"
 "$NFT" eval "$T/pb" "$Q/queries.csv" --json-out "$T/peval.json" > "$T/peval.txt" 2>&1 && grep -q overall "$T/peval.txt" && ok "eval runs on a partitioned bundle" || no "partitioned eval" "$(tail -2 "$T/peval.txt")"
 "$NFT" text "$T/pb" "glasses" --json -k 3 | python3 -c "import json,sys; assert len(json.load(sys.stdin)['results'])==3" && ok "text search natively on a partitioned bundle (fragments joined)" || no "partitioned text"
 check "rebuilding the folder as one index" "$NFT" build "$T/col" --out "$T/pb" $B
-[ "$(ls "$T/pb" | grep -cE '^(shard|tokens|partitions)\.')" = 0 ] && "$NFT" verify "$T/pb" >/dev/null && ok "...removes the partitioned parts and verifies" || no "partition parts left behind"
+[ "$(ls "$T/pb" | grep -cE '^(shard|tokens|partitions|lexicon|words)\.')" = 0 ] && "$NFT" verify "$T/pb" >/dev/null && ok "...removes the partitioned parts and verifies" || no "partition parts left behind"
 
 echo "cli tests: $pass passed, $fail failed"
 [ $fail = 0 ]

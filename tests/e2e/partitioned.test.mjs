@@ -1,6 +1,8 @@
 // A partitioned bundle in real headless Chromium over real HTTP: a query downloads only the shards
 // it probes and the catalogue fragments of its hits, finds the same token as the one-index bundle,
-// and a repeated query downloads nothing; the widget works on it and says text search is off.
+// and a repeated query downloads nothing; text search through the word chunks (forced, as on a
+// bundle whose catalogue is beyond the browser's budget) fetches the lexicon once and a few chunks
+// per query, and a damaged chunk is named; the widget works on it.
 // Prints "e2e partitioned: N passed, M failed".
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +25,7 @@ const browser = await launch();
 const srv = await serve(['--bundle', partDir]);
 const page = await browser.newPage({ serviceWorkers: 'block' });
 const parts = [];  // every shard/fragment request the page makes
-page.on('request', (r) => { const n = r.url().split('/').pop(); if (/^(shard|tokens)\./.test(n)) parts.push(n); });
+page.on('request', (r) => { const n = r.url().split('/').pop(); if (/^(shard|tokens|lexicon|words)\./.test(n)) parts.push(n); });
 await page.goto(srv.url + 'demo/');
 
 async function searchInPage(file, extra = {}) {
@@ -78,7 +80,62 @@ await test('partitioned: text search fetches every catalogue fragment once (a sm
   assert(stats > 0, 'trait statistics');
   console.log(`# first text query on the partitioned example: ${fetched.length} fragments fetched`);
 });
+await test('partitioned: text search through the word chunks: the lexicon once, a few chunks per query, the token found, as nftlens text', async () => {
+  const target = queries.find((x) => x[2] === 'jpeg');  // a token: its trait values typed, misspelt
+  const meta = JSON.parse(fs.readFileSync(path.join(root, 'build/example/nouns/metadata', path.basename(target[1].replace(/"/g, ''), '.png') + '.json'), 'utf8'));
+  const typed = meta.attributes.map((a) => String(a.value)).join(' ').toLowerCase().replace('glasses', 'glases');
+  const before = parts.length;
+  const r = await page.evaluate(async (typed) => {
+    const { NftLens } = await import('/src/index.js');
+    window.__chunks = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
+    return { info: window.__chunks.info(), r: await window.__chunks.searchText(typed, { k: 10 }) };
+  }, typed);
+  assert(r.info.text === true && r.info.text_index === 'chunks', JSON.stringify(r.info));
+  const got = parts.slice(before);
+  const words = got.filter((n) => n.startsWith('words.')), lex = got.filter((n) => n.startsWith('lexicon.'));
+  assert(lex.length === 1, `lexicon fetched ${lex.length} times`);
+  // (a typed description of five trait values: its words' chunks and its phrases' trait chunks, not all)
+  assert(words.length >= 1 && words.length < r.info.layout.word_chunks, `${words.length} of ${r.info.layout.word_chunks} chunks fetched`);
+  assert(got.every((n) => /^(lexicon|words|tokens)\./.test(n)), `fetched ${got}`);
+  // (fragments the earlier image searches cached come from the Cache API: counted, not requested)
+  assert(r.r.fetched && r.r.fetched.parts >= got.length, `reported ${JSON.stringify(r.r.fetched)} vs ${got.length} requests`);
+  assert(r.r.results.slice(0, 10).some((t) => t.token_id === meta.token_id || t.name === meta.name), `"${typed}" did not find ${meta.name}`);
+  const native = JSON.parse(execFileSync(nftlens, ['text', partDir, typed, '--json', '-k', '10']).toString());
+  const ids = (x) => x.results.map((t) => `${t.token_id}:${t.score.toFixed(5)}`).join();
+  assert(ids(r.r) === ids(native) && r.r.total === native.total, `browser ${ids(r.r)} vs native ${ids(native)}`);
+  // A second query fetches only its own chunks and fragments, never the lexicon again.
+  const mid = parts.length;
+  const r2 = await page.evaluate(async () => window.__chunks.searchText('pizza', { k: 5 }));
+  assert(!parts.slice(mid).some((n) => n.startsWith('lexicon.')) && r2.results.length > 0, 'second query');
+  // Trait filters after an image search work through the same chunks; suggestions from the lexicon.
+  const s = await page.evaluate(async () => window.__chunks.suggest('squ'));
+  assert(s.length > 0 && /square/i.test(s[0].value), JSON.stringify(s));
+  console.log(`# typed query through word chunks: ${words.length} of ${r.info.layout.word_chunks} chunks, ${r.r.fetched.bytes} bytes with the lexicon and fragments`);
+});
 await page.close();
+
+await test('partitioned: a damaged word chunk is refused with its file named (code bad_bundle)', async () => {
+  const dmg = fs.mkdtempSync(path.join(root, 'build/e2e-wordchunks-'));
+  for (const f of fs.readdirSync(partDir)) fs.copyFileSync(path.join(partDir, f), path.join(dmg, f));
+  for (const f of fs.readdirSync(dmg).filter((n) => n.startsWith('words.'))) {
+    const b = fs.readFileSync(path.join(dmg, f)); b[b.length >> 1] ^= 1; fs.writeFileSync(path.join(dmg, f), b);
+  }
+  const s2 = await serve(['--bundle', dmg]);
+  const p = await browser.newPage({ serviceWorkers: 'block' });
+  try {
+    await p.goto(s2.url + 'demo/');
+    const e = await p.evaluate(async () => {
+      const { NftLens } = await import('/src/index.js');
+      const l = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
+      try { await l.searchText('red glasses'); return null; } catch (err) { return { message: err.message, code: err.code }; }
+    });
+    assert(e && e.code === 'bad_bundle' && /words\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(e.message), JSON.stringify(e));
+  } finally {
+    await p.close();
+    s2.close();
+    fs.rmSync(dmg, { recursive: true, force: true });
+  }
+});
 
 await test('partitioned: <nft-lens> shows results for a chosen file, with text search and facets (small catalogue)', async () => {
   const p = await browser.newPage({ serviceWorkers: 'block' });

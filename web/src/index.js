@@ -76,14 +76,16 @@ export class NftLens {
    * Load a bundle (a folder URL holding manifest.json). Rejects with a clear message on a bad bundle.
    * options: threads; workerUrl (the worker script, default ./worker.js beside this module; the
    * dist/ files are found relative to it); worker (a Worker to use, not shared); onprogress(p),
-   * called with {phase: 'bundle' | 'runtime' | 'model', loaded, total (bytes, null if unknown), done}.
+   * called with {phase: 'bundle' | 'runtime' | 'model', loaded, total (bytes, null if unknown), done};
+   * wholeCatalogueBytes: a partitioned bundle's text search loads its whole catalogue up to this
+   * many bytes (default 4 MB), beyond it only the word chunks each query needs (info().text_index).
    */
   static async open(bundleUrl, options = {}) {
     const base = new URL(bundleUrl, document.baseURI).href;
     const bundle = base.endsWith('/') ? base : base + '/';
     const script = options.workerUrl ? new URL(options.workerUrl, document.baseURI).href : new URL('./worker.js', import.meta.url).href;
     const onprogress = typeof options.onprogress === 'function' ? options.onprogress : null;
-    const key = options.worker ? null : `${script} ${bundle} ${options.threads || ''}`;
+    const key = options.worker ? null : `${script} ${bundle} ${options.threads || ''} ${options.wholeCatalogueBytes ?? ''}`;
     let conn = key && shared.get(key);
     if (!conn) {
       let worker = options.worker;
@@ -92,7 +94,7 @@ export class NftLens {
       }
       conn = new Connection(worker, script, !options.worker);
       conn.key = key;
-      conn.opened = conn.call('open', { bundleUrl: base, threads: options.threads });
+      conn.opened = conn.call('open', { bundleUrl: base, threads: options.threads, wholeCatalogueBytes: options.wholeCatalogueBytes });
       if (key) {
         shared.set(key, conn);
         conn.opened.catch(() => { if (shared.get(key) === conn) shared.delete(key); });  // a failed load is not reused
@@ -129,7 +131,8 @@ export class NftLens {
   }
 
   /** Find tokens by words and filters ("pizza head red glasses", "glasses:red", "rank:1-10"):
-   *  {query, results: [token + score], facets: {traitType: {value: count}}, timings}. options: {k} (default 20). */
+   *  {query, total, results: [token + score], facets: {traitType: {value: count}} (of the results), timings[, fetched: {parts, bytes}
+   *  (partitioned bundles)]}. options: {k} (default 20). */
   searchText(query, options = {}) { return this.#call('textSearch', { request: { ...options, query } }); }
   /** Trait values that complete the last word typed: [{type, value, count}]. options: {n} (default 8). */
   suggest(prefix, options = {}) { return this.#call('suggest', { request: { ...options, prefix } }); }

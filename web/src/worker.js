@@ -107,7 +107,7 @@ async function fetchManifest(url) {
   return text;
 }
 
-async function open({ bundleUrl, threads }) {
+async function open({ bundleUrl, threads, wholeCatalogueBytes }) {
   base = new URL(bundleUrl, self.location.href);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   core = core || await createCore();
@@ -122,7 +122,7 @@ async function open({ bundleUrl, threads }) {
   await Promise.all(files.map((f) =>
     // size + SHA-256 checked against the manifest by the core
     fetchImmutable(new URL(f.name, base).href, (b) => coreResult(lens.addFile(f.role, b)), m))).finally(() => m.done());
-  const summary = coreResult(lens.finish());
+  const summary = coreResult(lens.finish(JSON.stringify(wholeCatalogueBytes === undefined ? {} : { whole_catalogue_bytes: wholeCatalogueBytes })));
   const isolated = self.crossOriginIsolated === true;
   const numThreads = isolated ? Math.max(2, Math.min(4, threads || navigator.hardwareConcurrency || 2)) : 1;
   info = { ...summary, model: manifest.model, threads: numThreads, collections: JSON.parse(lens.collections()) };
@@ -301,8 +301,8 @@ function addThumb(part, bytes) {
 }
 
 // The core answers {"need": [parts]} until it holds every bundle part a call needs: the shards a
-// query probes and the catalogue fragments of its hits (partitioned bundles), the thumbnails of the
-// hits it re-ranks. Fetch them in parallel (shards and fragments are checked by the core against
+// query probes and the catalogue fragments of its hits (partitioned bundles), the word lexicon and
+// the word chunks of a text query or trait filter, the thumbnails of the hits it re-ranks. Fetch them in parallel (shards and fragments are checked by the core against
 // the partition table and cached like every other bundle file) and make the same call again.
 async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
   for (let round = 0; ; round++) {
@@ -384,8 +384,10 @@ const ops = {
   descriptors: () => lens.descriptors(),
   textSearch: async ({ request }) => {
     const t0 = performance.now();
-    const r = await withParts(() => lens.textSearch(JSON.stringify(request)));
-    r.timings = { search: performance.now() - t0 };
+    const fetched = { parts: 0, bytes: 0, ms: 0 };
+    const r = await withParts(() => lens.textSearch(JSON.stringify(request)), fetched);
+    r.timings = { search: performance.now() - t0 - fetched.ms, fetch: fetched.ms };
+    if (info.partitioned) r.fetched = { parts: fetched.parts, bytes: fetched.bytes };
     await attachThumbs(r.results);
     return r;
   },

@@ -130,8 +130,10 @@ export interface TextSearchResult {
   total?: number;
   /** Trait values of the results, for refining the search. */
   facets: Facets;
-  /** Milliseconds. */
-  timings: { search: number };
+  /** Milliseconds (fetch: waiting for bundle parts). */
+  timings: { search: number; fetch?: number };
+  /** Partitioned bundles: bundle parts this search fetched (word lexicon and chunks, catalogue fragments). */
+  fetched?: { parts: number; bytes: number };
 }
 
 /** A trait value completing the last word typed (lens.suggest). */
@@ -210,10 +212,17 @@ export interface LensInfo {
    *  needs (and the thumbnails of the hits it re-ranks). */
   partitioned: boolean;
   /** Text search, suggestions, trait filters and trait statistics are available: always on a
-   *  one-index bundle; on a partitioned one when its whole catalogue (layout.catalogue_bytes) is at
-   *  most 4 MB (the first such call fetches it). Otherwise they reject with code "unsupported". */
+   *  one-index bundle; on a partitioned one through its word chunks, or (bundles built before them)
+   *  when its whole catalogue (layout.catalogue_bytes) is at most 4 MB. Otherwise they reject with
+   *  code "unsupported". */
   text: boolean;
-  layout?: { partitions: number; probe: number; fragments: number; fragment_tokens: number; catalogue_bytes: number };
+  /** Where text calls get their data: "memory" (one index), "whole" (a partitioned bundle's whole
+   *  catalogue, fetched once), "chunks" (its word lexicon once, then the word chunks and result
+   *  fragments per query), "none". On "chunks", a rank:A-B or collection: filter alone is refused
+   *  (code "unsupported"): it needs a word or a trait filter beside it. */
+  text_index?: 'memory' | 'whole' | 'chunks' | 'none';
+  layout?: { partitions: number; probe: number; fragments: number; fragment_tokens: number; catalogue_bytes: number;
+             word_chunks?: number; word_chunk_bytes?: number; lexicon_bytes?: number };
 }
 
 /** Trait type -> value -> number of tokens. */
@@ -245,6 +254,9 @@ export interface OpenOptions {
   workerUrl?: string | URL;
   /** Called with the progress of downloads, at most every 100 ms per phase. */
   onprogress?: (progress: LoadProgress) => void;
+  /** A partitioned bundle's text calls fetch its whole catalogue up to this many bytes (default
+   *  4 MB; then everything is answered from memory), beyond it the word chunks each query needs. */
+  wholeCatalogueBytes?: number;
 }
 
 /** Every option is checked by the core: an unknown option, a wrong type or a value out of range

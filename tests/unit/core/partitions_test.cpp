@@ -89,8 +89,8 @@ TEST_CASE("partitions: layout, tokens in partition order, parts named by content
 }
 
 // Runs a Lens call to the end, answering its needs from P.disk; counts the parts handed over.
-template <class Call>
-Answer settle(Lens& lens, const Partitioned& P, Call call, size_t* parts = nullptr) {
+template <class Call, class Disk>
+Answer settle(Lens& lens, const Disk& P, Call call, size_t* parts = nullptr) {
   for (int round = 0; round < 8; ++round) {
     Answer a = call();
     if (a.done()) return a;
@@ -291,4 +291,105 @@ TEST_CASE("partitions: the store keeps within its byte budget, never dropping pa
   }
   store.touch({0, 1}, {});  // both needed now: kept even over budget
   CHECK(store.shard_count() <= 2);
+}
+
+TEST_CASE("partitions: text through the word chunks equals the whole catalogue's answers; a damaged chunk is named") {
+  const auto& P = partitioned();
+  // The same bundle with its word index (as the builder writes it: over the tokens in partition order).
+  std::vector<Catalogue> frags;
+  for (auto& f : P.parts.fragments) frags.push_back(deserialize_catalogue(f.data(), f.size(), "fragment"));
+  PartitionedParts parts = P.parts;
+  add_word_parts(parts, Catalogue::join(frags), 200);
+  REQUIRE(parts.layout.has_words());
+  struct {
+    std::map<std::string, std::vector<uint8_t>> files, disk;
+    std::string manifest_json;
+  } W{P.files, P.disk, ""};
+  W.files["partitions"] = parts.table;
+  {
+    auto m = nlohmann::json::parse(P.manifest_json);
+    for (auto& f : m["files"])
+      if (f["role"] == "partitions") {
+        f["name"] = hashed_name("partitions", "bin", sha256_hex(parts.table.data(), parts.table.size()));
+        f["sha256"] = sha256_hex(parts.table.data(), parts.table.size());
+        f["bytes"] = parts.table.size();
+      }
+    W.manifest_json = m.dump();
+  }
+  W.disk[parts.layout.lexicon.name("lexicon")] = parts.lexicon;
+  for (size_t i = 0; i < parts.words.size(); ++i) W.disk[parts.layout.words[i].name("words")] = parts.words[i];
+  LensSettings chunks_only, unlimited;
+  chunks_only.whole_catalogue_bytes = 0;
+  unlimited.whole_catalogue_bytes = UINT64_MAX;
+  Lens chunked(load_bundle(parse_manifest(W.manifest_json), W.files), chunks_only);
+  Lens whole(load_bundle(parse_manifest(W.manifest_json), W.files), unlimited);
+  const auto info = nlohmann::json::parse(chunked.info_json());
+  CHECK(info["text"] == true);
+  CHECK(info["text_index"] == "chunks");
+  CHECK(info["layout"]["word_chunks"] == parts.words.size());
+  CHECK(nlohmann::json::parse(whole.info_json())["text_index"] == "whole");
+  size_t first = 0;
+  for (const char* q : {"red", "alpha 7", "blu", "hat:cap", "background:green alpha", "beta 12 cap", "gren", "hat:cap rank:1-3", "zzz"}) {
+    INFO(q);
+    size_t n = 0;
+    const std::string a = settle(chunked, W, [&] { return chunked.text(TextRequest{q, 7}); }, &n).json;
+    CHECK(a == settle(whole, W, [&] { return whole.text(TextRequest{q, 7}); }).json);
+    if (!first) first = n;
+  }
+  CHECK(first >= 2);  // the lexicon, a chunk, fragments
+  CHECK(first < parts.words.size() + P.parts.fragments.size());
+  for (const char* p : {"r", "ca", "blue", ""})
+    CHECK(settle(chunked, W, [&] { return chunked.suggest(SuggestRequest{p, 5}); }).json ==
+          settle(whole, W, [&] { return whole.suggest(SuggestRequest{p, 5}); }).json);
+  for (int c : {-1, 0, 1})
+    CHECK(settle(chunked, W, [&] { return chunked.trait_stats(c); }).json == settle(whole, W, [&] { return whole.trait_stats(c); }).json);
+  // Trait filters after an image search: the trait's postings, same results.
+  for (const char* f : {"background:red", "hat:cap collection:beta", "background:blue rank:1-4"}) {
+    QuerySession qc(chunked.bundle(), P.tb.images[5]), qw(whole.bundle(), P.tb.images[5]);
+    ImageRequest r;
+    r.exact = true;
+    r.filter = f;
+    CHECK(settle(chunked, W, [&] { return chunked.search(qc, r); }).json == settle(whole, W, [&] { return whole.search(qw, r); }).json);
+  }
+  // A rank range alone needs every token's rank: refused, with its reason.
+  const auto refused = [&] {
+    try {
+      chunked.text(TextRequest{"rank:1-5", 5});
+    } catch (const Error& e) {
+      return std::string(e.code()) + ": " + e.what();
+    }
+    return std::string("accepted");
+  }();
+  CHECK(contains(refused, "unsupported: rank:A-B"));
+  // A damaged chunk or lexicon is refused by name (code bad_bundle).
+  Lens fresh(load_bundle(parse_manifest(W.manifest_json), W.files), chunks_only);
+  const Answer need = fresh.text(TextRequest{"red", 5});
+  REQUIRE(need.needs.size() == 1);
+  REQUIRE(need.needs[0].kind == Need::Kind::lexicon);
+  auto bad = parts.lexicon;
+  bad[bad.size() / 2] ^= 1;
+  try {
+    fresh.add_part(Need::Kind::lexicon, 0, bad.data(), bad.size());
+    FAIL("a damaged lexicon was accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.code()) == errc::bad_bundle);
+    CHECK(contains(e.what(), parts.layout.lexicon.name("lexicon")));
+  }
+  fresh.add_part(Need::Kind::lexicon, 0, parts.lexicon.data(), parts.lexicon.size());
+  const Answer chunk = fresh.text(TextRequest{"red", 5});
+  REQUIRE(!chunk.needs.empty());
+  CHECK(chunk.needs[0].kind == Need::Kind::words);
+  CHECK(contains(chunk.needs[0].name, "words."));
+  auto dam = parts.words[chunk.needs[0].id];
+  dam.back() ^= 0x55;
+  try {
+    fresh.add_part(Need::Kind::words, chunk.needs[0].id, dam.data(), dam.size());
+    FAIL("a damaged chunk was accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.code()) == errc::bad_bundle);
+    CHECK(contains(e.what(), chunk.needs[0].name));
+  }
+  // An old (version 1) table still loads: no word index, text through the whole catalogue.
+  PartitionLayout v1 = P.parts.layout;
+  CHECK_FALSE(v1.has_words());
 }
