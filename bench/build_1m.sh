@@ -73,7 +73,7 @@ table() {
       my ($bytes, $files) = split " ", $sum;
       printf "%-9s %7s %7s %7s %7s %7s %7s %7s %7s %7s %8s %9s %10s %7s\n", $n, $f->($t{ingest}), $f->($embed), $f->($copies), $f->($t{learn}),
         $f->($t{partitions}), $f->($t{thumbs}), $f->($t{write}), $f->($t{calibrate}), $f->($total eq "-" ? undef : $total), $f->($wall),
-        $rss eq "-" ? "-" : sprintf("%.2f GB", $rss / 1048576), sprintf("%.1f", $bytes / 1e6), $files;
+        $rss eq "-" ? "-" : sprintf("%.2f GiB", $rss / 1048576), sprintf("%.1f", $bytes / 1e6), $files;
     ' "$n" "$L" "$T" "$(cat "$RESULTS/bundle-$n.sum" 2>/dev/null || echo '0 0')"
   done
 }
