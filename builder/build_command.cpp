@@ -21,6 +21,8 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "augment.h"
 #include "calibrate.h"
@@ -157,6 +159,46 @@ void run_chunks(size_t n, size_t chunk, int workers, Progress& prog, FeatureCach
   prog.update(done);
 }
 
+// The embed phase's thumbnails (PNG), appended to an unlinked temporary file as the workers make
+// them and read back pack by pack: at a million tokens they would be ~2 GB in memory.
+class ThumbSpool {
+ public:
+  using Place = std::pair<uint64_t, uint32_t>;  // offset, bytes
+  explicit ThumbSpool(const fs::path& dir) {
+    const fs::path p = dir / ("thumbs-" + std::to_string(::getpid()) + ".spool");
+    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd_ < 0) throw Error(p.string() + ": cannot create the thumbnail spool");
+    ::unlink(p.c_str());  // gone with the process, whatever happens
+  }
+  ~ThumbSpool() { ::close(fd_); }
+  ThumbSpool(const ThumbSpool&) = delete;
+  ThumbSpool& operator=(const ThumbSpool&) = delete;
+  Place put(const std::vector<uint8_t>& bytes) {
+    uint64_t at;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      at = end_;
+      end_ += bytes.size();
+    }
+    for (size_t done = 0; done < bytes.size();) {
+      const ssize_t w = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, off_t(at + done));
+      if (w <= 0) throw Error("thumbnail spool: write failed (disk full?)");
+      done += size_t(w);
+    }
+    return {at, uint32_t(bytes.size())};
+  }
+  std::vector<uint8_t> get(Place p) const {
+    std::vector<uint8_t> v(p.second);
+    if (::pread(fd_, v.data(), v.size(), off_t(p.first)) != ssize_t(v.size())) throw Error("thumbnail spool: read failed");
+    return v;
+  }
+
+ private:
+  int fd_ = -1;
+  std::mutex mu_;
+  uint64_t end_ = 0;
+};
+
 }  // namespace
 
 int run_build(const BuildArgs& a) {
@@ -209,7 +251,7 @@ int run_build(const BuildArgs& a) {
   recipe.use_model = a.use_model;
   const size_t color_dim = size_t(recipe.color_dim()), model_dim = recipe.use_model ? size_t(card.feature_dim()) : 0;
   const size_t window_dim = recipe.windows.boxes.size() * color_dim;
-  const std::string cache_ns = card.sha256 + "|" + sha256_hex(card.to_json()) + "|grid" + std::to_string(recipe.color_grid) + "|windows" + std::to_string(recipe.windows.boxes.size()) + (recipe.use_model ? "" : "|nomodel") + "|v2";
+  const std::string cache_ns = feature_cache_namespace(card, recipe);
   FeatureCache cache(cache_dir, cache_ns);
   for (const auto& p : a.partials) {  // merge: every feature the shards computed
     if (!fs::exists(fs::path(p) / "partial.json")) throw Error(p + ": not a partial result of nftlens build --shard (no partial.json)");
@@ -245,15 +287,24 @@ int run_build(const BuildArgs& a) {
   };
 
   // 2. features of every token image
-  std::vector<ImageFeatures> feats(src.size());
+  // Memory: only each token's ring colour (and sub-window layouts, when there are any) stay; its colour
+  // layout and model features are in the cache, read back one token at a time when needed.
+  std::vector<std::pair<bool, Rgb>> rings(src.size());
+  std::vector<std::vector<float>> windows(window_dim > 0 ? src.size() : 0);
+  auto keep_features = [&](size_t i, ImageFeatures& f) {
+    rings[i] = f.ring;
+    if (window_dim > 0) windows[i] = std::move(f.windows);
+  };
   std::vector<char> ok(src.size(), 0);  // (char, not bool: workers write neighbouring entries)
   std::vector<std::string> image_hash(src.size());
   BundleParts parts;
-  std::map<std::pair<uint32_t, std::string>, std::vector<uint8_t>> thumb_of;  // (collection, token id) -> PNG
+  std::unique_ptr<ThumbSpool> spool;
+  if (a.thumbs) spool = std::make_unique<ThumbSpool>(cache_dir);
+  std::map<std::pair<uint32_t, std::string>, ThumbSpool::Place> thumb_of;  // (collection, token id) -> PNG in the spool
   {
     Progress prog("embed", src.size(), a.quiet);
     std::vector<std::string> errors(src.size());
-    std::vector<std::vector<uint8_t>> thumbs(a.thumbs ? src.size() : 0);
+    std::vector<ThumbSpool::Place> thumbs(a.thumbs ? src.size() : 0);
     std::vector<char> has_thumb(src.size(), 0);
     Embedder* const emb = recipe.use_model ? &model() : nullptr;
     run_chunks(src.size(), size_t(std::max(1, a.batch)), embed_workers, prog, cache, [&](size_t begin, size_t end) {
@@ -268,11 +319,15 @@ int run_build(const BuildArgs& a) {
           w.key = image_hash[i];
           if (sharded && i % size_t(a.shard_count) != size_t(a.shard_index)) { ok[i] = 1; continue; }  // another shard's: hashed only
           bool cached = false;
-          if (const auto hit = cache.find(w.key)) cached = unpack(*hit, color_dim, model_dim, window_dim, feats[i]);
+          if (const auto hit = cache.find(w.key)) {
+            ImageFeatures f;
+            cached = unpack(*hit, color_dim, model_dim, window_dim, f);
+            if (cached) keep_features(i, f);
+          }
           if (cached && !a.thumbs) { ok[i] = 1; continue; }
           w.image = decode_any(bytes, card.background);
           if (a.thumbs) {
-            thumbs[i] = encode_png(resample(w.image, 96, std::max(1, 96 * w.image.height / w.image.width)));
+            thumbs[i] = spool->put(encode_png(resample(w.image, 96, std::max(1, 96 * w.image.height / w.image.width))));
             has_thumb[i] = 1;
           }
           if (cached) { ok[i] = 1; continue; }
@@ -285,7 +340,7 @@ int run_build(const BuildArgs& a) {
           }
           if (!recipe.use_model) {
             cache.put(w.key, pack(w.feat));
-            feats[i] = std::move(w.feat);
+            keep_features(i, w.feat);
             ok[i] = 1;
             continue;
           }
@@ -298,7 +353,7 @@ int run_build(const BuildArgs& a) {
         }
       }
       embed_works(*emb, works, run_idx, [&](size_t j) {
-        feats[works[j].token] = std::move(works[j].feat);
+        keep_features(works[j].token, works[j].feat);
         ok[works[j].token] = 1;
       });
     });
@@ -308,40 +363,45 @@ int run_build(const BuildArgs& a) {
         skipped.push_back({cat.collections[cat.tokens[i].collection].slug, src[i].token_id, src[i].image_path.string(), errors[i]});
         continue;
       }
-      if (a.thumbs && has_thumb[i]) thumb_of[{cat.tokens[i].collection, cat.tokens[i].token_id}] = std::move(thumbs[i]);
+      if (a.thumbs && has_thumb[i]) thumb_of[{cat.tokens[i].collection, cat.tokens[i].token_id}] = thumbs[i];
     }
   }
   // Drop skipped tokens from the catalogue (keep order).
   {
     std::vector<Token> kept;
     std::vector<SourceToken> kept_src;
-    std::vector<ImageFeatures> kept_feats;
+    std::vector<std::pair<bool, Rgb>> kept_rings;
+    std::vector<std::vector<float>> kept_windows;
     std::vector<std::string> kept_hash;
     for (size_t i = 0; i < src.size(); ++i)
       if (ok[i]) {
         kept.push_back(std::move(cat.tokens[i]));
         kept_src.push_back(std::move(src[i]));
-        kept_feats.push_back(std::move(feats[i]));
+        kept_rings.push_back(rings[i]);
+        if (window_dim > 0) kept_windows.push_back(std::move(windows[i]));
         kept_hash.push_back(image_hash[i]);
       }
     cat.tokens = std::move(kept);
     src = std::move(kept_src);
-    feats = std::move(kept_feats);
+    rings = std::move(kept_rings);
+    windows = std::move(kept_windows);
     image_hash = std::move(kept_hash);
   }
   if (cat.tokens.empty()) throw Error("build: no usable tokens (see the skipped list)");
 
   // 3. learn: collection backgrounds, whitening from synthetic copies, quantiser, threshold
-  std::vector<std::pair<bool, Rgb>> rings;
-  for (auto& f : feats) rings.push_back(f.ring);
   recipe.collection_backgrounds = learn_backgrounds(rings);
+  std::vector<std::pair<bool, Rgb>>().swap(rings);
   recipe.in_dim = recipe.raw_dim(card);
-  std::vector<std::vector<float>> raw(cat.tokens.size());
-  for (size_t i = 0; i < raw.size(); ++i) {  // (each token's features are released as soon as used: memory)
-    raw[i] = raw_descriptor(recipe, feats[i].color, feats[i].model);
-    std::vector<float>().swap(feats[i].color);
-    std::vector<float>().swap(feats[i].model);
-  }
+  // A token's raw descriptor, from its cached features (memory: a million of them would be 2.7 GB;
+  // they are read three times instead: twice to learn the projection, once to project).
+  const Recipe raw_recipe = recipe;
+  auto raw_of = [&](size_t i, std::vector<float>& out) {
+    ImageFeatures f;
+    const auto hit = cache.find(image_hash[i]);
+    if (!hit || !unpack(*hit, color_dim, model_dim, window_dim, f)) throw Error("build: the features of " + src[i].image_path.string() + " left the feature cache during the build");
+    out = raw_descriptor(raw_recipe, std::move(f.color), f.model);
+  };
 
   const size_t n_pairs = size_t(std::max(0, a.pairs));
   std::vector<std::pair<std::vector<float>, std::vector<float>>> pairs;
@@ -385,7 +445,9 @@ int run_build(const BuildArgs& a) {
         const size_t t = order[p % order.size()];
         ImageFeatures f;
         if (const auto hit = cache.find(keys[p]); hit && unpack(*hit, color_dim, model_dim, 0, f)) {  // copies have no windows
-          pairs.emplace_back(raw[t], raw_descriptor(recipe, f.color, f.model));
+          std::vector<float> rt;
+          raw_of(t, rt);
+          pairs.emplace_back(std::move(rt), raw_descriptor(recipe, f.color, f.model));
           pair_token.push_back(t);
         }
       }
@@ -396,6 +458,9 @@ int run_build(const BuildArgs& a) {
     if (!a.quiet) std::cerr << "shard " << a.shard_index << "/" << a.shard_count << ": " << cache.size() << " features in " << a.out << "\n";
     return skipped.empty() ? 0 : 3;
   }
+  using clock = std::chrono::steady_clock;
+  auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+  const auto t_learn = clock::now();
   const size_t n_partitions = a.partitions > 0 ? size_t(a.partitions)
                               : cat.tokens.size() > size_t(a.auto_partition_above) ? (cat.tokens.size() + size_t(a.partition_size) / 2) / size_t(std::max(1, a.partition_size))
                                                                                     : 1;
@@ -405,16 +470,21 @@ int run_build(const BuildArgs& a) {
   const size_t n_learn = pairs.size() - pairs.size() / 5;
   std::vector<std::pair<std::vector<float>, std::vector<float>>> learn_pairs(pairs.begin(), pairs.begin() + long(n_learn));
   if (a.learn) {
-    learn_projection(recipe, raw, learn_pairs, dims);
+    learn_projection(recipe, cat.tokens.size(), raw_of, learn_pairs, dims);
   } else {  // baseline: the raw descriptor, only centred
-    learn_projection(recipe, raw, {}, 1);
+    learn_projection(recipe, cat.tokens.size(), raw_of, {}, 1);
     recipe.out_dim = recipe.in_dim;
     recipe.projection.clear();
   }
-  std::vector<std::vector<float>> projected(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) projected[i] = project(recipe, raw[i]);
+  std::vector<std::vector<float>> projected(cat.tokens.size());
+  {
+    std::vector<float> r;
+    for (size_t i = 0; i < projected.size(); ++i) {
+      raw_of(i, r);
+      projected[i] = project(recipe, r);
+    }
+  }
   learn_quantizer(recipe, projected);
-  std::vector<std::vector<float>>().swap(raw);  // only the projected descriptors are needed from here
   // Unseen copies: their score with the true token (positives) and the best other token (negatives).
   float main_pos_median = 0.9f, main_neg_p99 = 0.5f;
   {
@@ -434,6 +504,10 @@ int run_build(const BuildArgs& a) {
     recipe.match_threshold = pos.empty() ? 0.5f : percentile(pos, 0.1);
     if (!pos.empty()) { main_pos_median = percentile(pos, 0.5); main_neg_p99 = percentile(neg, 0.99); }
   }
+
+  if (!a.quiet)
+    std::cerr << "learn: " << recipe.out_dim << "-d projection from " << cat.tokens.size() << " tokens and " << learn_pairs.size() << " copy pairs, quantiser, threshold in "
+              << since(t_learn) << " s\n";
 
   // 3b. windows: whitening learned from synthetic crops paired with their best-overlapping window,
   // then a linear map that puts window scores on the whole-image score scale.
@@ -461,7 +535,7 @@ int run_build(const BuildArgs& a) {
           size_t bw = 0;
           for (size_t k = 1; k < boxes.size(); ++k)
             if (iou(boxes[k], crop_box) > iou(boxes[bw], crop_box)) bw = k;
-          wpairs[i].first.assign(feats[t].windows.begin() + long(bw * color_dim), feats[t].windows.begin() + long((bw + 1) * color_dim));
+          wpairs[i].first.assign(windows[t].begin() + long(bw * color_dim), windows[t].begin() + long((bw + 1) * color_dim));
           wpairs[i].second = color_layout(c, Box{0, 0, c.width, c.height}, recipe.color_grid, false);
           wtoken[i] = t;
           wok[i] = 1;
@@ -478,8 +552,8 @@ int run_build(const BuildArgs& a) {
         else { held_w.push_back(wpairs[i]); held_t.push_back(wtoken[i]); }
       }
     std::vector<std::vector<float>> wx;  // a sample of database windows
-    for (size_t t = 0; t < feats.size(); t += std::max<size_t>(1, feats.size() / 4000))
-      for (size_t k = 0; k < nw; ++k) wx.emplace_back(feats[t].windows.begin() + long(k * color_dim), feats[t].windows.begin() + long((k + 1) * color_dim));
+    for (size_t t = 0; t < windows.size(); t += std::max<size_t>(1, windows.size() / 4000))
+      for (size_t k = 0; k < nw; ++k) wx.emplace_back(windows[t].begin() + long(k * color_dim), windows[t].begin() + long((k + 1) * color_dim));
     Recipe wr;
     learn_projection(wr, wx, learn_w, a.window_dims);
     recipe.windows.in_dim = wr.in_dim;
@@ -490,9 +564,9 @@ int run_build(const BuildArgs& a) {
     for (auto& x : wx) wproj.push_back(window_descriptor(recipe, x));
     learn_quantizer(wr, wproj);
     recipe.windows.quant_scale = wr.quant_scale;
-    for (size_t t = 0; t < feats.size(); ++t)
+    for (size_t t = 0; t < windows.size(); ++t)
       for (size_t k = 0; k < nw; ++k) {
-        const auto q = quantize(window_descriptor(recipe, std::vector<float>(feats[t].windows.begin() + long(k * color_dim), feats[t].windows.begin() + long((k + 1) * color_dim))), recipe.windows.quant_scale);
+        const auto q = quantize(window_descriptor(recipe, std::vector<float>(windows[t].begin() + long(k * color_dim), windows[t].begin() + long((k + 1) * color_dim))), recipe.windows.quant_scale);
         window_codes.insert(window_codes.end(), q.begin(), q.end());
       }
     // Calibration on held-out copies: positives = the true token's score, negatives = the best
@@ -520,10 +594,12 @@ int run_build(const BuildArgs& a) {
 
   // 4. codes, index, catalogue, bundle
   std::vector<int8_t> codes;
+  codes.reserve(projected.size() * size_t(recipe.out_dim));
   for (auto& p : projected) {
     const auto q = quantize(recipe, p);
     codes.insert(codes.end(), q.begin(), q.end());
   }
+  std::vector<std::vector<float>>().swap(projected);
   cat.compute_rarity();
   if (n_partitions > 1 && !window_codes.empty()) throw Error("build: sub-window codes (--window-dims) are not supported in a partitioned bundle");
   if (n_partitions > cat.tokens.size()) throw Error("build: --partitions is larger than the number of tokens");
@@ -548,6 +624,7 @@ int run_build(const BuildArgs& a) {
   // Thumbnails into packs, one per partition (a query's candidates share partitions) or per
   // kPackTokens tokens, in catalogue order; each token's ThumbRef is the packs' offset table.
   {
+    const auto t_thumbs = clock::now();
     std::vector<std::pair<size_t, size_t>> groups;  // [first, first + count) of the catalogue
     if (layout.partitions() > 1)
       for (size_t p = 0; p < layout.partitions(); ++p) groups.push_back({layout.first(p), layout.counts[p]});
@@ -555,16 +632,24 @@ int run_build(const BuildArgs& a) {
       for (size_t f = 0; f < cat.tokens.size(); f += kPackTokens) groups.push_back({f, std::min<size_t>(kPackTokens, cat.tokens.size() - f)});
     for (auto [first, count] : groups) {
       std::vector<const std::vector<uint8_t>*> tb(count, nullptr);
+      std::vector<std::vector<uint8_t>> held(count);  // this pack's thumbnails, back from the spool
       for (size_t i = 0; i < count; ++i)
-        if (auto it = thumb_of.find({cat.tokens[first + i].collection, cat.tokens[first + i].token_id}); it != thumb_of.end()) tb[i] = &it->second;
+        if (auto it = thumb_of.find({cat.tokens[first + i].collection, cat.tokens[first + i].token_id}); it != thumb_of.end()) {
+          held[i] = spool->get(it->second);
+          tb[i] = &held[i];
+        }
       if (std::count(tb.begin(), tb.end(), nullptr) == long(count)) continue;
       std::vector<ThumbRef> refs;
-      parts.packs.push_back(make_thumb_pack(tb, uint32_t(parts.packs.size()), refs));
+      // Written into the bundle folder now (content-hashed, listed by the manifest written last), not kept.
+      parts.written_packs.push_back(write_pack_file(a.out, make_thumb_pack(tb, uint32_t(parts.written_packs.size()), refs)));
       for (size_t i = 0; i < count; ++i) cat.tokens[first + i].thumb = refs[i];
     }
     thumb_of.clear();
+    spool.reset();
     if (layout.partitions() > 1) serialize_fragments(partitioned, cat);  // (again: now with the thumbnails' places)
+    if (!a.quiet && a.thumbs) std::cerr << "thumbs: " << parts.written_packs.size() << " packs written in " << since(t_thumbs) << " s\n";
   }
+  const auto t_write = clock::now();
   IndexParams ip;
   ip.M = a.index_m;
   CodeIndex index = n_partitions > 1 ? CodeIndex() : CodeIndex::build(codes, recipe.out_dim, ip);
@@ -597,7 +682,10 @@ int run_build(const BuildArgs& a) {
   }
   if (!window_codes.empty()) parts.windows = WindowIndex(recipe.windows.out_dim, int(recipe.windows.boxes.size()), window_codes).serialize();
   write_bundle_dir(a.out, card, recipe, index, cat, parts);
+  if (!a.quiet) std::cerr << "write: index, catalogue and bundle files in " << since(t_write) << " s\n";
+  const auto t_calibrate = clock::now();
   if (!calibration.empty()) calibrate_verdict(a.out, calibration, a.threads, a.quiet);
+  if (!a.quiet && !calibration.empty()) std::cerr << "calibrate: " << since(t_calibrate) << " s\n";
 
   // Report skipped tokens next to the bundle (not part of it).
   nlohmann::json rep = {{"tokens", cat.tokens.size()}, {"skipped", nlohmann::json::array()}};

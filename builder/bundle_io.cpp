@@ -62,24 +62,40 @@ Bundle load_bundle_dir(const fs::path& dir) {
   return load_bundle(m, files);
 }
 
+namespace {
+// Same name = same content, unless the file on disk was damaged: check before reusing it.
+void write_hashed_file(const fs::path& p, const std::string& sha, const std::vector<uint8_t>& bytes) {
+  const bool intact = fs::exists(p) && fs::file_size(p) == bytes.size() && [&] {
+    const auto old = read_bytes(p, bytes.size());
+    return sha256_hex(old.data(), old.size()) == sha;
+  }();
+  if (!intact) write_file_atomic(p, bytes.data(), bytes.size());
+}
+FileEntry hashed_entry(const std::string& role, const std::string& stem, const std::string& ext, const std::vector<uint8_t>& bytes) {
+  FileEntry f{role, "", sha256_hex(bytes.data(), bytes.size()), bytes.size()};
+  f.name = hashed_name(stem, ext, f.sha256);
+  return f;
+}
+}  // namespace
+
+FileEntry write_pack_file(const fs::path& dir, const std::vector<uint8_t>& bytes) {
+  fs::create_directories(dir);
+  const FileEntry f = hashed_entry("thumbs", "thumbs", "bin", bytes);
+  write_hashed_file(dir / f.name, f.sha256, bytes);
+  return f;
+}
+
 std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& recipe, const CodeIndex& index,
                              const Catalogue& catalogue, const BundleParts& parts) {
   fs::create_directories(dir);
   std::vector<FileEntry> files;
   std::set<std::string> keep{"manifest.json"};
-  // Same name = same content, unless the file on disk was damaged: check before reusing it.
   auto write_hashed = [&](const std::string& name, const std::string& sha, const std::vector<uint8_t>& bytes) {
-    const fs::path p = dir / name;
-    const bool intact = fs::exists(p) && fs::file_size(p) == bytes.size() && [&] {
-      const auto old = read_bytes(p, bytes.size());
-      return sha256_hex(old.data(), old.size()) == sha;
-    }();
-    if (!intact) write_file_atomic(p, bytes.data(), bytes.size());
+    write_hashed_file(dir / name, sha, bytes);
     keep.insert(name);
   };
   auto put = [&](const std::string& role, const std::string& stem, const std::string& ext, const std::vector<uint8_t>& bytes) {
-    FileEntry f{role, "", sha256_hex(bytes.data(), bytes.size()), bytes.size()};
-    f.name = hashed_name(stem, ext, f.sha256);
+    const FileEntry f = hashed_entry(role, stem, ext, bytes);
     write_hashed(f.name, f.sha256, bytes);
     files.push_back(f);
     return f;
@@ -105,6 +121,10 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   put("catalogue", "catalogue", "bin", parts.catalogue);
   if (!parts.windows.empty()) put("windows", "windows", "bin", parts.windows);
   for (const auto& pack : parts.packs) put("thumbs", "thumbs", "bin", pack);
+  for (const auto& f : parts.written_packs) {  // (written by write_pack_file)
+    files.push_back(f);
+    keep.insert(f.name);
+  }
   for (const auto& [slug, json] : parts.stats) put("stats", "stats-" + safe_file_part(slug), "json", json);
   const std::string manifest = make_manifest_json(card, recipe, index, catalogue, files, "nftlens " NFTLENS_VERSION, parts.layout);
   write_file_atomic(dir / "manifest.json", manifest.data(), manifest.size());  // commit point

@@ -28,8 +28,14 @@ struct BundleParts {
   std::vector<std::vector<uint8_t>> words;
   const PartitionLayout* layout = nullptr;
   std::vector<std::vector<uint8_t>> packs;  // thumbnail packs, in ThumbRef::pack order (role "thumbs")
+  // Packs already written into the bundle folder by write_pack_file (the builder writes each as it
+  // is made, so a million tokens' thumbnails are never all in memory); listed after `packs`.
+  std::vector<FileEntry> written_packs;
   std::vector<std::pair<std::string, std::vector<uint8_t>>> stats;  // (collection slug, JSON) (role "stats")
 };
+// Write one thumbnail pack into bundle folder `dir` under its content-hashed name (kept if an
+// intact file of that name is there already), for BundleParts::written_packs.
+FileEntry write_pack_file(const std::filesystem::path& dir, const std::vector<uint8_t>& bytes);
 // Returns the manifest text written.
 std::string write_bundle_dir(const std::filesystem::path& dir, ModelCard card, const Recipe& recipe,
                              const CodeIndex& index, const Catalogue& catalogue, const BundleParts& parts);

@@ -194,39 +194,25 @@ SourceCollection load_collection(const fs::path& dir_in, const fs::path& downloa
     load_remote(c, remote, download_cache);
     return c;
   }
-  // Gather (id, text, where) of every token's metadata.
-  std::vector<std::tuple<std::string, std::string, std::string>> docs;
+  // Every token's metadata (id, text, where), parsed as it is read: at a million tokens holding every
+  // text first cost ~1 GB at the builder's peak. Unreadable files are listed first, then tokens that
+  // fail to parse or resolve, each in token order (as when every text was gathered first).
   const fs::path jsonl = c.dir / "metadata.jsonl", mdir = c.dir / "metadata";
-  if (fs::is_directory(mdir)) {
-    std::vector<fs::path> files;
-    for (auto& e : fs::directory_iterator(mdir))
-      if (e.is_regular_file() && (e.path().extension() == ".json" || e.path().extension().empty())) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (auto& f : files) {
-      try {
-        docs.emplace_back(f.stem().string(), read_file(f, kMaxMetadataBytes), f.string());
-      } catch (const Error& e) {
-        c.skipped.push_back({c.info.slug, f.stem().string(), f.string(), e.what()});
-      }
+  std::vector<Skipped> unreadable;
+  std::map<std::string, fs::path> by_stem;  // images/<stem>.<ext>, listed when first needed
+  bool listed = false;
+  auto image_by_stem = [&](const std::string& stem) -> const fs::path* {
+    if (!listed) {
+      listed = true;
+      if (fs::is_directory(c.dir / "images"))
+        for (auto& e : fs::directory_iterator(c.dir / "images"))
+          if (e.is_regular_file()) by_stem.emplace(e.path().stem().string(), e.path());
     }
-  } else if (fs::exists(jsonl)) {
-    std::ifstream in(jsonl);
-    std::string line;
-    for (size_t n = 1; std::getline(in, line); ++n) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      docs.emplace_back(std::to_string(n - 1), line, jsonl.string() + ":" + std::to_string(n));
-    }
-  } else {
-    throw Error(c.dir.string() + ": no metadata/ folder or metadata.jsonl");
-  }
-
-  std::map<std::string, fs::path> by_stem;  // images/<stem>.<ext>
-  if (fs::is_directory(c.dir / "images"))
-    for (auto& e : fs::directory_iterator(c.dir / "images"))
-      if (e.is_regular_file()) by_stem.emplace(e.path().stem().string(), e.path());
-
+    auto it = by_stem.find(stem);
+    return it == by_stem.end() ? nullptr : &it->second;
+  };
   std::set<std::string> seen;
-  for (auto& [id, text, where] : docs) {
+  auto add = [&](const std::string& id, const std::string& text, const std::string& where) {
     try {
       SourceToken t = parse_token_metadata(text, id, where);
       if (!seen.insert(t.token_id).second) throw Error(where + ": duplicate token id " + t.token_id);
@@ -238,18 +224,18 @@ SourceCollection load_collection(const fs::path& dir_in, const fs::path& downloa
         if (t.image_path.empty() || !fs::is_regular_file(t.image_path))
           throw Error(where + ": image " + ref + " is not in the local IPFS mirror " + (c.dir / "ipfs").string());
       } else if (ref.rfind("http://", 0) == 0 || ref.rfind("https://", 0) == 0 || ref.rfind("data:", 0) == 0) {
-        auto it = by_stem.find(t.token_id);
-        if (it == by_stem.end()) throw Error(where + ": image " + ref.substr(0, 80) + " is remote and no local copy is in images/");
-        t.image_path = it->second;
+        const fs::path* p = image_by_stem(t.token_id);
+        if (!p) throw Error(where + ": image " + ref.substr(0, 80) + " is remote and no local copy is in images/");
+        t.image_path = *p;
       } else if (!ref.empty()) {
         t.image_path = inside(c.dir, ref);
         if (t.image_path.empty()) throw Error(where + ": image path \"" + ref.substr(0, 200) + "\" points outside the collection folder");
         if (!fs::is_regular_file(t.image_path)) throw Error(where + ": image file " + t.image_path.string() + " is missing");
       } else {
-        auto it = by_stem.find(t.token_id);
-        if (it == by_stem.end()) it = by_stem.find(id);
-        if (it == by_stem.end()) throw Error(where + ": no \"image\" field and no images/" + t.token_id + ".* file");
-        t.image_path = it->second;
+        const fs::path* p = image_by_stem(t.token_id);
+        if (!p) p = image_by_stem(id);
+        if (!p) throw Error(where + ": no \"image\" field and no images/" + t.token_id + ".* file");
+        t.image_path = *p;
       }
       c.tokens.push_back(std::move(t));
     } catch (const Error& e) {
@@ -257,7 +243,33 @@ SourceCollection load_collection(const fs::path& dir_in, const fs::path& downloa
     } catch (const std::exception& e) {
       c.skipped.push_back({c.info.slug, id, where, std::string("unexpected error: ") + e.what()});
     }
+  };
+  if (fs::is_directory(mdir)) {
+    std::vector<fs::path> files;
+    for (auto& e : fs::directory_iterator(mdir))
+      if (e.is_regular_file() && (e.path().extension() == ".json" || e.path().extension().empty())) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) {
+      std::string text;
+      try {
+        text = read_file(f, kMaxMetadataBytes);
+      } catch (const Error& e) {
+        unreadable.push_back({c.info.slug, f.stem().string(), f.string(), e.what()});
+        continue;
+      }
+      add(f.stem().string(), text, f.string());
+    }
+  } else if (fs::exists(jsonl)) {
+    std::ifstream in(jsonl);
+    std::string line;
+    for (size_t n = 1; std::getline(in, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      add(std::to_string(n - 1), line, jsonl.string() + ":" + std::to_string(n));
+    }
+  } else {
+    throw Error(c.dir.string() + ": no metadata/ folder or metadata.jsonl");
   }
+  c.skipped.insert(c.skipped.begin(), unreadable.begin(), unreadable.end());
   return c;
 }
 

@@ -23,6 +23,10 @@ uint32_t checksum(const std::string& key, const float* v, size_t n) {
 }
 }  // namespace
 
+std::string feature_cache_namespace(const ModelCard& card, const Recipe& recipe) {
+  return card.sha256 + "|" + sha256_hex(card.to_json()) + "|grid" + std::to_string(recipe.color_grid) + "|windows" + std::to_string(recipe.windows.boxes.size()) + (recipe.use_model ? "" : "|nomodel") + "|v2";
+}
+
 // Record: magic, key length, key, value count, values (float32), checksum of key + values.
 FeatureCache::FeatureCache(const fs::path& dir, const std::string& ns) {
   fs::create_directories(dir);

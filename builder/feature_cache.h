@@ -13,7 +13,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "descriptor.h"
+#include "model_card.h"
+
 namespace nftlens {
+
+// The cache's namespace for a model and the parts of a recipe that change an image's cached
+// features (colour grid, sub-windows, model on/off): builds and tools that fill the cache agree on it.
+std::string feature_cache_namespace(const ModelCard& card, const Recipe& recipe);
 
 class FeatureCache {
  public:

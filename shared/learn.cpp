@@ -72,13 +72,23 @@ Eigen::MatrixXd random_rotation(int n, uint64_t seed) {
 
 void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<std::pair<Vec, Vec>>& pairs, int out_dim,
                       uint64_t rotation_seed) {
-  if (X.empty()) throw Error("cannot learn a projection from an empty collection");
-  const int d = int(X[0].size());
+  learn_projection(r, X.size(), [&](size_t i, Vec& out) { out = X[i]; }, pairs, out_dim, rotation_seed);
+}
+
+void learn_projection(Recipe& r, size_t n, const std::function<void(size_t, Vec&)>& row, const std::vector<std::pair<Vec, Vec>>& pairs,
+                      int out_dim, uint64_t rotation_seed) {
+  if (n == 0) throw Error("cannot learn a projection from an empty collection");
+  Vec x;
+  row(0, x);
+  const int d = int(x.size());
   using Mat = Eigen::MatrixXd;
   using VecD = Eigen::VectorXd;
   VecD mu = VecD::Zero(d);
-  for (auto& x : X) mu += Eigen::Map<const Eigen::VectorXf>(x.data(), d).cast<double>();
-  mu /= double(X.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) row(i, x);
+    mu += Eigen::Map<const Eigen::VectorXf>(x.data(), d).cast<double>();
+  }
+  mu /= double(n);
   r.in_dim = d;
   r.mean.assign(mu.data(), mu.data() + d);
 
@@ -98,12 +108,13 @@ void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<st
   Mat Wh = ew.eigenvectors() * ew.eigenvalues().cwiseMax(1e-12).cwiseInverse().cwiseSqrt().asDiagonal() * ew.eigenvectors().transpose();
 
   Mat Cb = Mat::Zero(d, d);
-  for (auto& x : X) {
+  for (size_t i = 0; i < n; ++i) {
+    row(i, x);
     VecD y = Wh * (Eigen::Map<const Eigen::VectorXf>(x.data(), d).cast<double>() - mu);
     Cb.selfadjointView<Eigen::Lower>().rankUpdate(y);
   }
   Cb = Cb.selfadjointView<Eigen::Lower>();
-  Cb /= double(X.size());
+  Cb /= double(n);
   Eigen::SelfAdjointEigenSolver<Mat> eb(Cb);
   out_dim = std::min(out_dim, d);
   // Eigenvalues ascend: the last out_dim columns are the principal directions.
@@ -119,6 +130,9 @@ void learn_projection(Recipe& r, const std::vector<Vec>& X, const std::vector<st
 
 void learn_quantizer(Recipe& r, const std::vector<Vec>& projected) {
   std::vector<float> mags;
+  size_t total = 0;
+  for (auto& v : projected) total += v.size();
+  mags.reserve(total);  // (no doubling: 400 MB at a million 96-d descriptors)
   for (auto& v : projected)
     for (float x : v) mags.push_back(std::fabs(x));
   if (mags.empty()) { r.quant_scale = 127.0f; return; }

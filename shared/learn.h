@@ -4,6 +4,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,10 @@ std::pair<bool, Rgb> dominant_ring_colour(const RgbImage& img);
 // 0.980 -> 0.988; see bench/README.md). It costs nothing at query time: it is part of the matrix.
 void learn_projection(Recipe& r, const std::vector<Vec>& collection, const std::vector<std::pair<Vec, Vec>>& pairs, int out_dim,
                       uint64_t rotation_seed = kDefaultRotationSeed);
+// The same over a collection of n rows read one at a time (row(i, out) for i = 0..n-1, in order,
+// twice), for a builder that does not hold every raw descriptor: the result is bit-identical.
+void learn_projection(Recipe& r, size_t n, const std::function<void(size_t, Vec&)>& row, const std::vector<std::pair<Vec, Vec>>& pairs,
+                      int out_dim, uint64_t rotation_seed = kDefaultRotationSeed);
 // A random orthogonal n x n matrix, the same for the same seed on every platform.
 Eigen::MatrixXd random_rotation(int n, uint64_t seed);
 
