@@ -18,6 +18,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -252,7 +253,8 @@ int run_build(const BuildArgs& a) {
   const size_t color_dim = size_t(recipe.color_dim()), model_dim = recipe.use_model ? size_t(card.feature_dim()) : 0;
   const size_t window_dim = recipe.windows.boxes.size() * color_dim;
   const std::string cache_ns = feature_cache_namespace(card, recipe);
-  FeatureCache cache(cache_dir, cache_ns);
+  std::optional<FeatureCache> cache_holder(std::in_place, cache_dir, cache_ns);  // (released before calibration)
+  FeatureCache& cache = *cache_holder;
   for (const auto& p : a.partials) {  // merge: every feature the shards computed
     if (!fs::exists(fs::path(p) / "partial.json")) throw Error(p + ": not a partial result of nftlens build --shard (no partial.json)");
     const FeatureCache part(fs::path(p) / "cache", cache_ns);
@@ -683,12 +685,22 @@ int run_build(const BuildArgs& a) {
   if (!window_codes.empty()) parts.windows = WindowIndex(recipe.windows.out_dim, int(recipe.windows.boxes.size()), window_codes).serialize();
   write_bundle_dir(a.out, card, recipe, index, cat, parts);
   if (!a.quiet) std::cerr << "write: index, catalogue and bundle files in " << since(t_write) << " s\n";
+  // Calibration opens the written bundle (its whole catalogue): release what the build held first,
+  // so the two are never in memory together (the peak of a 1M-token build was here).
+  const size_t n_tokens = cat.tokens.size();
+  cat = Catalogue();
+  std::vector<SourceToken>().swap(src);
+  std::vector<int8_t>().swap(codes);
+  std::vector<int8_t>().swap(window_codes);
+  index = CodeIndex();
+  parts = BundleParts();
+  cache_holder.reset();
   const auto t_calibrate = clock::now();
   if (!calibration.empty()) calibrate_verdict(a.out, calibration, a.threads, a.quiet);
   if (!a.quiet && !calibration.empty()) std::cerr << "calibrate: " << since(t_calibrate) << " s\n";
 
   // Report skipped tokens next to the bundle (not part of it).
-  nlohmann::json rep = {{"tokens", cat.tokens.size()}, {"skipped", nlohmann::json::array()}};
+  nlohmann::json rep = {{"tokens", n_tokens}, {"skipped", nlohmann::json::array()}};
   for (auto& s : skipped) rep["skipped"].push_back({{"collection", s.collection}, {"token", s.token}, {"source", s.source}, {"reason", s.reason}});
   const std::string rep_text = rep.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   const fs::path rep_path = fs::path(a.out).parent_path() / (fs::path(a.out).filename().string() + ".build-report.json");
@@ -699,7 +711,7 @@ int run_build(const BuildArgs& a) {
       std::cerr << "partitioned: " << layout.partitions() << " partitions (" << *std::min_element(layout.counts.begin(), layout.counts.end()) << "-"
                 << *std::max_element(layout.counts.begin(), layout.counts.end()) << " tokens each), " << layout.fragments.size()
                 << " catalogue fragments, probe " << layout.default_probe << "\n";
-    std::cerr << "bundle: " << a.out << " (" << cat.tokens.size() << " tokens, " << recipe.out_dim << "-d codes, threshold "
+    std::cerr << "bundle: " << a.out << " (" << n_tokens << " tokens, " << recipe.out_dim << "-d codes, threshold "
               << recipe.match_threshold << ", " << pairs.size() << " copy pairs) in " << secs << " s\n";
     if (!skipped.empty()) std::cerr << "skipped " << skipped.size() << " token(s); reasons in " << rep_path.string() << "\n";
   }
