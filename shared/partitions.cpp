@@ -132,14 +132,22 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
 }
 
 // Layout: magic, version, partition, first, count, dim (u32s); collection runs (varint pairs
-// collection, length) covering count entries; codes (count*dim bytes).
-// Codes are stored as 4-bit indices into 16 levels per dimension, the levels fitted to this
-// partition's values (1-D k-means from 16 even steps over the range, kept if it beats them: less
-// error where outliers stretch the range). A query fetches half the bytes of int8 codes; searches use the
-// decoded codes, natively and in the browser alike. A dimension with at most 16 distinct values is
-// stored exactly.
+// collection, length) covering count entries; per dimension its 16 levels (int8, ascending); the
+// codes as 4-bit level indices, two per byte, entry by entry (ceil(count*dim/2) bytes).
+// The levels are fitted to this partition's values (1-D k-means from 16 even steps over the range,
+// kept if it beats them: less error where outliers stretch the range); a dimension with at most 16
+// distinct values is stored exactly. A query fetches half the bytes of int8 codes; searches use the
+// decoded codes, natively and in the browser alike.
 namespace {
 constexpr size_t kLevels = 16;
+
+// The level nearest to x (the first of equals).
+size_t nearest_level(const std::array<int8_t, kLevels>& levels, int x) {
+  size_t best = 0;
+  for (size_t l = 1; l < kLevels; ++l)
+    if (std::abs(int(levels[l]) - x) < std::abs(int(levels[best]) - x)) best = l;
+  return best;
+}
 
 std::array<int8_t, kLevels> fit_levels(std::vector<int>& v) {
   std::sort(v.begin(), v.end());
@@ -179,9 +187,8 @@ std::array<int8_t, kLevels> fit_levels(std::vector<int>& v) {
   auto error = [&](const std::array<int8_t, kLevels>& r) {
     double e = 0;
     for (int x : v) {
-      int best = 1 << 20;
-      for (int8_t y : r) best = std::min(best, std::abs(x - int(y)));
-      e += double(best) * best;
+      const int miss = x - int(r[nearest_level(r, x)]);
+      e += double(miss) * miss;
     }
     return e;
   };
@@ -209,11 +216,8 @@ std::vector<uint8_t> Shard::serialize(int dim) const {
     const auto levels = fit_levels(values);
     w.bytes(levels.data(), kLevels);
     for (size_t i = 0; i < n; ++i) {
-      size_t best = 0;
-      for (size_t l = 1; l < kLevels; ++l)
-        if (std::abs(int(levels[l]) - int(codes[i * D + d])) < std::abs(int(levels[best]) - int(codes[i * D + d]))) best = l;
       const size_t k = i * D + d;
-      packed[k / 2] |= uint8_t(best << (4 * (k % 2)));
+      packed[k / 2] |= uint8_t(nearest_level(levels, codes[k]) << (4 * (k % 2)));
     }
   }
   w.bytes(packed.data(), packed.size());
