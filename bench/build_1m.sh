@@ -32,6 +32,7 @@
 #     builder's lines (ingest, embed, copies, learn, partitions, thumbs, write, calibrate).
 #
 # Outputs in $RESULTS: build-N.log (stamped builder output), time-N.txt (/usr/bin/time -v),
+# rss-N.log (the builder's RSS twice a second, stamped alike: the table's per-phase peaks),
 # fill-N.log, manifest-N.json, bundle-N/ (removed unless KEEP=1), the table in table.txt. Bundle bytes
 # are the sum of its files' sizes (the 2.4 MB model included).
 set -euo pipefail
@@ -77,7 +78,34 @@ table() {
     ' "$n" "$L" "$T" "$(cat "$RESULTS/bundle-$n.sum" 2>/dev/null || echo '0 0')"
   done
 }
-if [ "${REPORT_ONLY:-0}" = 1 ]; then table | tee "$RESULTS/table.txt"; exit 0; fi
+# RSS of the builder itself (not the /usr/bin/time wrapper) twice a second, stamped like the build
+# log: "seconds VmRSS-kB". phase_peaks LOG RSS prints the highest RSS seen in each phase.
+sample_rss() {
+  local out=$1 pid="" t0; t0=$(date +%s.%N); : > "$out"
+  while [ -z "$pid" ]; do pid=$(pgrep -n -f "^$RESULTS/bin/nftlens build" || true); sleep 0.1; done
+  while [ -r "/proc/$pid/status" ]; do
+    awk -v t="$(echo "$(date +%s.%N) - $t0" | bc)" '/^VmRSS:/ { printf "%8.1f %s\n", t, $2 }' "/proc/$pid/status" >> "$out" 2>/dev/null || true
+    sleep 0.5
+  done
+}
+phase_peaks() {  # the builder prints a phase's line when the phase ends: a sample belongs to the next line printed
+  perl -e '
+    my ($log, $rss) = @ARGV; my @ph;
+    open L, $log or die; while (<L>) { next unless /^\s*([\d.]+) (\w+):/; push @ph, [$1, $2] unless @ph && $ph[-1][1] eq $2 && $2 eq "embed"; $ph[-1][0] = $1; }
+    my (%peak, @order);
+    open R, $rss or die; while (<R>) { my ($t, $kb) = split; my $p = "(after the last line)";
+      for my $e (@ph) { if ($e->[0] >= $t) { $p = $e->[1]; last; } }
+      push @order, $p unless exists $peak{$p}; $peak{$p} = $kb if !defined $peak{$p} || $kb > $peak{$p}; }
+    printf "  %-22s %6.2f GiB\n", $_, $peak{$_} / 1048576 for @order;
+  ' "$1" "$2"
+}
+report() {
+  table
+  for n in "${SIZES[@]}"; do  # where the memory went: peak RSS per phase (the phase a sample falls in)
+    [ -s "$RESULTS/rss-$n.log" ] && { echo "peak RSS per phase, $n tokens:"; phase_peaks "$RESULTS/build-$n.log" "$RESULTS/rss-$n.log"; }
+  done
+}
+if [ "${REPORT_ONLY:-0}" = 1 ]; then report | tee "$RESULTS/table.txt"; exit 0; fi
 
 [ -x "$NFTLENS" ] && [ -x "$FILL" ] || { echo "build the native tree first (scripts/setup; cmake --build build/native --target nftlens fill_feature_cache)" >&2; exit 1; }
 mkdir -p "$RESULTS/bin"; cp "$NFTLENS" "$RESULTS/bin/nftlens"; cp "$FILL" "$RESULTS/bin/fill_feature_cache"
@@ -135,7 +163,9 @@ for n in "${SIZES[@]}"; do
   rm -rf "$RESULTS/bundle-$n" "$RESULTS/bundle-$n.build-report.json"
   log "building $n tokens (measured)"
   rc=0
+  sample_rss "$RESULTS/rss-$n.log" & sampler=$!
   { /usr/bin/time -v -o "$RESULTS/time-$n.txt" nice -n "$NICE" "$B" build "$COL" --out "$RESULTS/bundle-$n" --cache "$C" "${MODEL[@]}" 2>&1 >/dev/null; } | stamp > "$RESULTS/build-$n.log" || rc=$?
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   [ "$rc" = 0 ] || log "the build of $n tokens exited with $rc (see $RESULTS/build-$n.log)"
   grep -E '^ *[0-9.]+ (ingest|partitions|learn|thumbs|write|calibrate|verdict|partitioned|bundle):' "$RESULTS/build-$n.log" >&2 || true
   echo "$(find "$RESULTS/bundle-$n" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }') $(find "$RESULTS/bundle-$n" -type f | wc -l)" > "$RESULTS/bundle-$n.sum"
@@ -143,4 +173,4 @@ for n in "${SIZES[@]}"; do
   [ "${KEEP:-0}" = 1 ] || rm -rf "$RESULTS/bundle-$n"
   rm -rf "$C"
 done
-table | tee "$RESULTS/table.txt"
+report | tee "$RESULTS/table.txt"

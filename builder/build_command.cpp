@@ -45,6 +45,10 @@ namespace fs = std::filesystem;
 
 namespace nftlens {
 namespace {
+// What the build needs of a token's source after ingest (its texts are in the catalogue by then).
+struct SourceFile {
+  std::string token_id, image_path;
+};
 
 // What one image contributes, cached: [colour layout | model features | ring flag, r, g, b |
 // colour layouts of the sub-windows].
@@ -220,29 +224,30 @@ int run_build(const BuildArgs& a) {
   const std::string cache_dir = !a.cache.empty() ? a.cache
                                 : sharded        ? (fs::path(a.out) / "cache").string()
                                                  : (fs::path(a.out).parent_path() / ".nftlens-cache").string();
-  // 1. ingest
+  // 1. ingest: each token's texts go into the catalogue as it is parsed; the source keeps only what
+  // later phases read (id and image file; a string, not a path: that splits into components).
   Catalogue cat;
-  std::vector<SourceToken> src;
+  std::vector<SourceFile> src;
   std::vector<Skipped> skipped;
   for (auto& dir : a.collections) {
-    SourceCollection c = load_collection(dir, fs::path(cache_dir) / "downloads");
-    for (auto& existing : cat.collections)
-      if (existing.slug == c.info.slug) throw Error(dir + ": collection slug \"" + c.info.slug + "\" is used twice");
     const uint32_t ci = uint32_t(cat.collections.size());
-    cat.collections.push_back(c.info);
-    skipped.insert(skipped.end(), c.skipped.begin(), c.skipped.end());
-    for (auto& t : c.tokens) {
+    SourceCollection c = load_collection(dir, fs::path(cache_dir) / "downloads", [&](SourceToken&& t) {
       Token tk;
       tk.collection = ci;
       tk.token_id = t.token_id;
-      tk.name = t.name;
-      tk.image = t.image_ref;
-      tk.external_url = t.external_url;
+      tk.name = std::move(t.name);
+      tk.image = std::move(t.image_ref);
+      tk.external_url = std::move(t.external_url);
       tk.description = cat.intern(t.description);
       for (auto& [k, v] : t.traits) tk.traits.emplace_back(cat.intern(k), cat.intern(v));
+      tk.traits.shrink_to_fit();
       cat.tokens.push_back(std::move(tk));
-      src.push_back(std::move(t));
-    }
+      src.push_back({std::move(t.token_id), t.image_path.string()});
+    });
+    for (auto& existing : cat.collections)
+      if (existing.slug == c.info.slug) throw Error(dir + ": collection slug \"" + c.info.slug + "\" is used twice");
+    cat.collections.push_back(c.info);
+    skipped.insert(skipped.end(), c.skipped.begin(), c.skipped.end());
   }
   if (!a.quiet) std::cerr << "ingest: " << src.size() << " tokens in " << cat.collections.size() << " collection(s), " << skipped.size() << " skipped\n";
 
@@ -302,11 +307,11 @@ int run_build(const BuildArgs& a) {
   BundleParts parts;
   std::unique_ptr<ThumbSpool> spool;
   if (a.thumbs) spool = std::make_unique<ThumbSpool>(cache_dir);
-  std::map<std::pair<uint32_t, std::string>, ThumbSpool::Place> thumb_of;  // (collection, token id) -> PNG in the spool
+  // Each token's PNG in the spool (0 bytes: none), by catalogue index.
+  std::vector<ThumbSpool::Place> thumbs(a.thumbs ? src.size() : 0, ThumbSpool::Place{0, 0});
   {
     Progress prog("embed", src.size(), a.quiet);
     std::vector<std::string> errors(src.size());
-    std::vector<ThumbSpool::Place> thumbs(a.thumbs ? src.size() : 0);
     std::vector<char> has_thumb(src.size(), 0);
     Embedder* const emb = recipe.use_model ? &model() : nullptr;
     run_chunks(src.size(), size_t(std::max(1, a.batch)), embed_workers, prog, cache, [&](size_t begin, size_t end) {
@@ -361,33 +366,31 @@ int run_build(const BuildArgs& a) {
     });
     // In token order, whatever order the workers finished in.
     for (size_t i = 0; i < src.size(); ++i) {
-      if (!errors[i].empty()) {
-        skipped.push_back({cat.collections[cat.tokens[i].collection].slug, src[i].token_id, src[i].image_path.string(), errors[i]});
-        continue;
-      }
-      if (a.thumbs && has_thumb[i]) thumb_of[{cat.tokens[i].collection, cat.tokens[i].token_id}] = thumbs[i];
+      if (!errors[i].empty()) skipped.push_back({cat.collections[cat.tokens[i].collection].slug, src[i].token_id, src[i].image_path, errors[i]});
+      if (a.thumbs && !has_thumb[i]) thumbs[i] = {0, 0};
     }
   }
-  // Drop skipped tokens from the catalogue (keep order).
+  // Drop skipped tokens from the catalogue (keep order; in place: no second copy of anything).
   {
-    std::vector<Token> kept;
-    std::vector<SourceToken> kept_src;
-    std::vector<std::pair<bool, Rgb>> kept_rings;
-    std::vector<std::vector<float>> kept_windows;
-    std::vector<std::string> kept_hash;
-    for (size_t i = 0; i < src.size(); ++i)
-      if (ok[i]) {
-        kept.push_back(std::move(cat.tokens[i]));
-        kept_src.push_back(std::move(src[i]));
-        kept_rings.push_back(rings[i]);
-        if (window_dim > 0) kept_windows.push_back(std::move(windows[i]));
-        kept_hash.push_back(image_hash[i]);
+    size_t kept = 0;
+    for (size_t i = 0; i < src.size(); ++i) {
+      if (!ok[i]) continue;
+      if (kept != i) {
+        cat.tokens[kept] = std::move(cat.tokens[i]);
+        src[kept] = std::move(src[i]);
+        rings[kept] = rings[i];
+        if (window_dim > 0) windows[kept] = std::move(windows[i]);
+        image_hash[kept] = std::move(image_hash[i]);
+        if (a.thumbs) thumbs[kept] = thumbs[i];
       }
-    cat.tokens = std::move(kept);
-    src = std::move(kept_src);
-    rings = std::move(kept_rings);
-    windows = std::move(kept_windows);
-    image_hash = std::move(kept_hash);
+      ++kept;
+    }
+    cat.tokens.resize(kept);
+    src.resize(kept);
+    rings.resize(kept);
+    if (window_dim > 0) windows.resize(kept);
+    image_hash.resize(kept);
+    if (a.thumbs) thumbs.resize(kept);
   }
   if (cat.tokens.empty()) throw Error("build: no usable tokens (see the skipped list)");
 
@@ -401,7 +404,7 @@ int run_build(const BuildArgs& a) {
   auto raw_of = [&](size_t i, std::vector<float>& out) {
     ImageFeatures f;
     const auto hit = cache.find(image_hash[i]);
-    if (!hit || !unpack(*hit, color_dim, model_dim, window_dim, f)) throw Error("build: the features of " + src[i].image_path.string() + " left the feature cache during the build");
+    if (!hit || !unpack(*hit, color_dim, model_dim, window_dim, f)) throw Error("build: the features of " + src[i].image_path + " left the feature cache during the build");
     out = raw_descriptor(raw_recipe, std::move(f.color), f.model);
   };
 
@@ -478,15 +481,18 @@ int run_build(const BuildArgs& a) {
     recipe.out_dim = recipe.in_dim;
     recipe.projection.clear();
   }
-  std::vector<std::vector<float>> projected(cat.tokens.size());
+  // Every token's projected descriptor, one flat array (out_dim floats per token).
+  const size_t od = size_t(recipe.out_dim);
+  std::vector<float> projected(cat.tokens.size() * od);
   {
     std::vector<float> r;
-    for (size_t i = 0; i < projected.size(); ++i) {
+    for (size_t i = 0; i < cat.tokens.size(); ++i) {
       raw_of(i, r);
-      projected[i] = project(recipe, r);
+      const auto p = project(recipe, r);
+      std::copy(p.begin(), p.end(), projected.begin() + long(i * od));
     }
   }
-  learn_quantizer(recipe, projected);
+  learn_quantizer(recipe, projected.data(), projected.size());
   // Unseen copies: their score with the true token (positives) and the best other token (negatives).
   float main_pos_median = 0.9f, main_neg_p99 = 0.5f;
   {
@@ -494,9 +500,10 @@ int run_build(const BuildArgs& a) {
     for (size_t p = n_learn; p < pairs.size(); ++p) {
       const auto q = project(recipe, pairs[p].second);
       float best_other = -1;
-      for (size_t t = 0; t < projected.size(); ++t) {
+      for (size_t t = 0; t < cat.tokens.size(); ++t) {
         float s = 0;
-        for (int d = 0; d < recipe.out_dim; ++d) s += q[d] * projected[t][d];
+        const float* pt = &projected[t * od];
+        for (size_t d = 0; d < od; ++d) s += q[d] * pt[d];
         if (t == pair_token[p]) pos.push_back(s);
         else best_other = std::max(best_other, s);
       }
@@ -596,12 +603,12 @@ int run_build(const BuildArgs& a) {
 
   // 4. codes, index, catalogue, bundle
   std::vector<int8_t> codes;
-  codes.reserve(projected.size() * size_t(recipe.out_dim));
-  for (auto& p : projected) {
-    const auto q = quantize(recipe, p);
+  codes.reserve(projected.size());
+  for (size_t t = 0; t < cat.tokens.size(); ++t) {
+    const auto q = quantize(recipe, std::vector<float>(projected.begin() + long(t * od), projected.begin() + long((t + 1) * od)));
     codes.insert(codes.end(), q.begin(), q.end());
   }
-  std::vector<std::vector<float>>().swap(projected);
+  std::vector<float>().swap(projected);
   cat.compute_rarity();
   if (n_partitions > 1 && !window_codes.empty()) throw Error("build: sub-window codes (--window-dims) are not supported in a partitioned bundle");
   if (n_partitions > cat.tokens.size()) throw Error("build: --partitions is larger than the number of tokens");
@@ -613,7 +620,7 @@ int run_build(const BuildArgs& a) {
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::shuffle(order.begin(), order.end(), std::mt19937_64(777));
     for (size_t i = 0; i < std::min(order.size(), size_t(std::max(0, a.calibration_tokens))); ++i)
-      calibration.push_back({cat.tokens[order[i]].collection, cat.tokens[order[i]].token_id, src[order[i]].image_path.string()});
+      calibration.push_back({cat.tokens[order[i]].collection, cat.tokens[order[i]].token_id, src[order[i]].image_path});
   }
   PartitionedParts partitioned;
   const PartitionLayout& layout = partitioned.layout;
@@ -635,18 +642,19 @@ int run_build(const BuildArgs& a) {
     for (auto [first, count] : groups) {
       std::vector<const std::vector<uint8_t>*> tb(count, nullptr);
       std::vector<std::vector<uint8_t>> held(count);  // this pack's thumbnails, back from the spool
-      for (size_t i = 0; i < count; ++i)
-        if (auto it = thumb_of.find({cat.tokens[first + i].collection, cat.tokens[first + i].token_id}); it != thumb_of.end()) {
-          held[i] = spool->get(it->second);
-          tb[i] = &held[i];
-        }
+      for (size_t i = 0; i < count; ++i) {  // (the place by the token's index before partitioning)
+        const ThumbSpool::Place at = a.thumbs ? thumbs[partitioned.order.empty() ? first + i : partitioned.order[first + i]] : ThumbSpool::Place{0, 0};
+        if (at.second == 0) continue;
+        held[i] = spool->get(at);
+        tb[i] = &held[i];
+      }
       if (std::count(tb.begin(), tb.end(), nullptr) == long(count)) continue;
       std::vector<ThumbRef> refs;
       // Written into the bundle folder now (content-hashed, listed by the manifest written last), not kept.
       parts.written_packs.push_back(write_pack_file(a.out, make_thumb_pack(tb, uint32_t(parts.written_packs.size()), refs)));
       for (size_t i = 0; i < count; ++i) cat.tokens[first + i].thumb = refs[i];
     }
-    thumb_of.clear();
+    std::vector<ThumbSpool::Place>().swap(thumbs);
     spool.reset();
     if (layout.partitions() > 1) serialize_fragments(partitioned, cat);  // (again: now with the thumbnails' places)
     if (!a.quiet && a.thumbs) std::cerr << "thumbs: " << parts.written_packs.size() << " packs written in " << since(t_thumbs) << " s\n";
@@ -670,6 +678,7 @@ int run_build(const BuildArgs& a) {
   parts.model = read_bytes(mf.onnx);
   parts.recipe = serialize_recipe(recipe);
   if (layout.partitions() > 1) {
+    cat.renumber_strings();  // (the numbering readers join fragments into; saves the word index a copy)
     add_word_parts(partitioned, cat, size_t(std::max(1024, a.word_chunk_bytes)));  // (text search in chunks)
     parts.lexicon = std::move(partitioned.lexicon);
     parts.words = std::move(partitioned.words);
@@ -689,7 +698,7 @@ int run_build(const BuildArgs& a) {
   // so the two are never in memory together (the peak of a 1M-token build was here).
   const size_t n_tokens = cat.tokens.size();
   cat = Catalogue();
-  std::vector<SourceToken>().swap(src);
+  std::vector<SourceFile>().swap(src);
   std::vector<int8_t>().swap(codes);
   std::vector<int8_t>().swap(window_codes);
   index = CodeIndex();

@@ -165,6 +165,13 @@ void load_remote(SourceCollection& c, const json& cfg, const fs::path& cache) {
 }  // namespace
 
 SourceCollection load_collection(const fs::path& dir_in, const fs::path& download_cache) {
+  std::vector<SourceToken> tokens;
+  SourceCollection c = load_collection(dir_in, download_cache, [&](SourceToken&& t) { tokens.push_back(std::move(t)); });
+  c.tokens = std::move(tokens);
+  return c;
+}
+
+SourceCollection load_collection(const fs::path& dir_in, const fs::path& download_cache, const std::function<void(SourceToken&&)>& sink) {
   SourceCollection c;
   if (!fs::is_directory(dir_in)) throw Error(dir_in.string() + ": not a collection folder");
   c.dir = fs::canonical(dir_in);
@@ -192,10 +199,12 @@ SourceCollection load_collection(const fs::path& dir_in, const fs::path& downloa
 
   if (!remote.is_null()) {
     load_remote(c, remote, download_cache);
+    for (auto& t : c.tokens) sink(std::move(t));
+    c.tokens.clear();
     return c;
   }
-  // Every token's metadata (id, text, where), parsed as it is read: at a million tokens holding every
-  // text first cost ~1 GB at the builder's peak. Unreadable files are listed first, then tokens that
+  // Every token's metadata (id, text, where), parsed as it is read and handed to the sink: at a
+  // million tokens holding every text first cost ~1 GB at the builder's peak. Unreadable files are listed first, then tokens that
   // fail to parse or resolve, each in token order (as when every text was gathered first).
   const fs::path jsonl = c.dir / "metadata.jsonl", mdir = c.dir / "metadata";
   std::vector<Skipped> unreadable;
@@ -213,8 +222,9 @@ SourceCollection load_collection(const fs::path& dir_in, const fs::path& downloa
   };
   std::set<std::string> seen;
   auto add = [&](const std::string& id, const std::string& text, const std::string& where) {
+    SourceToken t;
     try {
-      SourceToken t = parse_token_metadata(text, id, where);
+      t = parse_token_metadata(text, id, where);
       if (!seen.insert(t.token_id).second) throw Error(where + ": duplicate token id " + t.token_id);
       const std::string& ref = t.image_ref;
       if (ref.rfind("ipfs://", 0) == 0) {
@@ -237,12 +247,14 @@ SourceCollection load_collection(const fs::path& dir_in, const fs::path& downloa
         if (!p) throw Error(where + ": no \"image\" field and no images/" + t.token_id + ".* file");
         t.image_path = *p;
       }
-      c.tokens.push_back(std::move(t));
     } catch (const Error& e) {
       c.skipped.push_back({c.info.slug, id, where, e.what()});
+      return;
     } catch (const std::exception& e) {
       c.skipped.push_back({c.info.slug, id, where, std::string("unexpected error: ") + e.what()});
+      return;
     }
+    sink(std::move(t));  // (outside the try: what the caller throws is not this token's fault)
   };
   if (fs::is_directory(mdir)) {
     std::vector<fs::path> files;

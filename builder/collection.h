@@ -10,6 +10,7 @@
 // Metadata is attacker-controlled: broken tokens are skipped with a reason, paths cannot escape <dir>.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct SourceCollection {
 };
 
 SourceCollection load_collection(const std::filesystem::path& dir, const std::filesystem::path& download_cache = {});
+// The same, each token handed to `sink` as it is parsed instead of kept in `tokens` (which stays
+// empty): at a million tokens the parsed sources alone were ~1.3 GB at the builder's peak.
+SourceCollection load_collection(const std::filesystem::path& dir, const std::filesystem::path& download_cache,
+                                 const std::function<void(SourceToken&&)>& sink);
 
 // Parse one token's metadata JSON (exposed for tests and fuzzing). Throws Error naming `where`.
 SourceToken parse_token_metadata(const std::string& text, const std::string& fallback_id, const std::string& where);

@@ -13,20 +13,77 @@
 namespace nftlens {
 using nlohmann::json;
 
+namespace {
+uint64_t text_hash(const std::string& s) { return std::hash<std::string>{}(s); }
+}  // namespace
+
 uint32_t Catalogue::intern(const std::string& s) {
-  if (intern_index.size() != strings.size()) {  // strings were edited directly: re-index
+  auto find = [&](uint64_t h) -> uint32_t {
+    for (auto [b, e] = intern_index.equal_range(h); b != e; ++b)
+      if (strings[b->second] == s) return b->second;
+    return UINT32_MAX;
+  };
+  if (intern_indexed != strings.size()) {  // strings were edited directly: re-index
     intern_index.clear();
-    for (size_t i = 0; i < strings.size(); ++i) intern_index.emplace(strings[i], uint32_t(i));
-    if (intern_index.size() != strings.size()) {  // duplicates: fall back to a scan
-      for (size_t i = 0; i < strings.size(); ++i)
-        if (strings[i] == s) return uint32_t(i);
-      strings.push_back(s);
-      return uint32_t(strings.size() - 1);
+    for (size_t i = 0; i < strings.size(); ++i) {  // (of equal strings, the first one's index is kept)
+      const uint64_t h = text_hash(strings[i]);
+      bool seen = false;
+      for (auto [b, e] = intern_index.equal_range(h); b != e && !seen; ++b) seen = strings[b->second] == strings[i];
+      if (!seen) intern_index.emplace(h, uint32_t(i));
     }
+    intern_indexed = strings.size();
   }
-  auto [it, added] = intern_index.emplace(s, uint32_t(strings.size()));
-  if (added) strings.push_back(s);
-  return it->second;
+  const uint64_t h = text_hash(s);
+  if (const uint32_t at = find(h); at != UINT32_MAX) return at;
+  intern_index.emplace(h, uint32_t(strings.size()));
+  strings.push_back(s);
+  intern_indexed = strings.size();
+  return uint32_t(strings.size() - 1);
+}
+
+void Catalogue::renumber_strings() {
+  std::vector<uint32_t> to(strings.size(), UINT32_MAX);  // old index -> new
+  std::vector<std::string> fresh{""};
+  std::unordered_multimap<uint64_t, uint32_t> where{{text_hash(""), 0}};
+  auto map = [&](uint32_t& id) {
+    if (to.at(id) == UINT32_MAX) {
+      const uint64_t h = text_hash(strings[id]);
+      for (auto [b, e] = where.equal_range(h); b != e && to[id] == UINT32_MAX; ++b)
+        if (fresh[b->second] == strings[id]) to[id] = b->second;
+      if (to[id] == UINT32_MAX) {
+        to[id] = uint32_t(fresh.size());
+        where.emplace(h, to[id]);
+        fresh.push_back(strings[id]);
+      }
+    }
+    id = to[id];
+  };
+  for (Token& t : tokens) {
+    map(t.description);
+    for (auto& [k, v] : t.traits) { map(k); map(v); }
+  }
+  strings = std::move(fresh);
+  intern_index = std::move(where);
+  intern_indexed = strings.size();
+}
+
+bool Catalogue::in_join_order() const {
+  if (strings.empty() || !strings[0].empty()) return false;
+  uint32_t next = 1;
+  auto ok = [&](uint32_t id) {
+    if (id == next) ++next;
+    return id < next;
+  };
+  for (const Token& t : tokens) {
+    if (!ok(t.description)) return false;
+    for (auto& [k, v] : t.traits)
+      if (!ok(k) || !ok(v)) return false;
+  }
+  if (next != strings.size()) return false;
+  std::vector<uint64_t> h(strings.size());  // no two equal texts (equal hashes: not sure, say no)
+  for (size_t i = 0; i < h.size(); ++i) h[i] = text_hash(strings[i]);
+  std::sort(h.begin(), h.end());
+  return std::adjacent_find(h.begin(), h.end()) == h.end();
 }
 
 Catalogue Catalogue::join(const std::vector<Catalogue>& parts) {

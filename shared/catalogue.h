@@ -44,14 +44,22 @@ struct Catalogue {
   std::vector<std::string> strings{""};
   std::vector<uint32_t> entry_token;  // index entry -> token
   uint32_t first_token = 0;           // a partitioned bundle's fragment: global index of tokens[0]
-  std::unordered_map<std::string, uint32_t> intern_index;  // strings -> index (builder cache, not stored)
+  // Builder cache, not stored: hash of a string -> its index (hashes, not copies of the strings:
+  // a million unique descriptions would be held twice); intern_indexed = strings it covers.
+  std::unordered_multimap<uint64_t, uint32_t> intern_index;
+  size_t intern_indexed = 0;
 
-  uint32_t intern(const std::string& s);  // builder side (hash map built on first use)
+  uint32_t intern(const std::string& s);  // builder side (index built on first use)
   // Tokens [first, first + count) with the collections and only the strings they use (the
   // catalogue fragments of a partitioned bundle); count 0 gives the collections alone.
   Catalogue slice(size_t first, size_t count) const;
   // The inverse: fragments (slices of one catalogue, in order) joined back into one.
   static Catalogue join(const std::vector<Catalogue>& parts);
+  // In place, the string numbering join({*this}) gives (strings in order of first use, token after
+  // token: description, then trait types and values; equal texts merged, unused ones dropped),
+  // without join's copy of every token. in_join_order() tells whether the numbering is already so.
+  void renumber_strings();
+  bool in_join_order() const;
   // Compact binary form: per-collection common prefixes/suffixes of every text column are stored
   // once, numbers as varints (about 40-60 bytes per token for typical collections).
   std::vector<uint8_t> encode() const;

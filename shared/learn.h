@@ -40,6 +40,7 @@ Eigen::MatrixXd random_rotation(int n, uint64_t seed);
 
 // Scale so that the int8 codes use their range (99.99th percentile of |value| maps to 127).
 void learn_quantizer(Recipe& r, const std::vector<Vec>& projected);
+void learn_quantizer(Recipe& r, const float* values, size_t count);  // (the same over one flat array)
 
 // The value at quantile p (0..1) of v: sorted, index floor(p * n), clamped; 0 for an empty v.
 template <class T>

@@ -442,6 +442,7 @@ PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, in
   }
   cat.tokens = std::move(tokens);
   codes = std::move(reordered);
+  out.order.assign(order.begin(), order.end());
   cat.entry_token.resize(cat.tokens.size());
   std::iota(cat.entry_token.begin(), cat.entry_token.end(), uint32_t(0));
   L.index_firsts();

@@ -119,6 +119,7 @@ struct PartitionedParts {
   std::vector<std::vector<uint8_t>> shards, fragments;  // in the table's order
   std::vector<uint8_t> lexicon;                         // the word index (set_word_parts)
   std::vector<std::vector<uint8_t>> words;
+  std::vector<uint32_t> order;  // (builder) catalogue index -> the token's index before partitioning
 };
 PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t partitions,
                                   uint32_t probe, uint32_t fragment_tokens, int threads, double max_ratio = 2.0);

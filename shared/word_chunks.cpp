@@ -268,8 +268,11 @@ WordChunk WordChunk::decode(const uint8_t* data, size_t size, const WordLexicon&
 
 WordParts build_word_parts(const Catalogue& cat, size_t target_bytes) {
   // The index over the catalogue as a reader joins it back from its fragments (same string ids,
-  // so suggestions break ties alike).
-  const Catalogue whole = Catalogue::join({cat});
+  // so suggestions break ties alike): the builder's catalogue already is (renumber_strings), others
+  // are copied into it.
+  const bool as_is = cat.in_join_order();
+  const Catalogue joined = as_is ? Catalogue() : Catalogue::join({cat});
+  const Catalogue& whole = as_is ? cat : joined;
   const TextIndex index(whole);
   WordLexicon L;
   L.tokens = whole.tokens.size();

@@ -339,3 +339,32 @@ TEST_CASE("fit_logistic: recovers a known model, balances the classes, stays fin
   CHECK(w[0] + w[1] * 1.0 > 0);   // a positive: above even odds
   CHECK(w[0] + w[1] * -1.0 < 0);  // a negative: below
 }
+
+TEST_CASE("learn_quantizer: the 99.99th percentile of |value| exactly as nth_element over a copy, nested or flat") {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 6; ++trial) {
+    std::vector<Vec> rows(size_t(1 + rng() % 3000));
+    std::vector<float> flat;
+    for (auto& v : rows) {
+      v.resize(trial == 5 ? 1 : 24);
+      for (auto& x : v) {  // heavy tails, repeated values, zeros, negatives
+        const float g = std::normal_distribution<float>(0, trial % 2 ? 0.05f : 3.0f)(rng);
+        x = rng() % 7 == 0 ? 0.25f : rng() % 11 == 0 ? 0.0f : g * g * g;
+        flat.push_back(x);
+      }
+    }
+    std::vector<float> mags;
+    for (float x : flat) mags.push_back(std::fabs(x));
+    const size_t k = std::min(mags.size() - 1, size_t(0.9999 * double(mags.size())));
+    std::nth_element(mags.begin(), mags.begin() + long(k), mags.end());
+    const float expected = 127.0f / std::max(mags[k], 1e-3f);
+    Recipe a, b;
+    learn_quantizer(a, rows);
+    learn_quantizer(b, flat.data(), flat.size());
+    CHECK(a.quant_scale == expected);
+    CHECK(b.quant_scale == expected);
+  }
+  Recipe e;
+  learn_quantizer(e, nullptr, 0);
+  CHECK(e.quant_scale == 127.0f);
+}

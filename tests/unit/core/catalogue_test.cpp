@@ -167,3 +167,14 @@ TEST_CASE("catalogue: validate catches dangling references") {
   d.strings.clear();
   CHECK(contains(error_of([&] { d.validate(2, "cat.bin"); }), "string table is empty"));
 }
+
+TEST_CASE("catalogue: intern after strings were edited directly keeps the first of equal strings") {
+  Catalogue c;
+  c.strings = {"", "x", "y", "x"};
+  CHECK(c.intern("x") == 1);
+  CHECK(c.intern("y") == 2);
+  CHECK(c.intern("z") == 4);
+  c.strings.push_back("w");  // edited again: re-indexed
+  CHECK(c.intern("w") == 5);
+  CHECK(c.intern("z") == 4);
+}

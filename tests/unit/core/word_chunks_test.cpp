@@ -189,3 +189,29 @@ TEST_CASE("word chunks: what the chunks cannot answer is refused as unsupported;
   bad.resize(bad.size() - 1);
   CHECK(contains(error_of([&] { WordLexicon::decode(bad.data(), bad.size(), "lexicon.x.bin"); }), "lexicon.x.bin"));
 }
+
+TEST_CASE("word chunks: the builder's in-place renumbering equals join's, and the parts are the same bytes") {
+  Catalogue c = numbered_catalogue(91, 400);
+  std::shuffle(c.tokens.begin(), c.tokens.end(), std::mt19937(5));  // (as partitioning reorders them)
+  c.strings.push_back("Unused string");
+  c.strings.push_back(c.strings[1]);  // an equal text under a second id, used by one token
+  c.tokens[7].description = uint32_t(c.strings.size() - 1);
+  CHECK_FALSE(c.in_join_order());
+  const Catalogue joined = Catalogue::join({c});
+  const WordParts before = build_word_parts(c, 1024);
+  Catalogue r = c;
+  r.renumber_strings();
+  CHECK(r.in_join_order());
+  CHECK(r.strings == joined.strings);
+  REQUIRE(r.tokens.size() == joined.tokens.size());
+  for (size_t i = 0; i < r.tokens.size(); ++i) {
+    CHECK(r.tokens[i].description == joined.tokens[i].description);
+    CHECK(r.tokens[i].traits == joined.tokens[i].traits);
+  }
+  const WordParts after = build_word_parts(r, 1024);
+  CHECK(after.lexicon == before.lexicon);
+  CHECK(after.chunks == before.chunks);
+  const uint32_t unused = r.intern("Unused string");  // (dropped, so added again)
+  CHECK(unused == r.strings.size() - 1);
+  CHECK(r.intern(r.strings[1]) == 1);
+}
