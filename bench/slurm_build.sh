@@ -11,9 +11,8 @@
 #  1. Slurm and MUNGE from Debian (`apt-get install --no-install-recommends slurm-wlm munge`, as root,
 #     only if slurmctld/slurmd/sbatch/munged are missing; INSTALL=0 refuses instead).
 #  2. The CLI is copied to $OUT/bin (a rebuild of build/native cannot change it mid-run) and the
-#     model card to $OUT/model with the ONNX file linked beside it: `nftlens merge` has --model but
-#     no --model-file, and finds the ONNX file next to the card (or in build/models three levels
-#     above the binary, which a copied binary does not have). Every command gets --model that card.
+#     model card to $OUT/model with the ONNX file linked beside it, where a copied binary finds it
+#     (these runs predate `merge --model-file`). Every command gets --model that card.
 #  3. One-machine build: `nftlens build COLLECTION --out $OUT/one/bundle --cache $OUT/one/cache`
 #     (fresh cache, one worker per core), under /usr/bin/time; its phase lines go to logs/one.log.
 #     It runs first, so a broken CLI, model or collection fails here and not inside a job.

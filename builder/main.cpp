@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   merge->add_option("--dims", b.dims, "As for build (use the shards' values)");
   merge->add_option("--pairs", b.pairs, "As for build (use the shards' values)");
   merge->add_option("--model", b.model_card, "As for build");
+  merge->add_option("--model-file", b.model_file, "As for build");
+  merge->add_option("--threads", b.threads, "As for build (the merge runs the model only for calibration)")->capture_default_str();
   merge->add_option("--calibration-tokens", b.calibration_tokens, "As for build")->capture_default_str();
   partition_options(merge);
 
