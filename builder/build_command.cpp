@@ -613,14 +613,15 @@ int run_build(const BuildArgs& a) {
   if (n_partitions > 1 && !window_codes.empty()) throw Error("build: sub-window codes (--window-dims) are not supported in a partitioned bundle");
   if (n_partitions > cat.tokens.size()) throw Error("build: --partitions is larger than the number of tokens");
   // Tokens whose fresh copies calibrate the verdict once the bundle is written (before
-  // partitioning reorders the catalogue; matched back by collection and token id).
+  // partitioning reorders the catalogue; matched back by collection and token id): up to
+  // --calibration-tokens of each collection (each collection with enough gets its own verdict
+  // model), at most max(that, --calibration-max) in all.
   std::vector<CalibrationToken> calibration;
   {
-    std::vector<size_t> order(cat.tokens.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::shuffle(order.begin(), order.end(), std::mt19937_64(777));
-    for (size_t i = 0; i < std::min(order.size(), size_t(std::max(0, a.calibration_tokens))); ++i)
-      calibration.push_back({cat.tokens[order[i]].collection, cat.tokens[order[i]].token_id, src[order[i]].image_path});
+    std::vector<uint32_t> coll(cat.tokens.size());
+    for (size_t i = 0; i < coll.size(); ++i) coll[i] = cat.tokens[i].collection;
+    for (size_t i : calibration_sample(coll, cat.collections.size(), size_t(std::max(0, a.calibration_tokens)), size_t(std::max(0, a.calibration_max))))
+      calibration.push_back({cat.tokens[i].collection, cat.tokens[i].token_id, src[i].image_path});
   }
   PartitionedParts partitioned;
   const PartitionLayout& layout = partitioned.layout;

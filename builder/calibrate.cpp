@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "augment.h"
 #include "bundle_io.h"
@@ -49,24 +50,121 @@ RgbImage unrelated_image(uint64_t seed) {
   return img;
 }
 
+std::vector<size_t> calibration_sample(const std::vector<uint32_t>& token_collection, size_t collections, size_t per_collection, size_t max_total) {
+  std::vector<size_t> order(token_collection.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(777));
+  const size_t n = std::max<size_t>(1, collections), total = std::max(per_collection, max_total);
+  const size_t per = per_collection == 0 ? 0 : per_collection * n <= total ? per_collection : std::max<size_t>(1, total / n);
+  std::vector<size_t> taken(n, 0), out;
+  for (size_t i : order)
+    if (token_collection[i] < n && taken[token_collection[i]] < per) {
+      ++taken[token_collection[i]];
+      out.push_back(i);
+    }
+  return out;
+}
+
+namespace {
+
+struct Fitted {
+  VerdictModel m;
+  bool own_weights = false, own_points = false;
+};
+
+// The verdict model of `ex` (the global one: `global` null, every weight fitted; a collection's:
+// what it has too few examples for is taken from `global`). sibling_top: first-result cosines of
+// its left-out searches (first stage); unrelated_top: those of the unrelated images.
+Fitted fit_model(const std::vector<const CalibrationExample*>& ex, const std::vector<double>& sibling_top, const std::vector<double>& unrelated_top,
+                 double match_threshold, const VerdictModel* global) {
+  Fitted f;
+  VerdictModel& m = f.m;
+  if (global) m = *global;
+  m.positives = m.negatives = 0;
+  const size_t min_class = global ? kOwnWeightsMin : 5;
+  for (const bool aligned : {true, false}) {
+    std::vector<std::vector<double>> x;
+    std::vector<int> y;
+    for (const CalibrationExample* e : ex)
+      if (e->evidence.aligned == aligned) {
+        x.push_back(e->evidence.features());
+        y.push_back(e->label);
+      }
+    size_t pos = 0;
+    for (int l : y) pos += size_t(l);
+    if (pos >= min_class && x.size() - pos >= min_class) {  // (else too few of a class to fit)
+      const auto w = fit_logistic(x, y);
+      if (aligned) std::copy(w.begin(), w.end(), m.aligned.begin()), m.fitted_aligned = true;
+      else std::copy(w.begin(), w.end(), m.plain.begin()), m.fitted_plain = true;
+      f.own_weights = true;
+    }
+    if (aligned ? m.fitted_aligned : m.fitted_plain) {  // (the examples its weights answer)
+      m.positives += pos;
+      m.negatives += x.size() - pos;
+    }
+  }
+  // The operating point: naming a token that is not in the bundle is the most harmful answer, so
+  // "token" needs a confidence that at most 5% of the left-out searches reach (never below 0.5).
+  std::vector<double> lp;
+  for (const CalibrationExample* e : ex)
+    if (e->left_out && (e->evidence.aligned ? m.fitted_aligned : m.fitted_plain)) lp.push_back(verdict_probability(m, e->evidence));
+  // "Sits among the collection's tokens": keep 95% of left-out tokens' nearest-sibling cosines above
+  // the collection threshold, unless that would let in 1% of the unrelated images. (Own weights
+  // need their own operating point: the global one belongs to the global weights.)
+  if (!global || f.own_weights || (lp.size() >= kOwnPointsMin && sibling_top.size() >= kOwnPointsMin / 2)) {
+    if (!lp.empty()) m.token_confidence = std::max(0.5, percentile(lp, 0.95));
+    if (!sibling_top.empty() && !unrelated_top.empty())
+      m.collection_threshold = std::min(match_threshold, std::max(percentile(sibling_top, 0.05), percentile(unrelated_top, 0.99) + 0.02));
+    f.own_points = true;
+  }
+  return f;
+}
+
+}  // namespace
+
+VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<std::string>& slugs, double match_threshold, std::string* report) {
+  auto siblings_of = [&](uint32_t c) {  // (c = UINT32_MAX: all)
+    std::vector<double> v;
+    for (auto& [first, s] : set.sibling_top)
+      if (c == UINT32_MAX || first == c) v.push_back(s);
+    return v;
+  };
+  std::vector<const CalibrationExample*> all;
+  for (const auto& e : set.examples) all.push_back(&e);
+  VerdictModels models;
+  models.global = fit_model(all, siblings_of(UINT32_MAX), set.unrelated_top, match_threshold, nullptr).m;
+  const VerdictModel& g = models.global;
+  // Several collections: one model per collection, fitted on the searches whose first result is of
+  // it (the searches it will decide), where there are enough; the global one decides for the rest.
+  if (slugs.size() < 2 || !(g.fitted_aligned || g.fitted_plain)) return models;
+  std::ostringstream per;
+  for (uint32_t c = 0; c < slugs.size(); ++c) {
+    std::vector<const CalibrationExample*> ex;
+    for (const auto& e : set.examples)
+      if (e.first == c) ex.push_back(&e);
+    const Fitted f = fit_model(ex, siblings_of(c), set.unrelated_top, match_threshold, &g);
+    if (!f.own_weights && !f.own_points) {
+      per << "  " << slugs[c] << ": too few examples (" << ex.size() << "), the global model decides\n";
+      continue;
+    }
+    models.collections[slugs[c]] = f.m;
+    per << "  " << slugs[c] << ": token at confidence >= " << f.m.token_confidence << ", collection threshold " << f.m.collection_threshold << " ("
+        << f.m.positives << " positive, " << f.m.negatives << " negative examples; " << (f.own_weights ? "own weights" : "the global weights")
+        << (f.own_points ? "" : " and operating points") << ")\n";
+  }
+  if (report) *report = per.str();
+  return models;
+}
+
 size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, int threads, bool quiet) {
   NativeLens lens(dir, threads);
   const Catalogue& cat = lens.whole_catalogue();
   std::map<std::pair<uint32_t, std::string>, uint32_t> index;
   for (uint32_t t = 0; t < cat.tokens.size(); ++t) index[{cat.tokens[t].collection, cat.tokens[t].token_id}] = t;
 
-  // Examples per evidence kind: re-ranked (aligned) and first stage only (plain).
-  std::vector<std::vector<double>> xa, xp;
-  std::vector<int> ya, yp;
-  std::vector<VerdictEvidence> left_out;  // evidence of searches with their own token left out
-  auto add = [&](const std::vector<TokenHit>& hits, int label, bool leave_out) {
-    if (hits.empty()) return;
-    const VerdictEvidence e = VerdictEvidence::of(hits);
-    (e.aligned ? xa : xp).push_back(e.features());
-    (e.aligned ? ya : yp).push_back(label);
-    if (leave_out) left_out.push_back(e);
-  };
-  std::vector<double> sibling_top, unrelated_top;  // first-result cosines, for the collection threshold
+  // Examples of both evidence kinds (re-ranked: aligned, and first stage only: plain), and the
+  // first-result cosines the collection threshold is fitted on.
+  CalibrationSet set;
   auto run = [&](const QuerySession& q, uint32_t own, bool leave_out) {
     for (size_t rerank : {ImageRequest{}.rerank, size_t(0)}) {
       ImageRequest req;
@@ -74,10 +172,12 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
       req.rerank = rerank;
       if (leave_out) req.exclude = {own};
       const auto hits = lens.search(q, req).hits;
-      add(hits, !leave_out && !hits.empty() && hits[0].token == own ? 1 : 0, leave_out);
-      if (rerank == 0 && !hits.empty()) {
-        if (own == UINT32_MAX) unrelated_top.push_back(hits[0].score);
-        else if (leave_out) sibling_top.push_back(hits[0].score);
+      if (hits.empty()) continue;
+      const uint32_t first = cat.tokens.at(hits[0].token).collection;
+      set.examples.push_back({VerdictEvidence::of(hits), !leave_out && hits[0].token == own ? 1 : 0, leave_out, first});
+      if (rerank == 0) {
+        if (own == UINT32_MAX) set.unrelated_top.push_back(hits[0].score);
+        else if (leave_out) set.sibling_top.push_back({first, hits[0].score});
       }
     }
   };
@@ -108,40 +208,23 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   const size_t unrelated = std::max<size_t>(20, done / 3);
   for (size_t i = 0; i < unrelated; ++i) run(*lens.session(unrelated_image(0xabcdefull + i)), UINT32_MAX, false);
 
-  VerdictModel m;
-  auto fit = [&](auto& out, bool& fitted, const std::vector<std::vector<double>>& x, const std::vector<int>& y) {
-    size_t pos = 0;
-    for (int l : y) pos += size_t(l);
-    if (pos < 5 || x.size() - pos < 5) return;  // too few of a class to fit
-    const auto w = fit_logistic(x, y);
-    for (size_t k = 0; k < out.size(); ++k) out[k] = w[k];
-    fitted = true;
-    m.positives += pos;
-    m.negatives += x.size() - pos;
-  };
-  fit(m.aligned, m.fitted_aligned, xa, ya);
-  fit(m.plain, m.fitted_plain, xp, yp);
-  // The operating point: naming a token that is not in the bundle is the most harmful answer, so
-  // "token" needs a confidence that at most 5% of the left-out searches reach (never below 0.5).
-  std::vector<double> lp;
-  for (const auto& e : left_out)
-    if (e.aligned ? m.fitted_aligned : m.fitted_plain) lp.push_back(verdict_probability(m, e));
-  if (!lp.empty()) m.token_confidence = std::max(0.5, percentile(lp, 0.95));
-  // "Sits among the collection's tokens": keep 95% of left-out tokens' nearest-sibling cosines above
-  // the collection threshold, unless that would let in 1% of the unrelated images.
-  if (!sibling_top.empty() && !unrelated_top.empty())
-    m.collection_threshold = std::min<double>(lens.bundle().recipe.match_threshold, std::max(percentile(sibling_top, 0.05), percentile(unrelated_top, 0.99) + 0.02));
+  std::vector<std::string> slugs;
+  for (const auto& c : cat.collections) slugs.push_back(c.slug);
+  std::string per;
+  const VerdictModels models = fit_verdict_models(set, slugs, lens.bundle().recipe.match_threshold, &per);
+  const VerdictModel& g = models.global;
 
   const auto mpath = dir / "manifest.json";
   const auto bytes = read_bytes(mpath, 64u << 20);
   nlohmann::json j = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
-  j["verdict"] = nlohmann::json::parse(m.to_json());
+  j["verdict"] = nlohmann::json::parse(models.to_json());
   const std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   write_file_atomic(mpath, text.data(), text.size());
   if (!quiet)
-    std::cerr << "verdict: token at confidence >= " << m.token_confidence << ", collection threshold " << m.collection_threshold << "; calibrated on " << done << " tokens and " << unrelated << " unrelated images (" << m.positives << " positive, "
-              << m.negatives << " negative examples" << (m.fitted_aligned ? "" : "; no thumbnails: first-stage evidence only") << ")\n";
-  return xa.size() + xp.size();
+    std::cerr << "verdict: token at confidence >= " << g.token_confidence << ", collection threshold " << g.collection_threshold << "; calibrated on " << done << " tokens and " << unrelated << " unrelated images (" << g.positives << " positive, "
+              << g.negatives << " negative examples" << (g.fitted_aligned ? "" : "; no thumbnails: first-stage evidence only") << ")\n"
+              << per;
+  return set.examples.size();
 }
 
 }  // namespace nftlens

@@ -1,12 +1,15 @@
 // Build-time calibration of the verdict (shared/verdict.h): fits the model that turns a query's
-// evidence into "this token" / "this collection" / "nothing known" on the bundle just written.
+// evidence into "this token" / "this collection" / "nothing known" on the bundle just written;
+// in a bundle of several collections also one model per collection.
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "image.h"
+#include "verdict.h"
 
 namespace nftlens {
 
@@ -15,9 +18,45 @@ struct CalibrationToken {
   std::string token_id, image_path;
 };
 
+// The tokens to calibrate on (indexes into `token_collection`, the collection of each token): in
+// one seeded shuffled order, up to `per_collection` of each collection, at most
+// max(per_collection, max_total) in all (then shared evenly: total / collections each). A
+// one-collection bundle's are the first `per_collection` of that order.
+std::vector<size_t> calibration_sample(const std::vector<uint32_t>& token_collection, size_t collections, size_t per_collection, size_t max_total);
+
+// What calibration searches gave: each search's evidence, whether its first result is the very
+// token (label 1), whether the query's own token was left out of the search, and the collection of
+// its first result (whose model will decide such a query); first-result cosines (first stage) of
+// the left-out searches (with that collection) and of the unrelated images.
+struct CalibrationExample {
+  VerdictEvidence evidence;
+  int label = 0;
+  bool left_out = false;
+  uint32_t first = 0;
+};
+struct CalibrationSet {
+  std::vector<CalibrationExample> examples;
+  std::vector<std::pair<uint32_t, double>> sibling_top;
+  std::vector<double> unrelated_top;
+};
+
+// Below these counts a collection's model keeps the global one's weights of an evidence kind (fewer
+// positives or negatives of that kind whose first result is of it: about 30 calibration tokens) or
+// its operating points (fewer left-out searches: 6 per token, about 25 tokens; own weights always
+// come with own operating points); a collection with neither gets no model: the global one decides.
+// (Measured on a bundle of three collections, fitted on a few tokens of each and tested on 50
+// others: a collection's own model fitted on 10 tokens named 6-16% of their left-out searches as a
+// token, on 20 tokens 5-11%, on 50 tokens 4-8%, as the global model does; docs/quality.md.)
+inline constexpr size_t kOwnWeightsMin = 50, kOwnPointsMin = 150;
+
+// The global model, fitted on every example, and for each of `slugs` (the catalogue's collections,
+// when there are several) a model fitted on the examples whose first result is of that collection.
+// `report`, if given, gets one line per collection.
+VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<std::string>& slugs, double match_threshold, std::string* report = nullptr);
+
 // Runs synthetic copies and original images of `sample` (with and without their own token in the
 // search) and synthetic unrelated images through the bundle at `dir`, exactly as `nftlens query`
-// would, fits the verdict model and writes it into the bundle's manifest.json (atomically).
+// would, fits the verdict models and writes them into the bundle's manifest.json (atomically).
 // Returns the number of examples used.
 size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, int threads, bool quiet);
 

@@ -32,9 +32,11 @@ struct BuildArgs {
   int word_chunk_bytes = 16 << 10;  // word index chunks of a partitioned bundle (docs/text-search.md)  // (512: 3.96 files per 1,000 tokens at 1M, +2% bytes per cold query vs 256; bench/README)
   int auto_partition_above = 50000;
   static constexpr int kAutoDims = 256, kAutoDimsPartitioned = 96;
-  // Tokens whose fresh synthetic copies (and original images, left out of the search) calibrate
-  // the verdict after the bundle is written (builder/calibrate.cpp; 0 = no verdict model).
-  int calibration_tokens = 100;
+  // Tokens of each collection whose fresh synthetic copies (and original images, left out of the
+  // search) calibrate the verdict after the bundle is written (builder/calibrate.cpp; 0 = no verdict
+  // model); at most max(calibration_tokens, calibration_max) in all, shared evenly between the
+  // collections (calibration time is linear in them: about 0.15 s per token on 2 cores).
+  int calibration_tokens = 100, calibration_max = 1000;
   bool thumbs = true, quiet = false, use_model = true, learn = true;
 };
 inline constexpr int kCliBuildBatch = 1;

@@ -18,13 +18,14 @@ namespace fs = std::filesystem;
 namespace nftlens {
 
 namespace {
-// What the verdict model says (shared/verdict.h), in one line.
-std::string verdict_line(const VerdictModel& v) {
+// What the verdict model says (shared/verdict.h), in one line; `global` for a collection's model.
+std::string verdict_line(const VerdictModel& v, const VerdictModel* global = nullptr) {
   if (!v.fitted_aligned && !v.fitted_plain) return "not calibrated (built before verdicts: token above the threshold, else none)";
+  const bool own_weights = !global || v.aligned != global->aligned || v.plain != global->plain;
   std::ostringstream o;
   o << "\"token\" from confidence " << std::setprecision(3) << v.token_confidence << ", \"none\" below cosine "
-    << v.collection_threshold << "; fitted on " << v.positives << " positive and " << v.negatives << " negative examples"
-    << (v.fitted_aligned ? "" : " (first-stage evidence only: no thumbnails)");
+    << v.collection_threshold << "; " << (own_weights ? "fitted" : "global weights, operating points") << " on " << v.positives << " positive and "
+    << v.negatives << " negative examples" << (v.fitted_aligned ? "" : " (first-stage evidence only: no thumbnails)");
   return o.str();
 }
 }  // namespace
@@ -105,7 +106,10 @@ int run_info(const std::string& dir, bool as_json) {
                                 : "HNSW M=" + std::to_string(b.index.params().M) + " ef=" + std::to_string(b.index.params().ef_search))
             << ", distance kernel " << best_l2_int8_name() << "\n"
             << "threshold    " << b.recipe.match_threshold << " (cosine of a copy with its token: 90% of held-out copies reach it)\n"
-            << "verdict      " << verdict_line(b.manifest.verdict) << "\n\n"
+            << "verdict      " << (b.manifest.verdict.collections.empty() ? "" : "global: ") << verdict_line(b.manifest.verdict.global) << "\n";
+  // (per collection: the model of the first result's collection decides; the global one for the rest)
+  for (const auto& [slug, m] : b.manifest.verdict.collections) std::cout << "             " << slug << ": " << verdict_line(m, &b.manifest.verdict.global) << "\n";
+  std::cout << "\n"
             << std::left << std::setw(11) << "file" << std::setw(34) << "name" << std::right << std::setw(12) << "bytes" << std::setw(14) << "bytes/token" << "\n";
   for (auto& f : files)
     std::cout << std::left << std::setw(11) << f["role"].get<std::string>() << std::setw(34) << f["name"].get<std::string>() << std::right

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   build->add_flag("!--no-learn", b.learn, "No learned projection: centred raw descriptor (for baselines)");
   build->add_flag("!--no-thumbs", b.thumbs, "Do not write result thumbnails into the bundle");
   build->add_flag("-q,--quiet", b.quiet, "No progress output");
-  build->add_option("--calibration-tokens", b.calibration_tokens, "Tokens whose fresh copies calibrate the verdict (token / collection / none) after the build (0 = none)")->capture_default_str();
+  build->add_option("--calibration-tokens", b.calibration_tokens, "Tokens of each collection whose fresh copies calibrate the verdict (token / collection / none) after the build (0 = none); a collection with enough of them gets its own verdict model")->capture_default_str()->check(CLI::NonNegativeNumber);
+  build->add_option("--calibration-max", b.calibration_max, "At most this many calibration tokens in all (or --calibration-tokens, if larger), shared evenly by the collections")->capture_default_str()->check(CLI::NonNegativeNumber);
   auto partition_options = [&](CLI::App* cmd) {
     cmd->add_option("--partitions", b.partitions, "Partitioned bundle fetched per query: number of partitions (0 = auto: one index up to 50,000 tokens, else tokens / --partition-size; 1 = one index)")->capture_default_str();
     cmd->add_option("--partition-size", b.partition_size, "Target tokens per partition when --partitions is auto")->capture_default_str();
@@ -55,7 +56,8 @@ int main(int argc, char** argv) {
   merge->add_option("--model", b.model_card, "As for build");
   merge->add_option("--model-file", b.model_file, "As for build");
   merge->add_option("--threads", b.threads, "As for build (the merge runs the model only for calibration)")->capture_default_str();
-  merge->add_option("--calibration-tokens", b.calibration_tokens, "As for build")->capture_default_str();
+  merge->add_option("--calibration-tokens", b.calibration_tokens, "As for build")->capture_default_str()->check(CLI::NonNegativeNumber);
+  merge->add_option("--calibration-max", b.calibration_max, "As for build")->capture_default_str()->check(CLI::NonNegativeNumber);
   partition_options(merge);
 
   QueryArgs q;  // option defaults are the engine's (ImageRequest, shared/lens.h)

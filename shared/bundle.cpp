@@ -142,7 +142,7 @@ Manifest parse_manifest(const std::string& text) {
       m.files.push_back(e);
       if (e.role == "thumbs") m.packs.push_back(e);
     }
-    if (j.contains("verdict")) m.verdict = VerdictModel::from_json(j.at("verdict").dump(), "manifest.json");
+    if (j.contains("verdict")) m.verdict = VerdictModels::from_json(j.at("verdict").dump(), "manifest.json");
   } catch (const json::exception& e) {
     throw Error(std::string("manifest.json: missing or mistyped field (") + e.what() + ")");
   }

@@ -47,7 +47,8 @@ struct Manifest {
   std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional), partitions,
                                  // thumbs (one per pack, in pack order), stats (one per collection)
   std::vector<FileEntry> packs;  // the "thumbs" files: ThumbRef::pack indexes this
-  VerdictModel verdict;          // "verdict": fitted by the builder's calibration (unfitted in older bundles)
+  VerdictModels verdict;         // "verdict": fitted by the builder's calibration (unfitted in older bundles;
+                                 // per collection in bundles of several collections)
   bool has(const std::string& role) const;
   std::string json_text;         // as parsed
 

@@ -356,8 +356,14 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   }
 
   // 3. The verdict (on the first result and the runner-up), the cut to k and the result document.
+  // (decided by the model of the first result's collection, if the bundle has one per collection)
   const float threshold = b.recipe.match_threshold;
-  const Verdict v = decide_verdict(b.manifest.verdict, threshold, hits);
+  std::string first_collection;
+  if (!hits.empty() && !b.manifest.verdict.collections.empty()) {
+    const auto [cat, i] = locate(hits[0].token);
+    first_collection = cat->collections.at(cat->tokens.at(i).collection).slug;
+  }
+  const Verdict v = decide_verdict(b.manifest.verdict, first_collection, threshold, hits);
   if (hits.size() > req.k) hits.resize(req.k);
   json res = json::array();
   std::vector<uint32_t> tokens;

@@ -1,6 +1,7 @@
 #include "verdict.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -21,34 +22,81 @@ std::string VerdictModel::to_json() const {
   return j.dump();
 }
 
-VerdictModel VerdictModel::from_json(const std::string& text, const std::string& where) {
-  VerdictModel m;
-  const nlohmann::json j = parse_json(text);
-  if (!j.is_object()) throw Error(where + ": verdict is not an object", errc::bad_bundle);
+namespace {
+
+// One model object of the manifest (untrusted): every value checked, errors name the file (`where`)
+// and the field ("verdict", "verdict.collections.<slug>"). Fields it does not hold keep their value
+// in `base` (the counts excepted).
+VerdictModel model_from(const nlohmann::json& j, const std::string& where, const std::string& field, const VerdictModel& base) {
+  VerdictModel m = base;
+  m.positives = m.negatives = 0;
+  auto bad = [&](const std::string& key, const std::string& what) { return Error(where + ": " + field + "." + key + " " + what, errc::bad_bundle); };
+  if (!j.is_object()) throw Error(where + ": " + field + " is not an object", errc::bad_bundle);
   auto weights = [&](const char* key, auto& out, bool& fitted) {
     if (!j.contains(key)) return;
     const auto& w = j.at(key);
-    if (!w.is_array() || w.size() != out.size()) throw Error(where + ": verdict." + key + " must hold " + std::to_string(out.size()) + " numbers", errc::bad_bundle);
+    if (!w.is_array() || w.size() != out.size()) throw bad(key, "must hold " + std::to_string(out.size()) + " numbers");
     for (size_t i = 0; i < out.size(); ++i) {
-      if (!w[i].is_number() || !std::isfinite(w[i].get<double>())) throw Error(where + ": verdict." + key + " holds a non-number", errc::bad_bundle);
+      if (!w[i].is_number() || !std::isfinite(w[i].get<double>())) throw bad(key, "holds a non-number");
       out[i] = w[i].get<double>();
     }
     fitted = true;
   };
   weights("aligned", m.aligned, m.fitted_aligned);
   weights("plain", m.plain, m.fitted_plain);
-  if (j.contains("collection_threshold")) {
-    if (!j["collection_threshold"].is_number()) throw Error(where + ": verdict.collection_threshold is not a number", errc::bad_bundle);
-    m.collection_threshold = j["collection_threshold"].get<double>();
-  }
-  if (j.contains("token_confidence")) {
-    if (!j["token_confidence"].is_number() || !(j["token_confidence"].get<double>() >= 0 && j["token_confidence"].get<double>() <= 1))
-      throw Error(where + ": verdict.token_confidence must be a number in 0..1", errc::bad_bundle);
-    m.token_confidence = j["token_confidence"].get<double>();
-  }
-  if (j.contains("positives") && j["positives"].is_number_unsigned()) m.positives = j["positives"].get<size_t>();
-  if (j.contains("negatives") && j["negatives"].is_number_unsigned()) m.negatives = j["negatives"].get<size_t>();
+  auto number_in = [&](const char* key, double lo, double hi, double& out) {
+    if (!j.contains(key)) return;
+    const auto& v = j.at(key);
+    if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
+      throw bad(key, "must be a number in " + std::string(lo < 0 ? "-1" : "0") + "..1");
+    out = v.get<double>();
+  };
+  number_in("collection_threshold", -1, 1, m.collection_threshold);  // (a cosine)
+  number_in("token_confidence", 0, 1, m.token_confidence);          // (a probability)
+  for (const char* key : {"positives", "negatives"})
+    if (j.contains(key)) {
+      if (!j.at(key).is_number_unsigned()) throw bad(key, "must be a whole number >= 0");
+      (std::string(key) == "positives" ? m.positives : m.negatives) = j.at(key).get<size_t>();
+    }
   return m;
+}
+
+}  // namespace
+
+VerdictModel VerdictModel::from_json(const std::string& text, const std::string& where) {
+  return model_from(parse_json(text), where, "verdict", VerdictModel{});
+}
+
+const VerdictModel& VerdictModels::of(const std::string& slug) const {
+  const auto it = collections.find(slug);
+  return it == collections.end() ? global : it->second;
+}
+
+std::string VerdictModels::to_json() const {
+  nlohmann::json j = parse_json(global.to_json());
+  if (!collections.empty()) {
+    nlohmann::json c = nlohmann::json::object();
+    for (const auto& [slug, m] : collections) c[slug] = parse_json(m.to_json());
+    j["collections"] = c;
+  }
+  return j.dump();
+}
+
+VerdictModels VerdictModels::from_json(const std::string& text, const std::string& where) {
+  VerdictModels v;
+  const nlohmann::json j = parse_json(text);
+  v.global = model_from(j, where, "verdict", VerdictModel{});
+  if (!j.contains("collections")) return v;
+  const auto& c = j.at("collections");
+  if (!c.is_object()) throw Error(where + ": verdict.collections is not an object (slug -> model)", errc::bad_bundle);
+  for (const auto& [slug, entry] : c.items()) {
+    // (a collection slug: letters, digits, - and _, as the builder accepts them)
+    const bool slug_ok = !slug.empty() && slug.size() <= 200 &&
+                         std::all_of(slug.begin(), slug.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'; });
+    if (!slug_ok) throw Error(where + ": verdict.collections has a key that is not a collection slug", errc::bad_bundle);
+    v.collections[slug] = model_from(entry, where, "verdict.collections." + slug, v.global);
+  }
+  return v;
 }
 
 VerdictEvidence VerdictEvidence::of(const std::vector<TokenHit>& hits) {
@@ -100,6 +148,10 @@ Verdict decide_verdict(const VerdictModel& m, float threshold, const std::vector
   v.kind = !known ? "none" : v.confidence >= m.token_confidence ? "token" : "collection";
   v.close_call = known && std::abs(v.confidence - m.token_confidence) <= kCloseCallBand;
   return v;
+}
+
+Verdict decide_verdict(const VerdictModels& models, const std::string& first_collection, float threshold, const std::vector<TokenHit>& hits) {
+  return decide_verdict(models.of(first_collection), threshold, hits);
 }
 
 }  // namespace nftlens

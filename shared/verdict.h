@@ -15,9 +15,14 @@
 // nearest-sibling scores of left-out tokens and those of unrelated images; at most the bundle's
 // copy threshold); above it, "token" when the confidence reaches the model's token_confidence
 // (>= 0.5), else "collection". A close call (confidence within 0.1 of that point) is flagged.
+// A bundle of several collections holds, besides that global model, one per collection the
+// builder had enough examples for (VerdictModels), fitted on the calibration searches whose first
+// result is of that collection: the model of the first result's collection decides, so each
+// collection's operating point is set on its own left-out tokens.
 #pragma once
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,8 +45,21 @@ struct VerdictModel {
   bool fitted_aligned = false, fitted_plain = false;
   size_t positives = 0, negatives = 0;  // calibration examples (reported by info)
 
-  std::string to_json() const;  // {"aligned": [...], "plain": [...], "collection_threshold", "positives", "negatives"}
-  static VerdictModel from_json(const std::string& text, const std::string& where);
+  std::string to_json() const;  // {"aligned": [...], "plain": [...], "collection_threshold", "token_confidence", "positives", "negatives"}
+  static VerdictModel from_json(const std::string& text, const std::string& where);  // (where: the file, in errors)
+};
+
+// The manifest's "verdict": the global model, and per collection slug a model that decides for
+// queries whose first result is of that collection ("collections": {slug: {...}}, each entry in
+// VerdictModel's form; a field an entry leaves out is the global one's). A bundle without
+// per-collection entries (one collection, or built before them) decides with the global model.
+struct VerdictModels {
+  VerdictModel global;
+  std::map<std::string, VerdictModel> collections;
+
+  const VerdictModel& of(const std::string& slug) const;
+  std::string to_json() const;  // the global model's object, plus "collections" when there are any
+  static VerdictModels from_json(const std::string& text, const std::string& where);
 };
 
 // The evidence of one query's ranked hits (best first, after re-ranking; at least the runner-up kept).
@@ -63,6 +81,8 @@ inline constexpr double kCloseCallBand = 0.1;
 // threshold: the bundle's copy threshold on the cosine. A bundle without a fitted model (built before
 // calibration existed) answers "token" above the threshold and "none" below, confidence -1.
 Verdict decide_verdict(const VerdictModel& model, float threshold, const std::vector<TokenHit>& hits);
+// The same with the model of `first_collection` (the first result's collection slug).
+Verdict decide_verdict(const VerdictModels& models, const std::string& first_collection, float threshold, const std::vector<TokenHit>& hits);
 double verdict_probability(const VerdictModel& model, const VerdictEvidence& e);
 
 }  // namespace nftlens

@@ -336,5 +336,32 @@ f1=$(ls "$T/pc" | grep '^tokens\.' | head -1); rm "$T/pc/$f1"
 check "rebuilding the folder as one index" "$NFT" build "$T/col" --out "$T/pb" $B
 [ "$(ls "$T/pb" | grep -cE '^(shard|tokens|partitions|lexicon|words)\.')" = 0 ] && "$NFT" verify "$T/pb" >/dev/null && ok "...removes the partitioned parts and verifies" || no "partition parts left behind"
 
+# Two collections in one bundle: a verdict model per collection (each has 30 calibration tokens),
+# the first result's collection's decides; info shows one line per collection; a bad value in a
+# collection's model is refused naming manifest.json and the field.
+mkdir -p "$T/col2/metadata" "$T/col2/images"
+for f in $(ls "$SRC/metadata" | sed -n '61,120p'); do cp "$SRC/metadata/$f" "$T/col2/metadata/"; cp "$SRC/images/${f%.json}.png" "$T/col2/images/"; done
+python3 -c "import json,sys; j=json.load(open(sys.argv[1])); j['slug']='nouns2'; json.dump(j, open(sys.argv[2], 'w'))" "$SRC/collection.json" "$T/col2/collection.json"
+"$NFT" build "$T/col" "$T/col2" --out "$T/b2c" --cache "$T/cache" --pairs 300 --calibration-tokens 30 > "$T/b2c.out" 2>&1
+img2=$(ls "$T/col2/images" | sed -n 3p)
+"$NFT" query "$T/b2c" "$T/col2/images/$img2" --json -k 2 > "$T/q2c.jsonl" 2>>"$T/log"
+python3 - "$T/b2c/manifest.json" "$T/q2c.jsonl" "${img2%.png}" <<'PY' && ok "two collections: a verdict model per collection in the manifest; a token of the second is named with its slug" || no "per-collection verdict models" "$(grep -E 'verdict|nouns' "$T/b2c.out" | tr '\n' ' ')"
+import json, sys
+v = json.load(open(sys.argv[1]))["verdict"]
+assert set(v["collections"]) == {"nouns", "nouns2"}, v.keys()
+for m in v["collections"].values():
+    assert 0.5 <= m["token_confidence"] <= 1 and "aligned" in m and "plain" in m, m
+j = json.loads(open(sys.argv[2]).readline())
+assert j["verdict"] == "token" and j["collection"] == "nouns2" and j["results"][0]["token_id"] == sys.argv[3], j["verdict"]
+PY
+"$NFT" info "$T/b2c" > "$T/info2c.txt"
+grep -q '^verdict      global: "token" from confidence' "$T/info2c.txt" && grep -qE '^ +nouns2: "token" from confidence' "$T/info2c.txt" \
+  && ok "info shows the global and each collection's verdict calibration" || no "info per-collection verdict lines" "$(grep -A3 '^verdict' "$T/info2c.txt" | tr '\n' ' ')"
+cp -r "$T/b2c" "$T/b2cbad"
+python3 -c "import json,sys; p=sys.argv[1]; j=json.load(open(p)); j['verdict']['collections']['nouns2']['collection_threshold']=9; json.dump(j, open(p, 'w'))" "$T/b2cbad/manifest.json"
+"$NFT" query "$T/b2cbad" "$T/col2/images/$img2" --json > "$T/e.txt" 2>&1; rc=$?
+[ $rc != 0 ] && grep -q 'manifest.json: verdict.collections.nouns2.collection_threshold must be a number in -1..1' "$T/e.txt" \
+  && ok "a hostile per-collection verdict value is refused, naming manifest.json and the field" || no "hostile per-collection verdict value" "rc=$rc $(head -c 300 "$T/e.txt")"
+
 echo "cli tests: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -195,3 +195,52 @@ TEST_CASE("lens: facets, filters, text, tokens and trait statistics come from on
   CHECK(json::parse(lens.trait_stats(-1).json).is_object());
   CHECK(json::parse(lens.info_json())["tokens"] == 40);
 }
+
+TEST_CASE("lens: the verdict is decided by the model of the first result's collection") {
+  const auto& B = thumb_bundle();  // alpha: tokens 0-19, beta: tokens 20-39
+  auto lens_with = [&](const json& verdict) {
+    json m = json::parse(B.tb.manifest_json);
+    m["verdict"] = verdict;
+    return Lens(load_bundle(parse_manifest(m.dump()), B.files));
+  };
+  auto verdict_of = [](Lens& lens, const RgbImage& img) {
+    QuerySession q(lens.bundle(), img);
+    ImageRequest req;
+    req.rerank = 0;  // (first-stage evidence: the "plain" weights)
+    const Answer a = lens.search(q, req);
+    REQUIRE(a.done());
+    return json::parse(a.json);
+  };
+  // Global: confidence 0.047 ("collection"); alpha's own: 0.953 ("token"); beta's: the global
+  // weights with its own operating point 0.02 ("token", a close call).
+  const json global = {{"plain", {-3, 0, 0}}, {"token_confidence", 0.5}};
+  json per = global;
+  per["collections"] = {{"alpha", {{"plain", {3, 0, 0}}, {"token_confidence", 0.8}}}, {"beta", {{"token_confidence", 0.02}}}};
+  Lens lens = lens_with(per);
+  json a = verdict_of(lens, B.tb.images[3]);
+  REQUIRE(a["results"][0]["collection"] == "alpha");
+  CHECK(a["results"][0]["token_id"] == "3");
+  CHECK(a["verdict"] == "token");
+  CHECK(a["collection"] == "alpha");
+  CHECK(a["confidence"].get<double>() == doctest::Approx(0.9526).epsilon(1e-3));
+  CHECK_FALSE(a["close_call"].get<bool>());
+  json b = verdict_of(lens, B.tb.images[25]);
+  REQUIRE(b["results"][0]["collection"] == "beta");
+  CHECK(b["verdict"] == "token");
+  CHECK(b["confidence"].get<double>() == doctest::Approx(0.0474).epsilon(1e-3));
+  CHECK(b["close_call"].get<bool>());
+  // Without per-collection models (older bundles, one collection) the global model decides both.
+  Lens plain = lens_with(global);
+  CHECK(verdict_of(plain, B.tb.images[3])["verdict"] == "collection");
+  CHECK(verdict_of(plain, B.tb.images[25])["verdict"] == "collection");
+  // A collection without a model of its own: the global one.
+  per["collections"].erase("beta");
+  Lens only_alpha = lens_with(per);
+  CHECK(verdict_of(only_alpha, B.tb.images[3])["verdict"] == "token");
+  CHECK(verdict_of(only_alpha, B.tb.images[25])["verdict"] == "collection");
+  // A bad per-collection value: the bundle does not open, and the error names the field.
+  per["collections"]["alpha"]["token_confidence"] = 3;
+  json m = json::parse(B.tb.manifest_json);
+  m["verdict"] = per;
+  CHECK(failure([&] { parse_manifest(m.dump()); }) == "manifest.json: verdict.collections.alpha.token_confidence must be a number in 0..1");
+}

@@ -1,6 +1,9 @@
 // The verdict (shared/verdict.h): evidence from ranked hits, the decision, the manifest form.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <nlohmann/json.hpp>
+
 #include "error.h"
 #include "search.h"
 #include "verdict.h"
@@ -79,4 +82,95 @@ TEST_CASE("verdict: the manifest form round-trips and refuses bad weights by nam
     CHECK(std::string(e.what()) == "manifest.json: verdict.plain must hold 3 numbers");
     CHECK(std::string(e.code()) == errc::bad_bundle);
   }
+}
+
+TEST_CASE("verdict: per-collection models decide for the first result's collection; the manifest form round-trips") {
+  VerdictModels v;
+  v.global.plain = {-3.0, 0.0, 0.0};  // confidence 0.047 whatever the evidence
+  v.global.fitted_plain = true;
+  v.global.collection_threshold = 0.2;
+  v.global.positives = 100;
+  v.global.negatives = 300;
+  VerdictModel alpha = v.global;
+  alpha.plain = {3.0, 0.0, 0.0};  // 0.953
+  alpha.token_confidence = 0.8;
+  alpha.collection_threshold = 0.4;
+  alpha.positives = 40;
+  v.collections["alpha"] = alpha;
+  const std::vector<TokenHit> hits{{7, 0.9f}, {3, 0.6f}};
+  CHECK(&v.of("alpha") == &v.collections.at("alpha"));
+  CHECK(&v.of("beta") == &v.global);  // no model of its own: the global one
+  CHECK(&v.of("") == &v.global);
+  Verdict a = decide_verdict(v, "alpha", 0.5f, hits);
+  CHECK(a.kind == "token");
+  CHECK(a.confidence == doctest::Approx(1.0 / (1.0 + std::exp(-3.0))));
+  Verdict b = decide_verdict(v, "beta", 0.5f, hits);
+  CHECK(b.kind == "collection");
+  CHECK(b.confidence == doctest::Approx(1.0 / (1.0 + std::exp(3.0))));
+  // The same as the one-model decision with the chosen model.
+  CHECK(decide_verdict(v, "alpha", 0.5f, hits).confidence == decide_verdict(alpha, 0.5f, hits).confidence);
+
+  // Round trip, through the manifest's JSON.
+  const std::string text = v.to_json();
+  const auto j = nlohmann::json::parse(text);
+  REQUIRE(j.contains("collections"));
+  CHECK(j["collections"].size() == 1);
+  CHECK(j["collections"]["alpha"]["token_confidence"] == 0.8);
+  const VerdictModels r = VerdictModels::from_json(text, "manifest.json");
+  CHECK(r.global.plain == v.global.plain);
+  CHECK(r.global.positives == 100);
+  REQUIRE(r.collections.count("alpha") == 1);
+  const VerdictModel& ra = r.collections.at("alpha");
+  CHECK(ra.plain == alpha.plain);
+  CHECK(ra.fitted_plain);
+  CHECK_FALSE(ra.fitted_aligned);
+  CHECK(ra.token_confidence == doctest::Approx(0.8));
+  CHECK(ra.collection_threshold == doctest::Approx(0.4));
+  CHECK(ra.positives == 40);
+  CHECK(r.to_json() == text);
+  // Without per-collection models the form is the global model's alone (older bundles, one collection).
+  VerdictModels one;
+  one.global = v.global;
+  CHECK(one.to_json() == v.global.to_json());
+  CHECK(VerdictModels::from_json(v.global.to_json(), "manifest.json").collections.empty());
+  // An entry lists what differs: the rest is the global model's (weights, threshold), counts excepted.
+  const VerdictModels p = VerdictModels::from_json(R"({"plain": [-3, 0, 0], "collection_threshold": 0.2, "positives": 9,
+                                                      "collections": {"beta": {"token_confidence": 0.02}}})", "manifest.json");
+  const VerdictModel& pb = p.of("beta");
+  CHECK(pb.plain == v.global.plain);
+  CHECK(pb.fitted_plain);
+  CHECK(pb.collection_threshold == doctest::Approx(0.2));
+  CHECK(pb.token_confidence == doctest::Approx(0.02));
+  CHECK(pb.positives == 0);
+  CHECK(decide_verdict(p, "beta", 0.5f, hits).kind == "token");  // 0.047 >= 0.02
+  CHECK(decide_verdict(p, "gamma", 0.5f, hits).kind == "collection");
+}
+
+TEST_CASE("verdict: hostile values in the manifest's verdict are refused naming the file and the field") {
+  auto why = [](const std::string& text) {
+    try {
+      VerdictModels::from_json(text, "manifest.json");
+    } catch (const Error& e) {
+      CHECK(std::string(e.code()) == errc::bad_bundle);
+      return std::string(e.what());
+    }
+    return std::string("<accepted>");
+  };
+  CHECK(why(R"([1, 2])") == "manifest.json: verdict is not an object");
+  CHECK(why(R"({"token_confidence": 1.5})") == "manifest.json: verdict.token_confidence must be a number in 0..1");
+  CHECK(why(R"({"token_confidence": "high"})") == "manifest.json: verdict.token_confidence must be a number in 0..1");
+  CHECK(why(R"({"collection_threshold": 7})") == "manifest.json: verdict.collection_threshold must be a number in -1..1");
+  CHECK(why(R"({"collection_threshold": null})") == "manifest.json: verdict.collection_threshold must be a number in -1..1");
+  CHECK(why(R"({"positives": -4})") == "manifest.json: verdict.positives must be a whole number >= 0");
+  CHECK(why(R"({"aligned": [1, 2, 3, 4, 5, 6, 7, "8"]})") == "manifest.json: verdict.aligned holds a non-number");
+  CHECK(why(R"({"collections": [1]})") == "manifest.json: verdict.collections is not an object (slug -> model)");
+  CHECK(why(R"({"collections": {"nouns": 3}})") == "manifest.json: verdict.collections.nouns is not an object");
+  CHECK(why(R"({"collections": {"nouns": {"plain": [1, 2]}}})") == "manifest.json: verdict.collections.nouns.plain must hold 3 numbers");
+  CHECK(why(R"({"collections": {"nouns": {"plain": [1, 2, 1e400]}}})").rfind("manifest.json: verdict", 0) == 0);  // (not JSON: 1e400 overflows)
+  CHECK(why(R"({"collections": {"nouns": {"token_confidence": -0.1}}})") == "manifest.json: verdict.collections.nouns.token_confidence must be a number in 0..1");
+  CHECK(why(R"({"collections": {"nouns": {"collection_threshold": -3}}})") == "manifest.json: verdict.collections.nouns.collection_threshold must be a number in -1..1");
+  CHECK(why(R"({"collections": {"nouns": {"negatives": 2.5}}})") == "manifest.json: verdict.collections.nouns.negatives must be a whole number >= 0");
+  CHECK(why(R"({"collections": {"": {}}})") == "manifest.json: verdict.collections has a key that is not a collection slug");
+  CHECK(why(R"({"collections": {"a/../b": {}}})") == "manifest.json: verdict.collections has a key that is not a collection slug");
+  CHECK(why(R"({"collections": {"nouns": {}, "lorelei-2": {"plain": [0, 1, 2]}}})") == "<accepted>");
 }

@@ -1,0 +1,116 @@
+// The verdict's calibration (builder/calibrate.h): which tokens it samples, and the models it fits
+// from calibration searches (the searches themselves need a model run: tests/cli).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "calibrate.h"
+
+using namespace nftlens;
+
+TEST_CASE("calibration_sample: up to N tokens of each collection, at most max(N, the cap) in all") {
+  // One collection: the first N of the seeded order (the sample bundles had before per-collection models).
+  std::vector<uint32_t> one(500, 0);
+  std::vector<size_t> order(one.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(777));
+  CHECK(calibration_sample(one, 1, 100, 1000) == std::vector<size_t>(order.begin(), order.begin() + 100));
+  CHECK(calibration_sample(one, 1, 700, 100).size() == 500);  // (N above the cap: N; all 500 here)
+  CHECK(calibration_sample(one, 1, 0, 1000).empty());
+  // Three collections of 300, 200 and 7 tokens.
+  std::vector<uint32_t> three;
+  for (auto [c, n] : {std::pair<uint32_t, size_t>{0, 300}, {1, 200}, {2, 7}}) three.insert(three.end(), n, c);
+  auto counts = [&](const std::vector<size_t>& s) {
+    std::vector<size_t> n(3, 0);
+    for (size_t i : s) ++n.at(three.at(i));
+    return n;
+  };
+  const auto s = calibration_sample(three, 3, 100, 1000);
+  CHECK(counts(s) == std::vector<size_t>{100, 100, 7});
+  CHECK(std::set<size_t>(s.begin(), s.end()).size() == s.size());
+  // The cap shares the total evenly.
+  CHECK(counts(calibration_sample(three, 3, 100, 150)) == std::vector<size_t>{50, 50, 7});
+  CHECK(counts(calibration_sample(three, 3, 3, 2)) == std::vector<size_t>{1, 1, 1});  // (3 in all)
+}
+
+namespace {
+
+// Plain (first-stage) evidence: s1 and the runner-up's s2.
+VerdictEvidence plain(double s1, double s2) {
+  VerdictEvidence e;
+  e.s1 = s1;
+  e.s2 = s2;
+  return e;
+}
+
+// Calibration searches of `tokens` tokens of collection c whose copies score around `at` (their
+// own token first, `gap` ahead of the runner-up) and whose left-out searches find a sibling around
+// at - 0.1, `sibling_gap` ahead of the next.
+void add_collection(CalibrationSet& set, uint32_t c, int tokens, double at, double gap, double sibling_gap, std::mt19937_64& rng) {
+  std::normal_distribution<double> n(0, 0.02);
+  for (int i = 0; i < tokens; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      const double s1 = at + n(rng);
+      set.examples.push_back({plain(s1, s1 - gap - std::abs(n(rng))), 1, false, c});
+    }
+    for (int k = 0; k < 3; ++k) {
+      const double s1 = at - 0.1 + n(rng);
+      set.examples.push_back({plain(s1, s1 - sibling_gap - std::abs(n(rng))), 0, true, c});
+      set.sibling_top.push_back({c, s1});
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fit_verdict_models: one model per collection with enough examples, fitted on its own scale") {
+  std::mt19937_64 rng(5);
+  CalibrationSet set;
+  add_collection(set, 0, 100, 0.90, 0.10, 0.0, rng);   // siblings close together (pixel art)
+  add_collection(set, 1, 100, 0.60, 0.10, 0.06, rng);  // far apart (emoji): a sibling's margin looks like a copy's there
+  add_collection(set, 2, 3, 0.75, 0.05, 0.0, rng);     // too few to fit anything of its own
+  for (int i = 0; i < 40; ++i) {
+    set.examples.push_back({plain(0.25 + 0.01 * (i % 5), 0.2), 0, false, uint32_t(i % 3)});
+    set.unrelated_top.push_back(0.25 + 0.01 * (i % 5));
+  }
+  std::string report;
+  const VerdictModels m = fit_verdict_models(set, {"far", "near", "few"}, 0.7, &report);
+  REQUIRE(m.global.fitted_plain);
+  REQUIRE(m.collections.count("far") == 1);
+  REQUIRE(m.collections.count("near") == 1);
+  CHECK(m.collections.count("few") == 0);
+  CHECK(report.find("few: too few examples") != std::string::npos);
+  const VerdictModel &far = m.collections.at("far"), &near = m.collections.at("near");
+  CHECK(far.plain != m.global.plain);
+  CHECK(near.plain != m.global.plain);
+  CHECK(far.positives == 200);
+  CHECK(far.negatives == 300 + 14);  // (its left-out searches and the unrelated images that found it first)
+  // Each model names at most 5% of its own left-out searches as a token, and keeps its copies.
+  for (uint32_t c : {0u, 1u}) {
+    const VerdictModel& own = m.of(c == 0 ? "far" : "near");
+    size_t named = 0, left = 0, kept = 0, copies = 0;
+    size_t named_global = 0, kept_global = 0;
+    for (const auto& e : set.examples) {
+      if (e.first != c || (!e.left_out && e.label == 0)) continue;
+      const bool by_own = verdict_probability(own, e.evidence) >= own.token_confidence;
+      const bool by_global = verdict_probability(m.global, e.evidence) >= m.global.token_confidence;
+      if (e.left_out) left++, named += by_own, named_global += by_global;
+      else copies++, kept += by_own, kept_global += by_global;
+    }
+    CHECK(double(named) / double(left) <= 0.05 + 1e-9);
+    CHECK(double(kept) / double(copies) > 0.9);
+    // (one model for both scales: collection 1's copies look like collection 0's siblings to it)
+    if (c == 1) CHECK(double(kept_global) / double(copies) < 0.8);
+    CHECK(named_global < left / 20 + 1);
+  }
+  // The collection threshold follows its own siblings: far's sit above the copy threshold (0.7, the cap).
+  CHECK(far.collection_threshold == doctest::Approx(0.7));
+  CHECK(near.collection_threshold < 0.5);
+  CHECK(near.collection_threshold > 0.3);  // (above the unrelated images' 0.29 + 0.02)
+  // One collection (or one slug given): the global model alone, the same as fitted on every example.
+  const VerdictModels single = fit_verdict_models(set, {"all"}, 0.7);
+  CHECK(single.collections.empty());
+  CHECK(single.global.to_json() == m.global.to_json());
+}
