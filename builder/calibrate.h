@@ -46,7 +46,7 @@ struct CalibrationSet {
 // come with own operating points); a collection with neither gets no model: the global one decides.
 // (Measured on a bundle of three collections, fitted on a few tokens of each and tested on 50
 // others: a collection's own model fitted on 10 tokens named 6-16% of their left-out searches as a
-// token, on 20 tokens 5-11%, on 50 tokens 4-8%, as the global model does; docs/quality.md.)
+// token, on 20 tokens 5-11%, on 50 tokens 3-8%, as the global model does (4-8%); docs/quality.md.)
 inline constexpr size_t kOwnWeightsMin = 50, kOwnPointsMin = 150;
 
 // The global model, fitted on every example, and for each of `slugs` (the catalogue's collections,
