@@ -15,26 +15,26 @@ using nlohmann::json;
 
 namespace {
 uint64_t text_hash(const std::string& s) { return std::hash<std::string>{}(s); }
+
+// The index of `s` (hash h) among `strings` through a hash -> index table; UINT32_MAX if absent.
+uint32_t find_string(const std::unordered_multimap<uint64_t, uint32_t>& table, const std::vector<std::string>& strings, uint64_t h, const std::string& s) {
+  for (auto [b, e] = table.equal_range(h); b != e; ++b)
+    if (strings[b->second] == s) return b->second;
+  return UINT32_MAX;
+}
 }  // namespace
 
 uint32_t Catalogue::intern(const std::string& s) {
-  auto find = [&](uint64_t h) -> uint32_t {
-    for (auto [b, e] = intern_index.equal_range(h); b != e; ++b)
-      if (strings[b->second] == s) return b->second;
-    return UINT32_MAX;
-  };
   if (intern_indexed != strings.size()) {  // strings were edited directly: re-index
     intern_index.clear();
     for (size_t i = 0; i < strings.size(); ++i) {  // (of equal strings, the first one's index is kept)
       const uint64_t h = text_hash(strings[i]);
-      bool seen = false;
-      for (auto [b, e] = intern_index.equal_range(h); b != e && !seen; ++b) seen = strings[b->second] == strings[i];
-      if (!seen) intern_index.emplace(h, uint32_t(i));
+      if (find_string(intern_index, strings, h, strings[i]) == UINT32_MAX) intern_index.emplace(h, uint32_t(i));
     }
     intern_indexed = strings.size();
   }
   const uint64_t h = text_hash(s);
-  if (const uint32_t at = find(h); at != UINT32_MAX) return at;
+  if (const uint32_t at = find_string(intern_index, strings, h, s); at != UINT32_MAX) return at;
   intern_index.emplace(h, uint32_t(strings.size()));
   strings.push_back(s);
   intern_indexed = strings.size();
@@ -48,8 +48,7 @@ void Catalogue::renumber_strings() {
   auto map = [&](uint32_t& id) {
     if (to.at(id) == UINT32_MAX) {
       const uint64_t h = text_hash(strings[id]);
-      for (auto [b, e] = where.equal_range(h); b != e && to[id] == UINT32_MAX; ++b)
-        if (fresh[b->second] == strings[id]) to[id] = b->second;
+      to[id] = find_string(where, fresh, h, strings[id]);
       if (to[id] == UINT32_MAX) {
         to[id] = uint32_t(fresh.size());
         where.emplace(h, to[id]);

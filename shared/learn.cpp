@@ -132,11 +132,13 @@ void learn_projection(Recipe& r, size_t n, const std::function<void(size_t, Vec&
 }
 
 namespace {
-// The k-th smallest |value| (0-based) of `count` values visited by each(f), exactly what
-// nth_element over a copy of them gives, in two passes and a histogram of the top 16 bits of the
-// floats (their order is the values' order for |x|) instead of a copy (400 MB at a million tokens).
-template <class Each>
-float kth_abs(const Each& each, size_t k) {
+// Calls f on every value (twice per quantiser: it is a pass over the data, not a container).
+using EachValue = std::function<void(const std::function<void(float)>&)>;
+
+// The k-th smallest |value| (0-based) of the values each(f) visits, exactly what nth_element over a
+// copy of them gives, in two passes and a histogram of the top 16 bits of the floats (their order
+// is the values' order for |x|) instead of a copy (400 MB at a million tokens).
+float kth_abs(const EachValue& each, size_t k) {
   auto bits = [](float x) { uint32_t u; x = std::fabs(x); std::memcpy(&u, &x, 4); return u; };
   std::vector<size_t> hist(65536, 0);
   each([&](float x) { hist[bits(x) >> 16]++; });
@@ -149,7 +151,7 @@ float kth_abs(const Each& each, size_t k) {
   return in_bin[k - below];
 }
 
-void set_quant_scale(Recipe& r, size_t total, const std::function<void(const std::function<void(float)>&)>& each) {
+void set_quant_scale(Recipe& r, size_t total, const EachValue& each) {
   if (total == 0) { r.quant_scale = 127.0f; return; }
   const size_t k = std::min(total - 1, size_t(0.9999 * double(total)));
   r.quant_scale = 127.0f / std::max(kth_abs(each, k), 1e-3f);
