@@ -21,33 +21,66 @@ constexpr double kMinCellInside = 0.6;  // a cell counts if at least this much o
 // larger than the query (a zoom on a detail), this share of the cells the query can hold.
 constexpr double kMinValidCells = 0.3;
 
-// Mean over channels of the zero-mean normalised cross-correlation on valid cells.
 // Does a placement of w x h (n x n cells) on a table of tw x th pixels have enough valid cells?
 bool enough_cells(size_t valid_cells, int tw, int th, double w, double h, int n) {
   const double possible = std::min(double(n) * n, double(tw) * th / ((w / n) * (h / n)));
   return double(valid_cells) >= kMinValidCells * possible;
 }
 
-double ncc(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
-  const size_t cells = valid.size();
-  double cnt = 0, qm[3] = {0, 0, 0}, tm[3] = {0, 0, 0};
-  for (size_t i = 0; i < cells; ++i)
-    if (valid[i]) {
-      cnt += 1;
-      for (int c = 0; c < 3; ++c) { qm[c] += q[i * 3 + c]; tm[c] += t[i * 3 + c]; }
+size_t count_valid(const std::vector<char>& valid) {
+  size_t nv = 0;
+  const char* v = valid.data();
+  for (size_t i = 0, n = valid.size(); i < n; ++i) nv += v[i] != 0;
+  return nv;
+}
+
+// The query's side of ncc() on given cells, computed once for all the templates compared there.
+struct QueryStats {
+  double cnt = 0, qm[3] = {0, 0, 0};
+};
+
+QueryStats query_stats(const std::vector<double>& qv, const std::vector<char>& valid) {
+  QueryStats s;
+  const double* q = qv.data();
+  const char* v = valid.data();
+  for (size_t i = 0, n = valid.size(); i < n; ++i)
+    if (v[i]) {
+      s.cnt += 1;
+      for (int c = 0; c < 3; ++c) s.qm[c] += q[i * 3 + c];
     }
+  if (s.cnt >= 2)
+    for (int c = 0; c < 3; ++c) s.qm[c] /= s.cnt;
+  return s;
+}
+
+// Mean over channels of the zero-mean normalised cross-correlation on valid cells. (Sums in the
+// same order as one pass over both sides would: bit for bit what it was before QueryStats.)
+double ncc(const QueryStats& s, const std::vector<double>& qv, const std::vector<double>& tv, const std::vector<char>& valid) {
+  const size_t cells = valid.size();
+  const double cnt = s.cnt;
   if (cnt < 2) return -1;
-  for (int c = 0; c < 3; ++c) { qm[c] /= cnt; tm[c] /= cnt; }
+  const double* q = qv.data();
+  const double* t = tv.data();
+  const char* v = valid.data();
+  double tm[3] = {0, 0, 0};
+  for (size_t i = 0; i < cells; ++i)
+    if (v[i])
+      for (int c = 0; c < 3; ++c) tm[c] += t[i * 3 + c];
+  for (int c = 0; c < 3; ++c) tm[c] /= cnt;
   double num[3] = {0, 0, 0}, qq[3] = {0, 0, 0}, tt[3] = {0, 0, 0};
   for (size_t i = 0; i < cells; ++i)
-    if (valid[i])
+    if (v[i])
       for (int c = 0; c < 3; ++c) {
-        const double a = q[i * 3 + c] - qm[c], b = t[i * 3 + c] - tm[c];
+        const double a = q[i * 3 + c] - s.qm[c], b = t[i * 3 + c] - tm[c];
         num[c] += a * b; qq[c] += a * a; tt[c] += b * b;
       }
   double r = 0;
   for (int c = 0; c < 3; ++c) r += num[c] / (std::sqrt(qq[c] * tt[c]) + 1e-6 * cnt);
   return r / 3;
+}
+
+double ncc(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
+  return ncc(query_stats(q, valid), q, t, valid);
 }
 
 }  // namespace
@@ -74,22 +107,36 @@ AlignQuery::AlignQuery(const RgbImage& query, const Circle& mask) {
   }
 }
 
-AlignQuery::Template AlignQuery::make_template(const RgbImage& thumb, int coarse_n, int refine_n, bool flip) {
-  // Antialiased resizes straight to each grid (the same resampler the model input uses).
-  auto grid = [](const RgbImage& img, int n) {
+AlignQuery::Template AlignQuery::make_template(const RgbImage& thumb, int coarse_n, int refine_n, bool flip, bool full) {
+  // Antialiased resizes straight to each grid (the same resampler the model input uses). A
+  // thumbnail already n x n is its own grid: the resampler returns it unchanged then (bit for bit,
+  // tests/unit/core/align_test.cpp), so it is read directly, mirrored in place when `flip`.
+  RgbImage mirrored;
+  auto grid = [&](int n) {
     std::vector<double> g;
     if (n <= 0) return g;
-    const std::vector<float> px = resize_to_float(img, n, n);
+    if (thumb.width == n && thumb.height == n) {
+      g.resize(size_t(n) * n * 3);
+      double* o = g.data();
+      const uint8_t* px = thumb.rgb.data();
+      for (int y = 0; y < n; ++y)
+        for (int x = 0; x < n; ++x, o += 3) {
+          const uint8_t* p = px + (size_t(y) * n + size_t(flip ? n - 1 - x : x)) * 3;
+          for (int c = 0; c < 3; ++c) o[c] = double(p[c] * (1.0f / 255.0f)) * 255.0;
+        }
+      return g;
+    }
+    // A mirrored query is matched by mirroring the thumbnail instead (one summed-area table).
+    if (flip && mirrored.width == 0) mirrored = mirror(thumb);
+    const std::vector<float> px = resize_to_float(flip ? mirrored : thumb, n, n);
     g.assign(px.begin(), px.end());
     for (double& v : g) v *= 255.0;
     return g;
   };
-  // A mirrored query is matched by mirroring the thumbnail instead (one summed-area table).
-  const RgbImage src = flip ? mirror(thumb) : thumb;
   Template t;
-  t.g96 = grid(src, kGrid);
-  t.refine = grid(src, refine_n);
-  t.coarse = grid(src, coarse_n);
+  if (full) t.g96 = grid(kGrid);
+  t.refine = grid(refine_n);
+  t.coarse = grid(coarse_n);
   t.aspect = double(thumb.height) / thumb.width;
   return t;
 }
@@ -98,16 +145,22 @@ void AlignQuery::sample(const Table& t, double x0, double y0, double w, double h
                         std::vector<char>& valid) const {
   // Summed-area table bilinearly interpolated at the (n+1)^2 cell corners: exact box sums for
   // fractional edges. Corners outside the image clamp to its border (those cells shrink).
-  std::vector<double>& corner = scratch_corner_;
-  std::vector<double>& cx = scratch_x_;
-  std::vector<double>& cy = scratch_y_;
-  corner.resize(size_t(n + 1) * (n + 1) * 3);
-  cx.resize(size_t(n + 1));
-  cy.resize(size_t(n + 1));
+  // (Raw pointers and the column terms computed once: the hot loop of re-ranking, which the
+  // browser module's -Oz would otherwise leave full of calls.)
+  const size_t n1 = size_t(n + 1);
+  if (scratch_corner_.size() < n1 * n1 * 3) scratch_corner_.resize(n1 * n1 * 3);
+  if (scratch_x_.size() < 3 * n1) scratch_x_.resize(3 * n1);
+  if (scratch_y_.size() < n1) scratch_y_.resize(n1);
+  double* corner = scratch_corner_.data();
+  double* cx = scratch_x_.data();
+  double* fxs = cx + n1;
+  double* js = fxs + n1;  // (column indices, stored as doubles)
+  double* cy = scratch_y_.data();
   const int W = t.w, H = t.h, stride = W + 1;
   for (int a = 0; a <= n; ++a) {
-    cy[size_t(a)] = std::clamp(y0 + a * h / n, 0.0, double(H));
-    cx[size_t(a)] = std::clamp(x0 + a * w / n, 0.0, double(W));
+    const double yy = y0 + a * h / n, xx = x0 + a * w / n;
+    cy[a] = yy < 0.0 ? 0.0 : (double(H) < yy ? double(H) : yy);
+    cx[a] = xx < 0.0 ? 0.0 : (double(W) < xx ? double(W) : xx);
   }
   // Only corners of cells that can overlap the image are read (a placement much larger than the
   // query, a zoom on a detail, has most of its cells outside).
@@ -116,46 +169,59 @@ void AlignQuery::sample(const Table& t, double x0, double y0, double w, double h
   while (a1 > a0 && y0 + (a1 - 1) * h / n >= H) --a1;
   while (b0 < n && x0 + (b0 + 1) * w / n <= 0) ++b0;
   while (b1 > b0 && x0 + (b1 - 1) * w / n >= W) --b1;
+  for (int b = b0; b <= b1; ++b) {
+    const int j = std::min(int(cx[b]), W - 1);
+    js[b] = j;
+    fxs[b] = cx[b] - j;
+  }
+  const double* s = t.s.data();
   for (int a = a0; a <= a1; ++a) {
-    const double y = cy[size_t(a)];
+    const double y = cy[a];
     const int i = std::min(int(y), H - 1);
     const double fy = y - i;
-    const double* r0 = &t.s[size_t(i) * stride * 3];
+    const double* r0 = s + size_t(i) * stride * 3;
     const double* r1 = r0 + size_t(stride) * 3;
-    for (int b = b0; b <= b1; ++b) {
-      const double x = cx[size_t(b)];
-      const int j = std::min(int(x), W - 1);
-      const double fx = x - j;
-      double* o = &corner[(size_t(a) * (n + 1) + b) * 3];
+    double* o = corner + (size_t(a) * n1 + size_t(b0)) * 3;
+    for (int b = b0; b <= b1; ++b, o += 3) {
+      const size_t j3 = size_t(js[b]) * 3;
+      const double fx = fxs[b];
+      const double* p0 = r0 + j3;
+      const double* p1 = r1 + j3;
       for (int c = 0; c < 3; ++c) {
-        const double top = r0[j * 3 + c] * (1 - fx) + r0[(j + 1) * 3 + c] * fx;
-        const double bot = r1[j * 3 + c] * (1 - fx) + r1[(j + 1) * 3 + c] * fx;
+        const double top = p0[c] * (1 - fx) + p0[3 + c] * fx;
+        const double bot = p1[c] * (1 - fx) + p1[3 + c] * fx;
         o[c] = top * (1 - fy) + bot * fy;
       }
     }
   }
   means.resize(size_t(n) * n * 3);
   valid.resize(size_t(n) * n);
+  double* mp = means.data();
+  char* vp = valid.data();
   const double full = (w / n) * (h / n);
+  const bool masked = mask_.found();
   for (int a = 0; a < n; ++a)
     for (int b = 0; b < n; ++b) {
-      const double area = (cy[size_t(a + 1)] - cy[size_t(a)]) * (cx[size_t(b + 1)] - cx[size_t(b)]);
       const size_t k = size_t(a) * n + b;
+      double* m = mp + k * 3;
       if (a < a0 || a >= a1 || b < b0 || b >= b1) {  // (outside the image: no corners were read)
-        valid[k] = 0;
-        for (int c = 0; c < 3; ++c) means[k * 3 + c] = 0;
+        vp[k] = 0;
+        m[0] = m[1] = m[2] = 0;
         continue;
       }
-      valid[k] = area >= kMinCellInside * full;
-      if (mask_.found() && valid[k]) {
-        const double mx = 0.5 * (cx[size_t(b)] + cx[size_t(b + 1)]) - mask_.cx, my = 0.5 * (cy[size_t(a)] + cy[size_t(a + 1)]) - mask_.cy;
-        valid[k] = mx * mx + my * my <= double(mask_.r) * mask_.r;
+      const double area = (cy[a + 1] - cy[a]) * (cx[b + 1] - cx[b]);
+      bool v = area >= kMinCellInside * full;
+      if (masked && v) {
+        const double mx = 0.5 * (cx[b] + cx[b + 1]) - mask_.cx, my = 0.5 * (cy[a] + cy[a + 1]) - mask_.cy;
+        v = mx * mx + my * my <= double(mask_.r) * mask_.r;
       }
-      const double* p00 = &corner[(size_t(a) * (n + 1) + b) * 3];
+      vp[k] = v;
+      const double* p00 = corner + (size_t(a) * n1 + b) * 3;
       const double* p01 = p00 + 3;
-      const double* p10 = &corner[(size_t(a + 1) * (n + 1) + b) * 3];
+      const double* p10 = p00 + n1 * 3;
       const double* p11 = p10 + 3;
-      for (int c = 0; c < 3; ++c) means[k * 3 + c] = (p11[c] - p10[c] - p01[c] + p00[c]) / std::max(area, 1e-9);
+      const double div = area > 1e-9 ? area : 1e-9;
+      for (int c = 0; c < 3; ++c) m[c] = (p11[c] - p10[c] - p01[c] + p00[c]) / div;
     }
 }
 
@@ -163,13 +229,12 @@ double AlignQuery::similarity(const Table& t, double x0, double y0, double w, do
   std::vector<double>& means = scratch_means_;
   std::vector<char>& valid = scratch_valid_;
   sample(t, x0, y0, w, h, n, means, valid);
-  size_t nv = 0;
-  for (char v : valid) nv += v != 0;
+  const size_t nv = count_valid(valid);
   if (!enough_cells(nv, t.w, t.h, w, h, n)) return -2;  // (below any real similarity)
   return ncc(means, tmpl, valid);
 }
 
-AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& opt) const {
+AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& opt, LocateState* state) const {
   AlignGeometry best;
   if (thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return best;
   const Table& t = table_;
@@ -177,52 +242,84 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   // Grids grow with the scale where the thumbnail is larger than the query, so that about the same
   // number of cells falls inside the query at every scale (a zoom on a detail still has detail).
   auto grid_at = [](int base, double r) { return std::max(base, int(base * r + 0.5)); };
-  std::map<int, std::array<std::vector<double>, 2>> coarse;  // grid -> template (plain, mirrored)
+  LocateState local;
+  LocateState& st = state ? *state : local;
+  // A state left by a search of the same thumbnail with the same options up to a smaller
+  // max_scale resumes where that one stopped: its scales were searched already (the same r
+  // sequence, placements and order, so the same best placements as searching from scratch).
+  const bool resume = st.thumbnail == &thumbnail && st.coarse_grid == opt.coarse_grid && st.scale_step == opt.scale_step &&
+                      st.offset_step == opt.offset_step && st.keep == opt.keep;
+  if (!resume) {
+    st = LocateState{};
+    st.thumbnail = &thumbnail;
+    st.coarse_grid = opt.coarse_grid; st.scale_step = opt.scale_step; st.offset_step = opt.offset_step; st.keep = opt.keep;
+  }
   auto coarse_of = [&](int n, int m) -> const std::vector<double>& {
-    auto it = coarse.find(n);
-    if (it == coarse.end())
-      it = coarse.emplace(n, std::array<std::vector<double>, 2>{make_template(thumbnail, n, 0, false).coarse,
-                                                                 make_template(thumbnail, n, 0, true).coarse}).first;
+    auto it = st.coarse.find(n);
+    if (it == st.coarse.end())
+      it = st.coarse.emplace(n, std::array<std::vector<double>, 2>{make_template(thumbnail, n, 0, false, false).coarse,
+                                                                    make_template(thumbnail, n, 0, true, false).coarse}).first;
     return it->second[size_t(m)];
   };
   const double aspect = double(thumbnail.height) / thumbnail.width;
-  struct Hyp { double score, x0, y0, w, h; int m; };
-  Hyp hyps[8];  // the best `keep` placements so far over both orientations, best first
-  size_t count = 0;
+  LocateState::Hyp* hyps = st.hyps;  // the best `keep` placements so far over both orientations, best first
+  size_t& count = st.count;
   const size_t keep = size_t(opt.keep);
-  for (double r = 0.5; r < opt.max_scale * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
+  std::vector<double>& means = scratch_means_;
+  std::vector<char>& valid = scratch_valid_;
+  double r = st.next_r;
+  for (; r < opt.max_scale * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
     const int n = grid_at(opt.coarse_grid, r);
     const double sw = r * M, sh = sw * aspect;
     const double stx = opt.offset_step * sw / n, sty = opt.offset_step * sh / n;
     for (double y0 = std::min(0.0, t.h - sh) - sty; y0 <= std::max(0.0, t.h - sh) + sty + 1e-9; y0 += sty)
-      for (double x0 = std::min(0.0, t.w - sw) - stx; x0 <= std::max(0.0, t.w - sw) + stx + 1e-9; x0 += stx)
+      for (double x0 = std::min(0.0, t.w - sw) - stx; x0 <= std::max(0.0, t.w - sw) + stx + 1e-9; x0 += stx) {
+        // (one sample of the query serves both orientations)
+        sample(t, x0, y0, sw, sh, n, means, valid);
+        if (!enough_cells(count_valid(valid), t.w, t.h, sw, sh, n)) continue;
+        const QueryStats qs = query_stats(means, valid);
         for (int m = 0; m < 2; ++m) {
-          const double s = similarity(t, x0, y0, sw, sh, n, coarse_of(n, m));
+          const double s = ncc(qs, means, coarse_of(n, m), valid);
           if (s <= -2 || (count == keep && s <= hyps[keep - 1].score)) continue;
           size_t at = count < keep ? count++ : keep - 1;
           for (; at > 0 && hyps[at - 1].score < s; --at) hyps[at] = hyps[at - 1];
-          hyps[at] = Hyp{s, x0, y0, sw, sh, m};
+          hyps[at] = LocateState::Hyp{s, x0, y0, sw, sh, m};
         }
-  }
-  for (size_t k = 0; k < count; ++k) {  // coordinate descent on (x0, y0, w, h), steps a share of the side
-    const int rn = grid_at(opt.refine_grid, hyps[k].w / M);
-    const Template tp = make_template(thumbnail, 0, rn, hyps[k].m == 1);
-    double p[4] = {hyps[k].x0, hyps[k].y0, hyps[k].w, hyps[k].h};
-    double sc = similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine);
-    double step = 1.0 / 32;
-    for (int round = 0; round < 3; ++round, step /= 2)
-      for (bool improved = true; improved;) {
-        improved = false;
-        for (int d = 0; d < 4; ++d)
-          for (int sign = -1; sign <= 1; sign += 2) {
-            const double old = p[d];
-            p[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
-            const double s2 = p[2] > 1 && p[3] > 1 ? similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine) : -2;
-            if (s2 > sc + 1e-6) { sc = s2; improved = true; } else p[d] = old;
-          }
       }
-    const double fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
-    if (fin > best.score) best = AlignGeometry{hyps[k].m == 1, p[0], p[1], p[2], p[3], float(fin)};
+  }
+  st.next_r = r;
+  for (size_t k = 0; k < count; ++k) {  // coordinate descent on (x0, y0, w, h), steps a share of the side
+    const LocateState::Hyp& h = hyps[k];
+    auto done = std::find_if(st.refined.begin(), st.refined.end(), [&](const LocateState::Refined& e) {
+      return e.from.x0 == h.x0 && e.from.y0 == h.y0 && e.from.w == h.w && e.from.h == h.h && e.from.m == h.m;
+    });
+    AlignGeometry g;
+    double fin;
+    if (done != st.refined.end()) {
+      g = done->g;  // (refined by the search this one resumes: the same placement, the same result)
+      fin = done->fin;
+    } else {
+      const int rn = grid_at(opt.refine_grid, h.w / M);
+      const Template tp = make_template(thumbnail, 0, rn, h.m == 1);
+      double p[4] = {h.x0, h.y0, h.w, h.h};
+      double sc = similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine);
+      double step = 1.0 / 32;
+      for (int round = 0; round < 3; ++round, step /= 2)
+        for (bool improved = true; improved;) {
+          improved = false;
+          for (int d = 0; d < 4; ++d)
+            for (int sign = -1; sign <= 1; sign += 2) {
+              const double old = p[d];
+              p[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
+              const double s2 = p[2] > 1 && p[3] > 1 ? similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine) : -2;
+              if (s2 > sc + 1e-6) { sc = s2; improved = true; } else p[d] = old;
+            }
+        }
+      fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
+      g = AlignGeometry{h.m == 1, p[0], p[1], p[2], p[3], float(fin)};
+      st.refined.push_back({h, g, fin});
+    }
+    if (fin > best.score) best = g;
   }
   return best;
 }
@@ -272,17 +369,17 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
   std::vector<double> q;
   std::vector<char> valid;
   sample(table_, g.x0, g.y0, g.w, g.h, kGrid, q, valid);
+  const QueryStats qs = query_stats(q, valid);
   std::vector<std::vector<double>> t(thumbs.size());
   std::vector<size_t> order;
   for (size_t i = 0; i < thumbs.size(); ++i) {
     if (thumbs[i].width <= 0 || thumbs[i].height <= 0) continue;
     t[i] = make_template(thumbs[i], 0, 0, g.flip).g96;
-    const double s = ncc(q, t[i], valid);
+    const double s = ncc(qs, q, t[i], valid);
     out[i] = float(s);
     order.push_back(i);
   }
-  size_t nv = 0;
-  for (char v : valid) nv += v != 0;
+  const size_t nv = count_valid(valid);
   if (!enough_cells(nv, table_.w, table_.h, g.w, g.h, kGrid)) return std::vector<float>(thumbs.size(), -1.0f);  // (as score())
   if (order.empty() || consensus == 0 || nv < 64) return out;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return out[a] > out[b]; });
@@ -327,8 +424,9 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
     if (share < kMinOccluded || share > kMaxOccluded) return false;
     std::vector<char> kept = valid;
     for (size_t k = 0; k < valid.size(); ++k) if (mask[k]) kept[k] = 0;
+    const QueryStats ks = query_stats(q, kept);
     for (size_t i = 0; i < thumbs.size(); ++i)
-      if (!t[i].empty()) into[i] = float(ncc(q, t[i], kept));
+      if (!t[i].empty()) into[i] = float(ncc(ks, q, t[i], kept));
     return true;
   };
   if (evidence) {
@@ -392,13 +490,14 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   // then zooms up to opt.max_scale (a detail of the token).
   AlignOptions narrow = opt;
   narrow.max_scale = std::min(opt.max_scale, 2.0);
-  AlignGeometry g = q.locate(thumbs[0], narrow);
+  LocateState first;  // (the wide try resumes the first thumbnail's narrow search)
+  AlignGeometry g = q.locate(thumbs[0], narrow, &first);
   for (size_t i = 1; i < std::min(k, kLocateCandidates) && g.score < kGoodFit; ++i) {
     const AlignGeometry gi = q.locate(thumbs[i], narrow);
     if (gi.w > 0 && gi.score > g.score) g = gi;
   }
   if (g.score < kGoodFit && opt.max_scale > narrow.max_scale) {
-    const AlignGeometry gi = q.locate(thumbs[0], opt);
+    const AlignGeometry gi = q.locate(thumbs[0], opt, &first);
     if (gi.w > 0 && gi.score > g.score) g = gi;
   }
   if (g.w <= 0) return false;

@@ -12,6 +12,8 @@
 // over boxes read from a summed-area table, so fractional boxes cost the same as whole ones.
 // docs/quality.md ("Re-ranking by alignment") has the measurements.
 #pragma once
+#include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,21 @@ struct AlignOptions {
   int keep = 3;              // best coarse placements (over both orientations) refined (1..8)
 };
 
+// What locate() searched: kept by the caller to resume the same thumbnail's search at larger
+// scales without repeating the smaller ones (rerank_by_alignment's wide try after a narrow one).
+struct LocateState {
+  struct Hyp { double score, x0, y0, w, h; int m; };
+  struct Refined { Hyp from; AlignGeometry g; double fin; };
+  const RgbImage* thumbnail = nullptr;  // the search's thumbnail and options (but max_scale)
+  int coarse_grid = 0, keep = 0;
+  double scale_step = 0, offset_step = 0;
+  double next_r = 0.5;                   // the first scale not searched yet
+  Hyp hyps[8];                           // the best `keep` coarse placements so far, best first
+  size_t count = 0;
+  std::map<int, std::array<std::vector<double>, 2>> coarse;  // grid -> coarse template (plain, mirrored)
+  std::vector<Refined> refined;          // placements refined so far and their results
+};
+
 class AlignQuery {
  public:
   static constexpr int kGrid = 96;         // final comparison grid (a shipped thumbnail is 96 px wide)
@@ -47,7 +64,8 @@ class AlignQuery {
 
   // mask: only the disc is art (a round profile picture); cells outside it are left out.
   explicit AlignQuery(const RgbImage& query, const Circle& mask = {});
-  AlignGeometry locate(const RgbImage& thumbnail, const AlignOptions& opt = {}) const;
+  // state: optional; see LocateState (the thumbnail must outlive it).
+  AlignGeometry locate(const RgbImage& thumbnail, const AlignOptions& opt = {}, LocateState* state = nullptr) const;
   // Similarity of the query, seen through `g`, to a thumbnail; -1 if nothing overlaps. (It samples
   // the query again for each thumbnail: caching that sample cost more browser-module bytes than the
   // budget had left.)
@@ -75,8 +93,8 @@ class AlignQuery {
     std::vector<double> g96, refine, coarse;  // (empty for a grid size of 0)
     double aspect = 1;  // height / width of the thumbnail
   };
-  // flip: the thumbnail mirrored (how a mirrored query is matched).
-  static Template make_template(const RgbImage& thumbnail, int coarse_n, int refine_n, bool flip);
+  // flip: the thumbnail mirrored (how a mirrored query is matched); full: with g96.
+  static Template make_template(const RgbImage& thumbnail, int coarse_n, int refine_n, bool flip, bool full = true);
 
  private:
   struct Table {  // summed-area table of the (downscaled) query, (h+1) x (w+1) x 3

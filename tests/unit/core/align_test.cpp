@@ -93,3 +93,46 @@ TEST_CASE("rerank_by_alignment puts the aligned token first; missing thumbnails 
   CHECK_FALSE(rerank_by_alignment(none, RgbImage{}, {thumb_of(orig)}));          // empty query: unchanged
 }
 
+
+// make_template reads a thumbnail already n x n directly instead of resizing it: only exact if
+// the resampler returns a same-size image unchanged, bit for bit (so the ranking is unchanged).
+TEST_CASE("align: a same-size resize is the identity, so make_template may skip it") {
+  for (int w : {96, 64, 95}) {
+    const RgbImage img = testutil::random_blocks(w, w, 3, uint32_t(w));
+    const std::vector<float> px = resize_to_float(img, w, w);
+    size_t diffs = 0;
+    for (size_t i = 0; i < px.size(); ++i) diffs += px[i] != img.rgb[i] * (1.0f / 255.0f);
+    CHECK(diffs == 0);
+    // and the template of the grid the thumbnail already has equals the resized one, mirrored too
+    for (bool flip : {false, true}) {
+      const std::vector<float> r = resize_to_float(flip ? mirror(img) : img, w, w);
+      const AlignQuery::Template t = AlignQuery::make_template(img, w, 0, flip, false);
+      REQUIRE(t.coarse.size() == r.size());
+      size_t bad = 0;
+      for (size_t i = 0; i < r.size(); ++i) bad += t.coarse[i] != double(r[i]) * 255.0;
+      CHECK(bad == 0);
+    }
+  }
+}
+
+// The wide try resumes the narrow search of the same thumbnail: the same placement as a search
+// from scratch, bit for bit.
+TEST_CASE("align: locate resumed at a larger max_scale equals a search from scratch") {
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 7);
+  const RgbImage thumb = thumb_of(orig);
+  for (const Box& b : {Box{100, 90, 90, 100}, Box{20, 20, 250, 240}}) {
+    const AlignQuery q(crop(orig, b));
+    AlignOptions narrow;
+    narrow.max_scale = 2.0;
+    LocateState st;
+    (void)q.locate(thumb, narrow, &st);
+    const AlignGeometry resumed = q.locate(thumb, AlignOptions{}, &st);
+    const AlignGeometry fresh = q.locate(thumb, AlignOptions{});
+    CHECK(resumed.flip == fresh.flip);
+    CHECK(resumed.x0 == fresh.x0);
+    CHECK(resumed.y0 == fresh.y0);
+    CHECK(resumed.w == fresh.w);
+    CHECK(resumed.h == fresh.h);
+    CHECK(resumed.score == fresh.score);
+  }
+}
