@@ -31,6 +31,7 @@
 #include "collection.h"
 #include "commands.h"
 #include "embedder.h"
+#include "part_codes_build.h"
 #include "error.h"
 #include "feature_cache.h"
 #include "image_file.h"
@@ -469,6 +470,9 @@ int run_build(const BuildArgs& a) {
   const size_t n_partitions = a.partitions > 0 ? size_t(a.partitions)
                               : cat.tokens.size() > size_t(a.auto_partition_above) ? (cat.tokens.size() + size_t(a.partition_size) / 2) / size_t(std::max(1, a.partition_size))
                                                                                     : 1;
+  if (a.part_codes && n_partitions > 1) throw Error("--part-codes: partitioned bundles have no part codes yet (use --partitions 1)");
+  if (a.part_codes && card.part_channels() == 0) throw Error("--part-codes: the model " + card.name + " has no parts map (use --model models/mnv2-b13-576-parts.card.json)");
+  if (a.part_codes && (a.part_dims < 4 || a.part_dims > card.part_channels())) throw Error("--part-dims must be 4.." + std::to_string(card.part_channels()));
   const int dims = a.dims > 0 ? a.dims
                               : std::max(4, std::min(n_partitions > 1 ? BuildArgs::kAutoDimsPartitioned : BuildArgs::kAutoDims, int(cat.tokens.size()) - 1));
   // Learn on 80% of the pairs; the rest (unseen copies) sets the copy threshold.
@@ -693,6 +697,15 @@ int run_build(const BuildArgs& a) {
     parts.catalogue = serialize_catalogue(cat);
   }
   if (!window_codes.empty()) parts.windows = WindowIndex(recipe.windows.out_dim, int(recipe.windows.boxes.size()), window_codes).serialize();
+  if (a.part_codes) {
+    std::vector<std::string> images;
+    for (size_t i = 0; i < cat.tokens.size(); ++i) images.push_back(src[i].image_path);
+    PartCodesOptions po;
+    po.dim = a.part_dims;
+    po.threads = a.threads;
+    po.quiet = a.quiet;
+    parts.parts = build_part_codes(images, mf.onnx.string(), card, po);
+  }
   write_bundle_dir(a.out, card, recipe, index, cat, parts);
   if (!a.quiet) std::cerr << "write: index, catalogue and bundle files in " << since(t_write) << " s\n";
   // Calibration opens the written bundle (its whole catalogue): release what the build held first,

@@ -20,7 +20,7 @@ void write_file_atomic(const std::filesystem::path& p, const void* data, size_t 
 Bundle load_bundle_dir(const std::filesystem::path& dir);
 
 struct BundleParts {
-  std::vector<uint8_t> model, recipe, index, catalogue, windows;  // windows: empty if none
+  std::vector<uint8_t> model, recipe, index, catalogue, windows, parts;  // windows, parts: empty if none
   // Partitioned bundles: the table (then index is empty), and the parts it lists, in its order.
   std::vector<uint8_t> partitions;
   std::vector<std::vector<uint8_t>> shards, fragments;

@@ -38,6 +38,10 @@ struct BuildArgs {
   // collections (calibration time is linear in them: about 0.15 s per token on 2 cores).
   int calibration_tokens = 100, calibration_max = 1000;
   bool thumbs = true, quiet = false, use_model = true, learn = true;
+  // Part codes (shared/part_codes.h) for stickers and zooms on a detail: needs a model with a parts
+  // map (models/mnv2-b13-576-parts.card.json) and a one-index bundle; part_dims bytes per code.
+  bool part_codes = false;
+  int part_dims = 64;
 };
 inline constexpr int kCliBuildBatch = 1;
 int run_build(const BuildArgs& a);
@@ -56,6 +60,7 @@ struct EvalArgs {
   std::string report_dir;  // --report: an HTML page of sampled queries (builder/eval_report.h)
   int threads = 0;
   size_t rerank = ImageRequest{}.rerank;  // as for query
+  bool parts = ImageRequest{}.parts;      // as for query
 };
 int run_eval(const EvalArgs& a);
 

@@ -78,7 +78,7 @@ Embedder::Embedder(const std::string& model_path, const ModelCard& card, const E
 
 Embedder::~Embedder() = default;
 
-std::vector<std::vector<float>> Embedder::run(const std::vector<std::vector<float>>& inputs) {
+std::vector<std::vector<float>> Embedder::run(const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* parts) {
   std::vector<std::vector<float>> out;
   if (inputs.empty()) return out;
   const size_t per = size_t(card_.width) * card_.height * 3;
@@ -112,6 +112,7 @@ std::vector<std::vector<float>> Embedder::run(const std::vector<std::vector<floa
     std::vector<const float*> ptrs;
     for (size_t k = 0; k < res.size(); ++k) ptrs.push_back(res[k].GetTensorData<float>() + size_t(b) * per_image[k]);
     out.push_back(pool_outputs(card_, ptrs, per_image));
+    if (parts && card_.part_channels() > 0) parts->push_back(pool_parts(card_, ptrs, per_image));
   }
   return out;
 }

@@ -22,9 +22,10 @@ class Embedder {
  public:
   Embedder(const std::string& model_path, const ModelCard& card, const EmbedderOptions& opt = {});
   ~Embedder();
-  // inputs: one tensor per image (card layout, card size); returns pooled features per image.
+  // inputs: one tensor per image (card layout, card size); returns pooled features per image and,
+  // if `parts` is given and the card has a parts map, its region means per image (pool_parts).
   // Thread-safe.
-  std::vector<std::vector<float>> run(const std::vector<std::vector<float>>& inputs);
+  std::vector<std::vector<float>> run(const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* parts = nullptr);
   const std::string& provider() const { return provider_; }
 
  private:

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   build->add_flag("!--no-model", b.use_model, "Pixel features only (no ONNX model; for baselines)");
   build->add_flag("!--no-learn", b.learn, "No learned projection: centred raw descriptor (for baselines)");
   build->add_flag("!--no-thumbs", b.thumbs, "Do not write result thumbnails into the bundle");
+  build->add_flag("--part-codes", b.part_codes, "Part codes for stickers and zooms on a detail (needs --model models/mnv2-b13-576-parts.card.json; one-index bundles; ~5x the model time)");
+  build->add_option("--part-dims", b.part_dims, "Bytes per part code (18 codes per token)")->capture_default_str();
   build->add_flag("-q,--quiet", b.quiet, "No progress output");
   build->add_option("--calibration-tokens", b.calibration_tokens, "Tokens of each collection whose fresh copies calibrate the verdict (token / collection / none) after the build (0 = none); a collection with enough of them gets its own verdict model")->capture_default_str()->check(CLI::NonNegativeNumber);
   build->add_option("--calibration-max", b.calibration_max, "At most this many calibration tokens in all (or --calibration-tokens, if larger), shared evenly by the collections")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
   query->add_flag("--exact", q.request.exact, "Exhaustive scan instead of the HNSW index (or of every partition)");
   query->add_option("--probe", q.request.probe, "Partitioned bundles: partitions to search (0 = bundle default)");
   query->add_option("--rerank", q.request.rerank, "Re-rank this many first hits by aligning the query with their thumbnails (0 = off, at most " + std::to_string(ImageRequest::kMaxRerank) + "; needs a bundle with thumbnails)")->capture_default_str();
+  query->add_flag("!--no-parts", q.request.parts, "Do not use the bundle's part codes (bundles built with --part-codes)");
   query->add_flag("--json", q.json, "One JSON line per image");
 
   TextArgs t;
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
   eval->add_option("--threads", e.threads, "ONNX Runtime threads");
   eval->add_option("--report", e.report_dir, "Also write an HTML page of sampled queries (misses first) with the region searched and the top 3");
   eval->add_option("--rerank", e.rerank, "As for query: hits re-ranked by alignment with their thumbnails (0 = off)")->capture_default_str();
+  eval->add_flag("!--no-parts", e.parts, "As for query: do not use the bundle's part codes");
 
   std::string dbundle, dimage, ddump, dfeat;
   auto* describe = app.add_subcommand("describe", "Print the query pipeline's descriptors for one image (parity tests)");

@@ -37,8 +37,10 @@ std::unique_ptr<QuerySession> NativeLens::session(const RgbImage& image) {
   if (embedder_) {
     std::vector<std::vector<float>> inputs;
     for (size_t r = 0; r < q->model_runs(); ++r) inputs.push_back(q->model_input(r));
-    const auto feats = embedder_->run(inputs);  // (pooled already: handed over as such)
+    std::vector<std::vector<float>> parts;
+    const auto feats = embedder_->run(inputs, &parts);  // (pooled already: handed over as such)
     for (size_t r = 0; r < feats.size(); ++r) q->set_pooled_features(r, feats[r]);
+    if (!parts.empty()) q->set_part_regions(parts[0]);  // (run 0: the whole image)
   }
   return q;
 }

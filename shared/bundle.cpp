@@ -172,6 +172,7 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
   if (b.recipe.out_dim != m.descriptor_dim) throw Error(m.file("recipe").name + ": descriptor size does not match manifest.json");
   if (m.has("partitions")) {  // partitioned: the head only; shards and fragments come per query
     if (m.has("index") || m.has("windows") || b.recipe.windows.enabled()) throw Error("manifest.json: a partitioned bundle has no index or windows file");
+    if (m.has("parts")) throw Error("manifest.json: a partitioned bundle has no part codes (not supported yet)");
     if (m.entries != m.tokens) throw Error("manifest.json: a partitioned bundle has one entry per token");
     const auto& pb = get("partitions");
     b.layout = PartitionLayout::deserialize(pb.data(), pb.size(), m.descriptor_dim, m.tokens, m.file("partitions").name);
@@ -196,6 +197,11 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
     const auto& wb = get("windows");
     b.windows = WindowIndex::deserialize(wb.data(), wb.size(), b.recipe.windows.out_dim, b.catalogue.tokens.size(), m.file("windows").name);
     if (size_t(b.windows.per_token()) != b.recipe.windows.boxes.size()) throw Error(m.file("windows").name + ": window count does not match the recipe");
+  }
+  if (m.has("parts")) {
+    if (m.model.part_channels() == 0) throw Error("manifest.json: the bundle has part codes but its model has no parts map");
+    const auto& pb = get("parts");
+    b.parts = PartCodes::deserialize(pb.data(), pb.size(), m.model.part_channels(), b.catalogue.tokens.size(), m.file("parts").name);
   }
   return b;
 }

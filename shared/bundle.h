@@ -24,6 +24,7 @@
 #include "code_index.h"
 #include "descriptor.h"
 #include "model_card.h"
+#include "part_codes.h"
 #include "partitions.h"
 #include "verdict.h"
 #include "window_index.h"
@@ -44,7 +45,7 @@ struct Manifest {
   ModelCard model;  // model.file is the bundle's (hashed) model file name
   int descriptor_dim = 0;
   uint64_t tokens = 0, entries = 0;
-  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows (optional), partitions,
+  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows and parts (optional), partitions,
                                  // thumbs (one per pack, in pack order), stats (one per collection)
   std::vector<FileEntry> packs;  // the "thumbs" files: ThumbRef::pack indexes this
   VerdictModels verdict;         // "verdict": fitted by the builder's calibration (unfitted in older bundles;
@@ -68,6 +69,7 @@ struct Bundle {
   CodeIndex index;
   Catalogue catalogue;
   WindowIndex windows;  // empty unless the recipe has windows
+  PartCodes parts;      // empty unless built with part codes (a model with a parts map)
   PartitionLayout layout;  // partitioned bundles only (then index is empty, catalogue has no tokens)
   bool partitioned() const { return layout.partitions() > 0; }
 };

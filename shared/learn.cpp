@@ -173,6 +173,52 @@ void learn_quantizer(Recipe& r, const float* values, size_t count) {
   });
 }
 
+PartSet learn_part_set(const std::vector<float>& rows, int channels, int dim) {
+  const size_t n = channels > 0 ? rows.size() / size_t(channels) : 0;
+  if (n < 2 || dim <= 0 || dim > channels) throw Error("part codes: too few regions to learn from");
+  Eigen::MatrixXd x(long(n), channels);
+  for (size_t i = 0; i < n; ++i) {
+    double norm = 0;
+    for (int c = 0; c < channels; ++c) { x(long(i), c) = std::sqrt(std::max(0.0f, rows[i * size_t(channels) + size_t(c)])); norm += x(long(i), c) * x(long(i), c); }
+    if (norm > 0) x.row(long(i)) /= std::sqrt(norm);
+  }
+  const Eigen::RowVectorXd mean = x.colwise().mean();
+  x.rowwise() -= mean;
+  const Eigen::MatrixXd cov = (x.transpose() * x) / double(n);
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);  // ascending eigenvalues
+  const double top = std::sqrt(std::max(0.0, eig.eigenvalues()(channels - 1)));
+  PartSet s;
+  s.mean.assign(mean.data(), mean.data() + channels);
+  s.projection.resize(size_t(dim) * channels);
+  for (int d = 0; d < dim; ++d) {
+    const int k = channels - 1 - d;
+    const double sd = std::sqrt(std::max(0.0, eig.eigenvalues()(k))) + 1e-3 * top;
+    Eigen::VectorXd v = eig.eigenvectors().col(k);
+    if (v.cwiseAbs().maxCoeff() > 0) {  // a fixed sign (the solver's is arbitrary): largest component positive
+      Eigen::Index at;
+      v.cwiseAbs().maxCoeff(&at);
+      if (v(at) < 0) v = -v;
+    }
+    for (int c = 0; c < channels; ++c) s.projection[size_t(d) * channels + size_t(c)] = float(v(c) / sd);
+  }
+  // The scale: codes are unit vectors; the 99.99th percentile of |value| over the rows maps to 127.
+  std::vector<float> values;
+  values.reserve(n * size_t(dim));
+  for (size_t i = 0; i < n; ++i) {
+    Eigen::VectorXd y(dim);
+    for (int d = 0; d < dim; ++d) {
+      double acc = 0;
+      for (int c = 0; c < channels; ++c) acc += double(s.projection[size_t(d) * channels + size_t(c)]) * x(long(i), c);
+      y(d) = acc;
+    }
+    const double norm = y.norm();
+    for (int d = 0; d < dim; ++d) values.push_back(norm > 0 ? float(std::fabs(y(d) / norm)) : 0.0f);
+  }
+  const float p = percentile(values, 0.9999);
+  s.quant_scale = p > 0 ? std::min(127.0f * 64, 127.0f / p) : 127.0f;
+  return s;
+}
+
 std::vector<double> fit_logistic(const std::vector<std::vector<double>>& x, const std::vector<int>& label, double ridge, int iterations) {
   if (x.empty()) return {};
   const long n = long(x.size()), d = long(x[0].size());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "descriptor.h"
+#include "part_codes.h"
 
 namespace nftlens {
 
@@ -49,6 +50,12 @@ T percentile(std::vector<T> v, double p) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
 }
+
+// One part code set's whitening (part_codes.h) from region means (rows x channels, raw): PCA of
+// their signed-square-rooted, L2-normalised form, each of the top `dim` directions scaled to unit
+// variance (plus a floor of 1e-3 of the largest, so flat directions stay finite), and the int8
+// scale that maps the 99.99th percentile of the coded values to 127.
+PartSet learn_part_set(const std::vector<float>& rows, int channels, int dim);
 
 // Logistic regression by iteratively reweighted least squares: weights w with
 // P(label 1 | x) = 1 / (1 + exp(-w.x)) (x includes a constant 1 if a bias is wanted). The two

@@ -63,6 +63,52 @@ void in_range(const char* what, size_t v, size_t lo, size_t hi) {
     throw Error(std::string(what) + " must be " + std::to_string(lo) + ".." + std::to_string(hi) + " (got " + std::to_string(v) + ")", errc::bad_request);
 }
 
+// The first-stage score of token t (its best entry over the query's views), for a hit that part
+// codes found: re-ranking weighs it like every other hit's.
+float first_stage_score(const Bundle& b, const std::vector<std::vector<int8_t>>& views, uint32_t t) {
+  const float s2 = b.recipe.quant_scale * b.recipe.quant_scale;
+  const L2Int8Fn fn = best_l2_int8();
+  int32_t best = INT32_MAX;
+  for (size_t e = 0; e < b.catalogue.entry_token.size(); ++e)
+    if (b.catalogue.entry_token[e] == t)
+      for (const auto& q : views) best = std::min(best, fn(q.data(), b.index.code(e), q.size()));
+  return best == INT32_MAX ? -1.0f : 1.0f - float(best) / (2.0f * s2);
+}
+
+// Up to kPartCandidates tokens by zoom parts and as many by grid parts, not already among the
+// first n hits, go into the head: after the first-stage hit of the same rank (zoom, then grid).
+// Returns the head's new length.
+size_t add_part_candidates(const Bundle& b, const QueryDescriptors& qd, const std::vector<float>& regions, const SearchOptions& opt,
+                           std::vector<TokenHit>& hits, size_t n) {
+  auto allow = [&](uint32_t t) {
+    if (!opt.collections.empty() &&
+        std::find(opt.collections.begin(), opt.collections.end(), b.catalogue.collections.at(b.catalogue.tokens[t].collection).slug) == opt.collections.end())
+      return false;
+    return !opt.allow || opt.allow(t);
+  };
+  const auto zoom = b.parts.search_zoom(regions, kPartCandidates, allow);
+  const auto grid = b.parts.search_grid(regions, kPartCandidates, allow);
+  std::vector<std::vector<int8_t>> views;
+  for (const auto& d : qd.main) views.push_back(quantize(b.recipe, d));
+  std::vector<TokenHit> head(hits.begin(), hits.begin() + long(n)), tail(hits.begin() + long(n), hits.end());
+  auto in = [](const std::vector<TokenHit>& v, uint32_t t) { return std::any_of(v.begin(), v.end(), [&](const TokenHit& h) { return h.token == t; }); };
+  std::vector<TokenHit> merged;
+  for (size_t i = 0; i < head.size() || i < zoom.size() || i < grid.size(); ++i) {
+    if (i < head.size()) merged.push_back(head[i]);
+    for (const auto* found : {&zoom, &grid})
+      if (i < found->size() && !in(head, (*found)[i].token) && !in(merged, (*found)[i].token)) {
+        TokenHit h{(*found)[i].token, first_stage_score(b, views, (*found)[i].token)};
+        h.view = 0;  // (the whole image: where its parts were found)
+        merged.push_back(h);
+      }
+  }
+  const size_t len = merged.size();
+  for (const TokenHit& h : tail)
+    if (!in(merged, h.token)) merged.push_back(h);
+  hits = std::move(merged);
+  return len;
+}
+
 }  // namespace
 
 ImageRequest ImageRequest::from_json(const std::string& text) {
@@ -74,6 +120,7 @@ ImageRequest ImageRequest::from_json(const std::string& text) {
   f.get("ef", r.ef, "a whole number");
   f.get("exact", r.exact, "true or false");
   f.get("facets", r.facets, "true or false");
+  f.get("parts", r.parts, "true or false");
   f.get_strings("collections", r.collections);
   f.get("filter", r.filter, "a string");
   f.done();
@@ -328,8 +375,16 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
     store_.touch(probe, frags);
   }
 
+  // 1b. Part codes (a one-index bundle built with them): when the first stage found nothing it is
+  // sure of, the best tokens by parts (a sticker's unspoilt regions, a detail's zoomed region) join
+  // the re-ranked head, each after the first-stage hit of the same rank, so that locating the
+  // token in the query also tries them.
+  size_t n = std::min(req.rerank, hits.size());
+  if (n > 0 && req.parts && !b.partitioned() && !b.parts.empty() && !query.part_regions().empty() && hits[0].score < b.recipe.match_threshold)
+    n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n);
+
   // 2. Re-rank the first candidates by alignment with their thumbnails (fetched as needs).
-  const size_t n = std::min(req.rerank, hits.size());
+  n = std::min(n, hits.size());
   if (n > 0) {
     std::vector<RgbImage> thumbs(n);
     for (size_t i = 0; i < n; ++i) {

@@ -36,6 +36,7 @@ struct ImageRequest {
   int ef = 0;                         // HNSW search breadth (0 = index default)
   bool exact = false;                 // exhaustive scan instead of HNSW (or of every partition)
   bool facets = false;                // also count the results' traits ("facets" in the answer)
+  bool parts = true;                  // part codes join the candidates when the first stage is unsure (bundles with part codes)
   std::vector<std::string> collections;  // only these slugs (empty = all)
   std::string filter;                    // trait filters: type:value, collection:slug, rank:A-B
   std::vector<uint32_t> exclude;  // tokens left out of the search (calibration and evaluation; not in JSON)
@@ -43,6 +44,8 @@ struct ImageRequest {
   static ImageRequest from_json(const std::string& text);
   void validate() const;  // Error(bad_request) naming the field out of range
 };
+
+inline constexpr size_t kPartCandidates = 5;  // tokens by zoom parts, and as many by grid parts, that may join the re-ranked head
 
 struct TextRequest {
   static constexpr size_t kDefaultK = 20, kMaxK = 1000;

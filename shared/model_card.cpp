@@ -6,14 +6,22 @@
 
 #include "error.h"
 #include "json_parse.h"
+#include "part_codes.h"
 
 namespace nftlens {
 using nlohmann::json;
 
 int ModelCard::feature_dim() const {
   int d = 0;
-  for (auto& o : outputs) d += o.dim;
+  for (auto& o : outputs)
+    if (o.pooling != "parts") d += o.dim;
   return d;
+}
+
+int ModelCard::part_channels() const {
+  for (auto& o : outputs)
+    if (o.pooling == "parts") return o.dim;
+  return 0;
 }
 
 std::string ModelCard::to_json() const {
@@ -82,11 +90,14 @@ ModelCard parse_model_card(const std::string& text, const std::string& where) {
       m.dim = field(o, "dim", "outputs[].dim").get<int>();
       if (m.shape != "NC" && m.shape != "NHWC" && m.shape != "NCHW")
         throw Error(where + ": outputs[].shape must be NC, NHWC or NCHW");
-      if (m.shape != "NC" && m.pooling != "mean" && m.pooling != "max")
-        throw Error(where + ": feature-map output \"" + m.name + "\" needs pooling mean or max");
+      if (m.shape != "NC" && m.pooling != "mean" && m.pooling != "max" && m.pooling != "parts")
+        throw Error(where + ": feature-map output \"" + m.name + "\" needs pooling mean, max or parts");
+      if (m.pooling == "parts" && c.part_channels() > 0) throw Error(where + ": only one output may have pooling parts");
       if (m.dim <= 0 || m.dim > 65536) throw Error(where + ": outputs[].dim out of range");
       c.outputs.push_back(m);
     }
+    if (c.feature_dim() == 0) throw Error(where + ": no output gives features (every one has pooling parts)");
+    if (c.part_channels() > 0 && c.width != c.height) throw Error(where + ": a model with a parts map needs a square input");
     return c;
   } catch (const json::exception& e) {
     throw Error(where + ": model card has a field of the wrong type (" + e.what() + ")");
@@ -119,6 +130,7 @@ std::vector<float> pool_outputs(const ModelCard& card, const std::vector<const f
     const ModelOutput& o = card.outputs[k];
     const float* p = outputs[k];
     const size_t n = sizes[k];
+    if (o.pooling == "parts") continue;  // (pool_parts)
     if (o.shape == "NC") {
       if (n != size_t(o.dim)) throw Error("model output \"" + o.name + "\" has " + std::to_string(n) + " values, the card says " + std::to_string(o.dim));
       feat.insert(feat.end(), p, p + n);
@@ -138,6 +150,13 @@ std::vector<float> pool_outputs(const ModelCard& card, const std::vector<const f
     feat.insert(feat.end(), acc.begin(), acc.end());
   }
   return feat;
+}
+
+std::vector<float> pool_parts(const ModelCard& card, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes) {
+  for (size_t k = 0; k < card.outputs.size() && k < outputs.size() && k < sizes.size(); ++k)
+    if (card.outputs[k].pooling == "parts")
+      return pool_part_regions(outputs[k], sizes[k], card.outputs[k].dim, card.outputs[k].shape == "NCHW", "model output \"" + card.outputs[k].name + "\"");
+  return {};
 }
 
 }  // namespace nftlens

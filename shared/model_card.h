@@ -13,7 +13,7 @@ namespace nftlens {
 struct ModelOutput {
   std::string name;
   std::string shape = "NC";     // NC (pooled vector) | NHWC | NCHW (feature map)
-  std::string pooling = "none"; // none | mean | max   (for feature maps)
+  std::string pooling = "none"; // none | mean | max (feature maps) | parts (a map kept for part codes, not a feature)
   int dim = 0;                  // channels after pooling
 };
 
@@ -28,7 +28,8 @@ struct ModelCard {
   Rgb background{255, 255, 255};
   std::vector<ModelOutput> outputs;
 
-  int feature_dim() const;       // sum of output dims
+  int feature_dim() const;       // sum of output dims (outputs with pooling parts apart)
+  int part_channels() const;     // channels of the parts map (0: the model has none)
   std::string to_json() const;   // canonical JSON (the form stored in bundles)
 };
 
@@ -42,5 +43,7 @@ std::vector<float> make_input_tensor(const ModelCard& card, const RgbImage& img,
 // `sizes` are the element counts of each output; feature maps are pooled per the card.
 std::vector<float> pool_outputs(const ModelCard& card, const std::vector<const float*>& outputs,
                                 const std::vector<size_t>& sizes);
+// The parts map's region means (part_codes.h pool_part_regions); empty if the card has none.
+std::vector<float> pool_parts(const ModelCard& card, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes);
 
 }  // namespace nftlens

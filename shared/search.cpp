@@ -6,6 +6,7 @@
 
 #include "distance.h"
 #include "error.h"
+#include "part_codes.h"
 
 namespace nftlens {
 
@@ -22,7 +23,13 @@ std::vector<float> QuerySession::model_input(size_t run) const {
 
 void QuerySession::set_model_output(size_t run, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes) {
   features_.at(run) = pool_outputs(bundle_.manifest.model, outputs, sizes);
+  if (run == 0) parts_ = pool_parts(bundle_.manifest.model, outputs, sizes);  // (run 0: the whole image)
   have_[run] = true;
+}
+
+void QuerySession::set_part_regions(std::vector<float> regions) {
+  if (regions.size() != size_t(kParts + 1) * size_t(bundle_.manifest.model.part_channels())) throw Error("query: part regions have the wrong size");
+  parts_ = std::move(regions);
 }
 
 void QuerySession::set_pooled_features(size_t run, std::vector<float> f) {

@@ -22,6 +22,11 @@ class QuerySession {
   void set_model_output(size_t run, const std::vector<const float*>& outputs, const std::vector<size_t>& sizes);
   // Same, for callers whose runtime already pooled the outputs per the card (the native embedder).
   void set_pooled_features(size_t run, std::vector<float> features);
+  // The native embedder's pool_parts of run 0 (the whole image), when the model has a parts map.
+  void set_part_regions(std::vector<float> regions);
+  // pool_part_regions of the whole image's run (empty: the model has no parts map, or the host
+  // did not pass it): what part codes search with (part_codes.h).
+  const std::vector<float>& part_regions() const { return parts_; }
   // One projected, L2-normalised descriptor per view (requires all model outputs set), and the
   // window-space descriptor of each view (empty if the bundle has no windows).
   std::vector<std::vector<float>> descriptors() const;
@@ -37,6 +42,7 @@ class QuerySession {
   const RgbImage& source(bool filled) const { return filled && filled_.width > 0 ? filled_ : image_; }
   std::vector<std::vector<float>> features_;
   std::vector<bool> have_;
+  std::vector<float> parts_;
 };
 
 struct SearchOptions {

@@ -86,8 +86,8 @@ def validate(card):
         if o['shape'] == 'NC':
             _require(o['pooling'] == 'none', f'outputs[{i}]: an NC output takes pooling "none"')
         else:
-            _require(o['pooling'] in ('mean', 'max'),
-                     f'outputs[{i}]: a feature map output takes pooling "mean" or "max"')
+            _require(o['pooling'] in ('mean', 'max', 'parts'),
+                     f'outputs[{i}]: a feature map output takes pooling "mean", "max" or "parts"')
     return card
 
 

@@ -18,6 +18,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import card as cards  # noqa: E402
 
 
+def any_size(path, card):
+    """A card with a "parts" map: the builder also runs the model at twice the card's size (zoomed
+    parts), so the input's height and width (and every map's) become symbolic. Convolutions and
+    their explicit pads do not depend on the size; shape-inferred value_info would, so it goes."""
+    m = onnx.load(path)
+    hw = (1, 2) if card['input']['layout'] == 'NHWC' else (2, 3)
+    dims = m.graph.input[0].type.tensor_type.shape.dim
+    for k, name in zip(hw, ('height', 'width')):
+        dims[k].ClearField('dim_value')
+        dims[k].dim_param = name
+    for o in m.graph.output:
+        d = o.type.tensor_type.shape.dim
+        if len(d) == 4:
+            for k, name in zip((1, 2) if any(x['name'] == o.name and x['shape'] == 'NHWC' for x in card['outputs']) else (2, 3),
+                               ('map_height', 'map_width')):
+                d[k].ClearField('dim_value')
+                d[k].dim_param = name
+    del m.graph.value_info[:]
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
@@ -28,6 +50,8 @@ def main(argv):
         dst = os.path.join(out_dir, card['file'])
         onnx.utils.extract_model(full, dst, [card['input']['name']],
                                  [o['name'] for o in card['outputs']], check_model=True)
+        if any(o['pooling'] == 'parts' for o in card['outputs']):
+            any_size(dst, card)
         cards.check_model(card, dst, pinned=False)
         print(f'cut: {card["file"]}: {os.path.getsize(dst)} bytes, outputs '
               + ', '.join(o['name'] for o in card['outputs']))
