@@ -167,6 +167,9 @@ try {
     assert(entry.state === 'done', `${entry.state}: ${entry.error}`);
     assert(/^This is .+ \(\d+% sure\)/.test(heading), `heading "${heading}"`);
     assert(entry.result.verdict === 'token' && entry.result.results[0].token_id === '000012', `top ${JSON.stringify(entry.result.results[0]?.token_id)}`);
+    // (the card's thumbnail may still be loading when the verdict is shown: wait until it has
+    // loaded or failed, so that a broken one still fails below and a slow one under load does not)
+    await win.waitForFunction(() => { const img = document.querySelector('.card img.thumb'); return !img || img.complete; }, null, { timeout: 10000 }).catch(() => {});
     const card = await win.evaluate(() => {
       const img = document.querySelector('.card img.thumb');
       const a = document.querySelector('.card a.link');
