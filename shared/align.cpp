@@ -360,9 +360,10 @@ std::vector<double> normalised_residual(const std::vector<double>& q, const std:
 }  // namespace
 
 std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<RgbImage>& thumbs, size_t consensus,
-                                      std::vector<float>* evidence, std::vector<char>* occluded) const {
+                                      std::vector<float>* evidence, std::vector<char>* occluded, bool* occluder) const {
   std::vector<float> out(thumbs.size(), -1.0f);
   if (occluded) occluded->clear();
+  if (occluder) *occluder = false;
   if (evidence) evidence->clear();
   if (g.w <= 0 || g.h <= 0 || table_.w <= 0) return out;
   // The query is sampled once at g: every thumbnail is compared through the same placement.
@@ -436,7 +437,8 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
       if (occluded) *occluded = std::move(all);
     }
   }
-  masked(blobs, n_blob, out);
+  const bool blob = masked(blobs, n_blob, out);
+  if (occluder) *occluder = blob;
   return out;
 }
 
@@ -509,12 +511,18 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   }
   std::vector<char> occluded;
   std::vector<float> evidence;
-  const std::vector<float> sc = q.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &evidence, &occluded);
+  bool occluder = false;
+  const std::vector<float> sc = q.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &evidence, &occluded, &occluder);
   for (size_t i = 0; i < k; ++i) hits[i].alignment = sc[i];
+  // Part scores count only where ranking found an occluder (a sticker spoils the cosine; elsewhere,
+  // e.g. a rotated copy, a sibling's parts can beat the true token's cosine: -6 points of rotations
+  // on OpenMoji when they always counted).
+  if (!occluder)
+    for (auto& h : hits) h.part_score = -1;
   // A missing thumbnail scores -1: such a hit sinks within the re-ranked head. (Insertion sort:
   // stable, k is small, and it adds next to nothing to the browser module; `from` follows which
   // thumbnail each hit has.)
-  auto key = [&](const TokenHit& h) { return h.alignment + cosine_weight * h.score; };
+  auto key = [&](const TokenHit& h) { return h.alignment + cosine_weight * h.rank_cosine(); };
   std::vector<size_t> from(k);
   for (size_t i = 0; i < k; ++i) from[i] = i;
   for (size_t i = 1; i < k; ++i)

@@ -77,9 +77,10 @@ class AlignQuery {
   // candidate; a changed trait only from the siblings that lack it, so siblings stay apart.
   // `evidence` (optional) gets the scores with *every* unexplained cell left out (misalignment
   // too: evidence for the verdict, not for ranking) and `occluded` that mask (kGrid^2 cells);
-  // both empty when no such mask applies (the evidence is then the returned scores).
+  // both empty when no such mask applies (the evidence is then the returned scores); `occluder`
+  // whether solid blobs were left out of the returned scores.
   std::vector<float> scores(const AlignGeometry& g, const std::vector<RgbImage>& thumbs, size_t consensus,
-                            std::vector<float>* evidence = nullptr, std::vector<char>* occluded = nullptr) const;
+                            std::vector<float>* evidence = nullptr, std::vector<char>* occluded = nullptr, bool* occluder = nullptr) const;
   static constexpr double kMinOccluded = 0.03, kMaxOccluded = 0.4;
   // Where the query, seen through `g`, differs from a thumbnail: both normalised per channel
   // (zero mean, unit variance over the cells inside the query), the mean squared difference of each

@@ -69,26 +69,28 @@ class PartCodes {
   template <class Allow>
   std::vector<PartScore> search_zoom(const std::vector<float>& query_means, size_t k, Allow allow) const;
 
+  // Every token's score (the same query forms as above), and the k best of such scores.
+  std::vector<float> grid_scores(const std::vector<float>& query_regions) const;
+  std::vector<float> zoom_scores(const std::vector<float>& query_regions) const;
+  template <class Allow>
+  std::vector<PartScore> best(const std::vector<float>& scores, size_t k, Allow allow) const;
+
  private:
   std::vector<PartScore> top(const std::vector<float>& scores, size_t k, const std::vector<char>& ok) const;
-  std::vector<float> grid_scores(const std::vector<float>& query_regions) const;
-  std::vector<float> zoom_scores(const std::vector<float>& query_means) const;
   int channels_ = 0, dim_ = 0;
   PartSet grid_, zoom_;
   std::vector<int8_t> grid_codes_, zoom_codes_;  // tokens x kParts x dim
 };
 
 template <class Allow>
-std::vector<PartScore> PartCodes::search_grid(const std::vector<float>& q, size_t k, Allow allow) const {
-  std::vector<char> ok(tokens());
+std::vector<PartScore> PartCodes::best(const std::vector<float>& scores, size_t k, Allow allow) const {
+  std::vector<char> ok(scores.size());
   for (size_t t = 0; t < ok.size(); ++t) ok[t] = allow(uint32_t(t));
-  return top(grid_scores(q), k, ok);
+  return top(scores, k, ok);
 }
 template <class Allow>
-std::vector<PartScore> PartCodes::search_zoom(const std::vector<float>& q, size_t k, Allow allow) const {
-  std::vector<char> ok(tokens());
-  for (size_t t = 0; t < ok.size(); ++t) ok[t] = allow(uint32_t(t));
-  return top(zoom_scores(q), k, ok);
-}
+std::vector<PartScore> PartCodes::search_grid(const std::vector<float>& q, size_t k, Allow allow) const { return best(grid_scores(q), k, allow); }
+template <class Allow>
+std::vector<PartScore> PartCodes::search_zoom(const std::vector<float>& q, size_t k, Allow allow) const { return best(zoom_scores(q), k, allow); }
 
 }  // namespace nftlens

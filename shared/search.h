@@ -5,6 +5,7 @@
 // else happens in the core, so both sides compute the same thing. Hosts do not call the search
 // functions here: they drive a Lens (lens.h), which adds re-ranking, parts and result JSON.
 #pragma once
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -61,6 +62,8 @@ struct TokenHit {
   float region_worst = -1, region_concentration = -1;  // the first two re-ranked hits' (align.h RegionDifference)
   float evidence_alignment = kNotAligned;  // the first two re-ranked hits: alignment with every unexplained cell left out (verdict)
   uint32_t view = 0;  // the query view of the best score (index into its plan's views): where re-ranking aligns
+  float part_score = -1;  // grid part score (bundles with part codes): re-ranking that finds an occluder weighs max(score, part_score)
+  float rank_cosine() const { return std::max(score, part_score); }
   static constexpr float kNotAligned = -2.0f;
 };
 
