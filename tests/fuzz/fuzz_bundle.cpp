@@ -1,10 +1,11 @@
 // libFuzzer target: every parser of bundle files, then what a loaded bundle is used for.
-// Input layout (see make_seeds.cpp): five parts, each a u32 little-endian length then that many
+// Input layout (see make_seeds.cpp): six parts, each a u32 little-endian length then that many
 // bytes (a length past the end takes what is left; missing parts are empty):
-//   manifest.json text, recipe, index, catalogue, windows.
+//   manifest.json text, recipe, index, catalogue, windows, part codes (no seeds yet).
 // 1. Each parser alone: parse_manifest, deserialize_recipe (+ validate), CodeIndex::deserialize
 //    (+ HNSW and exact search with a fixed query), deserialize_catalogue (+ validate, token_json of
-//    every token, text index and search), WindowIndex::deserialize (+ search). Dimensions come from
+//    every token, text index and search), WindowIndex::deserialize (+ search), PartCodes::deserialize
+//    (+ grid and zoom search). Dimensions come from
 //    the part's own header so each parser is reached even when the parts disagree.
 // 2. The whole bundle: the manifest's size and SHA-256 of each part are rewritten to match the
 //    given bytes (the check a fuzzer cannot pass by chance), then load_bundle with its cross-checks,
@@ -23,6 +24,7 @@
 #include "bundle.h"
 #include "error.h"
 #include "lens.h"
+#include "part_codes.h"
 #include "search.h"
 #include "sha256.h"
 #include "text_index.h"
@@ -126,7 +128,7 @@ void whole_bundle(const std::string& manifest_text, const std::vector<std::vecto
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto parts = split(data, size, 5);
+  const auto parts = split(data, size, 6);
   const std::string manifest_text(parts[0].begin(), parts[0].end());
 
   ModelCard card;
@@ -169,6 +171,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)w.search(q.data(), 5);
   } catch (const Error& e) {
     note("windows", e);
+  }
+  try {
+    const auto& p = parts[5];
+    const int channels = p.size() >= 24 ? int(le32(p.data() + 8) & 0xfff) : 16;
+    const size_t tokens = p.size() >= 24 ? le32(p.data() + 20) : 0;
+    const PartCodes pc = PartCodes::deserialize(p.data(), p.size(), channels, tokens, "parts.bin");
+    std::vector<float> q(size_t(kParts + 1) * size_t(channels));
+    for (size_t i = 0; i < q.size(); ++i) q[i] = float(i % 7) * 0.25f;
+    auto all = [](uint32_t) { return true; };
+    (void)pc.search_grid(q, 5, all);
+    (void)pc.search_zoom(q, 5, all);
+  } catch (const Error& e) {
+    note("parts", e);
   }
   try {
     whole_bundle(manifest_text, parts);

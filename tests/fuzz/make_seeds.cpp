@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bundle.h"
+#include "part_codes.h"
 #include "collection.h"
 #include "error.h"
 #include "sha256.h"
@@ -148,5 +149,12 @@ int run(int argc, char** argv) {
   // Sanity: the synthetic bundle loads.
   const Bundle check = load_bundle(parse_manifest(sm), {{"recipe", rb}, {"index", ib}, {"catalogue", cb}, {"windows", wb}});
   write_seed(out / "synthetic.bin", {bytes_of(sm), rb, ib, cb, wb});
+  // A part code file (part 6): 8 channels, 4 dims, 3 tokens.
+  PartSet ps;
+  ps.mean.assign(8, 0.125f);
+  for (int i = 0; i < 4 * 8; ++i) ps.projection.push_back(float(i % 3) - 1.0f);
+  std::vector<int8_t> pcodes(size_t(3) * kParts * 4);
+  for (size_t i = 0; i < pcodes.size(); ++i) pcodes[i] = int8_t(int(i * 37 % 255) - 127);
+  write_seed(out / "parts.bin", {{}, {}, {}, {}, {}, PartCodes(8, 4, ps, ps, pcodes, pcodes).serialize()});
   return check.catalogue.tokens.size() == 6 ? 0 : 1;
 }
