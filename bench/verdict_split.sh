@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# bench/verdict_split.sh [nouns|lorelei] [N]: the verdict on a split (issue #17). A bundle is built
-# from every second token of an N-token collection (default 1000); `nftlens eval` then runs
+# bench/verdict_split.sh [nouns|lorelei|openmoji] [N]: the verdict on a split (issue #17). A bundle is
+# built from every second token of an N-token collection (default 1000); `nftlens eval` then runs
 #   <transform>           altered copies of indexed tokens          -> should be "token" (and right)
 #   out-<transform>       altered copies of left-out tokens         -> should not be "token" ("collection")
 #   out-original          the original images of left-out tokens    -> should not be "token" ("collection")
 #   unrelated[-transform] tokens of the other collection, originals and altered -> should be "none"
+#   unrelated-third[-transform] the same from a third collection (of another art style: a check
+#                         on a collection nothing was tuned on)
 # and prints its verdict table (token / right / collection / none / close call per kind) and the
 # precision at 95% recall of "this is the token" by confidence. Writes build/verdict/<name>/eval.json.
 # Env: SAMPLE (originals per query set, default 60), SEED (default 1), NFTLENS, TRANSFORMS (the
@@ -13,18 +15,23 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NAME=${1:-nouns}; N=${2:-1000}
-OTHER=$([ "$NAME" = nouns ] && echo lorelei || echo nouns)
+case "$NAME" in nouns) OTHER=lorelei THIRD=openmoji ;; lorelei) OTHER=nouns THIRD=openmoji ;; openmoji) OTHER=nouns THIRD=lorelei ;;
+  *) echo "usage: verdict_split.sh nouns|lorelei|openmoji [N]" >&2; exit 2 ;; esac
 NFT=${NFTLENS:-$ROOT/build/native/bin/nftlens}
 SAMPLE=${SAMPLE:-60}; SEED=${SEED:-1}
-V=${OUT:-$ROOT/build/verdict}; D=$V/$NAME
+V=${OUT:-$ROOT/build/verdict}; mkdir -p "$V"; V=$(cd "$V" && pwd); D=$V/$NAME  # (absolute: the query list names images outside its folder)
 make_col() {  # make_col NAME DIR
   [ -f "$2/.done-$N" ] && return
   rm -rf "$2"
-  if [ "$1" = nouns ]; then "$ROOT/scripts/make-example" "$N" "$2" >/dev/null 2>&1; else "$ROOT/scripts/make-dicebear" "$N" "$2" >/dev/null 2>&1; fi
+  case "$1" in
+    nouns) "$ROOT/scripts/make-example" "$N" "$2" >/dev/null 2>&1 ;;
+    lorelei) "$ROOT/scripts/make-dicebear" "$N" "$2" >/dev/null 2>&1 ;;
+    openmoji) "$ROOT/scripts/make-openmoji" "$N" "$2" >/dev/null 2>&1 ;;
+  esac
   touch "$2/.done-$N"
 }
 mkdir -p "$V"
-make_col "$NAME" "$V/col-$NAME"; make_col "$OTHER" "$V/col-$OTHER"
+make_col "$NAME" "$V/col-$NAME"; make_col "$OTHER" "$V/col-$OTHER"; make_col "$THIRD" "$V/col-$THIRD"
 
 # The indexed half: every second token (hard links: symlinks out of a collection are refused).
 rm -rf "$D"; mkdir -p "$D/half/metadata" "$D/half/images" "$D/q"
@@ -42,9 +49,10 @@ echo "bundle: $(ls "$D/half/metadata" | wc -l) of $N $NAME tokens; $(wc -l < "$D
 # originals, and the other collection (originals and altered copies) as unrelated images.
 SAMPLE=$SAMPLE SEED=$SEED TRANSFORMS=${TRANSFORMS:-screenshot,jpeg,crop,rotate,color,text,phone,combo,thumb} "$ROOT/scripts/example/make-queries.sh" "$V/col-$NAME" "$D/q/own" >/dev/null 2>&1
 SAMPLE=$((SAMPLE / 3)) SEED=$SEED TRANSFORMS=screenshot,jpeg,crop "$ROOT/scripts/example/make-queries.sh" "$V/col-$OTHER" "$D/q/other" >/dev/null 2>&1
-python3 - "$D" "$V/col-$NAME" "$V/col-$OTHER" "$SAMPLE" <<'PY'
+SAMPLE=$((SAMPLE / 3)) SEED=$SEED TRANSFORMS=screenshot,jpeg,crop "$ROOT/scripts/example/make-queries.sh" "$V/col-$THIRD" "$D/q/third" >/dev/null 2>&1
+python3 - "$D" "$V/col-$NAME" "$V/col-$OTHER" "$SAMPLE" "$V/col-$THIRD" <<'PY'
 import csv, os, sys, random
-d, own, other, sample = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+d, own, other, sample, third = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 left = set(open(os.path.join(d, "left-out.txt")).read().split())
 rows = []
 for r in csv.DictReader(open(os.path.join(d, "q/own/queries.csv"))):
@@ -58,6 +66,10 @@ for r in csv.DictReader(open(os.path.join(d, "q/other/queries.csv"))):
     rows.append(("other/" + r["query"], "unrelated/other-" + os.path.basename(r["original"]), "unrelated-" + r["transform"]))
 for f in random.sample(sorted(os.listdir(os.path.join(other, "images"))), sample // 2):
     rows.append((os.path.join(other, "images", f), "unrelated/other-" + f, "unrelated-original"))
+for r in csv.DictReader(open(os.path.join(d, "q/third/queries.csv"))):
+    rows.append(("third/" + r["query"], "unrelated/third-" + os.path.basename(r["original"]), "unrelated-third-" + r["transform"]))
+for f in random.sample(sorted(os.listdir(os.path.join(third, "images"))), sample // 2):
+    rows.append((os.path.join(third, "images", f), "unrelated/third-" + f, "unrelated-third-original"))
 with open(os.path.join(d, "q/split.csv"), "w", newline="") as fh:
     w = csv.writer(fh)
     w.writerow(["query", "original", "transform"])

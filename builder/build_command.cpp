@@ -21,6 +21,7 @@
 #include <optional>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <fcntl.h>
 #include <unistd.h>
@@ -620,12 +621,20 @@ int run_build(const BuildArgs& a) {
   // partitioning reorders the catalogue; matched back by collection and token id): up to
   // --calibration-tokens of each collection (each collection with enough gets its own verdict
   // model), at most max(that, --calibration-max) in all.
-  std::vector<CalibrationToken> calibration;
+  // The style models also see the originals of up to kStyleExtra further tokens per collection.
+  std::vector<CalibrationToken> calibration, style_extra;
   {
     std::vector<uint32_t> coll(cat.tokens.size());
     for (size_t i = 0; i < coll.size(); ++i) coll[i] = cat.tokens[i].collection;
-    for (size_t i : calibration_sample(coll, cat.collections.size(), size_t(std::max(0, a.calibration_tokens)), size_t(std::max(0, a.calibration_max))))
+    const size_t per = size_t(std::max(0, a.calibration_tokens)), most = size_t(std::max(0, a.calibration_max));
+    std::set<size_t> taken;
+    for (size_t i : calibration_sample(coll, cat.collections.size(), per, most)) {
       calibration.push_back({cat.tokens[i].collection, cat.tokens[i].token_id, src[i].image_path});
+      taken.insert(i);
+    }
+    if (per > 0)
+      for (size_t i : calibration_sample(coll, cat.collections.size(), per + kStyleExtra, most + kStyleExtra * cat.collections.size()))
+        if (!taken.count(i)) style_extra.push_back({cat.tokens[i].collection, cat.tokens[i].token_id, src[i].image_path});
   }
   PartitionedParts partitioned;
   const PartitionLayout& layout = partitioned.layout;
@@ -719,7 +728,7 @@ int run_build(const BuildArgs& a) {
   parts = BundleParts();
   cache_holder.reset();
   const auto t_calibrate = clock::now();
-  if (!calibration.empty()) calibrate_verdict(a.out, calibration, a.threads, a.quiet);
+  if (!calibration.empty()) calibrate_verdict(a.out, calibration, style_extra, a.threads, a.quiet);
   if (!a.quiet && !calibration.empty()) std::cerr << "calibrate: " << since(t_calibrate) << " s\n";
 
   // Report skipped tokens next to the bundle (not part of it).

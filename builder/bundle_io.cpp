@@ -52,7 +52,7 @@ Bundle load_bundle_dir(const fs::path& dir) {
   const auto mb = read_bytes(mpath, 64 << 20);
   Manifest m = parse_manifest(std::string(mb.begin(), mb.end()));
   std::map<std::string, std::vector<uint8_t>> files;
-  for (const char* role : {"recipe", "index", "catalogue", "windows", "parts", "partitions"}) {
+  for (const char* role : {"recipe", "index", "catalogue", "windows", "parts", "style", "partitions"}) {
     if (!m.has(role)) continue;
     const FileEntry& f = m.file(role);
     const fs::path p = dir / f.name;
@@ -132,7 +132,7 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
     if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
       const std::string n = e.path().filename().string();
-      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "parts.", "partitions.", "shard.", "tokens.", "lexicon.", "words.", "thumbs.", "stats-"})
+      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "parts.", "style.", "partitions.", "shard.", "tokens.", "lexicon.", "words.", "thumbs.", "stats-"})
         if (n.rfind(stem, 0) == 0) { fs::remove(e.path()); break; }
     }
   for (const char* old : {"thumbs", "stats"})  // bundle format 1 kept these as folders of loose files

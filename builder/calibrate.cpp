@@ -2,12 +2,16 @@
 
 #include <cmath>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
 #include "augment.h"
+#include "bundle.h"
+#include "sha256.h"
+#include "style_model.h"
 #include "bundle_io.h"
 #include "error.h"
 #include "learn.h"
@@ -156,16 +160,78 @@ VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<st
   return models;
 }
 
-size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, int threads, bool quiet) {
+namespace {
+
+// Style vectors the calibration gathers per collection: `fit` (images of tokens at even places of
+// the sample: originals, copies and captures, and originals of further tokens) teaches a
+// collection's style model; `test` (left-out searches of the tokens at odd places, which took no
+// part in the fit) sets its threshold.
+struct StyleSamples {
+  std::vector<std::vector<float>> fit;
+  std::vector<std::pair<std::vector<float>, double>> test;  // (style vector, first-result cosine)
+};
+
+// One style model per collection with enough images, standardised on its left-out test searches;
+// the threshold keeps 95% of them inside (the collection's own tokens, edited and captured, that
+// the bundle lacks must still be recognised as its kind).
+StyleModels fit_style_models(const std::vector<StyleSamples>& samples, const std::vector<std::string>& slugs, int channels, std::string* report) {
+  StyleModels models;
+  models.channels = channels;
+  models.dims = 0;
+  std::ostringstream out;
+  for (size_t c = 0; c < samples.size(); ++c) {
+    const auto& s = samples[c];
+    const int dims = int(std::min<size_t>(kStyleDims, s.fit.size() / 8));
+    if (dims < 4 || s.test.size() < kStyleTestMin) {
+      out << "  " << slugs[c] << ": too few images for a style model (" << s.fit.size() << " + " << s.test.size() << "): the cosine floor decides\n";
+      continue;
+    }
+    if (models.dims != 0 && dims != models.dims) continue;  // (one size per file: the first collection's)
+    models.dims = dims;
+    std::vector<float> rows;
+    for (const auto& v : s.fit) rows.insert(rows.end(), v.begin(), v.end());
+    StyleModel m = learn_style(rows, channels, dims, slugs[c]);
+    std::vector<double> logs, cosines, scores;
+    for (const auto& [v, cosine] : s.test) {
+      logs.push_back(std::log(std::max(m.residual(v), 1e-12)));
+      cosines.push_back(cosine);
+    }
+    auto mean_sd = [](const std::vector<double>& x, float& mean, float& sd) {
+      double a = 0, b = 0;
+      for (double v : x) a += v;
+      a /= double(x.size());
+      for (double v : x) b += (v - a) * (v - a);
+      mean = float(a);
+      sd = float(std::max(1e-6, std::sqrt(b / double(x.size()))));
+    };
+    mean_sd(logs, m.log_mean, m.log_sd);
+    mean_sd(cosines, m.cos_mean, m.cos_sd);
+    for (size_t i = 0; i < logs.size(); ++i) scores.push_back(m.outside(std::exp(logs[i]), cosines[i]));
+    m.threshold = float(percentile(scores, 0.95));
+    out << "  " << slugs[c] << ": style model of " << dims << " directions from " << s.fit.size() << " images; outside score <= " << m.threshold << " looks like it (95% of "
+        << s.test.size() << " left-out searches)\n";
+    models.collections.push_back(std::move(m));
+  }
+  if (report) *report = out.str();
+  return models;
+}
+
+}  // namespace
+
+size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, const std::vector<CalibrationToken>& style_extra,
+                         int threads, bool quiet) {
   NativeLens lens(dir, threads);
   const Catalogue& cat = lens.whole_catalogue();
   std::map<std::pair<uint32_t, std::string>, uint32_t> index;
   for (uint32_t t = 0; t < cat.tokens.size(); ++t) index[{cat.tokens[t].collection, cat.tokens[t].token_id}] = t;
+  const bool with_style = lens.bundle().recipe.use_model;
+  std::vector<StyleSamples> style(cat.collections.size());
 
   // Examples of both evidence kinds (re-ranked: aligned, and first stage only: plain), and the
   // first-result cosines the collection threshold is fitted on.
   CalibrationSet set;
-  auto run = [&](const QuerySession& q, uint32_t own, bool leave_out) {
+  // (style_to: where the re-ranked search's first view goes: a style fit or test set, or nowhere)
+  auto run = [&](const QuerySession& q, uint32_t own, bool leave_out, StyleSamples* style_fit_to = nullptr, StyleSamples* style_test_to = nullptr) {
     for (size_t rerank : {ImageRequest{}.rerank, size_t(0)}) {
       ImageRequest req;
       req.k = 2;  // the first result and the runner-up are the evidence
@@ -178,10 +244,24 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
       if (rerank == 0) {
         if (own == UINT32_MAX) set.unrelated_top.push_back(hits[0].score);
         else if (leave_out) set.sibling_top.push_back({first, hits[0].score});
+      } else if (with_style) {
+        if (style_fit_to) style_fit_to->fit.push_back(first_view_style(q, hits[0]));
+        if (style_test_to) style_test_to->test.push_back({first_view_style(q, hits[0]), hits[0].score});
       }
     }
   };
+  // A style fit image that is not otherwise searched: the view a first-stage search picks.
+  auto style_fit = [&](const RgbImage& img, std::vector<std::vector<float>>& to) {
+    if (!with_style) return;
+    const auto q = lens.session(img);
+    ImageRequest req;
+    req.k = 1;
+    req.rerank = 0;
+    const auto hits = lens.search(*q, req).hits;
+    if (!hits.empty()) to.push_back(first_view_style(*q, hits[0]));
+  };
   size_t done = 0;
+  std::vector<size_t> seen(cat.collections.size(), 0);  // sample tokens per collection so far
   for (size_t i = 0; i < sample.size(); ++i) {
     const auto it = index.find({sample[i].collection, sample[i].token_id});
     if (it == index.end()) continue;
@@ -191,39 +271,83 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
     } catch (const Error&) {
       continue;
     }
+    // Every second token of a collection teaches its style; the others test it (left out).
+    StyleSamples& ss = style.at(sample[i].collection);
+    const bool fit = seen[sample[i].collection]++ % 2 == 0;
+    StyleSamples* fit_to = fit ? &ss : nullptr;
+    StyleSamples* test_to = fit ? nullptr : &ss;
     // A fresh copy (seeds unlike the learning pairs'): with its token it should be named; without, not.
     const RgbImage copy = augment(original, 0x5eed0000c0ffeeull + 7919 * (i + 1));
     const auto qc = lens.session(copy);
-    run(*qc, it->second, false);
-    run(*qc, it->second, true);
+    run(*qc, it->second, false, fit_to);
+    run(*qc, it->second, true, nullptr, test_to);
     // The same for a capture (a round picture, a post, a zoom, a covered part): the query pipeline
     // finds those with little first-stage similarity, so the verdict must learn them too.
     const auto qk = lens.session(capture_copy(original, 0xca97u + 104729 * (i + 1)));
-    run(*qk, it->second, false);
-    run(*qk, it->second, true);
+    run(*qk, it->second, false, fit_to);
+    run(*qk, it->second, true, nullptr, test_to);
     // The original image of a token missing from the bundle: the nearest sibling must not be named.
-    run(*lens.session(original), it->second, true);
+    run(*lens.session(original), it->second, true, fit_to, test_to);
+    if (fit) {  // more edits of the fit tokens (model runs only): what edits add belongs to the style
+      style_fit(augment(original, 0x57e1e0000ull + 6151 * (i + 1)), ss.fit);
+      style_fit(augment(original, 0x57e1e1000ull + 6151 * (i + 1)), ss.fit);
+      style_fit(capture_copy(original, 0x57e1eca9ull + 6151 * (i + 1)), ss.fit);
+    }
     ++done;
   }
+  for (const auto& t : style_extra) {  // originals of further tokens: the collection's variety
+    if (!with_style || t.collection >= style.size()) continue;
+    try {
+      style_fit(lens.decode(read_bytes(t.image_path, 64u << 20)), style[t.collection].fit);
+    } catch (const Error&) {
+    }
+  }
   const size_t unrelated = std::max<size_t>(20, done / 3);
-  for (size_t i = 0; i < unrelated; ++i) run(*lens.session(unrelated_image(0xabcdefull + i)), UINT32_MAX, false);
+  struct Unrelated { uint32_t collection; std::vector<float> style; double cosine; };  // (of the first result)
+  std::vector<Unrelated> unrelated_style;
+  for (size_t i = 0; i < unrelated; ++i) {
+    const auto q = lens.session(unrelated_image(0xabcdefull + i));
+    run(*q, UINT32_MAX, false);
+    if (with_style) {
+      ImageRequest req;
+      req.rerank = ImageRequest{}.rerank;
+      const auto hits = lens.search(*q, req).hits;
+      if (!hits.empty()) unrelated_style.push_back({cat.tokens.at(hits[0].token).collection, first_view_style(*q, hits[0]), hits[0].score});
+    }
+  }
 
   std::vector<std::string> slugs;
   for (const auto& c : cat.collections) slugs.push_back(c.slug);
-  std::string per;
+  std::string per, style_report;
   const VerdictModels models = fit_verdict_models(set, slugs, lens.bundle().recipe.match_threshold, &per);
   const VerdictModel& g = models.global;
+  const StyleModels styles = with_style ? fit_style_models(style, slugs, lens.bundle().manifest.model.feature_dim(), &style_report) : StyleModels{};
+  size_t unrelated_inside = 0;
+  for (const auto& u : unrelated_style)
+    if (const StyleModel* sm = styles.of(slugs.at(u.collection)); sm && sm->inside(sm->residual(u.style), u.cosine)) ++unrelated_inside;
 
   const auto mpath = dir / "manifest.json";
   const auto bytes = read_bytes(mpath, 64u << 20);
   nlohmann::json j = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
   j["verdict"] = nlohmann::json::parse(models.to_json());
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : j.at("files"))
+    if (f.value("role", "") != "style") files.push_back(f);
+  if (!styles.empty()) {  // the style file first, then the manifest that lists it (the commit point)
+    const auto sb = styles.serialize();
+    const std::string sha = sha256_hex(sb.data(), sb.size()), name = hashed_name("style", "bin", sha);
+    write_file_atomic(dir / name, sb.data(), sb.size());
+    files.push_back({{"role", "style"}, {"name", name}, {"bytes", sb.size()}, {"sha256", sha}});
+  }
+  j["files"] = files;
   const std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   write_file_atomic(mpath, text.data(), text.size());
-  if (!quiet)
+  if (!quiet) {
     std::cerr << "verdict: token at confidence >= " << g.token_confidence << ", collection threshold " << g.collection_threshold << "; calibrated on " << done << " tokens and " << unrelated << " unrelated images (" << g.positives << " positive, "
               << g.negatives << " negative examples" << (g.fitted_aligned ? "" : "; no thumbnails: first-stage evidence only") << ")\n"
-              << per;
+              << per << style_report;
+    if (!styles.empty()) std::cerr << "  synthetic unrelated images that pass a style test: " << unrelated_inside << " of " << unrelated_style.size() << "\n";
+  }
   return set.examples.size();
 }
 

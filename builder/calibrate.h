@@ -58,7 +58,15 @@ VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<st
 // search) and synthetic unrelated images through the bundle at `dir`, exactly as `nftlens query`
 // would, fits the verdict models and writes them into the bundle's manifest.json (atomically).
 // Returns the number of examples used.
-size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, int threads, bool quiet);
+// Also fits each collection's style model (style_model.h: the collection test) on images of half
+// of the sample's tokens, their copies and captures and `style_extra`'s originals, with the
+// threshold set on the other half's left-out searches, and writes it as the bundle's style file.
+size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, const std::vector<CalibrationToken>& style_extra,
+                         int threads, bool quiet);
+
+// Style models: at most this many directions (fewer with few images: one per 8 fit images), and
+// none for a collection with fewer left-out test searches than kStyleTestMin.
+inline constexpr size_t kStyleDims = 32, kStyleTestMin = 20, kStyleExtra = 200;
 
 // A synthetic image unrelated to any collection (gradients, shapes, noise), the same for a seed.
 RgbImage unrelated_image(uint64_t seed);

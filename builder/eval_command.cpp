@@ -139,6 +139,7 @@ int run_eval(const EvalArgs& a) {
         neg_conf.push_back(tally(transform, doc, false));
         negatives.push_back({{"query", f[0]}, {"original", f[1]}, {"transform", transform}, {"top_score", neg_top.back()},
                              {"verdict", doc["verdict"]}, {"confidence", doc["confidence"]}});
+        if (ans.style_residual >= 0) negatives.back().update({{"style_residual", ans.style_residual}, {"style_outside", ans.style_outside}});
         report_item(f, transform, *q, ans, -1, 0, doc["verdict"]);
       } catch (const Error& e) {
         std::cerr << "warning: " << e.what() << "\n";
@@ -180,6 +181,7 @@ int run_eval(const EvalArgs& a) {
         row["verdict"] = doc["verdict"];
         report_item(f, transform, *query, ans, want, rank, doc["verdict"]);
         row["confidence"] = doc["confidence"];
+        if (ans.style_residual >= 0) row.update({{"style_residual", ans.style_residual}, {"style_outside", ans.style_outside}});
       }
     }
     rows.push_back(row);

@@ -94,6 +94,11 @@ int run_info(const std::string& dir, bool as_json) {
                       {"bytes_per_token_total", total_no_model / n},
                       {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.partitions() + b.layout.fragments.size() + (b.layout.has_words() ? 1 + b.layout.words.size() : 0) : 0)},
                       {"verdict", nlohmann::json::parse(b.manifest.verdict.to_json())}};
+  // The collection test (style_model.h): one model per collection, or none (the cosine floor decides).
+  nlohmann::json style = nlohmann::json::object();
+  for (const auto& m : b.style.collections)
+    style[m.slug] = {{"directions", b.style.dims}, {"log_residual", {m.log_mean, m.log_sd}}, {"cosine", {m.cos_mean, m.cos_sd}}, {"threshold", m.threshold}};
+  j["style"] = style;
   if (as_json) {
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
@@ -109,6 +114,10 @@ int run_info(const std::string& dir, bool as_json) {
             << "verdict      " << (b.manifest.verdict.collections.empty() ? "" : "global: ") << verdict_line(b.manifest.verdict.global) << "\n";
   // (per collection: the model of the first result's collection decides; the global one for the rest)
   for (const auto& [slug, m] : b.manifest.verdict.collections) std::cout << "             " << slug << ": " << verdict_line(m, &b.manifest.verdict.global) << "\n";
+  if (b.style.empty()) std::cout << "style        none (the collection test is the cosine floor)\n";
+  for (const auto& m : b.style.collections)
+    std::cout << (&m == &b.style.collections.front() ? "style        " : "             ") << m.slug << ": " << b.style.dims << " directions; outside score <= " << m.threshold
+              << " looks like its tokens\n";
   std::cout << "\n"
             << std::left << std::setw(11) << "file" << std::setw(34) << "name" << std::right << std::setw(12) << "bytes" << std::setw(14) << "bytes/token" << "\n";
   for (auto& f : files)

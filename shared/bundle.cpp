@@ -170,6 +170,10 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
   b.recipe = deserialize_recipe(rb.data(), rb.size(), m.file("recipe").name);
   b.recipe.validate(m.model, m.file("recipe").name);
   if (b.recipe.out_dim != m.descriptor_dim) throw Error(m.file("recipe").name + ": descriptor size does not match manifest.json");
+  if (m.has("style")) {
+    const auto& sb = get("style");
+    b.style = StyleModels::deserialize(sb.data(), sb.size(), m.model.feature_dim(), m.file("style").name);
+  }
   if (m.has("partitions")) {  // partitioned: the head only; shards and fragments come per query
     if (m.has("index") || m.has("windows") || b.recipe.windows.enabled()) throw Error("manifest.json: a partitioned bundle has no index or windows file");
     if (m.has("parts")) throw Error("manifest.json: a partitioned bundle has no part codes (not supported yet)");

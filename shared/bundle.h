@@ -27,6 +27,7 @@
 #include "part_codes.h"
 #include "partitions.h"
 #include "verdict.h"
+#include "style_model.h"
 #include "window_index.h"
 
 namespace nftlens {
@@ -45,7 +46,7 @@ struct Manifest {
   ModelCard model;  // model.file is the bundle's (hashed) model file name
   int descriptor_dim = 0;
   uint64_t tokens = 0, entries = 0;
-  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows and parts (optional), partitions,
+  std::vector<FileEntry> files;  // roles: model, recipe, index, catalogue, windows, parts and style (optional), partitions,
                                  // thumbs (one per pack, in pack order), stats (one per collection)
   std::vector<FileEntry> packs;  // the "thumbs" files: ThumbRef::pack indexes this
   VerdictModels verdict;         // "verdict": fitted by the builder's calibration (unfitted in older bundles;
@@ -70,6 +71,7 @@ struct Bundle {
   Catalogue catalogue;
   WindowIndex windows;  // empty unless the recipe has windows
   PartCodes parts;      // empty unless built with part codes (a model with a parts map)
+  StyleModels style;    // per collection (the verdict's collection test); empty in bundles calibrated before it
   PartitionLayout layout;  // partitioned bundles only (then index is empty, catalogue has no tokens)
   bool partitioned() const { return layout.partitions() > 0; }
 };

@@ -173,6 +173,28 @@ void learn_quantizer(Recipe& r, const float* values, size_t count) {
   });
 }
 
+StyleModel learn_style(const std::vector<float>& rows, int channels, int dims, const std::string& slug) {
+  const size_t n = channels > 0 ? rows.size() / size_t(channels) : 0;
+  if (n < 2 || dims <= 0 || dims > channels) throw Error("style: too few images to learn collection " + slug + "'s style from");
+  Eigen::MatrixXd x(long(n), channels);
+  for (size_t i = 0; i < n; ++i)
+    for (int c = 0; c < channels; ++c) x(long(i), c) = rows[i * size_t(channels) + size_t(c)];
+  const Eigen::RowVectorXd mean = x.colwise().mean();
+  x.rowwise() -= mean;
+  const Eigen::MatrixXd cov = (x.transpose() * x) / double(n);
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);  // ascending eigenvalues
+  StyleModel m;
+  m.slug = slug;
+  m.mean.assign(mean.data(), mean.data() + channels);
+  m.basis.resize(size_t(dims) * size_t(channels));
+  for (int d = 0; d < dims; ++d) {
+    const Eigen::VectorXd v = eig.eigenvectors().col(channels - 1 - d);
+    for (int c = 0; c < channels; ++c) m.basis[size_t(d) * size_t(channels) + size_t(c)] = float(v(c));
+  }
+  round_weights(m.basis);  // (the residuals the threshold is fitted on use the stored weights)
+  return m;
+}
+
 PartSet learn_part_set(const std::vector<float>& rows, int channels, int dim) {
   const size_t n = channels > 0 ? rows.size() / size_t(channels) : 0;
   if (n < 2 || dim <= 0 || dim > channels) throw Error("part codes: too few regions to learn from");

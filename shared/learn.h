@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "descriptor.h"
 #include "part_codes.h"
+#include "style_model.h"
 
 namespace nftlens {
 
@@ -56,6 +58,11 @@ T percentile(std::vector<T> v, double p) {
 // variance (plus a floor of 1e-3 of the largest, so flat directions stay finite), and the int8
 // scale that maps the 99.99th percentile of the coded values to 127.
 PartSet learn_part_set(const std::vector<float>& rows, int channels, int dim);
+
+// A collection's style model (style_model.h) from its images' style vectors (rows x channels, as
+// style_vector gives them): their mean and the top `dims` principal directions, stored rounded to
+// 16-bit floats (as the bundle keeps them). The threshold is left 0 for calibration to set.
+StyleModel learn_style(const std::vector<float>& rows, int channels, int dims, const std::string& slug);
 
 // Logistic regression by iteratively reweighted least squares: weights w with
 // P(label 1 | x) = 1 / (1 + exp(-w.x)) (x includes a constant 1 if a bias is wanted). The two

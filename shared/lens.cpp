@@ -419,11 +419,18 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   // (decided by the model of the first result's collection, if the bundle has one per collection)
   const float threshold = b.recipe.match_threshold;
   std::string first_collection;
-  if (!hits.empty() && !b.manifest.verdict.collections.empty()) {
+  int style = -1;
+  if (!hits.empty() && (!b.manifest.verdict.collections.empty() || !b.style.empty())) {
     const auto [cat, i] = locate(hits[0].token);
     first_collection = cat->collections.at(cat->tokens.at(i).collection).slug;
+    if (const StyleModel* sm = b.style.of(first_collection)) {
+      a.style_residual = sm->residual(first_view_style(query, hits[0]));
+      a.style_outside = sm->outside(a.style_residual, hits[0].score);
+      a.style_threshold = sm->threshold;
+      style = sm->inside(a.style_residual, hits[0].score) ? 1 : 0;
+    }
   }
-  const Verdict v = decide_verdict(b.manifest.verdict, first_collection, threshold, hits);
+  const Verdict v = decide_verdict(b.manifest.verdict, first_collection, threshold, hits, style);
   if (hits.size() > req.k) hits.resize(req.k);
   json res = json::array();
   std::vector<uint32_t> tokens;

@@ -86,6 +86,10 @@ struct Answer {
   Box region;
   Circle circle;
   AlignGeometry placed;
+  // The verdict's style test (style_model.h), where the first result's collection has a model:
+  // the query's residual, its outside score and the model's threshold on it (style_residual -1: no
+  // test). For evaluation; not in the JSON.
+  double style_residual = -1, style_outside = 0, style_threshold = 0;
   bool done() const { return needs.empty(); }
   std::string to_json() const;  // {"need": [{"kind", "id", "name", "bytes"[, "offset"]}...]} or the document
 };

@@ -38,6 +38,15 @@ void QuerySession::set_pooled_features(size_t run, std::vector<float> f) {
   have_[run] = true;
 }
 
+const std::vector<float>& QuerySession::pooled_features(size_t run) const {
+  if (run >= have_.size() || !have_[run]) throw Error("query: model output for run " + std::to_string(run) + " was not set");
+  return features_[run];
+}
+
+std::vector<float> first_view_style(const QuerySession& query, const TokenHit& first) {
+  return style_vector(query.pooled_features(size_t(query.plan().views.at(first.view).model_run)));
+}
+
 std::vector<std::vector<float>> QuerySession::descriptors() const {
   std::vector<std::vector<float>> out;
   for (const View& v : plan_.views) {

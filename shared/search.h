@@ -28,6 +28,8 @@ class QuerySession {
   // pool_part_regions of the whole image's run (empty: the model has no parts map, or the host
   // did not pass it): what part codes search with (part_codes.h).
   const std::vector<float>& part_regions() const { return parts_; }
+  // One run's pooled model features (requires that run's output set): the verdict's style test.
+  const std::vector<float>& pooled_features(size_t run) const;
   // One projected, L2-normalised descriptor per view (requires all model outputs set), and the
   // window-space descriptor of each view (empty if the bundle has no windows).
   std::vector<std::vector<float>> descriptors() const;
@@ -66,6 +68,12 @@ struct TokenHit {
   float rank_cosine() const { return std::max(score, part_score); }
   static constexpr float kNotAligned = -2.0f;
 };
+
+// What the verdict's style test (style_model.h) compares: the style vector of the query view that
+// found `first` (for a post screenshot its artwork, not the page; measured: the smallest residual
+// over every model run instead let fewer left-out tokens pass on Nouns and lorelei, 85 vs 95 / 87%).
+// The builder's calibration fits the threshold on the same vector.
+std::vector<float> first_view_style(const QuerySession& query, const TokenHit& first);
 
 struct QueryDescriptors {
   std::vector<std::vector<float>> main, windows;

@@ -133,12 +133,12 @@ double verdict_probability(const VerdictModel& m, const VerdictEvidence& e) {
   return 1.0 / (1.0 + std::exp(-z));
 }
 
-Verdict decide_verdict(const VerdictModel& m, float threshold, const std::vector<TokenHit>& hits) {
+Verdict decide_verdict(const VerdictModel& m, float threshold, const std::vector<TokenHit>& hits, int style) {
   Verdict v;
   if (hits.empty()) return v;
   const VerdictEvidence e = VerdictEvidence::of(hits);
   const double floor = m.collection_threshold >= -1 ? std::min<double>(m.collection_threshold, threshold) : threshold;
-  const bool known = e.s1 >= floor;  // like something in the bundle at all
+  const bool known = style >= 0 ? style == 1 : e.s1 >= floor;  // like something in the bundle at all
   if (!(e.aligned ? m.fitted_aligned : m.fitted_plain)) {
     v.kind = known ? "token" : "none";
     v.confidence = -1;
@@ -150,8 +150,8 @@ Verdict decide_verdict(const VerdictModel& m, float threshold, const std::vector
   return v;
 }
 
-Verdict decide_verdict(const VerdictModels& models, const std::string& first_collection, float threshold, const std::vector<TokenHit>& hits) {
-  return decide_verdict(models.of(first_collection), threshold, hits);
+Verdict decide_verdict(const VerdictModels& models, const std::string& first_collection, float threshold, const std::vector<TokenHit>& hits, int style) {
+  return decide_verdict(models.of(first_collection), threshold, hits, style);
 }
 
 }  // namespace nftlens

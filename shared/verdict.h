@@ -11,9 +11,11 @@
 //              search (the first result is then the nearest sibling: exactly what a token missing
 //              from the bundle meets), and synthetic unrelated images;
 // the two classes weighted equally, so confidence 0.5 is the even-odds point.
-// "none" when the first result's cosine is below the collection threshold (fitted between the
-// nearest-sibling scores of left-out tokens and those of unrelated images; at most the bundle's
-// copy threshold); above it, "token" when the confidence reaches the model's token_confidence
+// "none" when the image fails the collection test: where the bundle has a style model for the first
+// result's collection (style_model.h), when its features lie outside that collection's (that test
+// alone decides); in bundles without one, when the first result's cosine is below the collection
+// threshold (fitted between the nearest-sibling scores of left-out tokens and those of unrelated
+// images; at most the bundle's copy threshold). Otherwise "token" when the confidence reaches the model's token_confidence
 // (>= 0.5), else "collection". A close call (confidence within 0.1 of that point) is flagged.
 // A bundle of several collections holds, besides that global model, one per collection the
 // builder had enough examples for (VerdictModels), fitted on the calibration searches whose first
@@ -80,9 +82,11 @@ inline constexpr double kCloseCallBand = 0.1;
 
 // threshold: the bundle's copy threshold on the cosine. A bundle without a fitted model (built before
 // calibration existed) answers "token" above the threshold and "none" below, confidence -1.
-Verdict decide_verdict(const VerdictModel& model, float threshold, const std::vector<TokenHit>& hits);
+// style: the style test of the first result's collection: 1 the image looks like its tokens, 0 it
+// does not, -1 no style model (then the cosine floor decides).
+Verdict decide_verdict(const VerdictModel& model, float threshold, const std::vector<TokenHit>& hits, int style = -1);
 // The same with the model of `first_collection` (the first result's collection slug).
-Verdict decide_verdict(const VerdictModels& models, const std::string& first_collection, float threshold, const std::vector<TokenHit>& hits);
+Verdict decide_verdict(const VerdictModels& models, const std::string& first_collection, float threshold, const std::vector<TokenHit>& hits, int style = -1);
 double verdict_probability(const VerdictModel& model, const VerdictEvidence& e);
 
 }  // namespace nftlens

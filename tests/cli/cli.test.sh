@@ -70,6 +70,24 @@ for j in lines:
 assert sum(j["verdict"] == "token" for j in out) <= 2, [(j["verdict"], j["confidence"]) for j in out]
 PY
 "$NFT" info "$T/b1" | grep -q '^verdict      "token" from confidence' && ok "info shows the verdict calibration" || no "info shows the verdict calibration"
+# The collection test (style model): the left-out originals above still look like Nouns
+# ("collection", not "none"); photo-like images that are no pixel art (ImageMagick's built-in
+# rose, a plasma fractal and a gradient) are "none".
+python3 - "$T/v.jsonl" <<'PY' && ok "style test: >= 9 of 11 left-out originals answered collection, not none" || no "left-out originals: collection" "$(python3 -c "import json,sys; print([json.loads(l)['verdict'] for l in open(sys.argv[1])])" "$T/v.jsonl")"
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert sum(j["verdict"] == "collection" for j in out) >= 9, [(j["verdict"], j["confidence"]) for j in out]
+PY
+convert rose: -resize 320x320 "$T/rose.png"; convert -size 300x300 plasma:fractal -seed 7 "$T/plasma.png" 2>/dev/null || convert -size 300x300 -seed 7 plasma:fractal "$T/plasma.png"
+convert -size 320x320 gradient:navy-orange "$T/gradient.png"
+"$NFT" query "$T/b1" "$T/rose.png" "$T/plasma.png" "$T/gradient.png" --json -k 2 > "$T/u.jsonl" 2>>"$T/log"
+python3 - "$T/u.jsonl" <<'PY' && ok "style test: a photo, a plasma fractal and a gradient are none" || no "unrelated images: none" "$(cat "$T/u.jsonl" | head -c 400)"
+import json, sys
+v = [json.loads(l)["verdict"] for l in open(sys.argv[1])]
+assert v == ["none"] * 3, v
+PY
+python3 -c "import json,sys; m=json.load(open(sys.argv[1])); assert [f for f in m['files'] if f['role']=='style']" "$T/b1/manifest.json" \
+  && "$NFT" info "$T/b1" | grep -qE '^style        nouns: [0-9]+ directions' && ok "the bundle lists a style file; info shows the style model" || no "style file / info style line"
 # Thousands of paths on one command line (a shell glob over a big folder): ONNX Runtime parses
 # /proc/self/cmdline with a recursive regex when it starts; this overflowed the stack (exit 139).
 many=(); for i in $(seq 1 2500); do many+=("$T/a-query-image-that-does-not-exist-number-$i.png"); done

@@ -1,11 +1,11 @@
 // libFuzzer target: every parser of bundle files, then what a loaded bundle is used for.
-// Input layout (see make_seeds.cpp): six parts, each a u32 little-endian length then that many
+// Input layout (see make_seeds.cpp): seven parts, each a u32 little-endian length then that many
 // bytes (a length past the end takes what is left; missing parts are empty):
-//   manifest.json text, recipe, index, catalogue, windows, part codes (no seeds yet).
+//   manifest.json text, recipe, index, catalogue, windows, part codes, style models.
 // 1. Each parser alone: parse_manifest, deserialize_recipe (+ validate), CodeIndex::deserialize
 //    (+ HNSW and exact search with a fixed query), deserialize_catalogue (+ validate, token_json of
 //    every token, text index and search), WindowIndex::deserialize (+ search), PartCodes::deserialize
-//    (+ grid and zoom search). Dimensions come from
+//    (+ grid and zoom search), StyleModels::deserialize (+ a residual per model). Dimensions come from
 //    the part's own header so each parser is reached even when the parts disagree.
 // 2. The whole bundle: the manifest's size and SHA-256 of each part are rewritten to match the
 //    given bytes (the check a fuzzer cannot pass by chance), then load_bundle with its cross-checks,
@@ -25,6 +25,7 @@
 #include "error.h"
 #include "lens.h"
 #include "part_codes.h"
+#include "style_model.h"
 #include "search.h"
 #include "sha256.h"
 #include "text_index.h"
@@ -128,7 +129,7 @@ void whole_bundle(const std::string& manifest_text, const std::vector<std::vecto
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto parts = split(data, size, 6);
+  const auto parts = split(data, size, 7);
   const std::string manifest_text(parts[0].begin(), parts[0].end());
 
   ModelCard card;
@@ -184,6 +185,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)pc.search_zoom(q, 5, all);
   } catch (const Error& e) {
     note("parts", e);
+  }
+  try {
+    const auto& p = parts[6];
+    const int channels = p.size() >= 20 ? int(le32(p.data() + 8) & 0xfff) : 16;
+    const StyleModels sm = StyleModels::deserialize(p.data(), p.size(), channels, "style.bin");
+    std::vector<float> v(size_t(sm.channels));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = float(i % 5) * 0.1f;
+    for (const auto& m : sm.collections) (void)m.residual(style_vector(v));
+  } catch (const Error& e) {
+    note("style", e);
   }
   try {
     whole_bundle(manifest_text, parts);

@@ -18,6 +18,7 @@
 
 #include "bundle.h"
 #include "part_codes.h"
+#include "style_model.h"
 #include "collection.h"
 #include "error.h"
 #include "sha256.h"
@@ -156,5 +157,22 @@ int run(int argc, char** argv) {
   std::vector<int8_t> pcodes(size_t(3) * kParts * 4);
   for (size_t i = 0; i < pcodes.size(); ++i) pcodes[i] = int8_t(int(i * 37 % 255) - 127);
   write_seed(out / "parts.bin", {{}, {}, {}, {}, {}, PartCodes(8, 4, ps, ps, pcodes, pcodes).serialize()});
+  // A style file (part 7): 8 features, 2 directions, two collections.
+  StyleModels sty;
+  sty.channels = 8;
+  sty.dims = 2;
+  for (const char* slug : {"nouns", "other"}) {
+    StyleModel m;
+    m.slug = slug;
+    m.log_mean = -5.0f;
+    m.log_sd = 0.8f;
+    m.cos_mean = 0.4f;
+    m.cos_sd = 0.1f;
+    m.threshold = 1.6f;
+    m.mean.assign(8, 0.3f);
+    for (int i = 0; i < 2 * 8; ++i) m.basis.push_back(i % 9 == 0 ? 1.0f : 0.0f);
+    sty.collections.push_back(m);
+  }
+  write_seed(out / "style.bin", {{}, {}, {}, {}, {}, {}, sty.serialize()});
   return check.catalogue.tokens.size() == 6 ? 0 : 1;
 }

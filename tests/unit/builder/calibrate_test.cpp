@@ -7,6 +7,7 @@
 #include <set>
 
 #include "calibrate.h"
+#include "learn.h"
 
 using namespace nftlens;
 
@@ -113,4 +114,29 @@ TEST_CASE("fit_verdict_models: one model per collection with enough examples, fi
   const VerdictModels single = fit_verdict_models(set, {"all"}, 0.7);
   CHECK(single.collections.empty());
   CHECK(single.global.to_json() == m.global.to_json());
+}
+
+TEST_CASE("learn_style: the collection's directions in, other directions out") {
+  // Images of a "collection": a mean plus any mix of two directions (and a little noise).
+  constexpr int kC = 12;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> rows;
+  for (int i = 0; i < 200; ++i)
+    for (int c = 0; c < kC; ++c) rows.push_back(0.2f + (c == 2 ? 0.5f * g(rng) : 0.0f) + (c == 7 ? 0.3f * g(rng) : 0.0f) + 0.01f * g(rng));
+  const StyleModel m = learn_style(rows, kC, 2, "nouns");
+  CHECK(m.slug == "nouns");
+  REQUIRE(m.basis.size() == size_t(2 * kC));
+  for (int d = 0; d < 2; ++d) {  // unit rows (to 16-bit precision)
+    double n = 0;
+    for (int c = 0; c < kC; ++c) n += double(m.basis[size_t(d * kC + c)]) * m.basis[size_t(d * kC + c)];
+    CHECK(n == doctest::Approx(1.0).epsilon(1e-3));
+  }
+  std::vector<float> inside(kC, 0.2f), outside(kC, 0.2f);
+  inside[2] += 1.0f;
+  inside[7] -= 0.6f;
+  outside[4] += 0.5f;
+  CHECK(m.residual(inside) < 0.01);
+  CHECK(m.residual(outside) == doctest::Approx(0.25).epsilon(0.05));
+  CHECK_THROWS(learn_style(std::vector<float>(kC, 0.0f), kC, 2, "one"));
 }

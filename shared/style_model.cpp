@@ -1,0 +1,102 @@
+#include "style_model.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "byte_io.h"
+#include "descriptor.h"
+#include "error.h"
+
+namespace nftlens {
+
+double StyleModel::residual(const std::vector<float>& v) const {
+  const size_t channels = mean.size();
+  if (v.size() != channels || channels == 0) throw Error("style: the image's features do not match the style model");
+  std::vector<double> c(channels);
+  double total = 0;
+  for (size_t i = 0; i < channels; ++i) {
+    c[i] = double(v[i]) - double(mean[i]);
+    total += c[i] * c[i];
+  }
+  double inside = 0;
+  for (size_t d = 0; d < basis.size() / channels; ++d) {
+    const float* row = basis.data() + d * channels;
+    double acc = 0;
+    for (size_t i = 0; i < channels; ++i) acc += double(row[i]) * c[i];
+    inside += acc * acc;
+  }
+  return std::max(0.0, total - inside);
+}
+
+double StyleModel::outside(double residual, double first_cosine) const {
+  return (std::log(std::max(residual, 1e-12)) - log_mean) / log_sd - (first_cosine - cos_mean) / cos_sd;
+}
+
+std::vector<float> style_vector(std::vector<float> pooled) {
+  power_l2_normalize(pooled);
+  return pooled;
+}
+
+const StyleModel* StyleModels::of(const std::string& slug) const {
+  for (const auto& m : collections)
+    if (m.slug == slug) return &m;
+  return nullptr;
+}
+
+std::vector<uint8_t> StyleModels::serialize() const {
+  ByteWriter w;
+  w.u32(kMagic); w.u32(kVersion); w.u32(uint32_t(channels)); w.u32(uint32_t(dims)); w.u32(uint32_t(collections.size()));
+  for (const auto& m : collections) {
+    w.str(m.slug);
+    for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold}) w.f32(v);
+    for (float v : m.mean) w.f32(v);
+    int exponent = 0;
+    const std::vector<uint16_t> half = pack_weights(m.basis, exponent);
+    w.u32(uint32_t(exponent + 1024));
+    for (uint16_t h : half) { w.u8(uint8_t(h)); w.u8(uint8_t(h >> 8)); }
+  }
+  return std::move(w.out);
+}
+
+StyleModels StyleModels::deserialize(const uint8_t* data, size_t size, int expected_channels, const std::string& where) {
+  ByteReader r(data, size, where);
+  if (size < 20 || r.u32() != kMagic) throw Error(where + ": not an NFT Lens style file");
+  if (r.u32() != kVersion) throw Error(where + ": unsupported style file version");
+  StyleModels s;
+  const uint32_t channels = r.u32(), dims = r.u32(), count = r.u32();
+  if (int(channels) != expected_channels) throw Error(where + ": style models are for " + std::to_string(channels) + " features, the model gives " + std::to_string(expected_channels));
+  if (dims == 0 || dims > channels) throw Error(where + ": style model size out of range");
+  if (count == 0 || count > 100000) throw Error(where + ": style model count out of range");
+  s.channels = int(channels);
+  s.dims = int(dims);
+  for (uint32_t k = 0; k < count; ++k) {
+    StyleModel m;
+    m.slug = r.str();
+    // (a collection slug: letters, digits, - and _, as the builder accepts them)
+    if (m.slug.empty() || m.slug.size() > 200 ||
+        !std::all_of(m.slug.begin(), m.slug.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'; }))
+      throw Error(where + ": a style model names no collection slug");
+    if (s.of(m.slug)) throw Error(where + ": two style models for collection " + m.slug);
+    for (float* v : {&m.log_mean, &m.log_sd, &m.cos_mean, &m.cos_sd, &m.threshold}) *v = r.f32();
+    for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold})
+      if (!std::isfinite(v)) throw Error(where + ": style test of " + m.slug + " holds a value that is not a number");
+    if (!(m.log_sd > 0 && m.cos_sd > 0)) throw Error(where + ": style test of " + m.slug + " has a spread that is not positive");
+    r.need(size_t(channels) * 4 + 4 + size_t(dims) * channels * 2);
+    m.mean.resize(channels);
+    for (float& v : m.mean) v = r.f32();
+    const int exponent = int(r.u32()) - 1024;
+    if (exponent < -200 || exponent > 200) throw Error(where + ": style weights out of range");
+    std::vector<uint16_t> half(size_t(dims) * channels);
+    for (uint16_t& h : half) { const uint16_t lo = r.u8(); h = uint16_t(lo | uint16_t(r.u8()) << 8); }
+    m.basis = unpack_weights(half, exponent);
+    for (const auto* values : {&m.mean, &m.basis})
+      for (float v : *values)
+        if (!std::isfinite(v)) throw Error(where + ": style model of " + m.slug + " holds a value that is not a number");
+    s.collections.push_back(std::move(m));
+  }
+  if (!r.at_end()) throw Error(where + ": style file size does not match its header");
+  return s;
+}
+
+}  // namespace nftlens
