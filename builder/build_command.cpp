@@ -3,7 +3,8 @@
 //  2. per image: decode, model input, colour layout, thumbnail -> ONNX Runtime, all on --threads
 //     workers (one per core by default), each running its own small batches (--batch) on one shared
 //     session with one intra-op thread; features cached by (image hash, model hash) so interrupted or
-//     incremental builds redo nothing
+//     incremental builds redo nothing; with --part-codes the grid part regions of each model run
+//     are spooled for step 4's part codes
 //  3. synthetic copies of a sample of tokens -> matching pairs -> learned whitening, quantiser,
 //     copy threshold
 //  4. project + quantise every token, build the HNSW index, write the bundle atomically
@@ -32,6 +33,7 @@
 #include "collection.h"
 #include "commands.h"
 #include "embedder.h"
+#include "part_codes.h"
 #include "part_codes_build.h"
 #include "error.h"
 #include "feature_cache.h"
@@ -100,6 +102,7 @@ struct Work {
   Box box;                 // region to describe
   std::vector<float> input;
   ImageFeatures feat;
+  std::vector<float> parts;  // the model's part regions (pool_parts), when the caller asks for them
   std::string error;
   bool foreign = false;    // another shard's token: hashed only
 };
@@ -166,41 +169,47 @@ void run_chunks(size_t n, size_t chunk, int workers, Progress& prog, FeatureCach
   prog.update(done);
 }
 
-// The embed phase's thumbnails (PNG), appended to an unlinked temporary file as the workers make
-// them and read back pack by pack: at a million tokens they would be ~2 GB in memory.
-class ThumbSpool {
+// What the embed phase makes for a later phase, appended to an unlinked temporary file as the
+// workers make it and read back when needed: the thumbnails (PNG; at a million tokens they would be
+// ~2 GB in memory) and, with --part-codes, each token's grid part regions (20 KB a token).
+class Spool {
  public:
   using Place = std::pair<uint64_t, uint32_t>;  // offset, bytes
-  explicit ThumbSpool(const fs::path& dir) {
-    const fs::path p = dir / ("thumbs-" + std::to_string(::getpid()) + ".spool");
+  Spool(const fs::path& dir, const std::string& what) : what_(what) {
+    const fs::path p = dir / (what + "-" + std::to_string(::getpid()) + ".spool");
     fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (fd_ < 0) throw Error(p.string() + ": cannot create the thumbnail spool");
+    if (fd_ < 0) throw Error(p.string() + ": cannot create the " + what + " spool");
     ::unlink(p.c_str());  // gone with the process, whatever happens
   }
-  ~ThumbSpool() { ::close(fd_); }
-  ThumbSpool(const ThumbSpool&) = delete;
-  ThumbSpool& operator=(const ThumbSpool&) = delete;
-  Place put(const std::vector<uint8_t>& bytes) {
+  ~Spool() { ::close(fd_); }
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+  Place put(const void* data, size_t bytes) {
     uint64_t at;
     {
       std::lock_guard<std::mutex> lock(mu_);
       at = end_;
-      end_ += bytes.size();
+      end_ += bytes;
     }
-    for (size_t done = 0; done < bytes.size();) {
-      const ssize_t w = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, off_t(at + done));
-      if (w <= 0) throw Error("thumbnail spool: write failed (disk full?)");
+    for (size_t done = 0; done < bytes;) {
+      const ssize_t w = ::pwrite(fd_, static_cast<const char*>(data) + done, bytes - done, off_t(at + done));
+      if (w <= 0) throw Error(what_ + " spool: write failed (disk full?)");
       done += size_t(w);
     }
-    return {at, uint32_t(bytes.size())};
+    return {at, uint32_t(bytes)};
+  }
+  Place put(const std::vector<uint8_t>& bytes) { return put(bytes.data(), bytes.size()); }
+  void read(Place p, void* out) const {
+    if (::pread(fd_, out, p.second, off_t(p.first)) != ssize_t(p.second)) throw Error(what_ + " spool: read failed");
   }
   std::vector<uint8_t> get(Place p) const {
     std::vector<uint8_t> v(p.second);
-    if (::pread(fd_, v.data(), v.size(), off_t(p.first)) != ssize_t(v.size())) throw Error("thumbnail spool: read failed");
+    read(p, v.data());
     return v;
   }
 
  private:
+  std::string what_;
   int fd_ = -1;
   std::mutex mu_;
   uint64_t end_ = 0;
@@ -281,15 +290,17 @@ int run_build(const BuildArgs& a) {
   };
   if (recipe.use_model) model();  // check the card against the model now, even if every feature is cached
   // The model on a chunk's works that need it (tokens and synthetic copies alike): pooled features
-  // into each work, into the cache, then done(index of the work).
-  auto embed_works = [&](Embedder& e, std::vector<Work>& works, const std::vector<size_t>& run_idx, auto&& done) {
+  // into each work, into the cache, then done(index of the work); with_parts: the part regions too.
+  auto embed_works = [&](Embedder& e, std::vector<Work>& works, const std::vector<size_t>& run_idx, bool with_parts, auto&& done) {
     if (run_idx.empty()) return;
-    std::vector<std::vector<float>> inputs;
+    std::vector<std::vector<float>> inputs, parts;
     for (size_t j : run_idx) inputs.push_back(std::move(works[j].input));
-    const auto outs = e.run(inputs);
+    const auto outs = e.run(inputs, with_parts ? &parts : nullptr);
+    if (with_parts && parts.size() != outs.size()) throw Error("build: the model returned no part regions");
     for (size_t r = 0; r < run_idx.size(); ++r) {
       Work& w = works[run_idx[r]];
       w.feat.model = outs[r];
+      if (with_parts) w.parts = std::move(parts[r]);
       cache.put(w.key, pack(w.feat));
       done(run_idx[r]);
     }
@@ -307,10 +318,18 @@ int run_build(const BuildArgs& a) {
   std::vector<char> ok(src.size(), 0);  // (char, not bool: workers write neighbouring entries)
   std::vector<std::string> image_hash(src.size());
   BundleParts parts;
-  std::unique_ptr<ThumbSpool> spool;
-  if (a.thumbs) spool = std::make_unique<ThumbSpool>(cache_dir);
+  std::unique_ptr<Spool> spool;
+  if (a.thumbs) spool = std::make_unique<Spool>(cache_dir, "thumbnail");
   // Each token's PNG in the spool (0 bytes: none), by catalogue index.
-  std::vector<ThumbSpool::Place> thumbs(a.thumbs ? src.size() : 0, ThumbSpool::Place{0, 0});
+  std::vector<Spool::Place> thumbs(a.thumbs ? src.size() : 0, Spool::Place{0, 0});
+  // --part-codes: the grid part regions of every token the model runs on here (the first kParts
+  // rows of pool_parts), so that the part codes need not run it at the card's size again (0 bytes:
+  // none, e.g. its features were cached; build_part_codes runs the model on those).
+  const bool keep_regions = a.part_codes && recipe.use_model && card.part_channels() > 0 && !sharded;
+  const size_t region_floats = size_t(kParts) * size_t(card.part_channels());
+  std::unique_ptr<Spool> region_spool;
+  if (keep_regions) region_spool = std::make_unique<Spool>(cache_dir, "part-regions");
+  std::vector<Spool::Place> regions_at(keep_regions ? src.size() : 0, Spool::Place{0, 0});
   {
     Progress prog("embed", src.size(), a.quiet);
     std::vector<std::string> errors(src.size());
@@ -361,8 +380,9 @@ int run_build(const BuildArgs& a) {
           has_thumb[i] = 0;
         }
       }
-      embed_works(*emb, works, run_idx, [&](size_t j) {
+      embed_works(*emb, works, run_idx, keep_regions, [&](size_t j) {
         keep_features(works[j].token, works[j].feat);
+        if (keep_regions) regions_at[works[j].token] = region_spool->put(works[j].parts.data(), region_floats * sizeof(float));
         ok[works[j].token] = 1;
       });
     });
@@ -384,6 +404,7 @@ int run_build(const BuildArgs& a) {
         if (window_dim > 0) windows[kept] = std::move(windows[i]);
         image_hash[kept] = std::move(image_hash[i]);
         if (a.thumbs) thumbs[kept] = thumbs[i];
+        if (keep_regions) regions_at[kept] = regions_at[i];
       }
       ++kept;
     }
@@ -393,6 +414,7 @@ int run_build(const BuildArgs& a) {
     if (window_dim > 0) windows.resize(kept);
     image_hash.resize(kept);
     if (a.thumbs) thumbs.resize(kept);
+    if (keep_regions) regions_at.resize(kept);
   }
   if (cat.tokens.empty()) throw Error("build: no usable tokens (see the skipped list)");
 
@@ -444,7 +466,7 @@ int run_build(const BuildArgs& a) {
         } catch (const std::exception&) {  // a copy that cannot be made is left out
         }
       }
-      embed_works(*emb, works, run_idx, [&](size_t j) { copy_ok[begin + j] = 1; });
+      embed_works(*emb, works, run_idx, false, [&](size_t j) { copy_ok[begin + j] = 1; });
     });
     if (!sharded)  // a shard only computes; the merge pairs them up
       for (size_t p = 0; p < n_pairs; ++p) {  // in copy order, whatever order the workers finished in
@@ -657,7 +679,7 @@ int run_build(const BuildArgs& a) {
       std::vector<const std::vector<uint8_t>*> tb(count, nullptr);
       std::vector<std::vector<uint8_t>> held(count);  // this pack's thumbnails, back from the spool
       for (size_t i = 0; i < count; ++i) {  // (the place by the token's index before partitioning)
-        const ThumbSpool::Place at = a.thumbs ? thumbs[partitioned.order.empty() ? first + i : partitioned.order[first + i]] : ThumbSpool::Place{0, 0};
+        const Spool::Place at = a.thumbs ? thumbs[partitioned.order.empty() ? first + i : partitioned.order[first + i]] : Spool::Place{0, 0};
         if (at.second == 0) continue;
         held[i] = spool->get(at);
         tb[i] = &held[i];
@@ -668,7 +690,7 @@ int run_build(const BuildArgs& a) {
       parts.written_packs.push_back(write_pack_file(a.out, make_thumb_pack(tb, uint32_t(parts.written_packs.size()), refs)));
       for (size_t i = 0; i < count; ++i) cat.tokens[first + i].thumb = refs[i];
     }
-    std::vector<ThumbSpool::Place>().swap(thumbs);
+    std::vector<Spool::Place>().swap(thumbs);
     spool.reset();
     if (layout.partitions() > 1) serialize_fragments(partitioned, cat);  // (again: now with the thumbnails' places)
     if (!a.quiet && a.thumbs) std::cerr << "thumbs: " << parts.written_packs.size() << " packs written in " << since(t_thumbs) << " s\n";
@@ -713,8 +735,17 @@ int run_build(const BuildArgs& a) {
     po.dim = a.part_dims;
     po.threads = a.threads;
     po.quiet = a.quiet;
+    if (keep_regions)
+      po.grid_regions = [&](size_t i, std::vector<float>& grid) {
+        if (regions_at.at(i).second == 0) return false;
+        grid.resize(region_floats);
+        region_spool->read(regions_at[i], grid.data());
+        return true;
+      };
     parts.parts = build_part_codes(images, mf.onnx.string(), card, po);
   }
+  std::vector<Spool::Place>().swap(regions_at);
+  region_spool.reset();
   write_bundle_dir(a.out, card, recipe, index, cat, parts);
   if (!a.quiet) std::cerr << "write: index, catalogue and bundle files in " << since(t_write) << " s\n";
   // Calibration opens the written bundle (its whole catalogue): release what the build held first,

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -29,17 +30,29 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
   ModelCard zoom_card = card;  // the same model at twice the size: each half-side region then looks like a zoom on it
   zoom_card.width *= 2;
   zoom_card.height *= 2;
-  Embedder at1(onnx_path, card, eo), at2(onnx_path, zoom_card, eo);
+  Embedder at2(onnx_path, zoom_card, eo);
+  std::unique_ptr<Embedder> at1;  // the card's size: made only if some token's grid regions were not handed over
+  std::once_flag at1_made;
+  auto card_size = [&]() -> Embedder& {
+    std::call_once(at1_made, [&] { at1 = std::make_unique<Embedder>(onnx_path, card, eo); });
+    return *at1;
+  };
 
   // Region means of token i at both sizes (kParts x channels each; the whole map's row dropped).
   const size_t per = size_t(kParts) * size_t(channels);
+  std::atomic<size_t> handed{0};  // tokens whose grid regions came from opt.grid_regions
   auto regions = [&](size_t i, std::vector<float>& grid, std::vector<float>& zoom) {
     const RgbImage img = decode_any(read_bytes(images[i], 64u << 20), card.background);
     const Box whole{0, 0, img.width, img.height};
     std::vector<std::vector<float>> p1, p2;
-    at1.run({make_input_tensor(card, img, whole)}, &p1);
+    if (opt.grid_regions && opt.grid_regions(i, grid)) {
+      if (grid.size() != per) throw Error("the grid regions handed over have the wrong size");
+      ++handed;
+    } else {
+      card_size().run({make_input_tensor(card, img, whole)}, &p1);
+      grid.assign(p1.at(0).begin(), p1.at(0).begin() + long(per));
+    }
     at2.run({make_input_tensor(zoom_card, img, whole)}, &p2);
-    grid.assign(p1.at(0).begin(), p1.at(0).begin() + long(per));
     zoom.assign(p2.at(0).begin(), p2.at(0).begin() + long(per));
   };
   // Runs f(i) for every i in `order` on the workers; the first error stops them and is rethrown.
@@ -109,7 +122,8 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
   });
   if (!opt.quiet)
     std::cerr << "parts: " << n << " tokens x " << 2 * kParts << " part codes of " << dim << " bytes in "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s (grid regions of "
+              << handed.load() << " from the embed pass)\n";
   return PartCodes(channels, dim, grid_set, zoom_set, std::move(grid_codes), std::move(zoom_codes)).serialize();
 }
 

@@ -81,10 +81,9 @@ float first_stage_score(const Bundle& b, const std::vector<std::vector<int8_t>>&
 // Returns the head's new length.
 size_t add_part_candidates(const Bundle& b, const QueryDescriptors& qd, const std::vector<float>& regions, const SearchOptions& opt,
                            std::vector<TokenHit>& hits, size_t n) {
+  const std::vector<bool> allowed = allowed_collections(b, opt);
   auto allow = [&](uint32_t t) {
-    if (!opt.collections.empty() &&
-        std::find(opt.collections.begin(), opt.collections.end(), b.catalogue.collections.at(b.catalogue.tokens[t].collection).slug) == opt.collections.end())
-      return false;
+    if (!allowed.empty() && !allowed.at(b.catalogue.tokens[t].collection)) return false;
     return !opt.allow || opt.allow(t);
   };
   const auto gs = b.parts.grid_scores(regions), zs = b.parts.zoom_scores(regions);
@@ -389,7 +388,6 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
     n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n);
 
   // 2. Re-rank the first candidates by alignment with their thumbnails (fetched as needs).
-  n = std::min(n, hits.size());
   if (n > 0) {
     std::vector<RgbImage> thumbs(n);
     for (size_t i = 0; i < n; ++i) {

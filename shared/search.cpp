@@ -64,15 +64,20 @@ std::vector<std::vector<float>> QuerySession::window_descriptors() const {
   return out;
 }
 
-std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd, const SearchOptions& opt) {
-  if (b.partitioned()) throw Error("search: this bundle is partitioned (fetch its shards: search_partitions)");
-  const auto& descriptors = qd.main;
+std::vector<bool> allowed_collections(const Bundle& b, const SearchOptions& opt) {
   std::vector<bool> allowed;
   if (!opt.collections.empty()) {
     allowed.assign(b.catalogue.collections.size(), false);
     for (size_t c = 0; c < b.catalogue.collections.size(); ++c)
       allowed[c] = std::find(opt.collections.begin(), opt.collections.end(), b.catalogue.collections[c].slug) != opt.collections.end();
   }
+  return allowed;
+}
+
+std::vector<TokenHit> search_tokens(const Bundle& b, const QueryDescriptors& qd, const SearchOptions& opt) {
+  if (b.partitioned()) throw Error("search: this bundle is partitioned (fetch its shards: search_partitions)");
+  const auto& descriptors = qd.main;
+  const std::vector<bool> allowed = allowed_collections(b, opt);
   const float s2 = b.recipe.quant_scale * b.recipe.quant_scale;
   std::unordered_map<uint32_t, TokenHit> best;  // token -> its best (score, view)
   auto offer = [&](uint32_t t, float score, size_t view) {
@@ -132,12 +137,7 @@ std::vector<uint32_t> shards_to_probe(const Bundle& b, const QueryDescriptors& q
 
 std::vector<TokenHit> search_partitions(const Bundle& b, PartStore& store, const QueryDescriptors& qd, const SearchOptions& opt) {
   if (!b.partitioned()) return search_tokens(b, qd, opt);
-  std::vector<bool> allowed;
-  if (!opt.collections.empty()) {
-    allowed.assign(b.catalogue.collections.size(), false);
-    for (size_t c = 0; c < b.catalogue.collections.size(); ++c)
-      allowed[c] = std::find(opt.collections.begin(), opt.collections.end(), b.catalogue.collections[c].slug) != opt.collections.end();
-  }
+  const std::vector<bool> allowed = allowed_collections(b, opt);
   const auto probe = shards_to_probe(b, qd, opt);
   store.touch(probe, {});
   const auto queries = quantized(b, qd);

@@ -57,6 +57,11 @@ struct SearchOptions {
   std::function<bool(uint32_t)> allow;       // further restriction by token index (e.g. a trait filter), or empty
 };
 
+// SearchOptions::collections as a flag per catalogue collection (empty when every collection is
+// allowed): the searches test hits by their collection index, so the slugs are compared once per
+// query, not once per hit.
+std::vector<bool> allowed_collections(const Bundle& bundle, const SearchOptions& opt);
+
 struct TokenHit {
   uint32_t token;
   float score;  // cosine similarity of the best (view, entry) pair

@@ -124,6 +124,11 @@ assert fa["recipe"] == fb["recipe"] and fa["index"] == fb["index"], (fa, fb)
 assert "parts" in fb and "parts" not in fa, fb
 PY
 check "verify accepts the bundle with part codes" "$NFT" verify "$T/bparts"
+# bparts was a cold build (the parts model's first in this cache): its grid regions came from the
+# embed pass. Rebuilt from the cache, the part codes run the model at 224 px themselves: the same bytes.
+"$NFT" build "$T/col" --out "$T/bparts2" $B "${PARTS[@]}" --part-codes --part-dims 32 >>"$T/log" 2>&1
+diff <(grep -v '"generator"' "$T/bparts/manifest.json") <(grep -v '"generator"' "$T/bparts2/manifest.json") >/dev/null \
+  && ok "part codes: grid regions from the embed pass or from their own model run give an identical bundle" || no "part codes rebuild from cache identical"
 "$NFT" info "$T/bparts" | grep -q "^parts " && ok "info lists the part codes" || no "info lists parts"
 # a zoom on 45% x 45% of token 7 near its top right (glasses and head), at 300 px: the first stage
 # is not sure of it (below the threshold), so the part codes' candidates join the re-ranking

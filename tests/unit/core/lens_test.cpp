@@ -99,6 +99,18 @@ TEST_CASE("lens: requests take the engine's defaults, refuse unknown options and
   CHECK(code == errc::bad_request);
 }
 
+TEST_CASE("lens: a collection filter is one flag per catalogue collection, empty when it allows all") {
+  const Bundle b = thumb_bundle().load();  // collections alpha and beta
+  SearchOptions opt;
+  CHECK(allowed_collections(b, opt).empty());
+  opt.collections = {"beta"};
+  CHECK(allowed_collections(b, opt) == std::vector<bool>{false, true});
+  opt.collections = {"gamma", "alpha", "beta"};
+  CHECK(allowed_collections(b, opt) == std::vector<bool>{true, true});
+  opt.collections = {"gamma"};  // (nothing allowed: not the same as no filter)
+  CHECK(allowed_collections(b, opt) == std::vector<bool>{false, false});
+}
+
 TEST_CASE("lens: re-ranking asks for the candidates' thumbnails once, then answers; the cut to k comes last") {
   const auto& B = thumb_bundle();
   Lens lens(B.load());
