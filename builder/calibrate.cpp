@@ -1,5 +1,6 @@
 #include "calibrate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -207,6 +208,7 @@ StyleModels fit_style_models(const std::vector<StyleSamples>& samples, const std
     mean_sd(logs, m.log_mean, m.log_sd);
     mean_sd(cosines, m.cos_mean, m.cos_sd);
     for (size_t i = 0; i < logs.size(); ++i) scores.push_back(m.outside(std::exp(logs[i]), cosines[i]));
+    m.max_residual = float(std::exp(*std::max_element(logs.begin(), logs.end())));
     m.threshold = float(percentile(scores, 0.95));
     out << "  " << slugs[c] << ": style model of " << dims << " directions from " << s.fit.size() << " images; outside score <= " << m.threshold << " looks like it (95% of "
         << s.test.size() << " left-out searches)\n";

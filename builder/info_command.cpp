@@ -97,7 +97,7 @@ int run_info(const std::string& dir, bool as_json) {
   // The collection test (style_model.h): one model per collection, or none (the cosine floor decides).
   nlohmann::json style = nlohmann::json::object();
   for (const auto& m : b.style.collections)
-    style[m.slug] = {{"directions", b.style.dims}, {"log_residual", {m.log_mean, m.log_sd}}, {"cosine", {m.cos_mean, m.cos_sd}}, {"threshold", m.threshold}};
+    style[m.slug] = {{"directions", b.style.dims}, {"log_residual", {m.log_mean, m.log_sd}}, {"cosine", {m.cos_mean, m.cos_sd}}, {"threshold", m.threshold}, {"max_residual", m.max_residual}};
   j["style"] = style;
   if (as_json) {
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

@@ -30,7 +30,9 @@ double StyleModel::residual(const std::vector<float>& v) const {
 }
 
 double StyleModel::outside(double residual, double first_cosine) const {
-  return (std::log(std::max(residual, 1e-12)) - log_mean) / log_sd - (first_cosine - cos_mean) / cos_sd;
+  // (a cosine below the usual adds to the distance; one above it takes nothing away: a photo that
+  // happens to share a colour layout with some token is no closer to the collection's style)
+  return (std::log(std::max(residual, 1e-12)) - log_mean) / log_sd + std::max(0.0, (cos_mean - first_cosine) / cos_sd);
 }
 
 std::vector<float> style_vector(std::vector<float> pooled) {
@@ -49,7 +51,7 @@ std::vector<uint8_t> StyleModels::serialize() const {
   w.u32(kMagic); w.u32(kVersion); w.u32(uint32_t(channels)); w.u32(uint32_t(dims)); w.u32(uint32_t(collections.size()));
   for (const auto& m : collections) {
     w.str(m.slug);
-    for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold}) w.f32(v);
+    for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold, m.max_residual}) w.f32(v);
     for (float v : m.mean) w.f32(v);
     int exponent = 0;
     const std::vector<uint16_t> half = pack_weights(m.basis, exponent);
@@ -78,11 +80,12 @@ StyleModels StyleModels::deserialize(const uint8_t* data, size_t size, int expec
         !std::all_of(m.slug.begin(), m.slug.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'; }))
       throw Error(where + ": a style model names no collection slug");
     if (s.of(m.slug)) throw Error(where + ": two style models for collection " + m.slug);
-    for (float* v : {&m.log_mean, &m.log_sd, &m.cos_mean, &m.cos_sd, &m.threshold}) *v = r.f32();
-    for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold})
+    for (float* v : {&m.log_mean, &m.log_sd, &m.cos_mean, &m.cos_sd, &m.threshold, &m.max_residual}) *v = r.f32();
+    for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold, m.max_residual})
       if (!std::isfinite(v)) throw Error(where + ": style test of " + m.slug + " holds a value that is not a number");
     if (!(m.log_sd > 0 && m.cos_sd > 0)) throw Error(where + ": style test of " + m.slug + " has a spread that is not positive");
-    r.need(size_t(channels) * 4 + 4 + size_t(dims) * channels * 2);
+    if (m.max_residual < 0) throw Error(where + ": style test of " + m.slug + " has a negative largest residual");
+    r.need(size_t(channels) * 4 + 4 + size_t(dims) * channels * 2);  // (mean, exponent, directions)
     m.mean.resize(channels);
     for (float& v : m.mean) v = r.f32();
     const int exponent = int(r.u32()) - 1024;

@@ -7,8 +7,9 @@
 // outside them — is small for the collection's own tokens, edited or not, and large for art of
 // another kind. The test joins it with the first result's cosine: each is standardised on the
 // collection's own left-out searches (tokens that took no part in the fit, builder/calibrate.cpp),
-// and their sum — how far outside the collection the image is on both — must not exceed what 95% of
-// those searches show. (The two fail on different art: on a split of Nouns the cosine alone lets in
+// and their sum — how far outside the collection the image is on both, the cosine counting only
+// when below the usual — must not exceed what 95% of those searches show; nor may the residual alone exceed the largest of theirs (a high cosine does
+// not make a photo a Noun). (The two fail on different art: on a split of Nouns the cosine alone lets in
 // 23-32% of other collections' images at 90% of left-out tokens, the residual none; on OpenMoji,
 // varied emoji, the residual lets in 42% of lorelei's cartoon faces, the cosine 1%; docs/quality.md.)
 // File: style.<h>.bin (magic NSTY), loaded at open; the first result's collection's model decides.
@@ -27,10 +28,12 @@ struct StyleModel {
   double residual(const std::vector<float>& v) const;
   // The left-out searches' log residual and first-result cosine (mean, standard deviation), and the
   // outside score at or below which an image looks like the collection's.
-  float log_mean = 0, log_sd = 1, cos_mean = 0, cos_sd = 1, threshold = 0;
-  // How far outside the collection: standardised log residual minus standardised cosine.
+  // The largest residual among them.
+  float log_mean = 0, log_sd = 1, cos_mean = 0, cos_sd = 1, threshold = 0, max_residual = 0;
+  // How far outside the collection: standardised log residual, plus how far the cosine is below
+  // the usual (standardised; a cosine above it counts 0).
   double outside(double residual, double first_cosine) const;
-  bool inside(double residual, double first_cosine) const { return outside(residual, first_cosine) <= threshold; }
+  bool inside(double residual, double first_cosine) const { return residual <= max_residual && outside(residual, first_cosine) <= threshold; }
 };
 
 // The model's pooled features of one view -> the vector a style model compares (signed sqrt, L2).

@@ -71,8 +71,9 @@ assert sum(j["verdict"] == "token" for j in out) <= 2, [(j["verdict"], j["confid
 PY
 "$NFT" info "$T/b1" | grep -q '^verdict      "token" from confidence' && ok "info shows the verdict calibration" || no "info shows the verdict calibration"
 # The collection test (style model): the left-out originals above still look like Nouns
-# ("collection", not "none"); photo-like images that are no pixel art (ImageMagick's built-in
-# rose, a plasma fractal and a gradient) are "none".
+# ("collection", not "none"); images that are no pixel art (ImageMagick's built-in rose photo, a
+# plasma fractal and a gradient) are "none" in the example bundle (300 tokens, the default 100
+# calibration tokens; with this bundle's 20 the style model is too loose to promise it for the rose).
 python3 - "$T/v.jsonl" <<'PY' && ok "style test: >= 9 of 11 left-out originals answered collection, not none" || no "left-out originals: collection" "$(python3 -c "import json,sys; print([json.loads(l)['verdict'] for l in open(sys.argv[1])])" "$T/v.jsonl")"
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1])][1:]
@@ -80,7 +81,7 @@ assert sum(j["verdict"] == "collection" for j in out) >= 9, [(j["verdict"], j["c
 PY
 convert rose: -resize 320x320 "$T/rose.png"; convert -size 300x300 plasma:fractal -seed 7 "$T/plasma.png" 2>/dev/null || convert -size 300x300 -seed 7 plasma:fractal "$T/plasma.png"
 convert -size 320x320 gradient:navy-orange "$T/gradient.png"
-"$NFT" query "$T/b1" "$T/rose.png" "$T/plasma.png" "$T/gradient.png" --json -k 2 > "$T/u.jsonl" 2>>"$T/log"
+"$NFT" query "$ROOT/build/example/bundle" "$T/rose.png" "$T/plasma.png" "$T/gradient.png" --json -k 2 > "$T/u.jsonl" 2>>"$T/log"
 python3 - "$T/u.jsonl" <<'PY' && ok "style test: a photo, a plasma fractal and a gradient are none" || no "unrelated images: none" "$(cat "$T/u.jsonl" | head -c 400)"
 import json, sys
 v = [json.loads(l)["verdict"] for l in open(sys.argv[1])]
@@ -340,7 +341,7 @@ m = json.load(open(sys.argv[1]))
 L = m["layout"]
 assert L["kind"] == "partitioned" and L["partitions"] == int(sys.argv[2]) and 2 <= L["partitions"] <= 4, L
 assert L["fragments"] == int(sys.argv[3]) == 4 and L["default_probe"] == 1, L
-assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue", "thumbs", "stats"}, m["files"]
+assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue", "thumbs", "stats", "style"}, m["files"]
 assert sum(f["role"] == "thumbs" for f in m["files"]) == L["partitions"], "one thumbnail pack per partition"
 assert m["counts"]["tokens"] == 60
 PY

@@ -89,7 +89,7 @@ await test('open() fetches the parts file with the other files loaded at open, b
   assert(got.length >= 1 && got.every((q) => q.status === 200), `parts file requests: ${JSON.stringify(got)}`);
   assert(!requested.some((q) => q.name.startsWith('model.')), 'the model was fetched at open (it waits for the first image search)');
   // The bundle phase's total is every file loaded at open, the parts file included.
-  const atOpen = manifest.files.filter((f) => ['recipe', 'index', 'catalogue', 'windows', 'parts'].includes(f.role));
+  const atOpen = manifest.files.filter((f) => ['recipe', 'index', 'catalogue', 'windows', 'parts', 'style'].includes(f.role));
   const total = atOpen.reduce((a, f) => a + f.bytes, 0);
   const bundle = r.progress.filter((p) => p.phase === 'bundle');
   assert(bundle.some((p) => p.total === total), `bundle progress totals ${[...new Set(bundle.map((p) => p.total))]}, files at open ${total}`);

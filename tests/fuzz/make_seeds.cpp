@@ -169,6 +169,7 @@ int run(int argc, char** argv) {
     m.cos_mean = 0.4f;
     m.cos_sd = 0.1f;
     m.threshold = 1.6f;
+    m.max_residual = 0.05f;
     m.mean.assign(8, 0.3f);
     for (int i = 0; i < 2 * 8; ++i) m.basis.push_back(i % 9 == 0 ? 1.0f : 0.0f);
     sty.collections.push_back(m);

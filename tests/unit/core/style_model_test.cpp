@@ -25,6 +25,7 @@ StyleModel two_axes(const std::string& slug) {
   m.log_sd = 1.0f;
   m.cos_mean = 0.5f;
   m.cos_sd = 0.1f;
+  m.max_residual = 0.04f;
   m.mean.assign(kC, 0.1f);
   m.basis.assign(2 * kC, 0.0f);
   m.basis[0] = 1.0f;
@@ -46,10 +47,15 @@ TEST_CASE("style model: the residual is the energy outside the basis") {
   // The outside score: standardised log residual minus standardised cosine.
   CHECK(m.outside(std::exp(-5.0), 0.5) == doctest::Approx(0.0));
   CHECK(m.outside(std::exp(-3.0), 0.5) == doctest::Approx(2.0));   // further out
-  CHECK(m.outside(std::exp(-3.0), 0.7) == doctest::Approx(0.0));   // but closer to a token
-  CHECK(m.inside(std::exp(-4.0), 0.5));
+  CHECK(m.outside(std::exp(-3.0), 0.3) == doctest::Approx(4.0));   // and further from any token
+  CHECK(m.outside(std::exp(-3.0), 0.9) == doctest::Approx(2.0));   // (a high cosine takes nothing away)
+  CHECK(m.inside(std::exp(-4.2), 0.5));
   CHECK_FALSE(m.inside(std::exp(-3.0), 0.45));
   CHECK(std::isfinite(m.outside(0.0, 0.5)));  // (a residual of 0: bounded below)
+  StyleModel lenient = m;
+  lenient.threshold = 10.0f;
+  CHECK(lenient.inside(0.03, 0.99));
+  CHECK_FALSE(lenient.inside(0.05, 0.99));  // beyond the largest left-out residual: whatever the score
   // style_vector: signed square root, then unit length.
   const auto s = style_vector({4.0f, 0.0f, 9.0f, 0.0f});
   CHECK(s[0] == doctest::Approx(2.0 / std::sqrt(13.0)));
@@ -87,20 +93,21 @@ TEST_CASE("style models: round trip, lookup by collection, every damage refused 
   magic[0] ^= 1;
   CHECK(contains(refused(magic), "not an NFT Lens style file"));
   // A value of the test that is not a number; a spread that is not positive.
-  const size_t at = 20 + 1 + 5;  // header, slug length, "nouns": then log mean, sd, cosine mean, sd, threshold
+  const size_t at = 20 + 1 + 5;  // header, slug length, "nouns": then the test's six values
   auto with_float = [&](size_t offset, float v) {
     auto b = bytes;
-    std::memcpy(&b[at + offset], &v, 4);
+    std::memcpy(&b[at + offset], &v, 4);  // (log mean, sd, cosine mean, sd, threshold, largest residual)
     return refused(b);
   };
   CHECK(contains(with_float(16, std::nanf("")), "style test of nouns holds a value that is not a number"));
   CHECK(contains(with_float(0, INFINITY), "not a number"));
   CHECK(contains(with_float(4, 0.0f), "spread that is not positive"));
   CHECK(contains(with_float(12, -1.0f), "spread that is not positive"));
+  CHECK(contains(with_float(20, -1.0f), "negative largest residual"));
   // Weights scaled out of float range (an exponent of 2^190: infinite) or beyond any real scale.
   auto scaled = [&](uint32_t e) {
     auto b = bytes;
-    const size_t w = at + 20 + kC * 4;  // the test's five values, the mean: then the weights' exponent
+    const size_t w = at + 24 + kC * 4;  // the test's six values, the mean: then the weights' exponent
     for (int i = 0; i < 4; ++i) b[w + size_t(i)] = uint8_t((1024 + e) >> (8 * i));
     return refused(b);
   };
