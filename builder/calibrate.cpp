@@ -178,17 +178,20 @@ struct StyleSamples {
 StyleModels fit_style_models(const std::vector<StyleSamples>& samples, const std::vector<std::string>& slugs, int channels, std::string* report) {
   StyleModels models;
   models.channels = channels;
-  models.dims = 0;
   std::ostringstream out;
+  // One size per file: at most kStyleDims directions, at most one per 8 fit images of any collection
+  // that has a model (a collection with fewer than 32 fit images or kStyleTestMin tests has none).
+  auto eligible = [](const StyleSamples& s) { return s.fit.size() >= 32 && s.test.size() >= kStyleTestMin; };
+  models.dims = int(kStyleDims);
+  for (const auto& s : samples)
+    if (eligible(s)) models.dims = std::min(models.dims, int(s.fit.size() / 8));
+  const int dims = models.dims;
   for (size_t c = 0; c < samples.size(); ++c) {
     const auto& s = samples[c];
-    const int dims = int(std::min<size_t>(kStyleDims, s.fit.size() / 8));
-    if (dims < 4 || s.test.size() < kStyleTestMin) {
+    if (!eligible(s)) {
       out << "  " << slugs[c] << ": too few images for a style model (" << s.fit.size() << " + " << s.test.size() << "): the cosine floor decides\n";
       continue;
     }
-    if (models.dims != 0 && dims != models.dims) continue;  // (one size per file: the first collection's)
-    models.dims = dims;
     std::vector<float> rows;
     for (const auto& v : s.fit) rows.insert(rows.end(), v.begin(), v.end());
     StyleModel m = learn_style(rows, channels, dims, slugs[c]);

@@ -64,8 +64,9 @@ VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<st
 size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, const std::vector<CalibrationToken>& style_extra,
                          int threads, bool quiet);
 
-// Style models: at most this many directions (fewer with few images: one per 8 fit images), and
-// none for a collection with fewer left-out test searches than kStyleTestMin.
+// Style models: at most this many directions (fewer with few images: one per 8 fit images of the
+// smallest collection that has one), and none for a collection with fewer than 32 fit images or
+// fewer left-out test searches than kStyleTestMin.
 inline constexpr size_t kStyleDims = 32, kStyleTestMin = 20, kStyleExtra = 200;
 
 // A synthetic image unrelated to any collection (gradients, shapes, noise), the same for a seed.
