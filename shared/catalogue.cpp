@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -158,6 +159,11 @@ void Catalogue::compute_rarity() {
     for (size_t r = 0; r < order.size(); ++r) tokens[order[r]].rarity_rank = uint32_t(r + 1);
     collections[c].token_count = uint32_t(members.size());
   }
+}
+
+bool is_collection_slug(const std::string& s) {
+  return !s.empty() && s.size() <= 200 &&
+         std::all_of(s.begin(), s.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'; });
 }
 
 std::string safe_http_url(const std::string& url) {

@@ -89,6 +89,9 @@ class TraitCounts {
 
 // Keep a link only if it is an absolute http(s) URL without control characters.
 std::string safe_http_url(const std::string& url);
+// A collection slug as a bundle file may name one: 1-200 letters, digits, - and _ (what the
+// builder accepts), checked where the manifest's verdict and the style file name collections.
+bool is_collection_slug(const std::string& s);
 std::string fill_link_template(const Collection& c, const std::string& token_id);
 
 }  // namespace nftlens

@@ -269,6 +269,22 @@ std::vector<float> unpack_weights(const std::vector<uint16_t>& h, int exponent) 
   return w;
 }
 
+void write_half_weights(ByteWriter& w, const std::vector<float>& weights) {
+  int exponent = 0;
+  const std::vector<uint16_t> half = pack_weights(weights, exponent);
+  w.u32(uint32_t(exponent + 1024));
+  for (uint16_t h : half) { w.u8(uint8_t(h)); w.u8(uint8_t(h >> 8)); }
+}
+
+std::vector<float> read_half_weights(ByteReader& r, size_t count, const std::string& out_of_range) {
+  r.need(4 + count * 2);
+  const int exponent = int(r.u32()) - 1024;
+  if (exponent < -200 || exponent > 200) throw Error(r.where + ": " + out_of_range);
+  std::vector<uint16_t> half(count);
+  for (uint16_t& h : half) { const uint16_t lo = r.u8(); h = uint16_t(lo | uint16_t(r.u8()) << 8); }
+  return unpack_weights(half, exponent);
+}
+
 void round_weights(std::vector<float>& w) {
   int e = 0;
   const auto h = pack_weights(w, e);

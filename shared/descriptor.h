@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_io.h"
 #include "image.h"
 #include "model_card.h"
 #include "regions.h"
@@ -36,6 +37,11 @@ struct WindowRecipe {
 std::vector<uint16_t> pack_weights(const std::vector<float>& w, int& exponent);
 std::vector<float> unpack_weights(const std::vector<uint16_t>& h, int exponent);
 void round_weights(std::vector<float>& w);
+// The same in a bundle file (part codes, style models): the exponent (u32, biased by 1024), then
+// the 16-bit values, little-endian. Reading refuses an exponent beyond +-200 with `out_of_range`
+// (prefixed by the reader's file name); the values are finite but may overflow: callers check.
+void write_half_weights(ByteWriter& w, const std::vector<float>& weights);
+std::vector<float> read_half_weights(ByteReader& r, size_t count, const std::string& out_of_range);
 
 struct Recipe {
   int color_grid = 4;          // colour-layout thumbnail side (Lab, color_grid^2 * 3 values; the builder's default)

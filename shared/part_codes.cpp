@@ -23,10 +23,7 @@ int32_t dot(const int8_t* a, const int8_t* b, int n) {
 // with the rounded weights, so both sides compute the same codes).
 void write_set(ByteWriter& w, const PartSet& s) {
   for (float v : s.mean) w.f32(v);
-  int exponent = 0;
-  const std::vector<uint16_t> half = pack_weights(s.projection, exponent);
-  w.u32(uint32_t(exponent + 1024));
-  for (uint16_t h : half) { w.u8(uint8_t(h)); w.u8(uint8_t(h >> 8)); }
+  write_half_weights(w, s.projection);
   w.f32(s.quant_scale);
 }
 PartSet read_set(ByteReader& r, int channels, int dim, const std::string& where) {
@@ -34,11 +31,7 @@ PartSet read_set(ByteReader& r, int channels, int dim, const std::string& where)
   r.need((size_t(channels) + 2) * 4 + size_t(dim) * channels * 2);
   s.mean.resize(size_t(channels));
   for (float& v : s.mean) v = r.f32();
-  const int exponent = int(r.u32()) - 1024;
-  if (exponent < -200 || exponent > 200) throw Error(where + ": part code weights out of range");
-  std::vector<uint16_t> half(size_t(dim) * channels);
-  for (uint16_t& h : half) { const uint16_t lo = r.u8(); h = uint16_t(lo | uint16_t(r.u8()) << 8); }
-  s.projection = unpack_weights(half, exponent);
+  s.projection = read_half_weights(r, size_t(dim) * channels, "part code weights out of range");
   s.quant_scale = r.f32();
   for (float v : s.mean)
     if (!std::isfinite(v)) throw Error(where + ": part codes hold a value that is not a number");

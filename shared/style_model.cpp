@@ -1,10 +1,10 @@
 #include "style_model.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 
 #include "byte_io.h"
+#include "catalogue.h"
 #include "descriptor.h"
 #include "error.h"
 
@@ -53,10 +53,7 @@ std::vector<uint8_t> StyleModels::serialize() const {
     w.str(m.slug);
     for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold, m.max_residual}) w.f32(v);
     for (float v : m.mean) w.f32(v);
-    int exponent = 0;
-    const std::vector<uint16_t> half = pack_weights(m.basis, exponent);
-    w.u32(uint32_t(exponent + 1024));
-    for (uint16_t h : half) { w.u8(uint8_t(h)); w.u8(uint8_t(h >> 8)); }
+    write_half_weights(w, m.basis);
   }
   return std::move(w.out);
 }
@@ -75,10 +72,7 @@ StyleModels StyleModels::deserialize(const uint8_t* data, size_t size, int expec
   for (uint32_t k = 0; k < count; ++k) {
     StyleModel m;
     m.slug = r.str();
-    // (a collection slug: letters, digits, - and _, as the builder accepts them)
-    if (m.slug.empty() || m.slug.size() > 200 ||
-        !std::all_of(m.slug.begin(), m.slug.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'; }))
-      throw Error(where + ": a style model names no collection slug");
+    if (!is_collection_slug(m.slug)) throw Error(where + ": a style model names no collection slug");
     if (s.of(m.slug)) throw Error(where + ": two style models for collection " + m.slug);
     for (float* v : {&m.log_mean, &m.log_sd, &m.cos_mean, &m.cos_sd, &m.threshold, &m.max_residual}) *v = r.f32();
     for (float v : {m.log_mean, m.log_sd, m.cos_mean, m.cos_sd, m.threshold, m.max_residual})
@@ -88,11 +82,7 @@ StyleModels StyleModels::deserialize(const uint8_t* data, size_t size, int expec
     r.need(size_t(channels) * 4 + 4 + size_t(dims) * channels * 2);  // (mean, exponent, directions)
     m.mean.resize(channels);
     for (float& v : m.mean) v = r.f32();
-    const int exponent = int(r.u32()) - 1024;
-    if (exponent < -200 || exponent > 200) throw Error(where + ": style weights out of range");
-    std::vector<uint16_t> half(size_t(dims) * channels);
-    for (uint16_t& h : half) { const uint16_t lo = r.u8(); h = uint16_t(lo | uint16_t(r.u8()) << 8); }
-    m.basis = unpack_weights(half, exponent);
+    m.basis = read_half_weights(r, size_t(dims) * channels, "style weights out of range");
     for (const auto* values : {&m.mean, &m.basis})
       for (float v : *values)
         if (!std::isfinite(v)) throw Error(where + ": style model of " + m.slug + " holds a value that is not a number");

@@ -1,10 +1,10 @@
 #include "verdict.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "catalogue.h"
 #include "error.h"
 #include "json_parse.h"
 #include "search.h"
@@ -90,10 +90,7 @@ VerdictModels VerdictModels::from_json(const std::string& text, const std::strin
   const auto& c = j.at("collections");
   if (!c.is_object()) throw Error(where + ": verdict.collections is not an object (slug -> model)", errc::bad_bundle);
   for (const auto& [slug, entry] : c.items()) {
-    // (a collection slug: letters, digits, - and _, as the builder accepts them)
-    const bool slug_ok = !slug.empty() && slug.size() <= 200 &&
-                         std::all_of(slug.begin(), slug.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'; });
-    if (!slug_ok) throw Error(where + ": verdict.collections has a key that is not a collection slug", errc::bad_bundle);
+    if (!is_collection_slug(slug)) throw Error(where + ": verdict.collections has a key that is not a collection slug", errc::bad_bundle);
     v.collections[slug] = model_from(entry, where, "verdict.collections." + slug, v.global);
   }
   return v;
