@@ -195,9 +195,10 @@ StyleModels fit_style_models(const std::vector<StyleSamples>& samples, const std
     std::vector<float> rows;
     for (const auto& v : s.fit) rows.insert(rows.end(), v.begin(), v.end());
     StyleModel m = learn_style(rows, channels, dims, slugs[c]);
-    std::vector<double> logs, cosines, scores;
+    std::vector<double> residuals, logs, cosines, scores;
     for (const auto& [v, cosine] : s.test) {
-      logs.push_back(std::log(std::max(m.residual(v), 1e-12)));
+      residuals.push_back(m.residual(v));
+      logs.push_back(std::log(std::max(residuals.back(), 1e-12)));  // (as StyleModel::outside takes it)
       cosines.push_back(cosine);
     }
     auto mean_sd = [](const std::vector<double>& x, float& mean, float& sd) {
@@ -210,8 +211,8 @@ StyleModels fit_style_models(const std::vector<StyleSamples>& samples, const std
     };
     mean_sd(logs, m.log_mean, m.log_sd);
     mean_sd(cosines, m.cos_mean, m.cos_sd);
-    for (size_t i = 0; i < logs.size(); ++i) scores.push_back(m.outside(std::exp(logs[i]), cosines[i]));
-    m.max_residual = float(std::exp(*std::max_element(logs.begin(), logs.end())));
+    for (size_t i = 0; i < residuals.size(); ++i) scores.push_back(m.outside(residuals[i], cosines[i]));
+    m.max_residual = float(*std::max_element(residuals.begin(), residuals.end()));
     m.threshold = float(percentile(scores, 0.95));
     out << "  " << slugs[c] << ": style model of " << dims << " directions from " << s.fit.size() << " images; outside score <= " << m.threshold << " looks like it (95% of "
         << s.test.size() << " left-out searches)\n";
@@ -235,8 +236,10 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   // Examples of both evidence kinds (re-ranked: aligned, and first stage only: plain), and the
   // first-result cosines the collection threshold is fitted on.
   CalibrationSet set;
-  // (style_to: where the re-ranked search's first view goes: a style fit or test set, or nowhere)
+  // (style_fit_to / style_test_to: where the re-ranked search's first view goes, if anywhere;
+  // returns the re-ranked search's hits)
   auto run = [&](const QuerySession& q, uint32_t own, bool leave_out, StyleSamples* style_fit_to = nullptr, StyleSamples* style_test_to = nullptr) {
+    std::vector<TokenHit> reranked;
     for (size_t rerank : {ImageRequest{}.rerank, size_t(0)}) {
       ImageRequest req;
       req.k = 2;  // the first result and the runner-up are the evidence
@@ -249,11 +252,13 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
       if (rerank == 0) {
         if (own == UINT32_MAX) set.unrelated_top.push_back(hits[0].score);
         else if (leave_out) set.sibling_top.push_back({first, hits[0].score});
-      } else if (with_style) {
-        if (style_fit_to) style_fit_to->fit.push_back(first_view_style(q, hits[0]));
-        if (style_test_to) style_test_to->test.push_back({first_view_style(q, hits[0]), hits[0].score});
+      } else {
+        if (with_style && style_fit_to) style_fit_to->fit.push_back(first_view_style(q, hits[0]));
+        if (with_style && style_test_to) style_test_to->test.push_back({first_view_style(q, hits[0]), hits[0].score});
+        reranked = hits;
       }
     }
+    return reranked;
   };
   // A style fit image that is not otherwise searched: the view a first-stage search picks.
   auto style_fit = [&](const RgbImage& img, std::vector<std::vector<float>>& to) {
@@ -312,13 +317,8 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   std::vector<Unrelated> unrelated_style;
   for (size_t i = 0; i < unrelated; ++i) {
     const auto q = lens.session(unrelated_image(0xabcdefull + i));
-    run(*q, UINT32_MAX, false);
-    if (with_style) {
-      ImageRequest req;
-      req.rerank = ImageRequest{}.rerank;
-      const auto hits = lens.search(*q, req).hits;
-      if (!hits.empty()) unrelated_style.push_back({cat.tokens.at(hits[0].token).collection, first_view_style(*q, hits[0]), hits[0].score});
-    }
+    const auto hits = run(*q, UINT32_MAX, false);
+    if (with_style && !hits.empty()) unrelated_style.push_back({cat.tokens.at(hits[0].token).collection, first_view_style(*q, hits[0]), hits[0].score});
   }
 
   std::vector<std::string> slugs;
