@@ -2,6 +2,7 @@
 // start scripts/serve.mjs on a free port.
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +14,17 @@ export async function launch(extraArgs = []) {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', ...extraArgs],
   });
+}
+
+// A copy of the bundle folder `dir` under build/ (a new folder named `prefix`...) with one bit
+// (`bit`) flipped in the middle byte of every file `damage(name)` picks: a damaged bundle to serve.
+export function damagedCopy(dir, prefix, damage, bit) {
+  const dmg = fs.mkdtempSync(path.join(root, 'build', prefix));
+  for (const f of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, f), path.join(dmg, f));
+  for (const f of fs.readdirSync(dmg).filter(damage)) {
+    const b = fs.readFileSync(path.join(dmg, f)); b[b.length >> 1] ^= bit; fs.writeFileSync(path.join(dmg, f), b);
+  }
+  return dmg;
 }
 
 export async function serve(extraArgs = []) {

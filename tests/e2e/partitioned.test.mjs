@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { launch, serve, root } from './browser.mjs';
+import { launch, serve, root, damagedCopy } from './browser.mjs';
 
 const nftlens = path.join(root, 'build/native/bin/nftlens');
 const partDir = path.join(root, 'build/example/bundle-partitioned');
@@ -115,11 +115,7 @@ await test('partitioned: text search through the word chunks: the lexicon once, 
 await page.close();
 
 await test('partitioned: a damaged word chunk is refused with its file named (code bad_bundle)', async () => {
-  const dmg = fs.mkdtempSync(path.join(root, 'build/e2e-wordchunks-'));
-  for (const f of fs.readdirSync(partDir)) fs.copyFileSync(path.join(partDir, f), path.join(dmg, f));
-  for (const f of fs.readdirSync(dmg).filter((n) => n.startsWith('words.'))) {
-    const b = fs.readFileSync(path.join(dmg, f)); b[b.length >> 1] ^= 1; fs.writeFileSync(path.join(dmg, f), b);
-  }
+  const dmg = damagedCopy(partDir, 'e2e-wordchunks-', (n) => n.startsWith('words.'), 1);
   const s2 = await serve(['--bundle', dmg]);
   const p = await browser.newPage({ serviceWorkers: 'block' });
   try {

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { launch, serve, root } from './browser.mjs';
+import { launch, serve, root, damagedCopy } from './browser.mjs';
 
 const nftlens = path.join(root, 'build/native/bin/nftlens');
 const bundleDir = path.join(root, 'build/example/bundle-parts');
@@ -130,9 +130,7 @@ await page.close();
 srv.close();
 
 await test('a damaged parts file is refused at open, naming it (code bad_bundle)', async () => {
-  const dmg = fs.mkdtempSync(path.join(root, 'build/e2e-parts-'));
-  for (const f of fs.readdirSync(bundleDir)) fs.copyFileSync(path.join(bundleDir, f), path.join(dmg, f));
-  const b = fs.readFileSync(path.join(dmg, partsFile.name)); b[b.length >> 1] ^= 0x08; fs.writeFileSync(path.join(dmg, partsFile.name), b);
+  const dmg = damagedCopy(bundleDir, 'e2e-parts-', (n) => n === partsFile.name, 0x08);
   const s2 = await serve(['--bundle', dmg]);
   const p = await browser.newPage({ serviceWorkers: 'block' });
   try {
