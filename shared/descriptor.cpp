@@ -278,8 +278,10 @@ void write_half_weights(ByteWriter& w, const std::vector<float>& weights) {
 
 std::vector<float> read_half_weights(ByteReader& r, size_t count, const std::string& out_of_range) {
   r.need(4 + count * 2);
-  const int exponent = int(r.u32()) - 1024;
-  if (exponent < -200 || exponent > 200) throw Error(r.where + ": " + out_of_range);
+  // Range-check the stored field before subtracting the bias: a hostile u32 must not overflow an int.
+  const uint32_t biased = r.u32();
+  if (biased < 1024 - 200 || biased > 1024 + 200) throw Error(r.where + ": " + out_of_range);
+  const int exponent = int(biased) - 1024;
   std::vector<uint16_t> half(count);
   for (uint16_t& h : half) { const uint16_t lo = r.u8(); h = uint16_t(lo | uint16_t(r.u8()) << 8); }
   return unpack_weights(half, exponent);

@@ -231,3 +231,20 @@ TEST_CASE("descriptor: raw_descriptor and Recipe::validate") {
   bad.projection[7] = INFINITY;
   CHECK(contains(error_of([&] { bad.validate(card, "recipe.bin"); }), "non-finite"));
 }
+
+TEST_CASE("descriptor: 16-bit weights in a bundle file refuse a hostile exponent field") {
+  const std::vector<float> w = {0.5f, -1.25f, 3.0f};
+  ByteWriter out;
+  write_half_weights(out, w);
+  ByteReader ok(out.out.data(), out.out.size(), "x.bin");
+  const std::vector<float> back = read_half_weights(ok, w.size(), "weights out of range");
+  CHECK(back == w);  // exactly representable values come back exactly
+  // Every stored exponent far outside +-200, including ones that would overflow an int once the
+  // bias is subtracted (found by fuzz_bundle), is refused with the file named.
+  for (uint32_t biased : {0u, 823u, 1225u, 0x7fffffffu, 0x80000001u, 0xffffffffu}) {
+    std::vector<uint8_t> bytes = out.out;
+    for (int i = 0; i < 4; ++i) bytes[i] = uint8_t(biased >> (8 * i));
+    ByteReader r(bytes.data(), bytes.size(), "x.bin");
+    CHECK(error_of([&] { read_half_weights(r, w.size(), "weights out of range"); }) == "x.bin: weights out of range");
+  }
+}
