@@ -150,6 +150,11 @@ TEST_CASE("collection: folder-level errors") {
   }
   write_text(d / "collection.json", R"({"slug": "Ok_slug-1"})");
   CHECK(load_error(d) == "<no error>");
+  // The bundle readers refuse slugs over 200 characters (is_collection_slug): so does the builder.
+  write_text(d / "collection.json", "{\"slug\": \"" + std::string(200, 'a') + "\"}");
+  CHECK(load_error(d) == "<no error>");
+  write_text(d / "collection.json", "{\"slug\": \"" + std::string(201, 'a') + "\"}");
+  CHECK(has(load_error(d), "slug is 201 characters long (at most 200)"));
   write_text(d / "collection.json", R"({"slug": )");
   CHECK(has(load_error(d), "not a JSON object"));
   write_text(d / "collection.json", std::string(5000, '{'));
