@@ -1,5 +1,7 @@
 #include "align.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -105,6 +107,58 @@ AlignQuery::AlignQuery(const RgbImage& query, const Circle& mask) {
         t.s[(size_t(y + 1) * (w + 1) + x + 1) * 3 + c] = t.s[(size_t(y) * (w + 1) + x + 1) * 3 + c] + row[c];
       }
   }
+}
+
+bool AlignQuery::box_mean(double mx, double my, double bw, double bh, double* mean) const {
+  const Table& t = table_;
+  const int W = t.w, H = t.h, stride = W + 1;
+  const double x0 = std::max(mx - bw / 2, 0.0), x1 = std::min(mx + bw / 2, double(W));
+  const double y0 = std::max(my - bh / 2, 0.0), y1 = std::min(my + bh / 2, double(H));
+  const double area = (x1 - x0) * (y1 - y0);
+  if (x1 <= x0 || y1 <= y0 || area < kMinCellInside * bw * bh) return false;
+  double p[4][3];  // the table bilinearly at the four corners
+  for (int q = 0; q < 4; ++q) {
+    const double x = q & 1 ? x1 : x0, y = q & 2 ? y1 : y0;
+    const int i = std::min(int(y), H - 1), j = std::min(int(x), W - 1);
+    const double fy = y - i, fx = x - j;
+    const double* r0 = t.s.data() + (size_t(i) * stride + j) * 3;
+    const double* r1 = r0 + size_t(stride) * 3;
+    for (int c = 0; c < 3; ++c) p[q][c] = (r0[c] * (1 - fx) + r0[3 + c] * fx) * (1 - fy) + (r1[c] * (1 - fx) + r1[3 + c] * fx) * fy;
+  }
+  for (int c = 0; c < 3; ++c) mean[c] = (p[3][c] - p[2][c] - p[1][c] + p[0][c]) / area;
+  return true;
+}
+
+AlignQuery AlignQuery::turned(double cx, double cy, double cos_a, double sin_a) const {
+  const int w = table_.w, h = table_.h;
+  RgbImage img{w, h, std::vector<uint8_t>(size_t(std::max(w, 0)) * std::max(h, 0) * 3)};
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {  // each pixel: the pixel-sized box at its source (inside the border)
+      const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+      double m[3] = {0, 0, 0};
+      box_mean(std::min(std::max(cx + cos_a * dx - sin_a * dy, 0.5), w - 0.5), std::min(std::max(cy + sin_a * dx + cos_a * dy, 0.5), h - 0.5), 1, 1, m);
+      for (int c = 0; c < 3; ++c) img.rgb[(size_t(y) * w + x) * 3 + c] = uint8_t(std::min(255.0, m[c] + 0.5));
+    }
+  return AlignQuery(img);  // (the same size: not resized again)
+}
+
+float AlignQuery::turned_score(const AlignGeometry& g, const std::vector<double>& tmpl, double cos_a, double sin_a) const {
+  // What turned(centre of g, ...).score(g, ...) measures, without turning the whole query: each
+  // cell of the template's n x n grid is the box of its size around its centre turned into the query.
+  const int n = int(std::sqrt(tmpl.size() / 3.0) + 0.5);
+  if (table_.w <= 0 || g.w <= 0 || g.h <= 0) return -1;
+  const double cw = g.w / n, ch = g.h / n, cx = g.x0 + g.w / 2, cy = g.y0 + g.h / 2;
+  std::vector<double>& means = scratch_means_;
+  std::vector<char>& valid = scratch_valid_;
+  means.assign(size_t(n) * n * 3, 0.0);
+  valid.assign(size_t(n) * n, 0);
+  for (int a = 0; a < n; ++a)
+    for (int b = 0; b < n; ++b) {
+      const double dx = g.x0 + (b + 0.5) * cw - cx, dy = g.y0 + (a + 0.5) * ch - cy;
+      valid[size_t(a) * n + b] = box_mean(cx + cos_a * dx - sin_a * dy, cy + sin_a * dx + cos_a * dy, cw, ch, &means[(size_t(a) * n + b) * 3]);
+    }
+  if (!enough_cells(count_valid(valid), table_.w, table_.h, g.w, g.h, n)) return -1;
+  return float(ncc(means, tmpl, valid));
 }
 
 AlignQuery::Template AlignQuery::make_template(const RgbImage& thumb, int coarse_n, int refine_n, bool flip, bool full) {
@@ -494,16 +548,43 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   narrow.max_scale = std::min(opt.max_scale, 2.0);
   LocateState first;  // (the wide try resumes the first thumbnail's narrow search)
   AlignGeometry g = q.locate(thumbs[0], narrow, &first);
+  size_t located = 0;  // (the thumbnail g was located with)
   for (size_t i = 1; i < std::min(k, kLocateCandidates) && g.score < kGoodFit; ++i) {
     const AlignGeometry gi = q.locate(thumbs[i], narrow);
-    if (gi.w > 0 && gi.score > g.score) g = gi;
+    if (gi.w > 0 && gi.score > g.score) { g = gi; located = i; }
   }
   if (g.score < kGoodFit && opt.max_scale > narrow.max_scale) {
     const AlignGeometry gi = q.locate(thumbs[0], opt, &first);
-    if (gi.w > 0 && gi.score > g.score) g = gi;
+    if (gi.w > 0 && gi.score > g.score) { g = gi; located = 0; }
   }
   if (g.w <= 0) return false;
-  if (placed) {  // (table pixels -> query pixels: the table is the query downscaled to kMaxSide)
+  // A copy turned by a few degrees (a rotated re-post, a phone photo) fits any axis-aligned
+  // placement poorly: a poor fit tries the query turned back about the placement's centre, by
+  // +-2.5..12.5 degrees at the same placement, and locates again at the best turn that fits better
+  // (by kTurnGain: an occluded or zoomed query gains a little from any turn, a turned copy a lot).
+  // (cos, sin written out: the same turns in every build, not two libm's last digits.)
+  std::optional<AlignQuery> turn;
+  if (g.score < kTurnTry && !mask.found()) {
+    static constexpr double kTurns[5][2] = {{0.999048221581858, 0.043619387365336}, {0.996194698091746, 0.087155742747658},
+                                            {0.991444861373810, 0.130526192220052}, {0.984807753012208, 0.173648177666930},
+                                            {0.976296007119933, 0.216439613938103}};
+    const double cx = g.x0 + g.w / 2, cy = g.y0 + g.h / 2;
+    const std::vector<double> tmpl = AlignQuery::make_template(thumbs[located], 0, kTurnGrid, g.flip, false).refine;
+    double best = q.turned_score(g, tmpl, 1, 0) + kTurnGain;  // (the same grid, not turned)
+    int pick = -1;
+    for (int i = 0; i < 10; ++i) {
+      const float s = q.turned_score(g, tmpl, kTurns[i / 2][0], (i % 2 ? -1 : 1) * kTurns[i / 2][1]);
+      if (s > best) { best = s; pick = i; }
+    }
+    if (pick >= 0) {
+      turn = q.turned(cx, cy, kTurns[pick / 2][0], (pick % 2 ? -1 : 1) * kTurns[pick / 2][1]);
+      const AlignGeometry gt = turn->locate(thumbs[located], narrow);
+      if (gt.w > 0 && gt.score > g.score + kTurnGain) g = gt;
+      else turn.reset();
+    }
+  }
+  const AlignQuery& qa = turn ? *turn : q;
+  if (placed) {  // (the turned query's placement is reported as if it were not turned)  // (table pixels -> query pixels: the table is the query downscaled to kMaxSide)
     const double f = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
     const double s = double(query.width) / std::max(1, int(query.width * f + 0.5));
     *placed = g;
@@ -512,7 +593,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   std::vector<char> occluded;
   std::vector<float> evidence;
   bool occluder = false;
-  const std::vector<float> sc = q.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &evidence, &occluded, &occluder);
+  const std::vector<float> sc = qa.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &evidence, &occluded, &occluder);
   for (size_t i = 0; i < k; ++i) hits[i].alignment = sc[i];
   // Part scores count only where ranking found an occluder (a sticker spoils the cosine; elsewhere,
   // e.g. a rotated copy, a sibling's parts can beat the true token's cosine: -6 points of rotations
@@ -528,7 +609,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   for (size_t i = 1; i < k; ++i)
     for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
   for (size_t i = 0; i < std::min<size_t>(2, k); ++i) {  // the verdict compares the first two
-    const RegionDifference d = q.region_difference(g, thumbs[from[i]], 4, &occluded);
+    const RegionDifference d = qa.region_difference(g, thumbs[from[i]], 4, &occluded);
     hits[i].evidence_alignment = evidence.empty() ? hits[i].alignment : evidence[from[i]];
     hits[i].region_worst = d.worst;
     hits[i].region_concentration = d.concentration;

@@ -1,7 +1,8 @@
 // Re-ranking by alignment: the global descriptor finds the right token among the top few but
 // confuses siblings that differ in one small part, above all for crops. This finds where a
 // candidate's thumbnail sits inside the query (an axis-aligned rectangle, possibly larger than the
-// query for a crop, smaller for a screenshot; mirrored or not), then compares pixels there.
+// query for a crop, smaller for a screenshot; mirrored or not; for a copy turned by a few degrees,
+// in the query turned back), then compares pixels there.
 //
 //   AlignQuery q(query_image);
 //   AlignGeometry g = q.locate(thumbnail_of_best_hit);     // once per query
@@ -70,6 +71,14 @@ class AlignQuery {
   // the query again for each thumbnail: caching that sample cost more browser-module bytes than the
   // budget had left.)
   float score(const AlignGeometry& g, const RgbImage& thumbnail) const;
+  // The same query turned by an angle (cos_a, sin_a) about (cx, cy), in table pixels: a copy
+  // rotated by a few degrees is matched by the query turned back. Pixels from beyond the border
+  // repeat it (at these angles only the corners, where a rotated copy has page colour anyway).
+  AlignQuery turned(double cx, double cy, double cos_a, double sin_a) const;
+  // About what turned(centre of g, cos_a, sin_a).score(g, thumbnail) gives, cheaply (each cell a
+  // box around its turned centre): which turn to try. tmpl: an n x n grid of the thumbnail
+  // (make_template(thumbnail, 0, n, g.flip).refine, or .g96 for n = kGrid).
+  float turned_score(const AlignGeometry& g, const std::vector<double>& tmpl, double cos_a, double sin_a) const;
   // score() of each thumbnail (-1 for an empty one), occlusion-aware: cells that none of the
   // `consensus` best-scoring thumbnails explains are left out for every thumbnail, when they form
   // solid blobs (large, thick, filled parts) that together are a plausible occluder
@@ -106,6 +115,9 @@ class AlignQuery {
   void sample(const Table& t, double x0, double y0, double w, double h, int n, std::vector<double>& means,
               std::vector<char>& valid) const;
   double similarity(const Table& t, double x0, double y0, double w, double h, int n, const std::vector<double>& tmpl) const;
+  // The mean colour (0..255) of the bw x bh box centred at (mx, my), in table pixels, clipped to the
+  // query; false if less than kMinCellInside of it lies inside.
+  bool box_mean(double mx, double my, double bw, double bh, double* mean) const;
   Table table_;
   Circle mask_;  // in table pixels (r == 0: none)
   // Scratch space reused by every placement tried (not thread-safe: one AlignQuery per thread).
@@ -118,14 +130,18 @@ inline constexpr size_t kRerankCandidates = 30;     // hits re-ranked by default
 inline constexpr float kRerankCosineWeight = 0.5f;
 inline constexpr size_t kLocateCandidates = 3;      // first hits whose thumbnails may locate the token in the query
 inline constexpr float kGoodFit = 0.75f;            // a located placement this similar needs no further tries
+inline constexpr float kTurnTry = 0.95f;            // a placement fitting worse tries the query turned by a few degrees
+inline constexpr float kTurnGain = 0.02f;           // ... and a turn must fit this much better to be kept
+inline constexpr int kTurnGrid = 48;                // cells per side while choosing the turn (a quarter of kGrid's cost)
 inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that must all fail to explain a cell for it to count as occluded
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
 // if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
 // them (hits[i].alignment: the ranking score). `query` is the region of the query the first hit was found in (the caller crops), `mask`
 // its disc if it is a round profile picture. The placement is located once: on the first hit's thumbnail, and if that fits poorly, the best
-// fit of the first kLocateCandidates hits' thumbnails, then also zoomed in. The new first two hits also get
+// fit of the first kLocateCandidates hits' thumbnails, then also zoomed in; a fit below kTurnTry tries
+// the query turned by +-2.5..12.5 degrees (not for a round picture). The new first two hits also get
 // their region difference (TokenHit::region_*, evidence for the verdict). `placed`, if given, gets
-// the located placement in `query`'s own pixels (for reports). Returns false, leaving `hits` as
+// the located placement in `query`'s own pixels (for reports; a turned query's as if not turned). Returns false, leaving `hits` as
 // they were, when that thumbnail is missing or nothing could be placed.
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs,
                          const Circle& mask = {}, float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {},

@@ -37,6 +37,22 @@ RgbImage sibling_of(const RgbImage& img, int bx, int by) {
   return s;
 }
 
+// img turned by `deg` degrees about its centre (nearest pixel), corners filled with a page grey.
+RgbImage rotated(const RgbImage& img, double deg) {
+  RgbImage out = img;
+  const double a = deg * 3.14159265358979 / 180, c = std::cos(a), s = std::sin(a);
+  const double cx = img.width / 2.0, cy = img.height / 2.0;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x) {
+      const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+      const int sx = int(std::floor(cx + c * dx + s * dy)), sy = int(std::floor(cy - s * dx + c * dy));
+      uint8_t* p = &out.rgb[(size_t(y) * img.width + x) * 3];
+      if (sx < 0 || sy < 0 || sx >= img.width || sy >= img.height) { p[0] = p[1] = p[2] = 230; continue; }
+      for (int k = 0; k < 3; ++k) p[k] = img.at(sx, sy)[k];
+    }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("align: a crop is located and the true token outscores its sibling") {
@@ -135,4 +151,36 @@ TEST_CASE("align: locate resumed at a larger max_scale equals a search from scra
     CHECK(resumed.h == fresh.h);
     CHECK(resumed.score == fresh.score);
   }
+}
+
+TEST_CASE("rerank_by_alignment turns the query back for a copy rotated by a few degrees") {
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 14);
+  const RgbImage sib = sibling_of(orig, 144, 144);
+  for (double deg : {-9.0, 6.0}) {
+    CAPTURE(deg);
+    const RgbImage query = rotated(orig, deg);
+    // The axis-aligned placement alone fits poorly: pixel art turned by degrees misses every block edge.
+    const float straight = AlignQuery(query).locate(thumb_of(orig)).score;
+    std::vector<TokenHit> hits = {{7, 0.91f}, {3, 0.90f}};
+    REQUIRE(rerank_by_alignment(hits, query, {thumb_of(sib), thumb_of(orig)}));
+    MESSAGE("straight " << straight << ", turned " << hits[0].alignment << ", sibling " << hits[1].alignment);
+    CHECK(straight < kTurnTry);
+    CHECK(hits[0].token == 3);
+    CHECK(hits[0].alignment > straight + 0.05f);
+    CHECK(hits[0].alignment > hits[1].alignment + 0.05f);
+    CHECK(hits[0].region_worst < hits[1].region_worst);  // the sibling's changed block stands out
+  }
+  // turned_score (which picks the turn) measures about what turning the whole query measures.
+  const AlignQuery q(rotated(orig, 7.5));
+  const AlignGeometry g = q.locate(thumb_of(orig));
+  const std::vector<double> g96 = AlignQuery::make_template(thumb_of(orig), 0, 0, g.flip).g96;
+  for (double sn : {-0.130526192220052, 0.0, 0.130526192220052}) {
+    const double cs = std::sqrt(1 - sn * sn);
+    const float whole = q.turned(g.x0 + g.w / 2, g.y0 + g.h / 2, cs, sn).score(g, thumb_of(orig));
+    CHECK(q.turned_score(g, g96, cs, sn) == doctest::Approx(whole).epsilon(0.03));
+  }
+  std::vector<TokenHit> plain = {{7, 0.91f}, {3, 0.90f}};  // (not turned: fits well as it is)
+  REQUIRE(rerank_by_alignment(plain, orig, {thumb_of(sib), thumb_of(orig)}));
+  CHECK(plain[0].token == 3);
+  CHECK(plain[0].alignment > 0.95f);
 }
