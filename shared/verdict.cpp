@@ -35,8 +35,12 @@ VerdictModel model_from(const nlohmann::json& j, const std::string& where, const
   auto weights = [&](const char* key, auto& out, bool& fitted) {
     if (!j.contains(key)) return;
     const auto& w = j.at(key);
-    if (!w.is_array() || w.size() != out.size()) throw bad(key, "must hold " + std::to_string(out.size()) + " numbers");
-    for (size_t i = 0; i < out.size(); ++i) {
+    // (an aligned model of a bundle built before the log features has their first 8 weights)
+    const bool before = out.size() == VerdictModel::kAlignedFeatures && w.is_array() && w.size() == VerdictModel::kAlignedFeaturesBefore;
+    if (!w.is_array() || (w.size() != out.size() && !before))
+      throw bad(key, "must hold " + std::to_string(out.size()) + " numbers");
+    std::fill(out.begin(), out.end(), 0.0);
+    for (size_t i = 0; i < w.size(); ++i) {
       if (!w[i].is_number() || !std::isfinite(w[i].get<double>())) throw bad(key, "holds a non-number");
       out[i] = w[i].get<double>();
     }
@@ -118,7 +122,10 @@ VerdictEvidence VerdictEvidence::of(const std::vector<TokenHit>& hits) {
 }
 
 std::vector<double> VerdictEvidence::features() const {
-  if (aligned) return {1.0, s1, s1 - s2, a1, a1 - a2, region, std::log(concentration), region - region2};
+  if (aligned) {
+    const double l1 = std::log(std::max(region, 1e-3)), l2 = std::log(std::max(region2, 1e-3));
+    return {1.0, s1, s1 - s2, a1, a1 - a2, region, std::log(concentration), region - region2, l1, l1 - l2};
+  }
   return {1.0, s1, s1 - s2};
 }
 

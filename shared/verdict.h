@@ -33,10 +33,13 @@ namespace nftlens {
 struct TokenHit;
 
 struct VerdictModel {
-  static constexpr size_t kAlignedFeatures = 8, kPlainFeatures = 3;
-  // Weights over [1, s1, s1 - s2, a1, a1 - a2, r1, log c1, r1 - r2] (re-ranked hits) and
-  // [1, s1, s1 - s2] (not re-ranked): s = first-stage cosine, a = alignment, r, c = worst region
-  // difference and its concentration (align.h RegionDifference); 1 = first result, 2 = runner-up.
+  static constexpr size_t kAlignedFeatures = 10, kPlainFeatures = 3, kAlignedFeaturesBefore = 8;
+  // Weights over [1, s1, s1 - s2, a1, a1 - a2, r1, log c1, r1 - r2, log r1, log r1 - log r2]
+  // (re-ranked hits) and [1, s1, s1 - s2] (not re-ranked): s = first-stage cosine, a = alignment,
+  // r, c = worst region difference and its concentration (align.h RegionDifference; in the logs at
+  // least 1e-3); 1 = first result, 2 = runner-up. (The logs tell a clean copy's small difference
+  // from a near-identical sibling's; bundles built before them hold 8 aligned weights, read with
+  // 0 for the logs, which decides as they did.)
   // (A copy differs from its own token less, in its worst region, than from the runner-up; a token
   // missing from the bundle differs from every candidate in the part that makes it itself.)
   std::array<double, kAlignedFeatures> aligned{};

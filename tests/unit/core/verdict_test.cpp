@@ -7,8 +7,10 @@
 #include "error.h"
 #include "search.h"
 #include "verdict.h"
+#include "helpers.h"
 
 using namespace nftlens;
+using testutil::error_of;
 
 TEST_CASE("verdict: evidence, decision and its three answers") {
   VerdictModel m;
@@ -55,6 +57,8 @@ TEST_CASE("verdict: evidence, decision and its three answers") {
   CHECK(VerdictEvidence::of(aligned).aligned);
   CHECK(VerdictEvidence::of(aligned).features().size() == VerdictModel::kAlignedFeatures);
   CHECK(VerdictEvidence::of(aligned).features()[5] == doctest::Approx(0.3));
+  CHECK(VerdictEvidence::of(aligned).features()[8] == doctest::Approx(std::log(0.3)));  // (no runner-up region: no margin)
+  CHECK(VerdictEvidence::of(aligned).features()[9] == doctest::Approx(0.0));
   CHECK(decide_verdict(m, threshold, aligned).confidence == doctest::Approx(verdict_probability(m, VerdictEvidence::of(aligned))));
   // A bundle without a model: the copy threshold alone, no confidence.
   v = decide_verdict(VerdictModel{}, threshold, copy);
@@ -64,7 +68,7 @@ TEST_CASE("verdict: evidence, decision and its three answers") {
 
 TEST_CASE("verdict: the manifest form round-trips and refuses bad weights by name") {
   VerdictModel m;
-  m.aligned = {1, 2, 3, 4, 5, 6, 7, 8};
+  m.aligned = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   m.collection_threshold = 0.3;
   m.fitted_aligned = true;
   m.positives = 10;
@@ -75,6 +79,14 @@ TEST_CASE("verdict: the manifest form round-trips and refuses bad weights by nam
   CHECK(r.aligned == m.aligned);
   CHECK(r.positives == 10);
   CHECK(r.collection_threshold == doctest::Approx(0.3));
+  // A bundle built before the log region features: 8 aligned weights, the logs weighed 0.
+  const VerdictModel before = VerdictModel::from_json(R"({"aligned": [1, 2, 3, 4, 5, 6, 7, 8]})", "manifest.json");
+  CHECK(before.fitted_aligned);
+  CHECK(before.aligned == std::array<double, VerdictModel::kAlignedFeatures>{1, 2, 3, 4, 5, 6, 7, 8, 0, 0});
+  CHECK(error_of([] { VerdictModel::from_json(R"({"aligned": [1, 2, 3, 4, 5, 6, 7, 8, 9]})", "manifest.json"); }) ==
+        "manifest.json: verdict.aligned must hold 10 numbers");
+  CHECK(error_of([] { VerdictModel::from_json(R"({"plain": [1, 2, 3, 4, 5, 6, 7, 8]})", "manifest.json"); }) ==
+        "manifest.json: verdict.plain must hold 3 numbers");
   try {
     VerdictModel::from_json(R"({"plain": [1, 2]})", "manifest.json");
     FAIL("accepted two weights");
