@@ -584,7 +584,9 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
     }
   }
   const AlignQuery& qa = turn ? *turn : q;
-  if (placed) {  // (the turned query's placement is reported as if it were not turned)  // (table pixels -> query pixels: the table is the query downscaled to kMaxSide)
+  // (table pixels -> query pixels: the table is the query downscaled to kMaxSide; a turned query's
+  // placement is reported as if it were not turned)
+  if (placed) {
     const double f = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
     const double s = double(query.width) / std::max(1, int(query.width * f + 0.5));
     *placed = g;
