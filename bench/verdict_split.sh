@@ -8,8 +8,10 @@
 #   unrelated-third[-transform] the same from a third collection (of another art style: a check
 #                         on a collection nothing was tuned on)
 # and prints its verdict table (token / right / collection / none / close call per kind) and the
-# precision at 95% recall of "this is the token" by confidence. Writes build/verdict/<name>/eval.json.
-# Env: SAMPLE (originals per query set, default 60), SEED (default 1), NFTLENS, TRANSFORMS (the
+# precision at 95% recall of "this is the token" by confidence, then the main rates with 95% intervals
+# from a bootstrap over tokens (bench/verdict_intervals.py). Writes build/verdict/<name>/eval.json.
+# Env: SAMPLE (originals per query set, default 200: at 60 one hard left-out token moves the left-out
+# rate by 2 points, and its interval spans 1-14%), SEED (default 1), NFTLENS, TRANSFORMS (the
 # altered copies; default make-queries.sh's nine; "...,captures" adds pfp, post, sticker, deepcrop),
 # OUT (default build/verdict; the rendered collections are reused from there).
 set -euo pipefail
@@ -18,7 +20,7 @@ NAME=${1:-nouns}; N=${2:-1000}
 case "$NAME" in nouns) OTHER=lorelei THIRD=openmoji ;; lorelei) OTHER=nouns THIRD=openmoji ;; openmoji) OTHER=nouns THIRD=lorelei ;;
   *) echo "usage: verdict_split.sh nouns|lorelei|openmoji [N]" >&2; exit 2 ;; esac
 NFT=${NFTLENS:-$ROOT/build/native/bin/nftlens}
-SAMPLE=${SAMPLE:-60}; SEED=${SEED:-1}
+SAMPLE=${SAMPLE:-200}; SEED=${SEED:-1}
 V=${OUT:-$ROOT/build/verdict}; mkdir -p "$V"; V=$(cd "$V" && pwd); D=$V/$NAME  # (absolute: the query list names images outside its folder)
 make_col() {  # make_col NAME DIR
   [ -f "$2/.done-$N" ] && return
@@ -77,3 +79,4 @@ with open(os.path.join(d, "q/split.csv"), "w", newline="") as fh:
 print(f"{len(rows)} queries", file=sys.stderr)
 PY
 "$NFT" eval "$D/bundle" "$D/q/split.csv" --json-out "$D/eval.json" 2>/dev/null | sed -n '/verdicts/,$p'
+python3 "$ROOT/bench/verdict_intervals.py" "$D/eval.json"
