@@ -485,8 +485,18 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
     return true;
   };
   if (evidence) {
+    // (with a rim of one cell: an occluder's anti-aliased, JPEG-ringing edge is unexplained too,
+    // but just under the cut)
+    std::vector<char> rim(all.size(), 0);
+    size_t n_rim = 0;
+    for (size_t k = 0; k < all.size(); ++k)
+      for (int d = 0; d < 9 && all[k]; ++d) {  // (unsigned: a neighbour off the grid wraps above kGrid)
+        const unsigned y = unsigned(k / kGrid) + d / 3 - 1, x = unsigned(k % kGrid) + d % 3 - 1, j = y * kGrid + x;
+        if (y < unsigned(kGrid) && x < unsigned(kGrid) && valid[j] && !rim[j]) rim[j] = 1, ++n_rim;
+      }
     std::vector<float> ev = out;
-    if (masked(all, n_all, ev)) {
+    if (masked(rim, n_rim, ev)) {
+      all = std::move(rim);
       *evidence = std::move(ev);
       if (occluded) *occluded = std::move(all);
     }

@@ -84,8 +84,9 @@ class AlignQuery {
   // solid blobs (large, thick, filled parts) that together are a plausible occluder
   // (kMinOccluded..kMaxOccluded of the cells). A sticker or a caption differs from every
   // candidate; a changed trait only from the siblings that lack it, so siblings stay apart.
-  // `evidence` (optional) gets the scores with *every* unexplained cell left out (misalignment
-  // too: evidence for the verdict, not for ranking) and `occluded` that mask (kGrid^2 cells);
+  // `evidence` (optional) gets the scores with *every* unexplained cell and a one-cell rim around
+  // them left out (misalignment too: evidence for the verdict, not for ranking) and `occluded` that
+  // mask (kGrid^2 cells);
   // both empty when no such mask applies (the evidence is then the returned scores); `occluder`
   // whether solid blobs were left out of the returned scores.
   std::vector<float> scores(const AlignGeometry& g, const std::vector<RgbImage>& thumbs, size_t consensus,

@@ -83,14 +83,16 @@ async function describe(bytes) {
 // moved the query engine with its checks into the core for both hosts; 180 KB until issue #18 added
 // the word index in chunks: lexicon and chunk parsing, the chunked TextIndex, +13.8 KB; 200 KB since
 // issue #16 added part codes: region pooling, the part code file and its scans, +4.2 KB; 202 KB since
-// re-ranking turns the query back for rotated copies, +1.2 KB).
+// re-ranking turns the query back for rotated copies, +1.2 KB; 203 KB since the verdict's evidence
+// leaves a rim around unexplained cells out too: 202,016 bytes here, by node's zlib, which packs
+// ~1.3 KB looser than `gzip -9`, the figure the docs give).
 // Deterministic for a given toolchain, so it is a test, not a benchmark.
-await test('core module (wasm + js glue) is at most 202 KB gzipped', async () => {
+await test('core module (wasm + js glue) is at most 203 KB gzipped', async () => {
   const { gzipSync } = await import('node:zlib');
   const gz = (f) => gzipSync(fs.readFileSync(path.join(root, 'web/dist', f)), { level: 9 }).length;
   const total = gz('nftlens-core.wasm') + gz('nftlens-core.js');
   console.log(`  core module: ${total} bytes gzipped`);
-  assert(total <= 202_000, `${total} bytes gzipped`);
+  assert(total <= 203_000, `${total} bytes gzipped`);
 });
 
 await test('bundle loads in wasm with its counts', () => {
