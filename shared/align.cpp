@@ -454,12 +454,12 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
   std::nth_element(vals.begin(), vals.begin() + long(vals.size() / 2), vals.end());
   const double cut = std::max(kOccludedResidual, kOccludedOverMedian * vals[vals.size() / 2]);
   std::vector<char> all(valid.size(), 0);
-  size_t n_all = 0;
-  for (size_t k = 0; k < valid.size(); ++k) n_all += all[k] = valid[k] && unexplained[k] > cut;
+  for (size_t k = 0; k < valid.size(); ++k) all[k] = valid[k] && unexplained[k] > cut;
   // An occluder is a solid blob: the ranking leaves out only connected parts that are large, thick
   // and mostly filled (a sticker, a label, a caption band). Misalignment (a rotated or warped copy)
   // leaves thin scattered cells, which ranking must not forgive: the true token explains the rest
-  // best. The verdict's evidence leaves out every unexplained cell (`evidence`, `occluded`).
+  // best. The verdict's evidence leaves out every unexplained cell and a rim of one cell around
+  // them (`evidence`, `occluded`).
   std::vector<int> label;
   const std::vector<GridPart> parts = connected_parts(all, kGrid, kGrid, label);
   std::vector<char> is_blob(parts.size(), 0);
@@ -496,9 +496,8 @@ std::vector<float> AlignQuery::scores(const AlignGeometry& g, const std::vector<
       }
     std::vector<float> ev = out;
     if (masked(rim, n_rim, ev)) {
-      all = std::move(rim);
       *evidence = std::move(ev);
-      if (occluded) *occluded = std::move(all);
+      if (occluded) *occluded = std::move(rim);
     }
   }
   const bool blob = masked(blobs, n_blob, out);
