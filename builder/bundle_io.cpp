@@ -52,7 +52,7 @@ Bundle load_bundle_dir(const fs::path& dir) {
   const auto mb = read_bytes(mpath, 64 << 20);
   Manifest m = parse_manifest(std::string(mb.begin(), mb.end()));
   std::map<std::string, std::vector<uint8_t>> files;
-  for (const char* role : {"recipe", "index", "catalogue", "windows", "parts", "style", "partitions"}) {
+  for (const char* role : {"recipe", "index", "catalogue", "windows", "style", "partitions"}) {  // (parts: when a query needs them)
     if (!m.has(role)) continue;
     const FileEntry& f = m.file(role);
     const fs::path p = dir / f.name;

@@ -182,6 +182,7 @@ int run_eval(const EvalArgs& a) {
         report_item(f, transform, *query, ans, want, rank, doc["verdict"]);
         row["confidence"] = doc["confidence"];
         if (ans.style_residual >= 0) row.update({{"style_residual", ans.style_residual}, {"style_outside", ans.style_outside}});
+        if (ans.parts_used) row["parts"] = true;  // (the query looked like a part: part codes re-ranked)
       }
     }
     rows.push_back(row);

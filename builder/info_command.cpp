@@ -35,20 +35,21 @@ int run_info(const std::string& dir, bool as_json) {
   const double n = double(std::max<uint64_t>(1, b.manifest.tokens));
   const uint64_t manifest_bytes = fs::file_size(fs::path(dir) / "manifest.json");
   // Files loaded when the bundle opens (the manifest's eager roles) count as "always"; thumbnail
-  // packs, stats, shards and fragments only in the total. Packs and stats are summed per role.
+  // packs, stats, part codes (fetched by the first query that looks like a part), shards and
+  // fragments only in the total. Packs and stats are summed per role.
   uint64_t total_no_model = manifest_bytes, always_no_model = manifest_bytes;
   nlohmann::json files = nlohmann::json::array();
   files.push_back({{"role", "manifest"}, {"name", "manifest.json"}, {"bytes", manifest_bytes}, {"bytes_per_token", manifest_bytes / n}});
   std::map<std::string, std::pair<size_t, uint64_t>> grouped;  // role -> (files, bytes)
   for (auto& f : b.manifest.files) {
     if (f.role != "model") total_no_model += f.bytes;
-    if (!Manifest::loaded_at_open(f.role)) {
+    if (!Manifest::loaded_at_open(f.role) && f.role != "parts") {
       grouped[f.role].first++;
       grouped[f.role].second += f.bytes;
       continue;
     }
     files.push_back({{"role", f.role}, {"name", f.name}, {"bytes", f.bytes}, {"bytes_per_token", f.bytes / n}});
-    if (f.role != "model") always_no_model += f.bytes;
+    if (f.role != "model" && Manifest::loaded_at_open(f.role)) always_no_model += f.bytes;
   }
   for (auto& [role, fb] : grouped)
     files.push_back({{"role", role}, {"name", std::to_string(fb.first) + (role == "thumbs" ? " x thumbs.*.bin" : " x stats-*.json")},

@@ -71,8 +71,9 @@ void NativeLens::answer(const Need& n) {
     lens_.add_part(n.kind, n.id, bytes.data(), bytes.size());
     return;
   }
-  if (!std::filesystem::exists(path)) throw Error(path.string() + ": missing (listed in the partition table)", errc::bad_bundle);
-  const auto bytes = read_bytes(path, size_t(64) << 20);  // (a wrong size is named by the check)
+  const char* listed = n.kind == Need::Kind::parts ? "manifest.json" : "the partition table";
+  if (!std::filesystem::exists(path)) throw Error(path.string() + ": missing (listed in " + listed + ")", errc::bad_bundle);
+  const auto bytes = read_bytes(path, std::max<size_t>(size_t(64) << 20, size_t(n.bytes) + 1));  // (a wrong size is named by the check)
   lens_.add_part(n.kind, n.id, bytes.data(), bytes.size());
 }
 

@@ -544,7 +544,7 @@ RegionDifference AlignQuery::region_difference(const AlignGeometry& g, const Rgb
 }
 
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs, const Circle& mask,
-                         float cosine_weight, const AlignOptions& opt, AlignGeometry* placed) {
+                         float cosine_weight, const AlignOptions& opt, AlignGeometry* placed, bool* found_occluder, LocateMemo* memo) {
   const size_t k = std::min(hits.size(), thumbs.size());
   if (k == 0 || thumbs[0].width <= 0 || thumbs[0].height <= 0) return false;
   const AlignQuery q(query, mask);
@@ -555,15 +555,25 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   // then zooms up to opt.max_scale (a detail of the token).
   AlignOptions narrow = opt;
   narrow.max_scale = std::min(opt.max_scale, 2.0);
-  LocateState first;  // (the wide try resumes the first thumbnail's narrow search)
-  AlignGeometry g = q.locate(thumbs[0], narrow, &first);
+  LocateMemo own;
+  LocateMemo& m = memo ? *memo : own;
+  if (m.first_token != hits[0].token) { m.first_token = hits[0].token; m.first = LocateState{}; }
+  // (the wide try resumes the first thumbnail's narrow search: its state, re-pointed at this call's
+  // copy of the same thumbnail)
+  m.first.thumbnail = m.first.thumbnail ? &thumbs[0] : nullptr;
+  auto fit = [&](size_t i, bool wide) {
+    auto& seen = wide ? m.wide : m.narrow;
+    if (auto it = seen.find(hits[i].token); it != seen.end()) return it->second;
+    return seen[hits[i].token] = q.locate(thumbs[i], wide ? opt : narrow, i == 0 ? &m.first : nullptr);
+  };
+  AlignGeometry g = fit(0, false);
   size_t located = 0;  // (the thumbnail g was located with)
   for (size_t i = 1; i < std::min(k, kLocateCandidates) && g.score < kGoodFit; ++i) {
-    const AlignGeometry gi = q.locate(thumbs[i], narrow);
+    const AlignGeometry gi = fit(i, false);
     if (gi.w > 0 && gi.score > g.score) { g = gi; located = i; }
   }
   if (g.score < kGoodFit && opt.max_scale > narrow.max_scale) {
-    const AlignGeometry gi = q.locate(thumbs[0], opt, &first);
+    const AlignGeometry gi = fit(0, true);
     if (gi.w > 0 && gi.score > g.score) { g = gi; located = 0; }
   }
   if (g.w <= 0) return false;
@@ -606,6 +616,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   bool occluder = false;
   const std::vector<float> sc = qa.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &evidence, &occluded, &occluder);
   for (size_t i = 0; i < k; ++i) hits[i].alignment = sc[i];
+  if (found_occluder) *found_occluder = occluder;
   // Part scores count only where ranking found an occluder (a sticker spoils the cosine; elsewhere,
   // e.g. a rotated copy, a sibling's parts can beat the true token's cosine: -6 points of rotations
   // on OpenMoji when they always counted).

@@ -143,9 +143,18 @@ inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that mu
 // the query turned by +-2.5..12.5 degrees (not for a round picture). The new first two hits also get
 // their region difference (TokenHit::region_*, evidence for the verdict). `placed`, if given, gets
 // the located placement in `query`'s own pixels (for reports; a turned query's as if not turned). Returns false, leaving `hits` as
-// they were, when that thumbnail is missing or nothing could be placed.
+// they were, when that thumbnail is missing or nothing could be placed. `occluder`, if given, is
+// set when the head's consensus found a solid blob covering part of the token (a sticker).
+// `memo`, if given, keeps the placements located with each token's thumbnail (and the first
+// thumbnail's search state), so that re-ranking the same query again over a head that shares tokens
+// (the part codes' second pass, lens.cpp) skips the searches already made: the same results, faster.
+struct LocateMemo {
+  std::map<uint32_t, AlignGeometry> narrow, wide;  // by token
+  uint32_t first_token = UINT32_MAX;
+  LocateState first;  // the narrow search state of first_token's thumbnail
+};
 bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, const std::vector<RgbImage>& thumbs,
                          const Circle& mask = {}, float cosine_weight = kRerankCosineWeight, const AlignOptions& opt = {},
-                         AlignGeometry* placed = nullptr);
+                         AlignGeometry* placed = nullptr, bool* occluder = nullptr, LocateMemo* memo = nullptr);
 
 }  // namespace nftlens

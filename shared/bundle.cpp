@@ -110,7 +110,7 @@ const FileEntry& Manifest::file(const std::string& role) const {
   throw Error("manifest.json: no \"" + role + "\" file listed");
 }
 
-bool Manifest::loaded_at_open(const std::string& role) { return role != "thumbs" && role != "stats"; }
+bool Manifest::loaded_at_open(const std::string& role) { return role != "thumbs" && role != "stats" && role != "parts"; }
 
 bool Manifest::has(const std::string& role) const {
   for (auto& f : files)
@@ -204,10 +204,18 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
   }
   if (m.has("parts")) {
     if (m.model.part_channels() == 0) throw Error("manifest.json: the bundle has part codes but its model has no parts map");
-    const auto& pb = get("parts");
-    b.parts = PartCodes::deserialize(pb.data(), pb.size(), m.model.part_channels(), b.catalogue.tokens.size(), m.file("parts").name);
+    if (files.count("parts")) {  // (else fetched when a query needs them: Lens, Need::Kind::parts)
+      const auto& pb = get("parts");
+      load_part_codes(b, pb.data(), pb.size());
+    }
   }
   return b;
+}
+
+void load_part_codes(Bundle& b, const uint8_t* data, size_t size) {
+  const FileEntry& f = b.manifest.file("parts");
+  verify_file(f, data, size);
+  b.parts = PartCodes::deserialize(data, size, b.manifest.model.part_channels(), b.catalogue.tokens.size(), f.name);
 }
 
 std::vector<uint8_t> serialize_recipe(const Recipe& r) { return to_bytes(r, kRecipeMagic); }

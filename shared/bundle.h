@@ -5,6 +5,8 @@
 //   index.<hash>.bin         int8 codes + HNSW graph                                  (code_index)
 //   catalogue.<hash>.bin     tokens, collections, traits, rarity, entry->token map    (byte_io)
 //   windows.<hash>.bin       sub-window codes for cropped queries (optional)          (window_index)
+//   parts.<hash>.bin         part codes (optional), fetched by the first query that looks like a
+//                            part of a token (a sticker, a zoom)                       (part_codes)
 //   thumbs.<hash>.bin        result thumbnails, many tokens per pack, fetched (by byte range) only
 //                            for re-ranking and display                              (thumb_pack)
 //   stats-<slug>.<hash>.json trait statistics per collection, for pages that show them (not loaded)
@@ -76,8 +78,11 @@ struct Bundle {
   bool partitioned() const { return layout.partitions() > 0; }
 };
 
-// Build a bundle from verified file bytes (role -> bytes). The model file is not needed here.
+// Build a bundle from verified file bytes (role -> bytes). The model file is not needed here, nor
+// the part codes (loaded_at_open: a query fetches them when it needs them; if given, they are loaded).
 Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<uint8_t>>& files);
+// The part codes file's bytes, checked against the manifest and the catalogue, into b.parts.
+void load_part_codes(Bundle& b, const uint8_t* data, size_t size);
 
 // Serialisation used by the builder (and by tests).
 std::vector<uint8_t> serialize_recipe(const Recipe& r);

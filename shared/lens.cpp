@@ -169,14 +169,15 @@ const char* kind_name(Need::Kind k) {
     case Need::Kind::fragment: return "fragment";
     case Need::Kind::thumb: return "thumb";
     case Need::Kind::lexicon: return "lexicon";
+    case Need::Kind::parts: return "parts";
     default: return "words";
   }
 }
 
 Need::Kind parse_kind(const std::string& name) {
-  for (auto k : {Need::Kind::shard, Need::Kind::fragment, Need::Kind::thumb, Need::Kind::lexicon, Need::Kind::words})
+  for (auto k : {Need::Kind::shard, Need::Kind::fragment, Need::Kind::thumb, Need::Kind::lexicon, Need::Kind::words, Need::Kind::parts})
     if (name == kind_name(k)) return k;
-  throw Error("unknown part kind \"" + name + "\" (shard, fragment, thumb, lexicon or words)", errc::bad_request);
+  throw Error("unknown part kind \"" + name + "\" (shard, fragment, thumb, lexicon, words or parts)", errc::bad_request);
 }
 
 namespace {
@@ -332,6 +333,39 @@ void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& 
     if (!store_.has_fragment(f)) needs.push_back(fragment_need(f));
 }
 
+// Whether an image query looks like a part of a token, from its first re-ranking: an occluder was
+// found (a sticker), the token was placed larger than the query region by kPartZoom on each side (a
+// zoom on a detail) or no placement fit well (kGoodFit).
+static bool looks_like_part(const Answer& a, bool occluder) {
+  const bool zoomed = a.placed.w > kPartZoom * a.region.w && a.placed.h > kPartZoom * a.region.h;
+  return occluder || zoomed || a.placed.score < kGoodFit;
+}
+
+// Re-rank hits[0..n) by alignment with their thumbnails, within the region whose view found the
+// first hit (a post's artwork, a trimmed screenshot). False, with the missing thumbnails in
+// a.needs, if some are not here yet.
+bool Lens::rerank_head(const QuerySession& query, std::vector<TokenHit>& hits, size_t n, Answer& a, bool* occluder, LocateMemo* memo) {
+  std::vector<RgbImage> thumbs(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t t = hits[i].token;
+    Need need;
+    if (auto it = thumbs_.find(t); it != thumbs_.end()) thumbs[i] = it->second;
+    else if (thumb_need(t, need)) a.needs.push_back(need);
+  }
+  if (!a.needs.empty()) return false;
+  const View& v = query.plan().views.at(hits[0].view);
+  Circle mask = v.circle;
+  if (mask.found()) { mask.cx -= float(v.box.x); mask.cy -= float(v.box.y); }
+  const bool whole = v.box == Box{0, 0, query.image().width, query.image().height};
+  a.region = v.box;
+  a.circle = v.circle;
+  if (rerank_by_alignment(hits, whole ? query.image() : crop(query.image(), v.box), thumbs, mask, kRerankCosineWeight, {}, &a.placed, occluder, memo)) {
+    a.placed.x0 += v.box.x;
+    a.placed.y0 += v.box.y;
+  }
+  return true;
+}
+
 Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   req.validate();
   const Bundle& b = *bundle_;
@@ -378,39 +412,38 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
     store_.touch(probe, frags);
   }
 
-  // 1b. Part codes (a one-index bundle built with them): the best tokens by parts (a sticker's
-  // unspoilt regions, a detail's zoomed region) join the re-ranked head, each after the
-  // first-stage hit of the same rank, so that locating the token in the query also tries them.
-  // (Not only when the first stage is unsure: a sticker's first hit is a confident sibling 91% of
-  // the time on Nouns; docs/quality.md "Part codes".)
-  size_t n = std::min(req.rerank, hits.size());
-  if (n > 0 && req.parts && !b.partitioned() && !b.parts.empty() && !query.part_regions().empty())
-    n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n);
-
   // 2. Re-rank the first candidates by alignment with their thumbnails (fetched as needs).
+  size_t n = std::min(req.rerank, hits.size());
+  const bool may_use_parts = n > 0 && req.parts && !b.partitioned() && b.manifest.has("parts") && !query.part_regions().empty();
+  std::vector<TokenHit> first_stage;
+  if (may_use_parts) first_stage = hits;
+  bool occluder = false;
+  LocateMemo memo;  // (a second re-ranking reuses the first one's placements)
   if (n > 0) {
-    std::vector<RgbImage> thumbs(n);
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t t = hits[i].token;
-      Need need;
-      if (auto it = thumbs_.find(t); it != thumbs_.end()) thumbs[i] = it->second;
-      else if (thumb_need(t, need)) a.needs.push_back(need);
-    }
-    if (!a.needs.empty()) return a;
-    // Align within the region whose view found the first hit (a post's artwork, a trimmed screenshot).
-    const View& v = query.plan().views.at(hits[0].view);
-    Circle mask = v.circle;
-    if (mask.found()) { mask.cx -= float(v.box.x); mask.cy -= float(v.box.y); }
-    const bool whole = v.box == Box{0, 0, query.image().width, query.image().height};
-    a.region = v.box;
-    a.circle = v.circle;
-    if (rerank_by_alignment(hits, whole ? query.image() : crop(query.image(), v.box), thumbs, mask, kRerankCosineWeight, {}, &a.placed)) {
-      a.placed.x0 += v.box.x;
-      a.placed.y0 += v.box.y;
-    }
+    if (!rerank_head(query, hits, n, a, &occluder, &memo)) return a;
   } else if (!hits.empty()) {
     a.region = query.plan().views.at(hits[0].view).box;
     a.circle = query.plan().views.at(hits[0].view).circle;
+  }
+
+  // 2b. Part codes (a one-index bundle built with them), only for a query that looks like a part
+  // of a token: re-ranking found an occluder (a sticker), placed the token larger than the query (a
+  // zoom on a detail) or found no good fit. Then the best tokens by parts (a sticker's unspoilt
+  // regions, a detail's zoomed region) join the first stage's head, each after its hit of the same
+  // rank (so that locating the token in the query also tries them), and the head is re-ranked
+  // again. Other queries never fetch the part codes (parts.<h>.bin, fetched as a need), and their
+  // answer does not depend on whether they were fetched.
+  if (may_use_parts && (a.placed.w <= 0 || looks_like_part(a, occluder))) {
+    if (b.parts.empty()) {
+      const FileEntry& f = b.manifest.file("parts");
+      a.needs.push_back({Need::Kind::parts, 0, f.name, f.bytes});
+      return a;
+    }
+    hits = std::move(first_stage);
+    n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n);
+    a.placed = {};
+    if (!rerank_head(query, hits, n, a, nullptr, &memo)) return a;
+    a.parts_used = true;
   }
 
   // 3. The verdict (on the first result and the runner-up), the cut to k and the result document.
@@ -537,6 +570,16 @@ void Lens::add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t si
     while (thumbs_.size() > std::max<size_t>(settings_.thumb_budget, 2 * ImageRequest::kMaxRerank)) {
       thumbs_.erase(thumb_order_.front());
       thumb_order_.pop_front();
+    }
+    return;
+  }
+  if (kind == Need::Kind::parts) {
+    if (!b.manifest.has("parts")) throw Error("this bundle has no part codes", errc::bad_request);
+    if (!b.parts.empty()) return;  // (already loaded)
+    try {
+      load_part_codes(*bundle_, data, size);
+    } catch (const Error& e) {
+      throw Error(e.what(), errc::bad_bundle);
     }
     return;
   }

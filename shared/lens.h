@@ -36,7 +36,7 @@ struct ImageRequest {
   int ef = 0;                         // HNSW search breadth (0 = index default)
   bool exact = false;                 // exhaustive scan instead of HNSW (or of every partition)
   bool facets = false;                // also count the results' traits ("facets" in the answer)
-  bool parts = true;                  // part codes join the candidates when the first stage is unsure (bundles with part codes)
+  bool parts = true;                  // part codes join the candidates when the query looks like a part (bundles with part codes)
   std::vector<std::string> collections;  // only these slugs (empty = all)
   std::string filter;                    // trait filters: type:value, collection:slug, rank:A-B
   std::vector<uint32_t> exclude;  // tokens left out of the search (calibration and evaluation; not in JSON)
@@ -45,7 +45,8 @@ struct ImageRequest {
   void validate() const;  // Error(bad_request) naming the field out of range
 };
 
-inline constexpr size_t kPartCandidates = 5;  // tokens by zoom parts, and as many by grid parts, that may join the re-ranked head
+inline constexpr size_t kPartCandidates = 5;
+inline constexpr double kPartZoom = 1.5;  // a token placed this much larger than the query (each side) is a zoom on a detail  // tokens by zoom parts, and as many by grid parts, that may join the re-ranked head
 
 struct TextRequest {
   static constexpr size_t kDefaultK = 20, kMaxK = 1000;
@@ -65,9 +66,9 @@ struct SuggestRequest {
 
 // A bundle file (or, for a thumbnail, a byte range of one) a call needs before it can answer.
 struct Need {
-  enum class Kind { shard, fragment, thumb, lexicon, words };
+  enum class Kind { shard, fragment, thumb, lexicon, words, parts };
   Kind kind;
-  uint32_t id;       // partition, fragment, token index or word chunk (lexicon: 0)
+  uint32_t id;       // partition, fragment, token index or word chunk (lexicon, parts: 0)
   std::string name;  // a file name from the manifest or the partition table (plain: never leaves the bundle)
   uint64_t bytes;    // expected size (a thumbnail: its bytes within the pack)
   uint64_t offset = 0;  // a thumbnail: where it starts in the pack `name` (hosts may fetch the range)
@@ -86,6 +87,9 @@ struct Answer {
   Box region;
   Circle circle;
   AlignGeometry placed;
+  // Bundles with part codes: the query looked like a part (an occluder, a zoom on a detail, a
+  // poor fit) and the part codes' candidates were re-ranked with the first stage's. For reports.
+  bool parts_used = false;
   // The verdict's style test (style_model.h), where the first result's collection has a model:
   // the query's residual, its outside score and the model's threshold on it (style_residual -1: no
   // test). For evaluation; not in the JSON.
@@ -164,6 +168,7 @@ class Lens {
   void need_chunks(const std::vector<uint32_t>& chunks, std::vector<Need>& needs) const;
   std::string facets_json(const std::vector<uint32_t>& tokens) const;
   void need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const;
+  bool rerank_head(const QuerySession& query, std::vector<TokenHit>& hits, size_t n, Answer& a, bool* occluder, LocateMemo* memo);
 
   std::unique_ptr<Bundle> bundle_;  // (heap: sessions and the text index keep references)
   LensSettings settings_;

@@ -131,6 +131,16 @@ check "verify accepts the bundle with part codes" "$NFT" verify "$T/bparts"
 diff <(grep -v '"generator"' "$T/bparts/manifest.json") <(grep -v '"generator"' "$T/bparts2/manifest.json") >/dev/null \
   && ok "part codes: grid regions from the embed pass or from their own model run give an identical bundle" || no "part codes rebuild from cache identical"
 "$NFT" info "$T/bparts" | grep -q "^parts " && ok "info lists the part codes" || no "info lists parts"
+"$NFT" info "$T/bparts" --json > "$T/partsinfo.json" 2>>"$T/log"
+python3 - "$T/partsinfo.json" <<'PY' && ok "info --json: the part codes count in the total, not in what loads at open" || no "info parts always/total" "$(head -c 300 "$T/partsinfo.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+f = {x["role"]: x for x in j["files"]}
+n = j["tokens"]
+at_open = sum(f[r]["bytes"] for r in ("manifest", "recipe", "index", "catalogue", "windows", "style") if r in f)
+assert abs(j["bytes_per_token_always"] * n - at_open) < 1, (j["bytes_per_token_always"] * n, at_open)
+assert j["bytes_per_token_total"] * n >= at_open + f["parts"]["bytes"] - 1, j
+PY
 # a zoom on 45% x 45% of token 7 near its top right (glasses and head), at 300 px: the first stage
 # is not sure of it (below the threshold), so the part codes' candidates join the re-ranking
 zorig=$(ls "$T/col/images" | sed -n 7p); zid=${zorig%.png}
@@ -354,7 +364,8 @@ cp -r "$T/pb" "$T/pc"; s1=$(ls "$T/pc" | grep '^shard\.' | head -1); printf '\x0
 "$NFT" verify "$T/pc" > "$T/v.txt" 2>&1; rc=$?
 [ $rc != 0 ] && grep -q "MISMATCH.*$s1.*SHA-256" "$T/v.txt" && ok "verify names a damaged shard" || no "verify damaged shard" "rc=$rc $(cat "$T/v.txt" | tail -2)"
 # Every kind of file, damaged, is named by verify; query refuses each one it reads (every shard and
-# fragment with --probe all and k 1000; thumbnail packs: the range of the token it re-ranks; stats
+# fragment with --probe all and k 1000; thumbnail packs: the range of the token it re-ranks; part
+# codes: a query that looks like a part, the zoom above, while a plain copy never reads them; stats
 # are not read by query).
 python3 - "$NFT" "$T" "$T/col/images/$orig" <<'PY' && ok "each kind of bundle file damaged (one-index, partitioned, with part codes): verify and query name it" || no "damage each kind of file"
 import json, os, re, shutil, subprocess, sys
@@ -374,7 +385,10 @@ for src in (f"{T}/b1", f"{T}/pb", f"{T}/bparts"):
         rc, out = run("verify", d)
         if rc != 1 or name not in out: bad.append(f"verify {kind} {name}: rc {rc} {out[-200:]}")
         if kind in ("stats", "lexicon", "words") or (kind == "thumbs" and name != top["thumb"]["pack"]): continue  # (the word index: text only)
-        rc, out = run("query", d, img, "--json", "-k", "1000", *(["--probe", "1000"] if "layout" in m else []))
+        if kind == "parts":
+            rc, out = run("query", d, img, "--json", "-k", "1")
+            if rc != 0 or json.loads(out.splitlines()[0])["results"][0]["token_id"] != top["token_id"]: bad.append(f"plain query, damaged {name}: rc {rc} {out[-200:]}")
+        rc, out = run("query", d, f"{T}/zoom.png" if kind == "parts" else img, "--json", "-k", "1000", *(["--probe", "1000"] if "layout" in m else []))
         if rc == 0 or name not in out: bad.append(f"query {kind} {name}: rc {rc} {out[-200:]}")
     print(src, len(names), "files damaged one by one")
 assert not bad, bad

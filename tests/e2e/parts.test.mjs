@@ -1,12 +1,13 @@
 // Part codes (issue #16) in real headless Chromium over real HTTP, on the example bundle built with
-// them (build/example/bundle-parts): open() fetches parts.<h>.bin with the other files loaded at
-// open (before any search, its bytes counted in the bundle's progress); the capture queries (pfp,
-// post, sticker, deep crop) and a few plain ones answer as `nftlens query --json -k 10` does (same
-// first token, verdict and result order; first score and alignment within 0.01, as the other
-// parity tests allow); on the queries where part codes change the native answer (native results
-// differ with and without --no-parts) the browser follows both paths ({parts: false} equals
-// --no-parts); and a bundle whose parts file has one byte flipped is refused at open naming it.
-// Prints "e2e parts: N passed, M failed".
+// them (build/example/bundle-parts): open() does not fetch parts.<h>.bin (nor counts it in the
+// bundle's progress); the first query that looks like a part of a token (an occluder, a zoom) asks
+// for it, once; the capture queries (pfp, post, sticker, deep crop) and a few plain ones answer as
+// `nftlens query --json -k 10` does (same first token, verdict and result order; first score and
+// alignment within 0.01, as the other parity tests allow); on the queries where part codes change
+// the native answer (native results differ with and without --no-parts) the browser follows both
+// paths ({parts: false} equals --no-parts); and with a parts file that has one byte flipped, the
+// bundle opens and answers a plain copy, while a query that needs the part codes is refused naming
+// the file. Prints "e2e parts: N passed, M failed".
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -75,7 +76,7 @@ async function searchInPage(file, extra = {}) {
   }, { bytes, extra });
 }
 
-await test('open() fetches the parts file with the other files loaded at open, before any search', async () => {
+await test('open() leaves the parts file for a query that needs it', async () => {
   assert(partsFile && /^parts\.[0-9a-f]{16}\.bin$/.test(partsFile.name), `manifest files: ${manifest.files.map((f) => f.role)}`);
   const r = await page.evaluate(async () => {
     const { NftLens } = await import('/src/index.js');
@@ -85,16 +86,23 @@ await test('open() fetches the parts file with the other files loaded at open, b
   });
   await new Promise((res) => setTimeout(res, 200));  // (requestfinished events of the last responses)
   assert(requested.some((q) => q.name === 'manifest.json'), `requested: ${requested.map((q) => q.name)}`);
-  const got = requested.filter((q) => q.name === partsFile.name);
-  assert(got.length >= 1 && got.every((q) => q.status === 200), `parts file requests: ${JSON.stringify(got)}`);
+  assert(!requested.some((q) => q.name === partsFile.name), `the parts file was fetched at open: ${requested.map((q) => q.name)}`);
   assert(!requested.some((q) => q.name.startsWith('model.')), 'the model was fetched at open (it waits for the first image search)');
-  // The bundle phase's total is every file loaded at open, the parts file included.
-  const atOpen = manifest.files.filter((f) => ['recipe', 'index', 'catalogue', 'windows', 'parts', 'style'].includes(f.role));
+  // The bundle phase's total is every file loaded at open, without the parts file.
+  const atOpen = manifest.files.filter((f) => ['recipe', 'index', 'catalogue', 'windows', 'style'].includes(f.role));
   const total = atOpen.reduce((a, f) => a + f.bytes, 0);
   const bundle = r.progress.filter((p) => p.phase === 'bundle');
   assert(bundle.some((p) => p.total === total), `bundle progress totals ${[...new Set(bundle.map((p) => p.total))]}, files at open ${total}`);
   assert(r.info.tokens === manifest.counts.tokens && r.info.partitioned === false && r.info.model.name === 'mnv2-b13-576-parts', JSON.stringify(r.info));
-  console.log(`# parts file ${partsFile.name}: ${partsFile.bytes} bytes of ${total} loaded at open (model excluded)`);
+  console.log(`# parts file ${partsFile.name}: ${partsFile.bytes} bytes, fetched on demand; ${total} bytes loaded at open (model excluded)`);
+});
+
+// A plain copy first: it never looks like a part, so it does not fetch the part codes.
+await test('a plain copy does not fetch the parts file', async () => {
+  const i = queries.length - 1;
+  same(await searchInPage(queries[i].file), withParts[i]);
+  await new Promise((res) => setTimeout(res, 200));
+  assert(!requested.some((q) => q.name === partsFile.name), 'the parts file was fetched for a plain copy');
 });
 
 for (const [i, q] of queries.entries()) {
@@ -118,8 +126,12 @@ for (const i of changed) {
     assert(ids(on) !== ids(off), 'the browser answers the same with and without part codes');
   });
 }
-// A plain copy: the same token and verdict with and without part codes (they join every query's
-// head, so the order further down may differ).
+await test('the parts file was fetched once, by the queries that looked like parts', async () => {
+  await new Promise((res) => setTimeout(res, 200));
+  const got = requested.filter((q) => q.name === partsFile.name);
+  assert(got.length === 1 && got[0].status === 200, `parts file requests: ${JSON.stringify(got)}`);
+});
+// A plain copy: the same token and verdict with and without part codes.
 await test('a plain copy answers the same token and verdict with and without part codes', async () => {
   const i = queries.length - 1;
   const on = await searchInPage(queries[i].file), off = await searchInPage(queries[i].file, { parts: false });
@@ -129,17 +141,23 @@ await test('a plain copy answers the same token and verdict with and without par
 await page.close();
 srv.close();
 
-await test('a damaged parts file is refused at open, naming it (code bad_bundle)', async () => {
+await test('a damaged parts file: the bundle opens and answers a plain copy; a query that needs it is refused naming it (bad_bundle)', async () => {
   const dmg = damagedCopy(bundleDir, 'e2e-parts-', (n) => n === partsFile.name, 0x08);
   const s2 = await serve(['--bundle', dmg]);
   const p = await browser.newPage({ serviceWorkers: 'block' });
+  const plain = queries[queries.length - 1].file, needy = queries[changed[0]].file;
   try {
     await p.goto(s2.url + 'package.json');
-    const e = await p.evaluate(async () => {
+    const r = await p.evaluate(async ({ plain, needy }) => {
       const { NftLens } = await import('/src/index.js');
-      try { await NftLens.open('/bundle/'); return null; } catch (err) { return { message: err.message, code: err.code }; }
-    });
-    assert(e && e.code === 'bad_bundle' && e.message.includes(partsFile.name) && /SHA-256 does not match/.test(e.message), JSON.stringify(e));
+      const ask = async (bytes) => {
+        try { return await window.__l.searchImage(new Blob([new Uint8Array(bytes)]), { k: 3 }); } catch (err) { return { error: err.message, code: err.code }; }
+      };
+      window.__l = await NftLens.open('/bundle/');
+      return { plain: await ask(plain), needy: await ask(needy) };
+    }, { plain: [...fs.readFileSync(plain)], needy: [...fs.readFileSync(needy)] });
+    assert(!r.plain.error && r.plain.results[0].token_id === queries[queries.length - 1].want, JSON.stringify(r.plain).slice(0, 300));
+    assert(r.needy.code === 'bad_bundle' && r.needy.error.includes(partsFile.name) && /SHA-256 does not match/.test(r.needy.error), JSON.stringify(r.needy));
   } finally {
     await p.close();
     s2.close();

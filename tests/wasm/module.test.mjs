@@ -85,14 +85,15 @@ async function describe(bytes) {
 // issue #16 added part codes: region pooling, the part code file and its scans, +4.2 KB; 202 KB since
 // re-ranking turns the query back for rotated copies, +1.2 KB; 203 KB since the verdict's evidence
 // leaves a rim around unexplained cells out too: 202,020 bytes here, by node's zlib, which packs
-// ~1.3 KB looser than `gzip -9`, the figure the docs give).
+// ~1.3 KB looser than `gzip -9`, the figure the docs give; 204 KB since part codes are fetched only
+// by a query that looks like a part, re-ranked again with a memo of placements, +1.0 KB: 203,008).
 // Deterministic for a given toolchain, so it is a test, not a benchmark.
-await test('core module (wasm + js glue) is at most 203 KB gzipped', async () => {
+await test('core module (wasm + js glue) is at most 204 KB gzipped', async () => {
   const { gzipSync } = await import('node:zlib');
   const gz = (f) => gzipSync(fs.readFileSync(path.join(root, 'web/dist', f)), { level: 9 }).length;
   const total = gz('nftlens-core.wasm') + gz('nftlens-core.js');
   console.log(`  core module: ${total} bytes gzipped`);
-  assert(total <= 203_000, `${total} bytes gzipped`);
+  assert(total <= 204_000, `${total} bytes gzipped`);
 });
 
 await test('bundle loads in wasm with its counts', () => {

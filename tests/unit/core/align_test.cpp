@@ -153,6 +153,36 @@ TEST_CASE("align: locate resumed at a larger max_scale equals a search from scra
   }
 }
 
+TEST_CASE("rerank_by_alignment with a memo: a second re-ranking of a head sharing tokens answers as without it") {
+  // A zoom on a detail that the first thumbnail (a sibling differing there) fits poorly, re-ranked
+  // once, then again over a head with another token in place 2 (the part codes' second pass): with
+  // the first pass's memo the second answers exactly as a fresh re-ranking.
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 21);
+  const RgbImage sib = sibling_of(orig, 180, 170), other = testutil::random_blocks(288, 288, 24, 22);
+  const RgbImage query = crop(orig, Box{150, 140, 110, 120});
+  const std::vector<TokenHit> head1 = {{7, 0.91f}, {3, 0.90f}, {5, 0.80f}}, head2 = {{7, 0.91f}, {9, 0.85f}, {3, 0.90f}, {5, 0.80f}};
+  const std::vector<RgbImage> th1 = {thumb_of(sib), thumb_of(orig), thumb_of(other)}, th2 = {thumb_of(sib), thumb_of(other), thumb_of(orig), thumb_of(other)};
+  LocateMemo memo;
+  std::vector<TokenHit> a = head1;
+  AlignGeometry ga;
+  REQUIRE(rerank_by_alignment(a, query, th1, {}, kRerankCosineWeight, {}, &ga, nullptr, &memo));
+  CHECK(memo.narrow.count(7) == 1);
+  CHECK(memo.narrow.count(3) == 1);  // (the sibling fit poorly: the true token's thumbnail was tried)
+  std::vector<TokenHit> b = head2, fresh = head2;
+  AlignGeometry gb, gf;
+  REQUIRE(rerank_by_alignment(b, query, th2, {}, kRerankCosineWeight, {}, &gb, nullptr, &memo));
+  REQUIRE(rerank_by_alignment(fresh, query, th2, {}, kRerankCosineWeight, {}, &gf));
+  CHECK(memo.first_token == 7);
+  for (size_t i = 0; i < b.size(); ++i) {
+    CHECK(b[i].token == fresh[i].token);
+    CHECK(b[i].alignment == fresh[i].alignment);
+  }
+  CHECK(gb.x0 == gf.x0);
+  CHECK(gb.w == gf.w);
+  CHECK(gb.score == gf.score);
+  CHECK(b[0].token == 3);
+}
+
 TEST_CASE("rerank_by_alignment turns the query back for a copy rotated by a few degrees") {
   const RgbImage orig = testutil::random_blocks(288, 288, 24, 14);
   const RgbImage sib = sibling_of(orig, 144, 144);
