@@ -140,6 +140,7 @@ int run_eval(const EvalArgs& a) {
         negatives.push_back({{"query", f[0]}, {"original", f[1]}, {"transform", transform}, {"top_score", neg_top.back()},
                              {"verdict", doc["verdict"]}, {"confidence", doc["confidence"]}});
         if (ans.style_residual >= 0) negatives.back().update({{"style_residual", ans.style_residual}, {"style_outside", ans.style_outside}});
+        if (ans.parts_used) negatives.back()["parts"] = true;
         report_item(f, transform, *q, ans, -1, 0, doc["verdict"]);
       } catch (const Error& e) {
         std::cerr << "warning: " << e.what() << "\n";
