@@ -204,10 +204,8 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
   }
   if (m.has("parts")) {
     if (m.model.part_channels() == 0) throw Error("manifest.json: the bundle has part codes but its model has no parts map");
-    if (files.count("parts")) {  // (else fetched when a query needs them: Lens, Need::Kind::parts)
-      const auto& pb = get("parts");
-      load_part_codes(b, pb.data(), pb.size());
-    }
+    if (auto it = files.find("parts"); it != files.end())  // (else fetched when a query needs them: Lens, Need::Kind::parts)
+      load_part_codes(b, it->second.data(), it->second.size());  // (checks it against the manifest)
   }
   return b;
 }

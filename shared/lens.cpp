@@ -335,7 +335,7 @@ void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& 
 
 // Whether an image query looks like a part of a token, from its first re-ranking: an occluder was
 // found (a sticker), the token was placed larger than the query region by kPartZoom on each side (a
-// zoom on a detail) or no placement fit well (kGoodFit).
+// zoom on a detail) or no placement fit well (kGoodFit; nothing placed at all scores -1).
 static bool looks_like_part(const Answer& a, bool occluder) {
   const bool zoomed = a.placed.w > kPartZoom * a.region.w && a.placed.h > kPartZoom * a.region.h;
   return occluder || zoomed || a.placed.score < kGoodFit;
@@ -433,7 +433,7 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   // rank (so that locating the token in the query also tries them), and the head is re-ranked
   // again. Other queries never fetch the part codes (parts.<h>.bin, fetched as a need), and their
   // answer does not depend on whether they were fetched.
-  if (may_use_parts && (a.placed.w <= 0 || looks_like_part(a, occluder))) {
+  if (may_use_parts && looks_like_part(a, occluder)) {
     if (b.parts.empty()) {
       const FileEntry& f = b.manifest.file("parts");
       a.needs.push_back({Need::Kind::parts, 0, f.name, f.bytes});

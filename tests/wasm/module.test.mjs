@@ -86,7 +86,7 @@ async function describe(bytes) {
 // re-ranking turns the query back for rotated copies, +1.2 KB; 203 KB since the verdict's evidence
 // leaves a rim around unexplained cells out too: 202,020 bytes here, by node's zlib, which packs
 // ~1.3 KB looser than `gzip -9`, the figure the docs give; 204 KB since part codes are fetched only
-// by a query that looks like a part, re-ranked again with a memo of placements, +1.0 KB: 203,008).
+// by a query that looks like a part, re-ranked again with a memo of placements, +0.9 KB: 202,922).
 // Deterministic for a given toolchain, so it is a test, not a benchmark.
 await test('core module (wasm + js glue) is at most 204 KB gzipped', async () => {
   const { gzipSync } = await import('node:zlib');
