@@ -38,8 +38,9 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
     return *at1;
   };
 
-  // Region means of token i at both sizes (kParts x channels each; the whole map's row dropped).
-  const size_t per = size_t(kParts) * size_t(channels);
+  // Region means of token i: the grid's at the card's size (kParts x channels), the zoom windows'
+  // at twice the size (kZoomWindows x channels); the whole map's row dropped.
+  const size_t per = size_t(kParts) * size_t(channels), zoom_per = size_t(kZoomWindows) * size_t(channels);
   std::atomic<size_t> handed{0};  // tokens whose grid regions came from opt.grid_regions
   auto regions = [&](size_t i, std::vector<float>& grid, std::vector<float>& zoom) {
     const RgbImage img = decode_any(read_bytes(images[i], 64u << 20), card.background);
@@ -53,7 +54,7 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
       grid.assign(p1.at(0).begin(), p1.at(0).begin() + long(per));
     }
     at2.run({make_input_tensor(zoom_card, img, whole)}, &p2);
-    zoom.assign(p2.at(0).begin(), p2.at(0).begin() + long(per));
+    zoom.assign(p2.at(0).begin(), p2.at(0).begin() + long(zoom_per));
   };
   // Runs f(i) for every i in `order` on the workers; the first error stops them and is rethrown.
   const int workers = std::max(1, opt.threads > 0 ? opt.threads : int(std::thread::hardware_concurrency()));
@@ -82,7 +83,7 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
   const size_t n = images.size(), m = std::min(n, std::max<size_t>(2, opt.learn_tokens));
   std::vector<size_t> sample(m);
   for (size_t j = 0; j < m; ++j) sample[j] = j * n / m;
-  std::vector<float> grid_rows(m * per), zoom_rows(m * per);
+  std::vector<float> grid_rows(m * per), zoom_rows(m * zoom_per);
   {
     std::vector<size_t> slot(n, SIZE_MAX);
     for (size_t j = 0; j < m; ++j) slot[sample[j]] = j;
@@ -90,7 +91,7 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
       std::vector<float> g, z;
       regions(i, g, z);
       std::copy(g.begin(), g.end(), grid_rows.begin() + long(slot[i] * per));
-      std::copy(z.begin(), z.end(), zoom_rows.begin() + long(slot[i] * per));
+      std::copy(z.begin(), z.end(), zoom_rows.begin() + long(slot[i] * zoom_per));
     });
   }
   PartSet grid_set = learn_part_set(grid_rows, channels, dim), zoom_set = learn_part_set(zoom_rows, channels, dim);
@@ -99,15 +100,18 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
   const PartCodes coder(channels, dim, grid_set, zoom_set, {}, {});
 
   // 2. Every token's codes (the sample's from its rows; the rest through the model now).
-  std::vector<int8_t> grid_codes(n * size_t(kParts) * dim), zoom_codes(grid_codes.size());
+  std::vector<int8_t> grid_codes(n * size_t(kParts) * dim), zoom_codes(n * size_t(kZoomWindows) * dim);
   auto put = [&](size_t i, const float* g, const float* z) {
     for (int r = 0; r < kParts; ++r) {
-      const auto gc = coder.code(grid_set, g + size_t(r) * channels), zc = coder.code(zoom_set, z + size_t(r) * channels);
+      const auto gc = coder.code(grid_set, g + size_t(r) * channels);
       std::copy(gc.begin(), gc.end(), grid_codes.begin() + long((i * kParts + size_t(r)) * size_t(dim)));
-      std::copy(zc.begin(), zc.end(), zoom_codes.begin() + long((i * kParts + size_t(r)) * size_t(dim)));
+    }
+    for (int r = 0; r < kZoomWindows; ++r) {
+      const auto zc = coder.code(zoom_set, z + size_t(r) * channels);
+      std::copy(zc.begin(), zc.end(), zoom_codes.begin() + long((i * kZoomWindows + size_t(r)) * size_t(dim)));
     }
   };
-  for (size_t j = 0; j < m; ++j) put(sample[j], grid_rows.data() + j * per, zoom_rows.data() + j * per);
+  for (size_t j = 0; j < m; ++j) put(sample[j], grid_rows.data() + j * per, zoom_rows.data() + j * zoom_per);
   std::vector<size_t> rest;
   {
     std::vector<char> in_sample(n, 0);
@@ -121,7 +125,7 @@ std::vector<uint8_t> build_part_codes(const std::vector<std::string>& images, co
     put(i, g.data(), z.data());
   });
   if (!opt.quiet)
-    std::cerr << "parts: " << n << " tokens x " << 2 * kParts << " part codes of " << dim << " bytes in "
+    std::cerr << "parts: " << n << " tokens x " << kParts + kZoomWindows << " part codes of " << dim << " bytes in "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s (grid regions of "
               << handed.load() << " from the embed pass)\n";
   return PartCodes(channels, dim, grid_set, zoom_set, std::move(grid_codes), std::move(zoom_codes)).serialize();

@@ -619,9 +619,11 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   if (found_occluder) *found_occluder = occluder;
   // Part scores count only where ranking found an occluder (a sticker spoils the cosine; elsewhere,
   // e.g. a rotated copy, a sibling's parts can beat the true token's cosine: -6 points of rotations
-  // on OpenMoji when they always counted).
-  if (!occluder)
-    for (auto& h : hits) h.part_score = -1;
+  // on OpenMoji when they always counted): the grid's; or where the token is placed as a zoom on a
+  // detail: the zoom's.
+  const double fq = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
+  const bool zoomed = g.w > kPartZoom * int(query.width * fq + 0.5) && g.h > kPartZoom * int(query.height * fq + 0.5);
+  for (auto& h : hits) h.part_score = occluder ? h.grid_score : zoomed ? h.zoom_score : -1;
   // A missing thumbnail scores -1: such a hit sinks within the re-ranked head. (Insertion sort:
   // stable, k is small, and it adds next to nothing to the browser module; `from` follows which
   // thumbnail each hit has.)

@@ -134,6 +134,7 @@ inline constexpr float kGoodFit = 0.75f;            // a located placement this 
 inline constexpr float kTurnTry = 0.95f;            // a placement fitting worse tries the query turned by a few degrees
 inline constexpr float kTurnGain = 0.02f;           // ... and a turn must fit this much better to be kept
 inline constexpr int kTurnGrid = 48;                // cells per side while choosing the turn (a quarter of kGrid's cost)
+inline constexpr double kPartZoom = 1.5;            // a token placed this much larger than the query (each side) is a zoom on a detail
 inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that must all fail to explain a cell for it to count as occluded
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
 // if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after

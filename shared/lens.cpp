@@ -75,19 +75,19 @@ float first_stage_score(const Bundle& b, const std::vector<std::vector<int8_t>>&
   return best == INT32_MAX ? -1.0f : 1.0f - float(best) / (2.0f * s2);
 }
 
-// Up to kPartCandidates tokens by zoom parts and as many by grid parts, not already among the
-// first n hits, go into the head: after the first-stage hit of the same rank (zoom, then grid;
-// locating the token in the query tries the first three); every head hit gets its grid score.
-// Returns the head's new length.
+// Up to kPartCandidates tokens by zoom parts (if by_zoom) and as many by grid parts (if by_grid),
+// not already among the first n hits, go into the head: after the first-stage hit of the same rank
+// (zoom, then grid; locating the token in the query tries the first three); every head hit gets
+// its part scores. Returns the head's new length.
 size_t add_part_candidates(const Bundle& b, const QueryDescriptors& qd, const std::vector<float>& regions, const SearchOptions& opt,
-                           std::vector<TokenHit>& hits, size_t n) {
+                           std::vector<TokenHit>& hits, size_t n, bool by_zoom, bool by_grid) {
   const std::vector<bool> allowed = allowed_collections(b, opt);
   auto allow = [&](uint32_t t) {
     if (!allowed.empty() && !allowed.at(b.catalogue.tokens[t].collection)) return false;
     return !opt.allow || opt.allow(t);
   };
   const auto gs = b.parts.grid_scores(regions), zs = b.parts.zoom_scores(regions);
-  const auto zoom = b.parts.best(zs, kPartCandidates, allow), grid = b.parts.best(gs, kPartCandidates, allow);
+  const auto zoom = b.parts.best(zs, by_zoom ? kPartCandidates : 0, allow), grid = b.parts.best(gs, by_grid ? kPartCandidates : 0, allow);
   std::vector<std::vector<int8_t>> views;
   for (const auto& d : qd.main) views.push_back(quantize(b.recipe, d));
   std::vector<TokenHit> head(hits.begin(), hits.begin() + long(n)), tail(hits.begin() + long(n), hits.end());
@@ -103,9 +103,13 @@ size_t add_part_candidates(const Bundle& b, const QueryDescriptors& qd, const st
       }
   }
   const size_t len = merged.size();
-  // Every head hit's grid score: where re-ranking finds an occluder, it weighs it where it beats
-  // the first-stage cosine (a sticker spoils the cosine, not the grid's best regions).
-  for (auto& h : merged) h.part_score = gs[h.token];
+  // Every head hit's part scores: where re-ranking finds an occluder it weighs the grid's where it
+  // beats the first-stage cosine (a sticker spoils the cosine, not the grid's best regions); where
+  // it places the token as a zoom, the zoom's (a detail's cosine with the whole token means little).
+  for (auto& h : merged) {
+    h.grid_score = gs[h.token];
+    h.zoom_score = zs[h.token];
+  }
   for (const TokenHit& h : tail)
     if (!in(merged, h.token)) merged.push_back(h);
   hits = std::move(merged);
@@ -336,10 +340,8 @@ void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& 
 // Whether an image query looks like a part of a token, from its first re-ranking: an occluder was
 // found (a sticker), the token was placed larger than the query region by kPartZoom on each side (a
 // zoom on a detail) or no placement fit well (kGoodFit; nothing placed at all scores -1).
-static bool looks_like_part(const Answer& a, bool occluder) {
-  const bool zoomed = a.placed.w > kPartZoom * a.region.w && a.placed.h > kPartZoom * a.region.h;
-  return occluder || zoomed || a.placed.score < kGoodFit;
-}
+static bool placed_as_zoom(const Answer& a) { return a.placed.w > kPartZoom * a.region.w && a.placed.h > kPartZoom * a.region.h; }
+static bool looks_like_part(const Answer& a, bool occluder) { return occluder || placed_as_zoom(a) || a.placed.score < kGoodFit; }
 
 // Re-rank hits[0..n) by alignment with their thumbnails, within the region whose view found the
 // first hit (a post's artwork, a trimmed screenshot). False, with the missing thumbnails in
@@ -428,11 +430,13 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
 
   // 2b. Part codes (a one-index bundle built with them), only for a query that looks like a part
   // of a token: re-ranking found an occluder (a sticker), placed the token larger than the query (a
-  // zoom on a detail) or found no good fit. Then the best tokens by parts (a sticker's unspoilt
-  // regions, a detail's zoomed region) join the first stage's head, each after its hit of the same
-  // rank (so that locating the token in the query also tries them), and the head is re-ranked
-  // again. Other queries never fetch the part codes (parts.<h>.bin, fetched as a need), and their
-  // answer does not depend on whether they were fetched.
+  // zoom on a detail) or found no good fit. Then the best tokens by the parts that reason calls for
+  // (a sticker: the grid's unspoilt regions; a zoom: the zoom windows; no good fit: both) join the
+  // first stage's head, each after its hit of the same rank (so that locating the token in the
+  // query also tries them), and the head is re-ranked again. (Zoom candidates for a sticker and
+  // grid candidates for a zoom were distractors: SEED=2/3 splits, docs/quality.md.) Other queries
+  // never fetch the part codes (parts.<h>.bin, fetched as a need), and their answer does not
+  // depend on whether they were fetched.
   if (may_use_parts && looks_like_part(a, occluder)) {
     if (b.parts.empty()) {
       const FileEntry& f = b.manifest.file("parts");
@@ -440,7 +444,7 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
       return a;
     }
     hits = std::move(first_stage);
-    n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n);
+    n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n, !occluder, occluder || !placed_as_zoom(a));
     a.placed = {};
     if (!rerank_head(query, hits, n, a, nullptr, &memo)) return a;
     a.parts_used = true;

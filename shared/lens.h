@@ -45,8 +45,7 @@ struct ImageRequest {
   void validate() const;  // Error(bad_request) naming the field out of range
 };
 
-inline constexpr size_t kPartCandidates = 5;
-inline constexpr double kPartZoom = 1.5;  // a token placed this much larger than the query (each side) is a zoom on a detail  // tokens by zoom parts, and as many by grid parts, that may join the re-ranked head
+inline constexpr size_t kPartCandidates = 5;  // tokens by zoom parts, and as many by grid parts, that may join the re-ranked head
 
 struct TextRequest {
   static constexpr size_t kDefaultK = 20, kMaxK = 1000;

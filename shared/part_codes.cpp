@@ -10,8 +10,9 @@
 namespace nftlens {
 namespace {
 constexpr uint32_t kMagic = 0x5452504e;  // "NPRT"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: kZoomWindows zoom windows per token (1: the grid's kParts)
 constexpr float kStarts[kPartGrid] = {0.0f, 2.0f / 7.0f, 0.5f};
+constexpr float kSmallSide = 3.0f / 8.0f, kSmallStarts[kSmallGrid] = {0.0f, 5.0f / 24.0f, 10.0f / 24.0f, 15.0f / 24.0f};
 
 int32_t dot(const int8_t* a, const int8_t* b, int n) {
   int32_t s = 0;
@@ -46,14 +47,20 @@ std::array<float, 4> part_region(int r) {
   return {kStarts[r % kPartGrid], kStarts[r / kPartGrid], 0.5f, 0.5f};
 }
 
+std::array<float, 4> zoom_window(int w) {
+  if (w < kParts) return part_region(w);
+  w -= kParts;
+  return {kSmallStarts[w % kSmallGrid], kSmallStarts[w / kSmallGrid], kSmallSide, kSmallSide};
+}
+
 std::vector<float> pool_part_regions(const float* map, size_t values, int channels, bool nchw, const std::string& where) {
   const size_t cells = channels > 0 ? values / size_t(channels) : 0;
   const int side = int(std::lround(std::sqrt(double(cells))));
   if (cells == 0 || values % size_t(channels) != 0 || size_t(side) * side != cells || side < 2)
     throw Error(where + ": a parts feature map must be square (" + std::to_string(values) + " values of " + std::to_string(channels) + " channels)");
-  std::vector<float> out(size_t(kParts + 1) * channels, 0.0f);
-  for (int r = 0; r <= kParts; ++r) {
-    const auto f = r < kParts ? part_region(r) : std::array<float, 4>{0.0f, 0.0f, 1.0f, 1.0f};
+  std::vector<float> out(size_t(kRegionRows) * channels, 0.0f);
+  for (int r = 0; r < kRegionRows; ++r) {
+    const auto f = r < kWholeRow ? zoom_window(r) : std::array<float, 4>{0.0f, 0.0f, 1.0f, 1.0f};
     const int x0 = int(std::lround(f[0] * side)), y0 = int(std::lround(f[1] * side));
     const int x1 = std::max(x0 + 1, int(std::lround((f[0] + f[2]) * side))), y1 = std::max(y0 + 1, int(std::lround((f[1] + f[3]) * side)));
     float* acc = out.data() + size_t(r) * channels;
@@ -68,10 +75,12 @@ std::vector<float> pool_part_regions(const float* map, size_t values, int channe
   return out;
 }
 
-PartCodes::PartCodes(int channels, int dim, PartSet grid, PartSet zoom, std::vector<int8_t> grid_codes, std::vector<int8_t> zoom_codes)
-    : channels_(channels), dim_(dim), grid_(std::move(grid)), zoom_(std::move(zoom)), grid_codes_(std::move(grid_codes)), zoom_codes_(std::move(zoom_codes)) {
+PartCodes::PartCodes(int channels, int dim, PartSet grid, PartSet zoom, std::vector<int8_t> grid_codes, std::vector<int8_t> zoom_codes,
+                     int zoom_windows)
+    : channels_(channels), dim_(dim), zoom_windows_(zoom_windows), grid_(std::move(grid)), zoom_(std::move(zoom)), grid_codes_(std::move(grid_codes)), zoom_codes_(std::move(zoom_codes)) {
   const size_t per = size_t(kParts) * size_t(std::max(dim, 1));
-  if (channels <= 0 || dim <= 0 || dim > channels || grid_codes_.size() % per != 0 || zoom_codes_.size() != grid_codes_.size())
+  if (channels <= 0 || dim <= 0 || dim > channels || zoom_windows < kParts || zoom_windows > kZoomWindows || grid_codes_.size() % per != 0 ||
+      zoom_codes_.size() != grid_codes_.size() / size_t(kParts) * size_t(zoom_windows))
     throw Error("part codes: codes do not fit dim x parts");
   for (const PartSet* s : {&grid_, &zoom_})
     if (s->mean.size() != size_t(channels) || s->projection.size() != size_t(dim) * channels) throw Error("part codes: whitening has the wrong size");
@@ -79,7 +88,10 @@ PartCodes::PartCodes(int channels, int dim, PartSet grid, PartSet zoom, std::vec
 
 std::vector<uint8_t> PartCodes::serialize() const {
   ByteWriter w;
-  w.u32(kMagic); w.u32(kVersion); w.u32(uint32_t(channels_)); w.u32(uint32_t(dim_)); w.u32(uint32_t(kParts)); w.u32(uint32_t(tokens()));
+  // (a file with the grid's zoom windows only is written as version 1, as it was)
+  const bool v1 = zoom_windows_ == kParts;
+  w.u32(kMagic); w.u32(v1 ? 1 : kVersion); w.u32(uint32_t(channels_)); w.u32(uint32_t(dim_)); w.u32(uint32_t(kParts)); w.u32(uint32_t(tokens()));
+  if (!v1) w.u32(uint32_t(zoom_windows_));
   write_set(w, grid_);
   write_set(w, zoom_);
   w.bytes(grid_codes_.data(), grid_codes_.size());
@@ -90,17 +102,21 @@ std::vector<uint8_t> PartCodes::serialize() const {
 PartCodes PartCodes::deserialize(const uint8_t* data, size_t size, int expected_channels, size_t expected_tokens, const std::string& where) {
   ByteReader r(data, size, where);
   if (size < 24 || r.u32() != kMagic) throw Error(where + ": not an NFT Lens part code file");
-  if (r.u32() != kVersion) throw Error(where + ": unsupported part code file version");
+  const uint32_t version = r.u32();
+  if (version != 1 && version != kVersion) throw Error(where + ": unsupported part code file version");
   const uint32_t channels = r.u32(), dim = r.u32(), parts = r.u32(), n = r.u32();
+  const uint32_t zoom_windows = version == 1 ? uint32_t(kParts) : r.u32();
+  if (zoom_windows != uint32_t(kParts) && zoom_windows != uint32_t(kZoomWindows)) throw Error(where + ": zoom window count per token is not " + std::to_string(kZoomWindows));
   if (int(channels) != expected_channels) throw Error(where + ": part codes are for " + std::to_string(channels) + " channels, the model's map has " + std::to_string(expected_channels));
   if (parts != uint32_t(kParts)) throw Error(where + ": part count per token is not " + std::to_string(kParts));
   if (dim == 0 || dim > channels) throw Error(where + ": part code size out of range");
   if (n != expected_tokens) throw Error(where + ": part codes cover " + std::to_string(n) + " tokens, the catalogue has " + std::to_string(expected_tokens));
   PartSet grid = read_set(r, int(channels), int(dim), where), zoom = read_set(r, int(channels), int(dim), where);
-  const uint64_t bytes = uint64_t(dim) * parts * n;
-  if (r.pos + 2 * bytes != size) throw Error(where + ": part code file size does not match its header");
+  const uint64_t bytes = uint64_t(dim) * parts * n, zoom_bytes = uint64_t(dim) * zoom_windows * n;
+  if (r.pos + bytes + zoom_bytes != size) throw Error(where + ": part code file size does not match its header");
   const int8_t* p = reinterpret_cast<const int8_t*>(data + r.pos);
-  return PartCodes(int(channels), int(dim), std::move(grid), std::move(zoom), std::vector<int8_t>(p, p + bytes), std::vector<int8_t>(p + bytes, p + 2 * bytes));
+  return PartCodes(int(channels), int(dim), std::move(grid), std::move(zoom), std::vector<int8_t>(p, p + bytes),
+                   std::vector<int8_t>(p + bytes, p + bytes + zoom_bytes), int(zoom_windows));
 }
 
 std::vector<int8_t> PartCodes::code(const PartSet& s, const float* means) const {
@@ -125,7 +141,7 @@ std::vector<int8_t> PartCodes::code(const PartSet& s, const float* means) const 
 }
 
 std::vector<float> PartCodes::grid_scores(const std::vector<float>& q) const {
-  if (q.size() != size_t(kParts + 1) * channels_) throw Error("part codes: the query has the wrong number of region values");
+  if (q.size() != size_t(kRegionRows) * channels_) throw Error("part codes: the query has the wrong number of region values");
   std::vector<std::vector<int8_t>> qc;
   for (int r = 0; r < kParts; ++r) qc.push_back(code(grid_, q.data() + size_t(r) * channels_));
   const float inv = 1.0f / (grid_.quant_scale * grid_.quant_scale);
@@ -153,14 +169,14 @@ std::vector<float> PartCodes::grid_scores(const std::vector<float>& q) const {
 }
 
 std::vector<float> PartCodes::zoom_scores(const std::vector<float>& q) const {
-  if (q.size() != size_t(kParts + 1) * channels_) throw Error("part codes: the query has the wrong number of region values");
-  const std::vector<int8_t> qc = code(zoom_, q.data() + size_t(kParts) * channels_);  // (the whole map)
+  if (q.size() != size_t(kRegionRows) * channels_) throw Error("part codes: the query has the wrong number of region values");
+  const std::vector<int8_t> qc = code(zoom_, q.data() + size_t(kWholeRow) * channels_);  // (the whole map)
   const float inv = 1.0f / (zoom_.quant_scale * zoom_.quant_scale);
-  const size_t n = tokens(), stride = size_t(kParts) * dim_;
+  const size_t n = tokens(), stride = size_t(zoom_windows_) * dim_;
   std::vector<float> out(n);
   for (size_t t = 0; t < n; ++t) {
     int32_t best = INT32_MIN;
-    for (int r = 0; r < kParts; ++r) best = std::max(best, dot(qc.data(), zoom_codes_.data() + t * stride + size_t(r) * dim_, dim_));
+    for (int r = 0; r < zoom_windows_; ++r) best = std::max(best, dot(qc.data(), zoom_codes_.data() + t * stride + size_t(r) * dim_, dim_));
     out[t] = float(best) * inv;
   }
   return out;

@@ -7,9 +7,11 @@
 //   grid: kParts half-side regions of the token (3x3, overlapping) at the model's input size; a
 //         query is compared region by region at the same place, and a token scores the mean of its
 //         best kGridKeep regions (a sticker spoils a few regions, not the others);
-//   zoom: the same regions of the token run at twice the input size (the builder's second run),
-//         so each looks like a zoom on that part; a query scores the best of them against its whole
-//         map (a detail of 35-55% of each side matches the region that holds it).
+//   zoom: windows of the token run at twice the input size (the builder's second run), so each
+//         looks like a zoom on that part: the grid's 9 half-side regions and, since file version 2,
+//         16 smaller ones (3/8 of the side, 4x4) for the deepest zooms; a query scores the best of
+//         them against its whole map (a detail of 35-55% of each side matches the window that
+//         holds it at the closest scale).
 // Each set has its own learned whitening (PCA of the collection's region vectors, whitened, `dim`
 // dims, L2) and int8 scale; codes are scanned exhaustively (2 x kParts x dim bytes per token).
 // Measured in docs/quality.md ("Part codes").
@@ -23,13 +25,20 @@ namespace nftlens {
 
 inline constexpr int kPartGrid = 3, kParts = kPartGrid * kPartGrid;
 inline constexpr int kGridKeep = 6;  // a sticker covers 12-25% of a token: at most ~3 of 9 half-side regions are spoilt
+inline constexpr int kSmallGrid = 4, kZoomWindows = kParts + kSmallGrid * kSmallGrid;  // zoom windows per token (file version 2)
 
 // Region r (row-major over the 3x3 grid) as fractions of the image: x, y, w, h. Half-side squares
 // starting at 0, 2/7 and 1/2 (on a 14-cell map: cells 0-6, 4-10 and 7-13).
 std::array<float, 4> part_region(int r);
+// Zoom window w (0..kZoomWindows-1): the grid's regions, then 3/8-side squares starting at 0, 5/24,
+// 10/24 and 15/24 of each side (row-major).
+std::array<float, 4> zoom_window(int w);
+// The rows of a pooled map (pool_part_regions): the zoom windows (the grid's regions first), then
+// the whole map.
+inline constexpr int kRegionRows = kZoomWindows + 1, kWholeRow = kZoomWindows;
 
-// The kParts regions' channel means of one feature map (side x side cells, `channels` each; NCHW
-// or NHWC as the model returns it), then the whole map's: (kParts + 1) x channels values.
+// The zoom windows' channel means of one feature map (side x side cells, `channels` each; NCHW or
+// NHWC as the model returns it), then the whole map's: kRegionRows x channels values.
 std::vector<float> pool_part_regions(const float* map, size_t values, int channels, bool nchw, const std::string& where);
 
 // One set's whitening: code = int8(round(scale * L2(projection * (L2(sqrt(x)) - mean)))).
@@ -46,13 +55,16 @@ struct PartScore {
 class PartCodes {
  public:
   PartCodes() = default;
-  PartCodes(int channels, int dim, PartSet grid, PartSet zoom, std::vector<int8_t> grid_codes, std::vector<int8_t> zoom_codes);
+  // zoom_windows: the first zoom_windows of zoom_window() each token has codes for (9 in version 1 files).
+  PartCodes(int channels, int dim, PartSet grid, PartSet zoom, std::vector<int8_t> grid_codes, std::vector<int8_t> zoom_codes,
+            int zoom_windows = kZoomWindows);
   std::vector<uint8_t> serialize() const;
   static PartCodes deserialize(const uint8_t* data, size_t size, int expected_channels, size_t expected_tokens, const std::string& where);
 
   bool empty() const { return dim_ == 0; }
   int dim() const { return dim_; }
   int channels() const { return channels_; }
+  int zoom_windows() const { return zoom_windows_; }
   size_t tokens() const { return dim_ ? grid_codes_.size() / (size_t(kParts) * dim_) : 0; }
 
   // Codes of one region vector (raw channel means) in a set: the builder's and the query's.
@@ -77,9 +89,9 @@ class PartCodes {
 
  private:
   std::vector<PartScore> top(const std::vector<float>& scores, size_t k, const std::vector<char>& ok) const;
-  int channels_ = 0, dim_ = 0;
+  int channels_ = 0, dim_ = 0, zoom_windows_ = kZoomWindows;
   PartSet grid_, zoom_;
-  std::vector<int8_t> grid_codes_, zoom_codes_;  // tokens x kParts x dim
+  std::vector<int8_t> grid_codes_, zoom_codes_;  // tokens x kParts x dim, tokens x zoom_windows x dim
 };
 
 template <class Allow>

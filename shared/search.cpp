@@ -28,7 +28,7 @@ void QuerySession::set_model_output(size_t run, const std::vector<const float*>&
 }
 
 void QuerySession::set_part_regions(std::vector<float> regions) {
-  if (regions.size() != size_t(kParts + 1) * size_t(bundle_.manifest.model.part_channels())) throw Error("query: part regions have the wrong size");
+  if (regions.size() != size_t(kRegionRows) * size_t(bundle_.manifest.model.part_channels())) throw Error("query: part regions have the wrong size");
   parts_ = std::move(regions);
 }
 

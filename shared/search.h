@@ -69,7 +69,11 @@ struct TokenHit {
   float region_worst = -1, region_concentration = -1;  // the first two re-ranked hits' (align.h RegionDifference)
   float evidence_alignment = kNotAligned;  // the first two re-ranked hits: alignment with every unexplained cell left out (verdict)
   uint32_t view = 0;  // the query view of the best score (index into its plan's views): where re-ranking aligns
-  float part_score = -1;  // grid part score (bundles with part codes): re-ranking that finds an occluder weighs max(score, part_score)
+  // Part scores (bundles with part codes, shared/part_codes.h): re-ranking weighs max(score, part
+  // score) where the part score tells more than the cosine: the grid's where it finds an occluder
+  // (a sticker), the zoom's where it places the token as a zoom on a detail.
+  float grid_score = -1, zoom_score = -1;
+  float part_score = -1;  // the one re-ranking weighs (set by rerank_by_alignment)
   float rank_cosine() const { return std::max(score, part_score); }
   static constexpr float kNotAligned = -2.0f;
 };

@@ -178,7 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int channels = p.size() >= 24 ? int(le32(p.data() + 8) & 0xfff) : 16;
     const size_t tokens = p.size() >= 24 ? le32(p.data() + 20) : 0;
     const PartCodes pc = PartCodes::deserialize(p.data(), p.size(), channels, tokens, "parts.bin");
-    std::vector<float> q(size_t(kParts + 1) * size_t(channels));
+    std::vector<float> q(size_t(kRegionRows) * size_t(channels));
     for (size_t i = 0; i < q.size(); ++i) q[i] = float(i % 7) * 0.25f;
     auto all = [](uint32_t) { return true; };
     (void)pc.search_grid(q, 5, all);

@@ -154,9 +154,11 @@ int run(int argc, char** argv) {
   PartSet ps;
   ps.mean.assign(8, 0.125f);
   for (int i = 0; i < 4 * 8; ++i) ps.projection.push_back(float(i % 3) - 1.0f);
-  std::vector<int8_t> pcodes(size_t(3) * kParts * 4);
-  for (size_t i = 0; i < pcodes.size(); ++i) pcodes[i] = int8_t(int(i * 37 % 255) - 127);
-  write_seed(out / "parts.bin", {{}, {}, {}, {}, {}, PartCodes(8, 4, ps, ps, pcodes, pcodes).serialize()});
+  std::vector<int8_t> pcodes(size_t(3) * kParts * 4), zcodes(size_t(3) * kZoomWindows * 4);
+  for (size_t i = 0; i < zcodes.size(); ++i) zcodes[i] = int8_t(int(i * 37 % 255) - 127);
+  std::copy(zcodes.begin(), zcodes.begin() + long(pcodes.size()), pcodes.begin());
+  write_seed(out / "parts.bin", {{}, {}, {}, {}, {}, PartCodes(8, 4, ps, ps, pcodes, zcodes).serialize()});
+  write_seed(out / "parts-v1.bin", {{}, {}, {}, {}, {}, PartCodes(8, 4, ps, ps, pcodes, pcodes, kParts).serialize()});  // (file version 1)
   // A style file (part 7): 8 features, 2 directions, two collections.
   StyleModels sty;
   sty.channels = 8;

@@ -110,6 +110,41 @@ TEST_CASE("rerank_by_alignment puts the aligned token first; missing thumbnails 
 }
 
 
+// Part scores (bundles with part codes) count where they tell more than the whole-image cosine:
+// the zoom windows' for a query placed as a zoom on a detail, nothing for a plain copy (and the
+// grid's only with an occluder, which these clean queries have not).
+TEST_CASE("rerank_by_alignment weighs the zoom part score for a zoom on a detail, not for a plain copy") {
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 17);
+  RgbImage detail{240, 240, std::vector<uint8_t>(240 * 240 * 3)};  // 40% of each side from (96, 72), at 2x
+  for (int y = 0; y < 240; ++y)
+    for (int x = 0; x < 240; ++x)
+      for (int ch = 0; ch < 3; ++ch) detail.rgb[(size_t(y) * 240 + x) * 3 + ch] = orig.at(96 + x * 115 / 240, 72 + y * 115 / 240)[ch];
+  const RgbImage plain = crop(orig, Box{10, 10, 270, 270});
+  // Two hits with the same thumbnail (their alignment ties): the first has the better cosine, the
+  // second the better zoom score (and a better grid score, which must not count here).
+  auto head = [] {
+    std::vector<TokenHit> h = {{1, 0.60f}, {2, 0.50f}};
+    h[0].zoom_score = 0.20f; h[0].grid_score = 0.1f;
+    h[1].zoom_score = 0.90f; h[1].grid_score = 0.9f;
+    return h;
+  };
+  const std::vector<RgbImage> thumbs = {thumb_of(orig), thumb_of(orig)};
+  AlignGeometry placed;
+  bool occluder = true;
+  std::vector<TokenHit> hits = head();
+  REQUIRE(rerank_by_alignment(hits, detail, thumbs, {}, kRerankCosineWeight, {}, &placed, &occluder));
+  MESSAGE("detail placed " << placed.w << " px wide for a 240 px query");
+  CHECK(placed.w > kPartZoom * 240);
+  CHECK_FALSE(occluder);
+  CHECK(hits[0].token == 2);
+  CHECK(hits[0].part_score == doctest::Approx(0.9f));
+  hits = head();
+  REQUIRE(rerank_by_alignment(hits, plain, thumbs, {}, kRerankCosineWeight, {}, &placed, &occluder));
+  CHECK(hits[0].token == 1);
+  CHECK(hits[0].part_score == -1.0f);
+  CHECK(hits[1].part_score == -1.0f);
+}
+
 // make_template reads a thumbnail already n x n directly instead of resizing it: only exact if
 // the resampler returns a same-size image unchanged, bit for bit (so the ranking is unchanged).
 TEST_CASE("align: a same-size resize is the identity, so make_template may skip it") {
