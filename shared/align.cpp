@@ -617,21 +617,30 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   const std::vector<float> sc = qa.scores(g, std::vector<RgbImage>(thumbs.begin(), thumbs.begin() + long(k)), kOcclusionConsensus, &evidence, &occluded, &occluder);
   for (size_t i = 0; i < k; ++i) hits[i].alignment = sc[i];
   if (found_occluder) *found_occluder = occluder;
-  // Part scores count only where ranking found an occluder (a sticker spoils the cosine; elsewhere,
-  // e.g. a rotated copy, a sibling's parts can beat the true token's cosine: -6 points of rotations
-  // on OpenMoji when they always counted): the grid's; or where the token is placed as a zoom on a
-  // detail: the zoom's.
+  // Which part score counts, beside the cosine (bundles with part codes: their second pass sets
+  // TokenHit::grid_score and zoom_score): the grid's where ranking found an occluder (a sticker
+  // spoils the cosine); the zoom's where the token is placed as a zoom on a detail (a detail's
+  // cosine with the whole token means little); none elsewhere (e.g. a rotated copy: a sibling's
+  // parts can beat the true token's cosine, -6 points of rotations on OpenMoji when they always
+  // counted). And where no placement fit well and the query is no zoom, the alignment at that
+  // placement says little (a sticker the consensus missed, or one over where siblings differ): the
+  // grid's score leads, weighed kPoorFitPartWeight instead of cosine_weight (docs/quality.md,
+  // "Stickers: the grid leads where nothing fits").
   const double fq = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
   const bool zoomed = g.w > kPartZoom * int(query.width * fq + 0.5) && g.h > kPartZoom * int(query.height * fq + 0.5);
-  for (auto& h : hits) h.part_score = occluder ? h.grid_score : zoomed ? h.zoom_score : -1;
+  const bool have_parts = hits[0].grid_score != TokenHit::kNoPartScore;
+  const bool grid_leads = have_parts && !zoomed && g.score < kGoodFit;
+  for (auto& h : hits) h.part_score = occluder || grid_leads ? h.grid_score : zoomed ? h.zoom_score : -1;
+  const float w = grid_leads ? kPoorFitPartWeight : cosine_weight;
   // A missing thumbnail scores -1: such a hit sinks within the re-ranked head. (Insertion sort:
   // stable, k is small, and it adds next to nothing to the browser module; `from` follows which
   // thumbnail each hit has.)
-  auto key = [&](const TokenHit& h) { return h.alignment + cosine_weight * h.rank_cosine(); };
+  auto key = [&](const TokenHit& h) { return h.alignment + w * h.rank_cosine(); };
   std::vector<size_t> from(k);
   for (size_t i = 0; i < k; ++i) from[i] = i;
   for (size_t i = 1; i < k; ++i)
     for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
+  for (size_t i = 0; i < k; ++i) hits[i].relevance = (hits[i].alignment + w * hits[i].rank_cosine()) / (1.0f + w);
   for (size_t i = 0; i < std::min<size_t>(2, k); ++i) {  // the verdict compares the first two
     const RegionDifference d = qa.region_difference(g, thumbs[from[i]], 4, &occluded);
     hits[i].evidence_alignment = evidence.empty() ? hits[i].alignment : evidence[from[i]];

@@ -129,6 +129,7 @@ class AlignQuery {
 
 inline constexpr size_t kRerankCandidates = 30;     // hits re-ranked by default (CLI and browser)
 inline constexpr float kRerankCosineWeight = 0.5f;
+inline constexpr float kPoorFitPartWeight = 4.0f;    // the grid part score's weight where no placement fit well (bundles with part codes)
 inline constexpr size_t kLocateCandidates = 3;      // first hits whose thumbnails may locate the token in the query
 inline constexpr float kGoodFit = 0.75f;            // a located placement this similar needs no further tries
 inline constexpr float kTurnTry = 0.95f;            // a placement fitting worse tries the query turned by a few degrees

@@ -470,14 +470,14 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   json res = json::array();
   std::vector<uint32_t> tokens;
   // "relevance" is the number the order follows, 0..1, never rising down the list: for re-ranked
-  // hits their re-ranking key (alignment + w x cosine) / (1 + w); for the rest their cosine, capped
-  // by the hit above. ("score", the cosine, alone would read out of order after re-ranking.)
+  // hits their re-ranking key (alignment + w x cosine) / (1 + w) (TokenHit::relevance); for the
+  // rest their cosine, capped by the hit above. ("score", the cosine, alone would read out of order after re-ranking.)
   float above = 1.0f;
   for (auto& h : hits) {
     res.push_back(parse_json(token_json(h.token, h.score)));
     const bool aligned = h.alignment != TokenHit::kNotAligned;
     if (aligned) res.back()["alignment"] = h.alignment;
-    above = std::min(above, aligned ? (h.alignment + kRerankCosineWeight * h.rank_cosine()) / (1.0f + kRerankCosineWeight) : h.score);
+    above = std::min(above, aligned ? h.relevance : h.score);
     res.back()["relevance"] = std::max(0.0f, above);
     tokens.push_back(h.token);
   }

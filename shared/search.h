@@ -69,11 +69,14 @@ struct TokenHit {
   float region_worst = -1, region_concentration = -1;  // the first two re-ranked hits' (align.h RegionDifference)
   float evidence_alignment = kNotAligned;  // the first two re-ranked hits: alignment with every unexplained cell left out (verdict)
   uint32_t view = 0;  // the query view of the best score (index into its plan's views): where re-ranking aligns
-  // Part scores (bundles with part codes, shared/part_codes.h): re-ranking weighs max(score, part
-  // score) where the part score tells more than the cosine: the grid's where it finds an occluder
-  // (a sticker), the zoom's where it places the token as a zoom on a detail.
-  float grid_score = -1, zoom_score = -1;
+  // Part scores (bundles with part codes, shared/part_codes.h; kNoPartScore: not scored): re-ranking
+  // weighs max(score, part score) where the part score tells more than the cosine: the grid's where
+  // it finds an occluder (a sticker) or no placement fits, the zoom's where it places the token as a
+  // zoom on a detail.
+  static constexpr float kNoPartScore = -2.0f;
+  float grid_score = kNoPartScore, zoom_score = kNoPartScore;
   float part_score = -1;  // the one re-ranking weighs (set by rerank_by_alignment)
+  float relevance = -1;   // re-ranked hits: their re-ranking key scaled to 0..1 (set by rerank_by_alignment)
   float rank_cosine() const { return std::max(score, part_score); }
   static constexpr float kNotAligned = -2.0f;
 };

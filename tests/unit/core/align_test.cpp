@@ -145,6 +145,35 @@ TEST_CASE("rerank_by_alignment weighs the zoom part score for a zoom on a detail
   CHECK(hits[1].part_score == -1.0f);
 }
 
+// Where no placement fits well (and the query is no zoom), the alignment says little: with part
+// codes the grid score leads; without them the order is alignment + cosine as before.
+TEST_CASE("rerank_by_alignment lets the grid part score lead where nothing fits well") {
+  const RgbImage query = testutil::random_blocks(288, 288, 24, 21);
+  const RgbImage other = testutil::random_blocks(288, 288, 24, 22);  // nothing of the query's
+  const std::vector<RgbImage> thumbs = {thumb_of(other), thumb_of(other)};  // (alignments tie)
+  auto head = [](bool parts) {
+    std::vector<TokenHit> h = {{1, 0.60f}, {2, 0.50f}};
+    if (parts) {
+      h[0].grid_score = 0.2f; h[0].zoom_score = 0.3f;
+      h[1].grid_score = 0.9f; h[1].zoom_score = 0.3f;
+    }
+    return h;
+  };
+  AlignGeometry placed;
+  std::vector<TokenHit> hits = head(true);
+  REQUIRE(rerank_by_alignment(hits, query, thumbs, {}, kRerankCosineWeight, {}, &placed));
+  MESSAGE("fit " << placed.score << ", placed " << placed.w << " px wide");
+  REQUIRE(placed.score < kGoodFit);
+  REQUIRE(placed.w <= kPartZoom * 288);
+  CHECK(hits[0].token == 2);
+  CHECK(hits[0].relevance == doctest::Approx((hits[0].alignment + kPoorFitPartWeight * 0.9f) / (1 + kPoorFitPartWeight)));
+  CHECK(hits[0].relevance >= hits[1].relevance);
+  hits = head(false);
+  REQUIRE(rerank_by_alignment(hits, query, thumbs));
+  CHECK(hits[0].token == 1);
+  CHECK(hits[0].relevance == doctest::Approx((hits[0].alignment + kRerankCosineWeight * 0.6f) / (1 + kRerankCosineWeight)));
+}
+
 // make_template reads a thumbnail already n x n directly instead of resizing it: only exact if
 // the resampler returns a same-size image unchanged, bit for bit (so the ranking is unchanged).
 TEST_CASE("align: a same-size resize is the identity, so make_template may skip it") {
