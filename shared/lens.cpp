@@ -471,7 +471,8 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   std::vector<uint32_t> tokens;
   // "relevance" is the number the order follows, 0..1, never rising down the list: for re-ranked
   // hits their re-ranking key (alignment + w x cosine) / (1 + w) (TokenHit::relevance); for the
-  // rest their cosine, capped by the hit above. ("score", the cosine, alone would read out of order after re-ranking.)
+  // rest their cosine, capped by the hit above. ("score", the cosine, alone would read out of
+  // order after re-ranking.)
   float above = 1.0f;
   for (auto& h : hits) {
     res.push_back(parse_json(token_json(h.token, h.score)));
