@@ -605,9 +605,10 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   const AlignQuery& qa = turn ? *turn : q;
   // (table pixels -> query pixels: the table is the query downscaled to kMaxSide; a turned query's
   // placement is reported as if it were not turned)
+  const double f = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
+  const int table_w = int(query.width * f + 0.5), table_h = int(query.height * f + 0.5);
   if (placed) {
-    const double f = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
-    const double s = double(query.width) / std::max(1, int(query.width * f + 0.5));
+    const double s = double(query.width) / std::max(1, table_w);
     *placed = g;
     placed->x0 *= s; placed->y0 *= s; placed->w *= s; placed->h *= s;
   }
@@ -626,8 +627,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   // placement says little (a sticker the consensus missed, or one over where siblings differ): the
   // grid's score leads, weighed kPoorFitPartWeight instead of cosine_weight (docs/quality.md,
   // "Stickers: the grid leads where nothing fits").
-  const double fq = std::min(1.0, double(AlignQuery::kMaxSide) / std::max(query.width, query.height));
-  const bool zoomed = g.w > kPartZoom * int(query.width * fq + 0.5) && g.h > kPartZoom * int(query.height * fq + 0.5);
+  const bool zoomed = placed_as_zoom(g, table_w, table_h);  // (in table pixels: each side its own)
   const bool have_parts = hits[0].grid_score != TokenHit::kNoPartScore;
   const bool grid_leads = have_parts && !zoomed && g.score < kGoodFit;
   for (auto& h : hits) h.part_score = occluder || grid_leads ? h.grid_score : zoomed ? h.zoom_score : -1;
@@ -640,7 +640,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   for (size_t i = 0; i < k; ++i) from[i] = i;
   for (size_t i = 1; i < k; ++i)
     for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
-  for (size_t i = 0; i < k; ++i) hits[i].relevance = (hits[i].alignment + w * hits[i].rank_cosine()) / (1.0f + w);
+  for (size_t i = 0; i < k; ++i) hits[i].relevance = key(hits[i]) / (1.0f + w);
   for (size_t i = 0; i < std::min<size_t>(2, k); ++i) {  // the verdict compares the first two
     const RegionDifference d = qa.region_difference(g, thumbs[from[i]], 4, &occluded);
     hits[i].evidence_alignment = evidence.empty() ? hits[i].alignment : evidence[from[i]];

@@ -136,10 +136,15 @@ inline constexpr float kTurnTry = 0.95f;            // a placement fitting worse
 inline constexpr float kTurnGain = 0.02f;           // ... and a turn must fit this much better to be kept
 inline constexpr int kTurnGrid = 48;                // cells per side while choosing the turn (a quarter of kGrid's cost)
 inline constexpr double kPartZoom = 1.5;            // a token placed this much larger than the query (each side) is a zoom on a detail
+// Whether a placement makes a query of width x height (in the placement's pixels) a zoom on a detail.
+inline bool placed_as_zoom(const AlignGeometry& placed, double width, double height) {
+  return placed.w > kPartZoom * width && placed.h > kPartZoom * height;
+}
 inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that must all fail to explain a cell for it to count as occluded
 // The first thumbs.size() hits (best first by cosine; thumbs[i] belongs to hits[i], an empty image
-// if it has none) re-ordered by alignment + cosine_weight * cosine; the rest keep their place after
-// them (hits[i].alignment: the ranking score). `query` is the region of the query the first hit was found in (the caller crops), `mask`
+// if it has none) re-ordered by alignment + cosine_weight * cosine (with part codes, the cosine or
+// a part score, and where nothing fits well kPoorFitPartWeight: see align.cpp); the rest keep their
+// place after them (hits[i].alignment: the ranking score; hits[i].relevance: the key scaled to 0..1). `query` is the region of the query the first hit was found in (the caller crops), `mask`
 // its disc if it is a round profile picture. The placement is located once: on the first hit's thumbnail, and if that fits poorly, the best
 // fit of the first kLocateCandidates hits' thumbnails, then also zoomed in; a fit below kTurnTry tries
 // the query turned by +-2.5..12.5 degrees (not for a round picture). The new first two hits also get

@@ -340,7 +340,7 @@ void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& 
 // Whether an image query looks like a part of a token, from its first re-ranking: an occluder was
 // found (a sticker), the token was placed larger than the query region by kPartZoom on each side (a
 // zoom on a detail) or no placement fit well (kGoodFit; nothing placed at all scores -1).
-static bool placed_as_zoom(const Answer& a) { return a.placed.w > kPartZoom * a.region.w && a.placed.h > kPartZoom * a.region.h; }
+static bool placed_as_zoom(const Answer& a) { return placed_as_zoom(a.placed, a.region.w, a.region.h); }
 static bool looks_like_part(const Answer& a, bool occluder) { return occluder || placed_as_zoom(a) || a.placed.score < kGoodFit; }
 
 // Re-rank hits[0..n) by alignment with their thumbnails, within the region whose view found the
