@@ -86,14 +86,16 @@ async function describe(bytes) {
 // re-ranking turns the query back for rotated copies, +1.2 KB; 203 KB since the verdict's evidence
 // leaves a rim around unexplained cells out too: 202,020 bytes here, by node's zlib, which packs
 // ~1.3 KB looser than `gzip -9`, the figure the docs give; 204 KB since part codes are fetched only
-// by a query that looks like a part, re-ranked again with a memo of placements, +0.9 KB: 202,922).
+// by a query that looks like a part, re-ranked again with a memo of placements, +0.9 KB: 202,922);
+// 262 KB since the query path is compiled -O2 instead of -Oz (twice as fast once tiered up,
+// +58 KB: 260,760; see the top-level CMakeLists.txt).
 // Deterministic for a given toolchain, so it is a test, not a benchmark.
-await test('core module (wasm + js glue) is at most 204 KB gzipped', async () => {
+await test('core module (wasm + js glue) is at most 262 KB gzipped', async () => {
   const { gzipSync } = await import('node:zlib');
   const gz = (f) => gzipSync(fs.readFileSync(path.join(root, 'web/dist', f)), { level: 9 }).length;
   const total = gz('nftlens-core.wasm') + gz('nftlens-core.js');
   console.log(`  core module: ${total} bytes gzipped`);
-  assert(total <= 204_000, `${total} bytes gzipped`);
+  assert(total <= 262_000, `${total} bytes gzipped`);
 });
 
 await test('bundle loads in wasm with its counts', () => {
