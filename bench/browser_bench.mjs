@@ -214,12 +214,13 @@ function printMode(m) {
     console.log(`${pad(name, 14)} ${lpad(s.mean.toFixed(1), 8)} ${lpad(s.median.toFixed(1), 8)} ${lpad(s.p90.toFixed(1), 8)} ${lpad(s.max.toFixed(1), 8)}`);
   }
   console.log('(target: warm query <= 150 ms end to end)');
-  // Per transform: end to end median and inference median.
+  // Per transform: medians of end to end and of the worker's stages (fetch: the needs re-ranking
+  // asked for, thumbnails and the parts file; search: the core's time without them).
   const byT = new Map();
   for (const r of rows) { if (!byT.has(r.q.transform)) byT.set(r.q.transform, []); byT.get(r.q.transform).push(r); }
-  console.log(`${pad('transform', 12)} ${lpad('n', 3)} ${lpad('top-1', 6)} ${lpad('e2e med', 8)} ${lpad('decode', 8)} ${lpad('infer', 8)} ${lpad('runs', 5)}`);
+  console.log(`${pad('transform', 12)} ${lpad('n', 3)} ${lpad('top-1', 6)} ${lpad('e2e med', 8)} ${lpad('decode', 8)} ${lpad('infer', 8)} ${lpad('search', 8)} ${lpad('fetch', 8)} ${lpad('runs', 5)}`);
   for (const [t, rs] of byT) {
-    console.log(`${pad(t, 12)} ${lpad(rs.length, 3)} ${lpad(rs.filter(hit).length, 6)} ${lpad(stats(rs.map((r) => r.tFrame)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.t.decode)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.t.inference)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.runs)).median, 5)}`);
+    console.log(`${pad(t, 12)} ${lpad(rs.length, 3)} ${lpad(rs.filter(hit).length, 6)} ${lpad(stats(rs.map((r) => r.tFrame)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.t.decode)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.t.inference)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.t.search)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.t.fetch ?? 0)).median.toFixed(1), 8)} ${lpad(stats(rs.map((r) => r.runs)).median, 5)}`);
   }
   if (m.errors.length) console.log(`page errors: ${m.errors.join('; ')}`);
 }
@@ -236,7 +237,7 @@ function printDist() {
     }
     console.log(`${pad(label, 44)} ${lpad(kb(raw), 10)} ${lpad(kb(g), 10)} ${lpad(kb(b), 10)}`);
   };
-  group('= core (budget 262 KB by node's zlib: tests/wasm/module.test.mjs)', ['nftlens-core.wasm', 'nftlens-core.js']);
+  group('= core (budget 262 KB, node zlib: tests/wasm/module.test.mjs)', ['nftlens-core.wasm', 'nftlens-core.js']);
   group('= onnxruntime-web', fs.readdirSync(path.join(root, 'web/dist/ort')).sort().map((f) => `ort/${f}`));
 }
 
