@@ -322,6 +322,7 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   std::vector<double>& means = scratch_means_;
   std::vector<char>& valid = scratch_valid_;
   double r = st.next_r;
+  while (r * opt.scale_step <= opt.min_scale) r *= opt.scale_step;  // (the same sequence of scales)
   for (; r < opt.max_scale * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
     const int n = grid_at(opt.coarse_grid, r);
     const double sw = r * M, sh = sw * aspect;
@@ -353,29 +354,44 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
       g = done->g;  // (refined by the search this one resumes: the same placement, the same result)
       fin = done->fin;
     } else {
-      const int rn = grid_at(opt.refine_grid, h.w / M);
-      const Template tp = make_template(thumbnail, 0, rn, h.m == 1);
-      double p[4] = {h.x0, h.y0, h.w, h.h};
-      double sc = similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine);
-      double step = 1.0 / 32;
-      for (int round = 0; round < 3; ++round, step /= 2)
-        for (bool improved = true; improved;) {
-          improved = false;
-          for (int d = 0; d < 4; ++d)
-            for (int sign = -1; sign <= 1; sign += 2) {
-              const double old = p[d];
-              p[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
-              const double s2 = p[2] > 1 && p[3] > 1 ? similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine) : -2;
-              if (s2 > sc + 1e-6) { sc = s2; improved = true; } else p[d] = old;
-            }
-        }
-      fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
-      g = AlignGeometry{h.m == 1, p[0], p[1], p[2], p[3], float(fin)};
+      g = refine_from(AlignGeometry{h.m == 1, h.x0, h.y0, h.w, h.h}, thumbnail, grid_at(opt.refine_grid, h.w / M));
+      fin = g.score;
       st.refined.push_back({h, g, fin});
     }
     if (fin > best.score) best = g;
   }
   return best;
+}
+
+AlignGeometry AlignQuery::refine_from(const AlignGeometry& from, const RgbImage& thumbnail, int rn) const {
+  // Coordinate descent on (x0, y0, w, h) on an rn x rn grid, steps a share of the side (1/32, then
+  // halved twice); the result scored on the final kGrid grid.
+  const Table& t = table_;
+  const Template tp = make_template(thumbnail, 0, rn, from.flip);
+  double p[4] = {from.x0, from.y0, from.w, from.h};
+  double sc = similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine);
+  double step = 1.0 / 32;
+  for (int round = 0; round < 3; ++round, step /= 2)
+    for (bool improved = true; improved;) {
+      improved = false;
+      for (int d = 0; d < 4; ++d)
+        for (int sign = -1; sign <= 1; sign += 2) {
+          const double old = p[d];
+          p[d] += sign * step * ((d == 0 || d == 2) ? p[2] : p[3]);
+          const double s2 = p[2] > 1 && p[3] > 1 ? similarity(t, p[0], p[1], p[2], p[3], rn, tp.refine) : -2;
+          if (s2 > sc + 1e-6) { sc = s2; improved = true; } else p[d] = old;
+        }
+    }
+  const double fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
+  return AlignGeometry{from.flip, p[0], p[1], p[2], p[3], float(fin)};
+}
+
+AlignGeometry AlignQuery::refine(const AlignGeometry& from, const RgbImage& thumbnail, const AlignOptions& opt) const {
+  if (from.w <= 0 || from.h <= 0 || thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return {};
+  const double M = std::max(table_.w, table_.h);
+  AlignGeometry g = refine_from(from, thumbnail, std::max(opt.refine_grid, int(opt.refine_grid * from.w / M + 0.5)));
+  if (g.score <= -2) g.score = -1;
+  return g;
 }
 
 float AlignQuery::score(const AlignGeometry& g, const RgbImage& thumbnail) const {
@@ -564,6 +580,8 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   auto fit = [&](size_t i, bool wide) {
     auto& seen = wide ? m.wide : m.narrow;
     if (auto it = seen.find(hits[i].token); it != seen.end()) return it->second;
+    // (a token a zoom was already placed on, on its own thumbnail, by the first pass: that placement)
+    if (auto it = m.own.find(hits[i].token); wide && it != m.own.end()) return it->second;
     return seen[hits[i].token] = q.locate(thumbs[i], wide ? opt : narrow, i == 0 ? &m.first : nullptr);
   };
   AlignGeometry g = fit(0, false);
@@ -640,6 +658,36 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   for (size_t i = 0; i < k; ++i) from[i] = i;
   for (size_t i = 1; i < k; ++i)
     for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
+  // A zoom on a detail is placed again on each candidate's own thumbnail: one placement found on
+  // another token's thumbnail (often a sibling's, whose detail differs) is too coarse for a token
+  // seen at 2-3x, while a whole copy's is not. Each head hit's placement is refined from the
+  // shared one (coordinate descent), the head re-sorted, and the first kOwnLocate hits searched
+  // again at the shared placement's scale (every offset: the detail may sit elsewhere on them). A
+  // hit keeps the better of its scores. (Not for a query turned back: that is a rotated copy.)
+  // docs/quality.md, "A zoom placed on each candidate".
+  if (zoomed && !turn) {
+    auto sort_head = [&] {
+      for (size_t i = 1; i < k; ++i)
+        for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
+    };
+    auto keep_better = [&](size_t i, const AlignGeometry& own) {
+      if (own.w <= 0) return;
+      hits[i].alignment = std::max(hits[i].alignment, own.score);  // (score() at `own`)
+      auto [it, added] = m.own.emplace(hits[i].token, own);
+      if (!added && own.score > it->second.score) it->second = own;
+    };
+    for (size_t i = 0; i < k; ++i) {  // (a second pass keeps the first one's placements)
+      const auto it = m.own.find(hits[i].token);
+      keep_better(i, it != m.own.end() ? it->second : q.refine(g, thumbs[from[i]], opt));
+    }
+    sort_head();
+    AlignOptions near = opt;  // (the scales within kOwnScale of the shared placement's)
+    const double r = g.w / std::max(table_w, table_h);
+    near.min_scale = std::max(opt.min_scale, r / kOwnScale);
+    near.max_scale = std::min(opt.max_scale, r * kOwnScale);
+    for (size_t i = 0; i < std::min(k, kOwnLocate); ++i) keep_better(i, q.locate(thumbs[from[i]], near));
+    sort_head();
+  }
   for (size_t i = 0; i < k; ++i) hits[i].relevance = key(hits[i]) / (1.0f + w);
   for (size_t i = 0; i < std::min<size_t>(2, k); ++i) {  // the verdict compares the first two
     const RegionDifference d = qa.region_difference(g, thumbs[from[i]], 4, &occluded);

@@ -37,6 +37,7 @@ struct RegionDifference {
 struct AlignOptions {
   int coarse_grid = 8;       // cells per side of the exhaustive search
   double scale_step = 1.07;  // thumbnail side / query side from 0.5 to max_scale in this ratio
+  double min_scale = 0.5;    // (scales below it are skipped: a search near a known scale)
   double max_scale = 3.0;    // (3: a zoom on a third of the token still places; 2 would give 21 scales, 3 gives 27)
   double offset_step = 0.75; // search offsets step, in coarse cells
   int refine_grid = 16;      // cells per side while refining (x0, y0, w, h) by coordinate descent
@@ -67,6 +68,9 @@ class AlignQuery {
   explicit AlignQuery(const RgbImage& query, const Circle& mask = {});
   // state: optional; see LocateState (the thumbnail must outlive it).
   AlignGeometry locate(const RgbImage& thumbnail, const AlignOptions& opt = {}, LocateState* state = nullptr) const;
+  // A placement near `from` on another thumbnail (a sibling's placement, moved to where this one
+  // fits best: coordinate descent only, no search), with its similarity; w = 0 if none.
+  AlignGeometry refine(const AlignGeometry& from, const RgbImage& thumbnail, const AlignOptions& opt = {}) const;
   // Similarity of the query, seen through `g`, to a thumbnail; -1 if nothing overlaps. (It samples
   // the query again for each thumbnail: caching that sample cost more browser-module bytes than the
   // budget had left.)
@@ -116,6 +120,8 @@ class AlignQuery {
   void sample(const Table& t, double x0, double y0, double w, double h, int n, std::vector<double>& means,
               std::vector<char>& valid) const;
   double similarity(const Table& t, double x0, double y0, double w, double h, int n, const std::vector<double>& tmpl) const;
+  // refine()'s descent on an rn x rn grid (locate() refines its best coarse placements with it).
+  AlignGeometry refine_from(const AlignGeometry& from, const RgbImage& thumbnail, int rn) const;
   // The mean colour (0..255) of the bw x bh box centred at (mx, my), in table pixels, clipped to the
   // query; false if less than kMinCellInside of it lies inside.
   bool box_mean(double mx, double my, double bw, double bh, double* mean) const;
@@ -135,6 +141,8 @@ inline constexpr float kGoodFit = 0.75f;            // a located placement this 
 inline constexpr float kTurnTry = 0.95f;            // a placement fitting worse tries the query turned by a few degrees
 inline constexpr float kTurnGain = 0.02f;           // ... and a turn must fit this much better to be kept
 inline constexpr int kTurnGrid = 48;                // cells per side while choosing the turn (a quarter of kGrid's cost)
+inline constexpr size_t kOwnLocate = 3;            // a zoom's first hits searched again on their own thumbnails ...
+inline constexpr double kOwnScale = 1.08;           // ... at scales within this factor of the shared placement's
 inline constexpr double kPartZoom = 1.5;            // a token placed this much larger than the query (each side) is a zoom on a detail
 // Whether a placement makes a query of width x height (in the placement's pixels) a zoom on a detail.
 inline bool placed_as_zoom(const AlignGeometry& placed, double width, double height) {
@@ -147,7 +155,9 @@ inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that mu
 // place after them (hits[i].alignment: the ranking score; hits[i].relevance: the key scaled to 0..1). `query` is the region of the query the first hit was found in (the caller crops), `mask`
 // its disc if it is a round profile picture. The placement is located once: on the first hit's thumbnail, and if that fits poorly, the best
 // fit of the first kLocateCandidates hits' thumbnails, then also zoomed in; a fit below kTurnTry tries
-// the query turned by +-2.5..12.5 degrees (not for a round picture). The new first two hits also get
+// the query turned by +-2.5..12.5 degrees (not for a round picture). A zoom on a detail (placed more
+// than kPartZoom larger than the query) is then placed again on each hit's own thumbnail (refined
+// from the shared placement; the first kOwnLocate searched at its scale). The new first two hits also get
 // their region difference (TokenHit::region_*, evidence for the verdict). `placed`, if given, gets
 // the located placement in `query`'s own pixels (for reports; a turned query's as if not turned). Returns false, leaving `hits` as
 // they were, when that thumbnail is missing or nothing could be placed. `occluder`, if given, is
@@ -157,6 +167,7 @@ inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that mu
 // (the part codes' second pass, lens.cpp) skips the searches already made: the same results, faster.
 struct LocateMemo {
   std::map<uint32_t, AlignGeometry> narrow, wide;  // by token
+  std::map<uint32_t, AlignGeometry> own;  // a zoom's placement on each token's own thumbnail (also its wide fit)
   uint32_t first_token = UINT32_MAX;
   LocateState first;  // the narrow search state of first_token's thumbnail
 };

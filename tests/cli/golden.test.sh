@@ -10,7 +10,9 @@
 # with AVX-512 against the recording machine: lower ranks reordered, confidences 0.06 apart) that
 # they need their own recording: `--record` writes NAME.<key>.* keyed by the bundle's recipe and
 # index (the hashes in their file names, which such a CPU changes), and a machine whose bundle has a
-# keyed recording compares with it; others compare with the unkeyed one. `--record --default`
+# keyed recording compares with it; others compare with the unkeyed one, and where that fails
+# within 2e-3, loosely (golden_compare.py --loose: the same first result for every query, at most
+# 5% of verdicts differ), so that a CI machine of another CPU still guards against real changes. `--record --default`
 # rewrites the unkeyed recording too (after a change that means to change the output, on any
 # machine: then delete the keyed recordings it outdates). Prints "golden tests: N passed, M failed".
 set -uo pipefail
@@ -68,6 +70,9 @@ for n in example nouns2000; do
     if cmp -s "$W/$n.$kind" "$W/$n.recorded.$kind"; then ok "$n: $kind byte-identical to the recorded output"; continue; fi
     if msg=$(python3 "$ROOT/tests/cli/golden_compare.py" "$W/$n.recorded.$kind" "$W/$n.$kind" 2>&1); then
       ok "$n: $kind equal to the recorded output within 2e-3 (not byte-identical: $msg)"
+    elif [ "$src" = "$n" ] && msg2=$(python3 "$ROOT/tests/cli/golden_compare.py" --loose "$W/$n.recorded.$kind" "$W/$n.$kind" 2>&1); then
+      # (no recording of this bundle key: a CPU that rounds differently; see the header)
+      ok "$n: $kind agrees with the default recording loosely ($msg2; not within 2e-3: $msg)"
     else
       no "$n: $kind differs from the recorded output" "$msg"
     fi

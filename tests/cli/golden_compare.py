@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""golden_compare.py RECORDED NEW: are two query/eval outputs equal up to float rounding?
+"""golden_compare.py [--loose] RECORDED NEW: are two query/eval outputs equal up to float rounding?
 
 Same keys, strings, booleans and list lengths everywhere; numbers within TOL; in result lists,
 the same tokens in the same order except adjacent swaps of near-ties (scores within TOL). The
@@ -7,7 +7,13 @@ verdict sits on an operating point fitted at build time, so a machine that round
 flip the answers nearest to it: up to FLIP_SHARE of the queries (at least 2) may differ in their
 verdict fields, and eval's verdict rates may differ by VERDICT_TOL.
 Exit 0 and print a one-line summary if equal in that sense, else exit 1 naming the first
-difference."""
+difference.
+
+--loose: for a machine whose CPU rounds so differently that it builds another bundle (other
+recipe and index hashes) and has no recording of its own: each query must still find the same
+first token (query lines: results[0]; eval rows: whether the original ranked first), and at most
+LOOSE_SHARE of the queries (at least 2) may differ in their verdict. Lower ranks, scores and
+confidences are not compared (such a CPU moved confidences by up to 0.06)."""
 import json
 import sys
 
@@ -15,6 +21,7 @@ TOL = 2e-3
 FLIP_KEYS = {"verdict", "match", "close_call", "collection"}
 FLIP_SHARE = 0.01
 VERDICT_TOL = 0.02
+LOOSE_SHARE = 0.05
 flips = 0
 
 
@@ -61,7 +68,30 @@ def same(a, b, where, tol=TOL):
     raise AssertionError(f"{where}: {type(a).__name__} vs {type(b).__name__}")
 
 
+def loose(a, b):
+    """Same first token per query line / same top-1 per eval row; few verdicts differ."""
+    rows_a = a if isinstance(a, list) else a.get("rows", [])
+    rows_b = b if isinstance(b, list) else b.get("rows", [])
+    if len(rows_a) != len(rows_b):
+        return f"{len(rows_a)} vs {len(rows_b)} queries"
+    first = lambda r: (r.get("results") or [{}])[0].get("token_id") if "results" in r else r.get("rank") == 1
+    for i, (x, y) in enumerate(zip(rows_a, rows_b)):
+        if first(x) != first(y):
+            return f"query {i} ({x.get('query')}): first result {first(x)!r} vs {first(y)!r}"
+    differ = sum(1 for x, y in zip(rows_a, rows_b) if x.get("verdict") != y.get("verdict"))
+    budget = max(2, int(LOOSE_SHARE * len(rows_a)))
+    if differ > budget:
+        return f"{differ} verdicts differ (at most {budget} may)"
+    print(f"the same first result for all {len(rows_a)} queries; {differ} verdict(s) differ")
+    return None
+
+
 def main():
+    if sys.argv[1] == "--loose":
+        msg = loose(load(sys.argv[2]), load(sys.argv[3]))
+        if msg:
+            print(msg)
+        return 1 if msg else 0
     a, b = load(sys.argv[1]), load(sys.argv[2])
     try:
         same(a, b, "$")

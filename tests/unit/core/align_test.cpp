@@ -217,10 +217,12 @@ TEST_CASE("align: locate resumed at a larger max_scale equals a search from scra
   }
 }
 
-TEST_CASE("rerank_by_alignment with a memo: a second re-ranking of a head sharing tokens answers as without it") {
+TEST_CASE("rerank_by_alignment with a memo: a second re-ranking of a head sharing tokens places and ranks first as without it") {
   // A zoom on a detail that the first thumbnail (a sibling differing there) fits poorly, re-ranked
   // once, then again over a head with another token in place 2 (the part codes' second pass): with
-  // the first pass's memo the second answers exactly as a fresh re-ranking.
+  // the first pass's memo the second places the query and ranks the true token first exactly as a
+  // fresh re-ranking. (Below the first hit, scores may differ: a zoom's placement on a token's own
+  // thumbnail is kept from the first pass, refined there from that pass's shared placement.)
   const RgbImage orig = testutil::random_blocks(288, 288, 24, 21);
   const RgbImage sib = sibling_of(orig, 180, 170), other = testutil::random_blocks(288, 288, 24, 22);
   const RgbImage query = crop(orig, Box{150, 140, 110, 120});
@@ -237,14 +239,44 @@ TEST_CASE("rerank_by_alignment with a memo: a second re-ranking of a head sharin
   REQUIRE(rerank_by_alignment(b, query, th2, {}, kRerankCosineWeight, {}, &gb, nullptr, &memo));
   REQUIRE(rerank_by_alignment(fresh, query, th2, {}, kRerankCosineWeight, {}, &gf));
   CHECK(memo.first_token == 7);
-  for (size_t i = 0; i < b.size(); ++i) {
-    CHECK(b[i].token == fresh[i].token);
-    CHECK(b[i].alignment == fresh[i].alignment);
-  }
+  CHECK(memo.own.count(3) == 1);
+  REQUIRE(b.size() == fresh.size());
+  CHECK(b[0].token == fresh[0].token);
+  CHECK(b[0].alignment == fresh[0].alignment);
   CHECK(gb.x0 == gf.x0);
   CHECK(gb.w == gf.w);
   CHECK(gb.score == gf.score);
   CHECK(b[0].token == 3);
+}
+
+TEST_CASE("rerank_by_alignment places a zoom on each candidate's own thumbnail") {
+  // A zoom on a detail of `orig` (40% of each side, at 2x). The first hit is a sibling drawn 12 px
+  // lower and to the right, with a block recoloured inside the detail: the placement located on
+  // its thumbnail is 12 px off for the true token, which is third. Placed on its own thumbnail, the
+  // true token fits best and comes first.
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 31);
+  RgbImage sib = orig;
+  for (int y = 0; y < 288; ++y)
+    for (int x = 0; x < 288; ++x)
+      for (int c = 0; c < 3; ++c) sib.rgb[(size_t(y) * 288 + x) * 3 + c] = orig.at(std::max(0, x - 12), std::max(0, y - 12))[c];
+  sib = sibling_of(sib, 150, 110);
+  const RgbImage other = testutil::random_blocks(288, 288, 24, 32);
+  RgbImage detail{240, 240, std::vector<uint8_t>(240 * 240 * 3)};
+  for (int y = 0; y < 240; ++y)
+    for (int x = 0; x < 240; ++x)
+      for (int ch = 0; ch < 3; ++ch) detail.rgb[(size_t(y) * 240 + x) * 3 + ch] = orig.at(96 + x * 115 / 240, 72 + y * 115 / 240)[ch];
+  std::vector<TokenHit> hits = {{1, 0.90f}, {2, 0.85f}, {3, 0.80f}};
+  const std::vector<RgbImage> thumbs = {thumb_of(sib), thumb_of(other), thumb_of(orig)};
+  AlignGeometry placed;
+  LocateMemo memo;
+  REQUIRE(rerank_by_alignment(hits, detail, thumbs, {}, kRerankCosineWeight, {}, &placed, nullptr, &memo));
+  CHECK(placed.w > kPartZoom * 240);
+  CHECK(hits[0].token == 3);
+  CHECK(hits[0].alignment > 0.9f);
+  CHECK(memo.own.count(3) == 1);
+  // At the shared placement (located on the sibling) the true token scores less.
+  const AlignQuery q(detail);
+  CHECK(q.score(placed, thumbs[2]) < hits[0].alignment);
 }
 
 TEST_CASE("rerank_by_alignment turns the query back for a copy rotated by a few degrees") {
