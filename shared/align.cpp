@@ -302,11 +302,12 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   // max_scale resumes where that one stopped: its scales were searched already (the same r
   // sequence, placements and order, so the same best placements as searching from scratch).
   const bool resume = st.thumbnail == &thumbnail && st.coarse_grid == opt.coarse_grid && st.scale_step == opt.scale_step &&
-                      st.offset_step == opt.offset_step && st.keep == opt.keep;
+                      st.offset_step == opt.offset_step && st.keep == opt.keep && st.min_scale == opt.min_scale;
   if (!resume) {
     st = LocateState{};
     st.thumbnail = &thumbnail;
     st.coarse_grid = opt.coarse_grid; st.scale_step = opt.scale_step; st.offset_step = opt.offset_step; st.keep = opt.keep;
+    st.min_scale = opt.min_scale;
   }
   auto coarse_of = [&](int n, int m) -> const std::vector<double>& {
     auto it = st.coarse.find(n);
@@ -322,7 +323,7 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   std::vector<double>& means = scratch_means_;
   std::vector<char>& valid = scratch_valid_;
   double r = st.next_r;
-  while (r * opt.scale_step <= opt.min_scale) r *= opt.scale_step;  // (the same sequence of scales)
+  while (r * opt.scale_step <= opt.min_scale) r *= opt.scale_step;  // (the same sequence of scales, from the one at or below min_scale)
   for (; r < opt.max_scale * opt.scale_step; r *= opt.scale_step) {  // exhaustive: scale and offset
     const int n = grid_at(opt.coarse_grid, r);
     const double sw = r * M, sh = sw * aspect;
@@ -354,8 +355,7 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
       g = done->g;  // (refined by the search this one resumes: the same placement, the same result)
       fin = done->fin;
     } else {
-      g = refine_from(AlignGeometry{h.m == 1, h.x0, h.y0, h.w, h.h}, thumbnail, grid_at(opt.refine_grid, h.w / M));
-      fin = g.score;
+      g = refine_from(AlignGeometry{h.m == 1, h.x0, h.y0, h.w, h.h}, thumbnail, grid_at(opt.refine_grid, h.w / M), &fin);
       st.refined.push_back({h, g, fin});
     }
     if (fin > best.score) best = g;
@@ -363,7 +363,7 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   return best;
 }
 
-AlignGeometry AlignQuery::refine_from(const AlignGeometry& from, const RgbImage& thumbnail, int rn) const {
+AlignGeometry AlignQuery::refine_from(const AlignGeometry& from, const RgbImage& thumbnail, int rn, double* fin_out) const {
   // Coordinate descent on (x0, y0, w, h) on an rn x rn grid, steps a share of the side (1/32, then
   // halved twice); the result scored on the final kGrid grid.
   const Table& t = table_;
@@ -383,6 +383,7 @@ AlignGeometry AlignQuery::refine_from(const AlignGeometry& from, const RgbImage&
         }
     }
   const double fin = similarity(t, p[0], p[1], p[2], p[3], kGrid, tp.g96);
+  if (fin_out) *fin_out = fin;
   return AlignGeometry{from.flip, p[0], p[1], p[2], p[3], float(fin)};
 }
 
@@ -681,7 +682,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
       keep_better(i, it != m.own.end() ? it->second : q.refine(g, thumbs[from[i]], opt));
     }
     sort_head();
-    AlignOptions near = opt;  // (the scales within kOwnScale of the shared placement's)
+    AlignOptions near = opt;  // (the sequence's scales from the one at or below r / kOwnScale up to r x kOwnScale)
     const double r = g.w / std::max(table_w, table_h);
     near.min_scale = std::max(opt.min_scale, r / kOwnScale);
     near.max_scale = std::min(opt.max_scale, r * kOwnScale);

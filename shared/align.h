@@ -37,7 +37,7 @@ struct RegionDifference {
 struct AlignOptions {
   int coarse_grid = 8;       // cells per side of the exhaustive search
   double scale_step = 1.07;  // thumbnail side / query side from 0.5 to max_scale in this ratio
-  double min_scale = 0.5;    // (scales below it are skipped: a search near a known scale)
+  double min_scale = 0.5;    // scales of that sequence below the one at or below it are skipped (a search near a known scale)
   double max_scale = 3.0;    // (3: a zoom on a third of the token still places; 2 would give 21 scales, 3 gives 27)
   double offset_step = 0.75; // search offsets step, in coarse cells
   int refine_grid = 16;      // cells per side while refining (x0, y0, w, h) by coordinate descent
@@ -51,7 +51,7 @@ struct LocateState {
   struct Refined { Hyp from; AlignGeometry g; double fin; };
   const RgbImage* thumbnail = nullptr;  // the search's thumbnail and options (but max_scale)
   int coarse_grid = 0, keep = 0;
-  double scale_step = 0, offset_step = 0;
+  double scale_step = 0, offset_step = 0, min_scale = 0;
   double next_r = 0.5;                   // the first scale not searched yet
   Hyp hyps[8];                           // the best `keep` coarse placements so far, best first
   size_t count = 0;
@@ -121,7 +121,8 @@ class AlignQuery {
               std::vector<char>& valid) const;
   double similarity(const Table& t, double x0, double y0, double w, double h, int n, const std::vector<double>& tmpl) const;
   // refine()'s descent on an rn x rn grid (locate() refines its best coarse placements with it).
-  AlignGeometry refine_from(const AlignGeometry& from, const RgbImage& thumbnail, int rn) const;
+  // (fin_out: the final similarity as computed, before it is stored as a float)
+  AlignGeometry refine_from(const AlignGeometry& from, const RgbImage& thumbnail, int rn, double* fin_out = nullptr) const;
   // The mean colour (0..255) of the bw x bh box centred at (mx, my), in table pixels, clipped to the
   // query; false if less than kMinCellInside of it lies inside.
   bool box_mean(double mx, double my, double bw, double bh, double* mean) const;
@@ -164,7 +165,10 @@ inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that mu
 // set when the head's consensus found a solid blob covering part of the token (a sticker).
 // `memo`, if given, keeps the placements located with each token's thumbnail (and the first
 // thumbnail's search state), so that re-ranking the same query again over a head that shares tokens
-// (the part codes' second pass, lens.cpp) skips the searches already made: the same results, faster.
+// (the part codes' second pass, lens.cpp) skips the searches already made: the same results, faster —
+// except for a zoom, whose placements on each token's own thumbnail (`own`) are kept from the first
+// pass and also stand in for that token's wide fit, so lower hits (and rarely the placement) may
+// differ from a fresh re-ranking.
 struct LocateMemo {
   std::map<uint32_t, AlignGeometry> narrow, wide;  // by token
   std::map<uint32_t, AlignGeometry> own;  // a zoom's placement on each token's own thumbnail (also its wide fit)

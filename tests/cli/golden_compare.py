@@ -11,7 +11,8 @@ difference.
 
 --loose: for a machine whose CPU rounds so differently that it builds another bundle (other
 recipe and index hashes) and has no recording of its own: each query must still find the same
-first token (query lines: results[0]; eval rows: whether the original ranked first), and at most
+first token (query lines: results[0]; eval rows: whether the original ranked first; rows paired
+by query), and at most
 LOOSE_SHARE of the queries (at least 2) may differ in their verdict. Lower ranks, scores and
 confidences are not compared (such a CPU moved confidences by up to 0.06)."""
 import json
@@ -76,6 +77,8 @@ def loose(a, b):
         return f"{len(rows_a)} vs {len(rows_b)} queries"
     first = lambda r: (r.get("results") or [{}])[0].get("token_id") if "results" in r else r.get("rank") == 1
     for i, (x, y) in enumerate(zip(rows_a, rows_b)):
+        if (x.get("query"), x.get("original")) != (y.get("query"), y.get("original")):
+            return f"query {i}: {x.get('query')} vs {y.get('query')}"
         if first(x) != first(y):
             return f"query {i} ({x.get('query')}): first result {first(x)!r} vs {first(y)!r}"
     differ = sum(1 for x, y in zip(rows_a, rows_b) if x.get("verdict") != y.get("verdict"))
