@@ -16,7 +16,6 @@
 #include <array>
 #include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "image.h"
@@ -173,7 +172,6 @@ inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that mu
 struct LocateMemo {
   std::map<uint32_t, AlignGeometry> narrow, wide;  // by token
   std::map<uint32_t, AlignGeometry> own;  // a zoom's placement on each token's own thumbnail (also its wide fit)
-  std::map<uint32_t, std::pair<double, double>> own_searched;  // ... and the scale range its thumbnail was searched over
   uint32_t first_token = UINT32_MAX;
   LocateState first;  // the narrow search state of first_token's thumbnail
 };
