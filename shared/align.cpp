@@ -29,6 +29,10 @@ bool enough_cells(size_t valid_cells, int tw, int th, double w, double h, int n)
   return double(valid_cells) >= kMinValidCells * possible;
 }
 
+// Grids grow with the scale where the thumbnail is larger than the query, so that about the same
+// number of cells falls inside the query at every scale (a zoom on a detail still has detail).
+int grid_at(int base, double r) { return std::max(base, int(base * r + 0.5)); }
+
 size_t count_valid(const std::vector<char>& valid) {
   size_t nv = 0;
   const char* v = valid.data();
@@ -293,9 +297,6 @@ AlignGeometry AlignQuery::locate(const RgbImage& thumbnail, const AlignOptions& 
   if (thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return best;
   const Table& t = table_;
   const double M = std::max(t.w, t.h);
-  // Grids grow with the scale where the thumbnail is larger than the query, so that about the same
-  // number of cells falls inside the query at every scale (a zoom on a detail still has detail).
-  auto grid_at = [](int base, double r) { return std::max(base, int(base * r + 0.5)); };
   LocateState local;
   LocateState& st = state ? *state : local;
   // A state left by a search of the same thumbnail with the same options up to a smaller
@@ -390,7 +391,7 @@ AlignGeometry AlignQuery::refine_from(const AlignGeometry& from, const RgbImage&
 AlignGeometry AlignQuery::refine(const AlignGeometry& from, const RgbImage& thumbnail, const AlignOptions& opt) const {
   if (from.w <= 0 || from.h <= 0 || thumbnail.width <= 0 || thumbnail.height <= 0 || table_.w <= 0) return {};
   const double M = std::max(table_.w, table_.h);
-  AlignGeometry g = refine_from(from, thumbnail, std::max(opt.refine_grid, int(opt.refine_grid * from.w / M + 0.5)));
+  AlignGeometry g = refine_from(from, thumbnail, grid_at(opt.refine_grid, from.w / M));
   if (g.score <= -2) g.score = -1;
   return g;
 }
@@ -686,7 +687,14 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
     const double r = g.w / std::max(table_w, table_h);
     near.min_scale = std::max(opt.min_scale, r / kOwnScale);
     near.max_scale = std::min(opt.max_scale, r * kOwnScale);
-    for (size_t i = 0; i < std::min(k, kOwnLocate); ++i) keep_better(i, q.locate(thumbs[from[i]], near));
+    for (size_t i = 0; i < std::min(k, kOwnLocate); ++i) {
+      // (a token searched over the same scales already, by the first pass: its result is in `own`
+      // and so in the hit's score)
+      const AlignGeometry range{false, near.min_scale, near.max_scale};
+      if (auto [it, added] = m.own_searched.emplace(hits[i].token, range); !added && it->second.x0 == range.x0 && it->second.y0 == range.y0) continue;
+      else it->second = range;
+      keep_better(i, q.locate(thumbs[from[i]], near));
+    }
     sort_head();
   }
   for (size_t i = 0; i < k; ++i) hits[i].relevance = key(hits[i]) / (1.0f + w);

@@ -172,6 +172,7 @@ inline constexpr size_t kOcclusionConsensus = 5;    // best-aligned hits that mu
 struct LocateMemo {
   std::map<uint32_t, AlignGeometry> narrow, wide;  // by token
   std::map<uint32_t, AlignGeometry> own;  // a zoom's placement on each token's own thumbnail (also its wide fit)
+  std::map<uint32_t, AlignGeometry> own_searched;  // ... and the scales its thumbnail was searched over (x0, y0: min, max)
   uint32_t first_token = UINT32_MAX;
   LocateState first;  // the narrow search state of first_token's thumbnail
 };

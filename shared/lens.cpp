@@ -420,9 +420,33 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   std::vector<TokenHit> first_stage;
   if (may_use_parts) first_stage = hits;
   bool occluder = false;
-  LocateMemo memo;  // (a second re-ranking reuses the first one's placements)
-  if (n > 0) {
-    if (!rerank_head(query, hits, n, a, &occluder, &memo)) return a;
+  FirstPass& fp = first_pass_;  // (its memo: a second re-ranking reuses the first one's placements)
+  auto same_head = [&] {  // (the same query's first stage as the kept pass: the same re-ranking)
+    if (fp.session != query.serial() || fp.n != n || fp.first_stage.size() != hits.size()) return false;
+    for (size_t i = 0; i < hits.size(); ++i)
+      if (fp.first_stage[i].token != hits[i].token || fp.first_stage[i].score != hits[i].score || fp.first_stage[i].view != hits[i].view) return false;
+    return true;
+  };
+  if (n > 0 && may_use_parts && same_head()) {
+    hits = fp.hits;
+    a.region = fp.region;
+    a.circle = fp.circle;
+    a.placed = fp.placed;
+    occluder = fp.occluder;
+  } else if (n > 0) {
+    fp.session = 0;
+    fp.memo = LocateMemo{};
+    if (!rerank_head(query, hits, n, a, &occluder, &fp.memo)) return a;
+    if (may_use_parts && looks_like_part(a, occluder)) {
+      fp.session = query.serial();
+      fp.n = n;
+      fp.first_stage = first_stage;
+      fp.hits = hits;
+      fp.region = a.region;
+      fp.circle = a.circle;
+      fp.placed = a.placed;
+      fp.occluder = occluder;
+    }
   } else if (!hits.empty()) {
     a.region = query.plan().views.at(hits[0].view).box;
     a.circle = query.plan().views.at(hits[0].view).circle;
@@ -446,7 +470,8 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
     hits = std::move(first_stage);
     n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n, !occluder, occluder || !placed_as_zoom(a));
     a.placed = {};
-    if (!rerank_head(query, hits, n, a, nullptr, &memo)) return a;
+    if (!rerank_head(query, hits, n, a, nullptr, &fp.memo)) return a;  // (needs: the memo is as pass 1 left it)
+    fp.session = 0;  // (the memo now holds this pass's placements too: a next call starts afresh)
     a.parts_used = true;
   }
 

@@ -178,6 +178,21 @@ class Lens {
   std::vector<std::string> pack_names_;  // thumbnail packs, in ThumbRef::pack order
   std::map<uint32_t, RgbImage> thumbs_;  // decoded result thumbnails by token
   std::deque<uint32_t> thumb_order_;     // insertion order, for eviction
+  // The last image query's first re-ranking. One that looked like a part is kept for its session's
+  // next call: a host repeats the call after fetching the part codes or the part candidates'
+  // thumbnails, and the same session with the same first-stage hits re-ranks the same way
+  // (re-ranking is most of a query's time). Dropped once the second pass has run.
+  struct FirstPass {
+    uint64_t session = 0;               // QuerySession::serial() (0: nothing kept)
+    size_t n = 0;
+    std::vector<TokenHit> first_stage;  // the hits it re-ranked (their first n) ...
+    std::vector<TokenHit> hits;         // ... re-ranked,
+    Box region;                         // the Answer fields it set,
+    Circle circle;
+    AlignGeometry placed;
+    bool occluder = false;
+    LocateMemo memo;                    // and its placements (the second pass's memo)
+  } first_pass_;
 };
 
 }  // namespace nftlens

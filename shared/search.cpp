@@ -1,6 +1,7 @@
 #include "search.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <unordered_map>
 
@@ -12,6 +13,8 @@ namespace nftlens {
 
 QuerySession::QuerySession(const Bundle& bundle, RgbImage image)
     : bundle_(bundle), image_(std::move(image)), plan_(plan_query(bundle.recipe, image_)) {
+  static std::atomic<uint64_t> sessions{0};
+  serial_ = ++sessions;
   features_.resize(plan_.model_boxes.size());
   have_.assign(plan_.model_boxes.size(), !bundle_.recipe.use_model);
   if (plan_.fill.found()) filled_ = fill_outside_circle(image_, plan_.fill);

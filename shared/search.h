@@ -36,9 +36,12 @@ class QuerySession {
   std::vector<std::vector<float>> window_descriptors() const;
   const ImagePlan& plan() const { return plan_; }
   const RgbImage& image() const { return image_; }
+  // Unique per session in the process (never 0): a Lens keeps work for the same query's next call.
+  uint64_t serial() const { return serial_; }
 
  private:
   const Bundle& bundle_;
+  uint64_t serial_;
   RgbImage image_;
   ImagePlan plan_;
   RgbImage filled_;  // image_ with the outside of plan_.fill filled (empty: no filled runs)

@@ -151,6 +151,15 @@ import json, sys
 r = json.loads(open(sys.argv[1]).readline())["results"]
 assert r[0]["token_id"] == sys.argv[2], [x["token_id"] for x in r]
 PY
+# The same zoom twice in one run: the first is answered after fetching its needs (the parts file,
+# the part candidates' thumbnails; the engine keeps its first re-ranking across those calls), the
+# second with everything at hand: the same document.
+"$NFT" query "$T/bparts" "$T/zoom.png" "$T/zoom.png" --json -k 5 > "$T/zq2.json" 2>>"$T/log"
+python3 - "$T/zq2.json" <<'PY' && ok "part codes: a zoom answered across fetches equals the same zoom with everything at hand" || no "part codes zoom twice" "$(head -c 300 "$T/zq2.json")"
+import json, sys
+a, b = (json.loads(l) for l in open(sys.argv[1]).read().splitlines())
+assert a == b and a["results"], (a, b)
+PY
 "$NFT" query "$T/bparts" "$T/col/images/$orig" --json -k 5 > "$T/pa.json" 2>>"$T/log"; "$NFT" query "$T/bparts" "$T/col/images/$orig" --json -k 5 --no-parts > "$T/pb.json" 2>>"$T/log"
 python3 - "$T/pa.json" "$T/pb.json" "$id" <<'PY' && ok "part codes: a plain copy is the same token, verdict token, with and without --no-parts" || no "part codes plain query" "$(head -c 300 "$T/pa.json")"
 import json, sys

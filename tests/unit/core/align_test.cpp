@@ -274,9 +274,21 @@ TEST_CASE("rerank_by_alignment places a zoom on each candidate's own thumbnail")
   CHECK(hits[0].token == 3);
   CHECK(hits[0].alignment > 0.9f);
   CHECK(memo.own.count(3) == 1);
+  CHECK(memo.own_searched.count(3) == 1);
   // At the shared placement (located on the sibling) the true token scores less.
   const AlignQuery q(detail);
   CHECK(q.score(placed, thumbs[2]) < hits[0].alignment);
+  // Re-ranked again with the memo (the part codes' second pass over the same head), the own
+  // searches already made are not repeated, and every hit scores as the first time.
+  std::vector<TokenHit> again = {{1, 0.90f}, {2, 0.85f}, {3, 0.80f}};
+  AlignGeometry placed2;
+  REQUIRE(rerank_by_alignment(again, detail, thumbs, {}, kRerankCosineWeight, {}, &placed2, nullptr, &memo));
+  for (size_t i = 0; i < hits.size(); ++i) {
+    CHECK(again[i].token == hits[i].token);
+    CHECK(again[i].alignment == hits[i].alignment);
+  }
+  CHECK(placed2.x0 == placed.x0);
+  CHECK(placed2.w == placed.w);
 }
 
 TEST_CASE("rerank_by_alignment turns the query back for a copy rotated by a few degrees") {
