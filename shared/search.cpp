@@ -28,6 +28,7 @@ void QuerySession::set_model_output(size_t run, const std::vector<const float*>&
   features_.at(run) = pool_outputs(bundle_.manifest.model, outputs, sizes);
   if (run == 0) parts_ = pool_parts(bundle_.manifest.model, outputs, sizes);  // (run 0: the whole image)
   have_[run] = true;
+  have_descriptors_ = have_window_descriptors_ = false;
 }
 
 void QuerySession::set_part_regions(std::vector<float> regions) {
@@ -39,6 +40,7 @@ void QuerySession::set_pooled_features(size_t run, std::vector<float> f) {
   if (f.size() != size_t(bundle_.manifest.model.feature_dim())) throw Error("query: model features have the wrong size");
   features_.at(run) = std::move(f);
   have_[run] = true;
+  have_descriptors_ = have_window_descriptors_ = false;
 }
 
 const std::vector<float>& QuerySession::pooled_features(size_t run) const {
@@ -51,19 +53,25 @@ std::vector<float> first_view_style(const QuerySession& query, const TokenHit& f
 }
 
 std::vector<std::vector<float>> QuerySession::descriptors() const {
+  if (have_descriptors_) return descriptors_;
   std::vector<std::vector<float>> out;
   for (const View& v : plan_.views) {
     if (!have_.at(v.model_run)) throw Error("query: model output for run " + std::to_string(v.model_run) + " was not set");
     out.push_back(project(bundle_.recipe, raw_descriptor(bundle_.recipe, source(v.filled), v, features_[v.model_run])));
   }
+  descriptors_ = out;
+  have_descriptors_ = true;
   return out;
 }
 
 std::vector<std::vector<float>> QuerySession::window_descriptors() const {
+  if (have_window_descriptors_) return window_descriptors_;
   std::vector<std::vector<float>> out;
-  if (!bundle_.recipe.windows.enabled()) return out;
-  for (const View& v : plan_.views)
-    out.push_back(window_descriptor(bundle_.recipe, color_layout(source(v.filled), v.box, bundle_.recipe.color_grid, v.mirrored)));
+  if (bundle_.recipe.windows.enabled())
+    for (const View& v : plan_.views)
+      out.push_back(window_descriptor(bundle_.recipe, color_layout(source(v.filled), v.box, bundle_.recipe.color_grid, v.mirrored)));
+  window_descriptors_ = out;
+  have_window_descriptors_ = true;
   return out;
 }
 

@@ -49,6 +49,10 @@ class QuerySession {
   std::vector<std::vector<float>> features_;
   std::vector<bool> have_;
   std::vector<float> parts_;
+  // descriptors() and window_descriptors(), once computed (a host repeats a search after fetching
+  // its needs, and each view's colour layout resizes the whole image); cleared when an output is set.
+  mutable std::vector<std::vector<float>> descriptors_, window_descriptors_;
+  mutable bool have_descriptors_ = false, have_window_descriptors_ = false;
 };
 
 struct SearchOptions {

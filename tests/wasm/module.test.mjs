@@ -88,7 +88,7 @@ async function describe(bytes) {
 // ~1.3 KB looser than `gzip -9`, the figure the docs give; 204 KB since part codes are fetched only
 // by a query that looks like a part, re-ranked again with a memo of placements, +0.9 KB: 202,922);
 // 262 KB since the query path is compiled -O2 instead of -Oz (twice as fast once tiered up,
-// +58 KB: 260,760; see the top-level CMakeLists.txt); 254,122 since lens.cpp is -Oz again.
+// +58 KB: 260,760; see the top-level CMakeLists.txt); 254,122 since lens.cpp is -Oz again (254,886 with the descriptors kept per session).
 // Deterministic for a given toolchain, so it is a test, not a benchmark.
 await test('core module (wasm + js glue) is at most 262 KB gzipped', async () => {
   const { gzipSync } = await import('node:zlib');

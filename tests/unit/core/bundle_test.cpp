@@ -377,4 +377,14 @@ TEST_CASE("search: a recipe with model features needs every model run") {
   QuerySession p(b, imgs[6]);
   p.set_pooled_features(0, {6, 1, 2, 3});
   CHECK(p.descriptors() == q.descriptors());
+  // The descriptors are kept once computed (a host repeats a search after its fetches), and a new
+  // model output replaces them: the same as a fresh session's with that output.
+  CHECK(p.descriptors() == p.descriptors());
+  p.set_pooled_features(0, {1, 6, 2, 3});
+  QuerySession fresh(b, imgs[6]);
+  fresh.set_pooled_features(0, {1, 6, 2, 3});
+  CHECK(p.descriptors() == fresh.descriptors());
+  CHECK(p.descriptors() != q.descriptors());
+  CHECK(q.serial() != p.serial());
+  CHECK(q.serial() != 0);
 }
