@@ -647,7 +647,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   // placement says little (a sticker the consensus missed, or one over where siblings differ): the
   // grid's score leads, weighed kPoorFitPartWeight instead of cosine_weight (docs/quality.md,
   // "Stickers: the grid leads where nothing fits").
-  const bool zoomed = placed_as_zoom(g, table_w, table_h);  // (in table pixels: each side its own)
+  const bool zoomed = opt.zoom && placed_as_zoom(g, table_w, table_h);  // (in table pixels: each side its own)
   const bool have_parts = hits[0].grid_score != TokenHit::kNoPartScore;
   const bool grid_leads = have_parts && !zoomed && g.score < kGoodFit;
   for (auto& h : hits) h.part_score = occluder || grid_leads ? h.grid_score : zoomed ? h.zoom_score : -1;

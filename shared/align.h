@@ -42,6 +42,8 @@ struct AlignOptions {
   double offset_step = 0.75; // search offsets step, in coarse cells
   int refine_grid = 16;      // cells per side while refining (x0, y0, w, h) by coordinate descent
   int keep = 3;              // best coarse placements (over both orientations) refined (1..8)
+  bool zoom = true;          // re-ranking may take a placement larger than the query for a zoom on a detail
+                             // (false: the part codes said the query is a covered whole token)
 };
 
 // What locate() searched: kept by the caller to resume the same thumbnail's search at larger

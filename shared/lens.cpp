@@ -78,16 +78,28 @@ float first_stage_score(const Bundle& b, const std::vector<std::vector<int8_t>>&
 // Up to kPartCandidates tokens by zoom parts (if by_zoom) and as many by grid parts (if by_grid),
 // not already among the first n hits, go into the head: after the first-stage hit of the same rank
 // (zoom, then grid; locating the token in the query tries the first three); every head hit gets
-// its part scores. Returns the head's new length.
+// its part scores. Returns the head's new length. `covered`, if given (a query placed as a zoom:
+// zoom candidates only), is set when the part codes disagree: over the first n hits and the zoom
+// candidates, the best grid score beats the best zoom score. The query is then taken for a covered
+// whole token (a sticker placed as a zoom) and the grid candidates join too.
 size_t add_part_candidates(const Bundle& b, const QueryDescriptors& qd, const std::vector<float>& regions, const SearchOptions& opt,
-                           std::vector<TokenHit>& hits, size_t n, bool by_zoom, bool by_grid) {
+                           std::vector<TokenHit>& hits, size_t n, bool by_zoom, bool by_grid, bool* covered = nullptr) {
   const std::vector<bool> allowed = allowed_collections(b, opt);
   auto allow = [&](uint32_t t) {
     if (!allowed.empty() && !allowed.at(b.catalogue.tokens[t].collection)) return false;
     return !opt.allow || opt.allow(t);
   };
   const auto gs = b.parts.grid_scores(regions), zs = b.parts.zoom_scores(regions);
-  const auto zoom = b.parts.best(zs, by_zoom ? kPartCandidates : 0, allow), grid = b.parts.best(gs, by_grid ? kPartCandidates : 0, allow);
+  const auto zoom = b.parts.best(zs, by_zoom ? kPartCandidates : 0, allow);
+  if (covered) {
+    float best_grid = -2, best_zoom = -2;
+    auto see = [&](uint32_t t) { best_grid = std::max(best_grid, gs[t]); best_zoom = std::max(best_zoom, zs[t]); };
+    for (size_t i = 0; i < n; ++i) see(hits[i].token);
+    for (const auto& z : zoom) see(z.token);
+    *covered = best_grid > best_zoom;
+    by_grid = by_grid || *covered;
+  }
+  const auto grid = b.parts.best(gs, by_grid ? kPartCandidates : 0, allow);
   std::vector<std::vector<int8_t>> views;
   for (const auto& d : qd.main) views.push_back(quantize(b.recipe, d));
   std::vector<TokenHit> head(hits.begin(), hits.begin() + long(n)), tail(hits.begin() + long(n), hits.end());
@@ -346,7 +358,8 @@ static bool looks_like_part(const Answer& a, bool occluder) { return occluder ||
 // Re-rank hits[0..n) by alignment with their thumbnails, within the region whose view found the
 // first hit (a post's artwork, a trimmed screenshot). False, with the missing thumbnails in
 // a.needs, if some are not here yet.
-bool Lens::rerank_head(const QuerySession& query, std::vector<TokenHit>& hits, size_t n, Answer& a, bool* occluder, LocateMemo* memo) {
+bool Lens::rerank_head(const QuerySession& query, std::vector<TokenHit>& hits, size_t n, Answer& a, bool* occluder, LocateMemo* memo,
+                       const AlignOptions& align) {
   std::vector<RgbImage> thumbs(n);
   for (size_t i = 0; i < n; ++i) {
     const uint32_t t = hits[i].token;
@@ -361,7 +374,7 @@ bool Lens::rerank_head(const QuerySession& query, std::vector<TokenHit>& hits, s
   const bool whole = v.box == Box{0, 0, query.image().width, query.image().height};
   a.region = v.box;
   a.circle = v.circle;
-  if (rerank_by_alignment(hits, whole ? query.image() : crop(query.image(), v.box), thumbs, mask, kRerankCosineWeight, {}, &a.placed, occluder, memo)) {
+  if (rerank_by_alignment(hits, whole ? query.image() : crop(query.image(), v.box), thumbs, mask, kRerankCosineWeight, align, &a.placed, occluder, memo)) {
     a.placed.x0 += v.box.x;
     a.placed.y0 += v.box.y;
   }
@@ -468,9 +481,13 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
       return a;
     }
     hits = std::move(first_stage);
-    n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n, !occluder, occluder || !placed_as_zoom(a));
+    const bool zoom = !occluder && placed_as_zoom(a);
+    bool covered = false;
+    n = add_part_candidates(b, qd, query.part_regions(), opt, hits, n, !occluder, !zoom, zoom ? &covered : nullptr);
     a.placed = {};
-    if (!rerank_head(query, hits, n, a, nullptr, &fp.memo)) return a;  // (needs: the memo is as pass 1 left it)
+    AlignOptions align;
+    align.zoom = !covered;
+    if (!rerank_head(query, hits, n, a, nullptr, &fp.memo, align)) return a;  // (needs: the memo is as pass 1 left it)
     fp.session = 0;  // (the memo now holds this pass's placements too: a next call starts afresh)
     a.parts_used = true;
   }

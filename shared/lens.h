@@ -167,7 +167,8 @@ class Lens {
   void need_chunks(const std::vector<uint32_t>& chunks, std::vector<Need>& needs) const;
   std::string facets_json(const std::vector<uint32_t>& tokens) const;
   void need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const;
-  bool rerank_head(const QuerySession& query, std::vector<TokenHit>& hits, size_t n, Answer& a, bool* occluder, LocateMemo* memo);
+  bool rerank_head(const QuerySession& query, std::vector<TokenHit>& hits, size_t n, Answer& a, bool* occluder, LocateMemo* memo,
+                   const AlignOptions& align = {});
 
   std::unique_ptr<Bundle> bundle_;  // (heap: sessions and the text index keep references)
   LensSettings settings_;

@@ -289,6 +289,16 @@ TEST_CASE("rerank_by_alignment places a zoom on each candidate's own thumbnail")
   }
   CHECK(placed2.x0 == placed.x0);
   CHECK(placed2.w == placed.w);
+  // Told that the query is no zoom (the part codes took it for a covered whole token), re-ranking
+  // places it the same way but places no candidate on its own thumbnail.
+  std::vector<TokenHit> whole = {{1, 0.90f}, {2, 0.85f}, {3, 0.80f}};
+  AlignOptions no_zoom;
+  no_zoom.zoom = false;
+  LocateMemo memo3;
+  AlignGeometry placed3;
+  REQUIRE(rerank_by_alignment(whole, detail, thumbs, {}, kRerankCosineWeight, no_zoom, &placed3, nullptr, &memo3));
+  CHECK(placed3.w == placed.w);
+  CHECK(memo3.own.empty());
 }
 
 TEST_CASE("rerank_by_alignment turns the query back for a copy rotated by a few degrees") {
