@@ -658,8 +658,11 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   auto key = [&](const TokenHit& h) { return h.alignment + w * h.rank_cosine(); };
   std::vector<size_t> from(k);
   for (size_t i = 0; i < k; ++i) from[i] = i;
-  for (size_t i = 1; i < k; ++i)
-    for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
+  auto sort_head = [&] {
+    for (size_t i = 1; i < k; ++i)
+      for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
+  };
+  sort_head();
   // A zoom on a detail is placed again on each candidate's own thumbnail: one placement found on
   // another token's thumbnail (often a sibling's, whose detail differs) is too coarse for a token
   // seen at 2-3x, while a whole copy's is not. Each head hit's placement is refined from the
@@ -668,10 +671,6 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
   // hit keeps the better of its scores. (Not for a query turned back: that is a rotated copy.)
   // docs/quality.md, "A zoom placed on each candidate".
   if (zoomed && !turn) {
-    auto sort_head = [&] {
-      for (size_t i = 1; i < k; ++i)
-        for (size_t j = i; j > 0 && key(hits[j]) > key(hits[j - 1]); --j) { std::swap(hits[j], hits[j - 1]); std::swap(from[j], from[j - 1]); }
-    };
     auto keep_better = [&](size_t i, const AlignGeometry& own) {
       if (own.w <= 0) return;
       hits[i].alignment = std::max(hits[i].alignment, own.score);  // (score() at `own`)

@@ -59,9 +59,9 @@ std::vector<std::vector<float>> QuerySession::descriptors() const {
     if (!have_.at(v.model_run)) throw Error("query: model output for run " + std::to_string(v.model_run) + " was not set");
     out.push_back(project(bundle_.recipe, raw_descriptor(bundle_.recipe, source(v.filled), v, features_[v.model_run])));
   }
-  descriptors_ = out;
+  descriptors_ = std::move(out);
   have_descriptors_ = true;
-  return out;
+  return descriptors_;
 }
 
 std::vector<std::vector<float>> QuerySession::window_descriptors() const {
@@ -70,9 +70,9 @@ std::vector<std::vector<float>> QuerySession::window_descriptors() const {
   if (bundle_.recipe.windows.enabled())
     for (const View& v : plan_.views)
       out.push_back(window_descriptor(bundle_.recipe, color_layout(source(v.filled), v.box, bundle_.recipe.color_grid, v.mirrored)));
-  window_descriptors_ = out;
+  window_descriptors_ = std::move(out);
   have_window_descriptors_ = true;
-  return out;
+  return window_descriptors_;
 }
 
 std::vector<bool> allowed_collections(const Bundle& b, const SearchOptions& opt) {
