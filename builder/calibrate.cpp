@@ -91,7 +91,7 @@ Fitted fit_model(const std::vector<const CalibrationExample*>& ex, const std::ve
     std::vector<std::vector<double>> x;
     std::vector<int> y;
     for (const CalibrationExample* e : ex)
-      if (e->evidence.aligned == aligned) {
+      if (e->evidence.aligned == aligned && e->fit) {
         x.push_back(e->evidence.features());
         y.push_back(e->label);
       }
@@ -108,16 +108,34 @@ Fitted fit_model(const std::vector<const CalibrationExample*>& ex, const std::ve
       m.negatives += x.size() - pos;
     }
   }
-  // The operating point: naming a token that is not in the bundle is the most harmful answer, so
-  // "token" needs a confidence that at most 5% of the left-out searches reach (never below 0.5).
-  std::vector<double> lp;
+  // The operating points: naming a token that is not in the bundle is the most harmful answer, so
+  // "token" needs a confidence that at most 5% of the left-out searches reach (never below 0.5) —
+  // of each kind of query on its own (a clean original image of a missing token reaches higher
+  // confidences than edited copies: pooled with them, 10% of such originals were named), and for
+  // each kind of evidence on its own (a re-ranked query is decided on re-ranked searches only).
+  std::vector<double> lp[2][4];  // [re-ranked][CalibrationQuery]
+  size_t left_out = 0;
   for (const CalibrationExample* e : ex)
-    if (e->left_out && (e->evidence.aligned ? m.fitted_aligned : m.fitted_plain)) lp.push_back(verdict_probability(m, e->evidence));
+    if (e->left_out && (e->evidence.aligned ? m.fitted_aligned : m.fitted_plain)) {
+      lp[e->evidence.aligned][size_t(e->query)].push_back(verdict_probability(m, e->evidence));
+      ++left_out;
+    }
+  auto operating_point = [&](bool aligned) {  // (-1: no left-out searches of that evidence)
+    std::vector<double> all;
+    for (const auto& k : lp[aligned]) all.insert(all.end(), k.begin(), k.end());
+    if (all.empty()) return -1.0;
+    double p = percentile(all, 0.95);
+    for (size_t k = 0; k < 3; ++k)
+      if (lp[aligned][k].size() >= kOwnPointsMin / 6) p = std::max(p, percentile(lp[aligned][k], 0.95));
+    return std::max(0.5, p);
+  };
   // "Sits among the collection's tokens": keep 95% of left-out tokens' nearest-sibling cosines above
   // the collection threshold, unless that would let in 1% of the unrelated images. (Own weights
   // need their own operating point: the global one belongs to the global weights.)
-  if (!global || f.own_weights || (lp.size() >= kOwnPointsMin && sibling_top.size() >= kOwnPointsMin / 2)) {
-    if (!lp.empty()) m.token_confidence = std::max(0.5, percentile(lp, 0.95));
+  if (!global || f.own_weights || (left_out >= kOwnPointsMin && sibling_top.size() >= kOwnPointsMin / 2)) {
+    const double aligned_point = operating_point(true), plain_point = operating_point(false);
+    m.token_confidence = aligned_point >= 0 ? aligned_point : plain_point >= 0 ? plain_point : m.token_confidence;
+    m.plain_token_confidence = aligned_point >= 0 ? plain_point : -1;
     if (!sibling_top.empty() && !unrelated_top.empty())
       m.collection_threshold = std::min(match_threshold, std::max(percentile(sibling_top, 0.05), percentile(unrelated_top, 0.99) + 0.02));
     f.own_points = true;
@@ -153,7 +171,9 @@ VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<st
       continue;
     }
     models.collections[slugs[c]] = f.m;
-    per << "  " << slugs[c] << ": token at confidence >= " << f.m.token_confidence << ", collection threshold " << f.m.collection_threshold << " ("
+    per << "  " << slugs[c] << ": token at confidence >= " << f.m.token_confidence;
+    if (f.m.plain_token_confidence >= 0) per << " (" << f.m.plain_token_confidence << " without re-ranking)";
+    per << ", collection threshold " << f.m.collection_threshold << " ("
         << f.m.positives << " positive, " << f.m.negatives << " negative examples; " << (f.own_weights ? "own weights" : "the global weights")
         << (f.own_points ? "" : " and operating points") << ")\n";
   }
@@ -238,7 +258,8 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   CalibrationSet set;
   // (style_fit_to / style_test_to: where the re-ranked search's first view goes, if anywhere;
   // returns the re-ranked search's hits)
-  auto run = [&](const QuerySession& q, uint32_t own, bool leave_out, StyleSamples* style_fit_to = nullptr, StyleSamples* style_test_to = nullptr) {
+  auto run = [&](const QuerySession& q, uint32_t own, bool leave_out, CalibrationQuery kind, StyleSamples* style_fit_to = nullptr,
+                 StyleSamples* style_test_to = nullptr, bool fit = true) {
     std::vector<TokenHit> reranked;
     for (size_t rerank : {ImageRequest{}.rerank, size_t(0)}) {
       ImageRequest req;
@@ -248,7 +269,7 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
       const auto hits = lens.search(q, req).hits;
       if (hits.empty()) continue;
       const uint32_t first = cat.tokens.at(hits[0].token).collection;
-      set.examples.push_back({VerdictEvidence::of(hits), !leave_out && hits[0].token == own ? 1 : 0, leave_out, first});
+      set.examples.push_back({VerdictEvidence::of(hits), !leave_out && hits[0].token == own ? 1 : 0, leave_out, first, kind, fit});
       if (rerank == 0) {
         if (own == UINT32_MAX) set.unrelated_top.push_back(hits[0].score);
         else if (leave_out) set.sibling_top.push_back({first, hits[0].score});
@@ -261,14 +282,16 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
     return reranked;
   };
   // A style fit image that is not otherwise searched: the view a first-stage search picks.
-  auto style_fit = [&](const RgbImage& img, std::vector<std::vector<float>>& to) {
+  auto style_fit_session = [&](const QuerySession& q, std::vector<std::vector<float>>& to) {
     if (!with_style) return;
-    const auto q = lens.session(img);
     ImageRequest req;
     req.k = 1;
     req.rerank = 0;
-    const auto hits = lens.search(*q, req).hits;
-    if (!hits.empty()) to.push_back(first_view_style(*q, hits[0]));
+    const auto hits = lens.search(q, req).hits;
+    if (!hits.empty()) to.push_back(first_view_style(q, hits[0]));
+  };
+  auto style_fit = [&](const RgbImage& img, std::vector<std::vector<float>>& to) {
+    if (with_style) style_fit_session(*lens.session(img), to);
   };
   size_t done = 0;
   std::vector<size_t> seen(cat.collections.size(), 0);  // sample tokens per collection so far
@@ -289,15 +312,15 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
     // A fresh copy (seeds unlike the learning pairs'): with its token it should be named; without, not.
     const RgbImage copy = augment(original, 0x5eed0000c0ffeeull + 7919 * (i + 1));
     const auto qc = lens.session(copy);
-    run(*qc, it->second, false, fit_to);
-    run(*qc, it->second, true, nullptr, test_to);
+    run(*qc, it->second, false, CalibrationQuery::copy, fit_to);
+    run(*qc, it->second, true, CalibrationQuery::copy, nullptr, test_to);
     // The same for a capture (a round picture, a post, a zoom, a covered part): the query pipeline
     // finds those with little first-stage similarity, so the verdict must learn them too.
     const auto qk = lens.session(capture_copy(original, 0xca97u + 104729 * (i + 1)));
-    run(*qk, it->second, false, fit_to);
-    run(*qk, it->second, true, nullptr, test_to);
+    run(*qk, it->second, false, CalibrationQuery::capture, fit_to);
+    run(*qk, it->second, true, CalibrationQuery::capture, nullptr, test_to);
     // The original image of a token missing from the bundle: the nearest sibling must not be named.
-    run(*lens.session(original), it->second, true, fit_to, test_to);
+    run(*lens.session(original), it->second, true, CalibrationQuery::original, fit_to, test_to);
     if (fit) {  // more edits of the fit tokens (model runs only): what edits add belongs to the style
       style_fit(augment(original, 0x57e1e0000ull + 6151 * (i + 1)), ss.fit);
       style_fit(augment(original, 0x57e1e1000ull + 6151 * (i + 1)), ss.fit);
@@ -305,10 +328,17 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
     }
     ++done;
   }
-  for (const auto& t : style_extra) {  // originals of further tokens: the collection's variety
-    if (!with_style || t.collection >= style.size()) continue;
+  // Originals of further tokens: the collection's variety for its style model, and more left-out
+  // originals for the operating point only (one model run each, as the style needs anyway): the
+  // kind of query that most often sets it, whose 95th percentile over the sample's 100 alone moved
+  // the point by up to 0.2 from one sample to another. (Fitted on, they outweighed the sample's
+  // other negatives.)
+  for (const auto& t : style_extra) {
+    if (t.collection >= style.size()) continue;
     try {
-      style_fit(lens.decode(read_bytes(t.image_path, 64u << 20)), style[t.collection].fit);
+      const auto q = lens.session(lens.decode(read_bytes(t.image_path, 64u << 20)));
+      style_fit_session(*q, style[t.collection].fit);
+      if (const auto it = index.find({t.collection, t.token_id}); it != index.end()) run(*q, it->second, true, CalibrationQuery::original, nullptr, nullptr, false);
     } catch (const Error&) {
     }
   }
@@ -317,7 +347,7 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   std::vector<Unrelated> unrelated_style;
   for (size_t i = 0; i < unrelated; ++i) {
     const auto q = lens.session(unrelated_image(0xabcdefull + i));
-    const auto hits = run(*q, UINT32_MAX, false);
+    const auto hits = run(*q, UINT32_MAX, false, CalibrationQuery::unrelated);
     if (with_style && !hits.empty()) unrelated_style.push_back({cat.tokens.at(hits[0].token).collection, first_view_style(*q, hits[0]), hits[0].score});
   }
 
@@ -348,7 +378,9 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   const std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   write_file_atomic(mpath, text.data(), text.size());
   if (!quiet) {
-    std::cerr << "verdict: token at confidence >= " << g.token_confidence << ", collection threshold " << g.collection_threshold << "; calibrated on " << done << " tokens and " << unrelated << " unrelated images (" << g.positives << " positive, "
+    std::cerr << "verdict: token at confidence >= " << g.token_confidence;
+    if (g.plain_token_confidence >= 0) std::cerr << " (" << g.plain_token_confidence << " without re-ranking)";
+    std::cerr << ", collection threshold " << g.collection_threshold << "; calibrated on " << done << " tokens and " << unrelated << " unrelated images (" << g.positives << " positive, "
               << g.negatives << " negative examples" << (g.fitted_aligned ? "" : "; no thumbnails: first-stage evidence only") << ")\n"
               << per << style_report;
     if (!styles.empty()) std::cerr << "  synthetic unrelated images that pass a style test: " << unrelated_inside << " of " << unrelated_style.size() << "\n";

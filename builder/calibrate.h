@@ -26,13 +26,18 @@ std::vector<size_t> calibration_sample(const std::vector<uint32_t>& token_collec
 
 // What calibration searches gave: each search's evidence, whether its first result is the very
 // token (label 1), whether the query's own token was left out of the search, and the collection of
-// its first result (whose model will decide such a query); first-result cosines (first stage) of
-// the left-out searches (with that collection) and of the unrelated images.
+// its first result (whose model will decide such a query), and what the query was (a left-out
+// search's operating point holds for each kind of query on its own; originals of further tokens
+// only sharpen the operating point, the weights are fitted on the sample's searches); first-result cosines (first
+// stage) of the left-out searches (with that collection) and of the unrelated images.
+enum class CalibrationQuery : uint8_t { copy, capture, original, unrelated };
 struct CalibrationExample {
   VerdictEvidence evidence;
   int label = 0;
   bool left_out = false;
   uint32_t first = 0;
+  CalibrationQuery query = CalibrationQuery::copy;
+  bool fit = true;  // false: it sets the operating points only, not the weights
 };
 struct CalibrationSet {
   std::vector<CalibrationExample> examples;

@@ -17,6 +17,7 @@ std::string VerdictModel::to_json() const {
   if (fitted_plain) j["plain"] = plain;
   if (collection_threshold >= -1) j["collection_threshold"] = collection_threshold;
   j["token_confidence"] = token_confidence;
+  if (plain_token_confidence >= 0) j["plain_token_confidence"] = plain_token_confidence;
   j["positives"] = positives;
   j["negatives"] = negatives;
   return j.dump();
@@ -57,6 +58,7 @@ VerdictModel model_from(const nlohmann::json& j, const std::string& where, const
   };
   number_in("collection_threshold", -1, 1, m.collection_threshold);  // (a cosine)
   number_in("token_confidence", 0, 1, m.token_confidence);          // (a probability)
+  number_in("plain_token_confidence", 0, 1, m.plain_token_confidence);
   for (const char* key : {"positives", "negatives"})
     if (j.contains(key)) {
       if (!j.at(key).is_number_unsigned()) throw bad(key, "must be a whole number >= 0");
@@ -149,8 +151,9 @@ Verdict decide_verdict(const VerdictModel& m, float threshold, const std::vector
     return v;
   }
   v.confidence = verdict_probability(m, e);
-  v.kind = !known ? "none" : v.confidence >= m.token_confidence ? "token" : "collection";
-  v.close_call = known && std::abs(v.confidence - m.token_confidence) <= kCloseCallBand;
+  const double point = m.token_point(e.aligned);
+  v.kind = !known ? "none" : v.confidence >= point ? "token" : "collection";
+  v.close_call = known && std::abs(v.confidence - point) <= kCloseCallBand;
   return v;
 }
 

@@ -15,8 +15,8 @@
 // result's collection (style_model.h), when its features lie outside that collection's (that test
 // alone decides); in bundles without one, when the first result's cosine is below the collection
 // threshold (fitted between the nearest-sibling scores of left-out tokens and those of unrelated
-// images; at most the bundle's copy threshold). Otherwise "token" when the confidence reaches the model's token_confidence
-// (>= 0.5), else "collection". A close call (confidence within 0.1 of that point) is flagged.
+// images; at most the bundle's copy threshold). Otherwise "token" when the confidence reaches the model's operating point
+// for its kind of evidence (token_point: >= 0.5), else "collection". A close call (confidence within 0.1 of that point) is flagged.
 // A bundle of several collections holds, besides that global model, one per collection the
 // builder had enough examples for (VerdictModels), fitted on the calibration searches whose first
 // result is of that collection: the model of the first result's collection decides, so each
@@ -46,11 +46,17 @@ struct VerdictModel {
   std::array<double, kPlainFeatures> plain{};
   double collection_threshold = -2;  // cosine below which nothing is known (< -1: the copy threshold)
   double token_confidence = 0.5;     // "token" from this confidence up (the builder sets it so that at
-                                     // most 5% of its left-out searches are named as a token)
+                                     // most 5% of its re-ranked left-out searches of each kind are named
+                                     // as a token)
+  double plain_token_confidence = -1;  // the same for evidence that was not re-ranked (< 0: token_confidence,
+                                       // as bundles built before it decide)
+  double token_point(bool aligned_evidence) const {
+    return !aligned_evidence && plain_token_confidence >= 0 ? plain_token_confidence : token_confidence;
+  }
   bool fitted_aligned = false, fitted_plain = false;
   size_t positives = 0, negatives = 0;  // calibration examples (reported by info)
 
-  std::string to_json() const;  // {"aligned": [...], "plain": [...], "collection_threshold", "token_confidence", "positives", "negatives"}
+  std::string to_json() const;  // {"aligned": [...], "plain": [...], "collection_threshold", "token_confidence", "plain_token_confidence", "positives", "negatives"}
   static VerdictModel from_json(const std::string& text, const std::string& where);  // (where: the file, in errors)
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "calibrate.h"
 #include "learn.h"
@@ -114,6 +115,67 @@ TEST_CASE("fit_verdict_models: one model per collection with enough examples, fi
   const VerdictModels single = fit_verdict_models(set, {"all"}, 0.7);
   CHECK(single.collections.empty());
   CHECK(single.global.to_json() == m.global.to_json());
+}
+
+TEST_CASE("fit_verdict_models: at most 5% of each kind of left-out search is named a token") {
+  // Copies of indexed tokens score 0.80, 0.1 ahead of the runner-up. Left-out copies and captures
+  // find a sibling at 0.70, 0.02 ahead; left-out originals (a clean image of a missing token) look
+  // more like a copy: 0.77, 0.06 ahead. Pooled, the 95th percentile lies among the originals and
+  // names more than 5% of them.
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> n(0, 0.02);
+  CalibrationSet set;
+  for (int i = 0; i < 200; ++i) {
+    const double c = 0.8 + n(rng);
+    set.examples.push_back({plain(c, c - 0.1 + n(rng)), 1, false, 0, CalibrationQuery::copy});
+    for (auto [kind, at, gap] : {std::tuple{CalibrationQuery::copy, 0.70, 0.02}, {CalibrationQuery::capture, 0.70, 0.02}, {CalibrationQuery::original, 0.77, 0.06}}) {
+      const double s = at + n(rng);
+      set.examples.push_back({plain(s, s - gap + n(rng)), 0, true, 0, kind});
+    }
+  }
+  const VerdictModel m = fit_verdict_models(set, {"all"}, 0.5).global;
+  REQUIRE(m.fitted_plain);
+  std::vector<double> pooled;
+  size_t named[3] = {0, 0, 0}, total[3] = {0, 0, 0};
+  for (const auto& e : set.examples)
+    if (e.left_out) {
+      pooled.push_back(verdict_probability(m, e.evidence));
+      ++total[size_t(e.query)];
+      named[size_t(e.query)] += pooled.back() >= m.token_confidence;
+    }
+  for (int k = 0; k < 3; ++k) CHECK(double(named[k]) / double(total[k]) <= 0.05 + 1e-9);
+  const double pooled_point = percentile(pooled, 0.95);
+  size_t named_pooled = 0;
+  for (const auto& e : set.examples)
+    if (e.left_out && e.query == CalibrationQuery::original) named_pooled += verdict_probability(m, e.evidence) >= pooled_point;
+  CHECK(pooled_point > 0.5);
+  CHECK(double(named_pooled) / double(total[size_t(CalibrationQuery::original)]) > 0.1);
+  CHECK(m.token_confidence > pooled_point);
+  CHECK(m.plain_token_confidence < 0);  // (first-stage evidence only: one point)
+
+  // Re-ranked evidence too (a bundle with thumbnails): each kind of evidence gets its own point, set
+  // on its own left-out searches. Here the re-ranked left-out searches reach higher confidences.
+  for (int i = 0; i < 200; ++i)
+    for (const bool own : {true, false})
+      for (auto kind : {CalibrationQuery::copy, CalibrationQuery::original}) {
+        VerdictEvidence e;
+        e.aligned = true;
+        e.s1 = 0.8 + n(rng), e.s2 = e.s1 - 0.1;
+        e.a1 = (own ? 0.97 : kind == CalibrationQuery::original ? 0.95 : 0.9) + n(rng), e.a2 = 0.85 + n(rng);
+        e.region = own ? 0.1 : 0.4, e.region2 = 1.0, e.concentration = 2;
+        if (own && kind == CalibrationQuery::original) continue;  // (an original is searched only with its token left out)
+        set.examples.push_back({e, own ? 1 : 0, !own, 0, kind});
+      }
+  const VerdictModel both = fit_verdict_models(set, {"all"}, 0.5).global;
+  REQUIRE(both.fitted_aligned);
+  CHECK(both.plain_token_confidence == doctest::Approx(m.token_confidence));  // (the plain examples and their fit are the same)
+  CHECK(both.token_point(false) == both.plain_token_confidence);
+  CHECK(both.token_point(true) == both.token_confidence);
+  size_t named_aligned = 0, aligned_originals = 0;
+  for (const auto& e : set.examples)
+    if (e.left_out && e.evidence.aligned && e.query == CalibrationQuery::original)
+      ++aligned_originals, named_aligned += verdict_probability(both, e.evidence) >= both.token_confidence;
+  CHECK(double(named_aligned) / double(aligned_originals) <= 0.05 + 1e-9);
 }
 
 TEST_CASE("learn_style: the collection's directions in, other directions out") {

@@ -60,6 +60,20 @@ TEST_CASE("verdict: evidence, decision and its three answers") {
   CHECK(VerdictEvidence::of(aligned).features()[8] == doctest::Approx(std::log(0.3)));  // (no runner-up region: no margin)
   CHECK(VerdictEvidence::of(aligned).features()[9] == doctest::Approx(0.0));
   CHECK(decide_verdict(m, threshold, aligned).confidence == doctest::Approx(verdict_probability(m, VerdictEvidence::of(aligned))));
+  // Each kind of evidence has its own operating point (a bundle without the plain one: the same for both).
+  VerdictModel two = m;
+  two.token_confidence = 0.99;        // re-ranked evidence
+  two.plain_token_confidence = 0.5;   // first-stage evidence
+  CHECK(two.token_point(true) == 0.99);
+  CHECK(two.token_point(false) == 0.5);
+  CHECK(strict.token_point(false) == 0.99);
+  CHECK(decide_verdict(two, threshold, copy).kind == "token");  // plain 0.978 >= 0.5 (strict's 0.99 said "collection")
+  CHECK_FALSE(decide_verdict(two, threshold, copy).close_call);
+  CHECK((decide_verdict(two, threshold, aligned).kind == "token") == (verdict_probability(two, VerdictEvidence::of(aligned)) >= 0.99));
+  const VerdictModel back = VerdictModel::from_json(two.to_json(), "manifest.json");
+  CHECK(back.plain_token_confidence == doctest::Approx(0.5));
+  CHECK(VerdictModel::from_json(strict.to_json(), "manifest.json").plain_token_confidence < 0);  // (not written when unset)
+  CHECK(strict.to_json().find("plain_token_confidence") == std::string::npos);
   // A bundle without a model: the copy threshold alone, no confidence.
   v = decide_verdict(VerdictModel{}, threshold, copy);
   CHECK(v.kind == "token");
@@ -171,6 +185,7 @@ TEST_CASE("verdict: hostile values in the manifest's verdict are refused naming 
   CHECK(why(R"([1, 2])") == "manifest.json: verdict is not an object");
   CHECK(why(R"({"token_confidence": 1.5})") == "manifest.json: verdict.token_confidence must be a number in 0..1");
   CHECK(why(R"({"token_confidence": "high"})") == "manifest.json: verdict.token_confidence must be a number in 0..1");
+  CHECK(why(R"({"plain_token_confidence": 2})") == "manifest.json: verdict.plain_token_confidence must be a number in 0..1");
   CHECK(why(R"({"collection_threshold": 7})") == "manifest.json: verdict.collection_threshold must be a number in -1..1");
   CHECK(why(R"({"collection_threshold": null})") == "manifest.json: verdict.collection_threshold must be a number in -1..1");
   CHECK(why(R"({"positives": -4})") == "manifest.json: verdict.positives must be a whole number >= 0");
