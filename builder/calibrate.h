@@ -66,6 +66,8 @@ VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<st
 // Also fits each collection's style model (style_model.h: the collection test) on images of half
 // of the sample's tokens, their copies and captures and `style_extra`'s originals, with the
 // threshold set on the other half's left-out searches, and writes it as the bundle's style file.
+// `style_extra`'s originals are also searched with their token left out: more left-out originals
+// for the operating points (not for the weights).
 size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<CalibrationToken>& sample, const std::vector<CalibrationToken>& style_extra,
                          int threads, bool quiet);
 
