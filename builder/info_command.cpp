@@ -23,7 +23,9 @@ std::string verdict_line(const VerdictModel& v, const VerdictModel* global = nul
   if (!v.fitted_aligned && !v.fitted_plain) return "not calibrated (built before verdicts: token above the threshold, else none)";
   const bool own_weights = !global || v.aligned != global->aligned || v.plain != global->plain;
   std::ostringstream o;
-  o << "\"token\" from confidence " << std::setprecision(3) << v.token_confidence << ", \"none\" below cosine "
+  o << "\"token\" from confidence " << std::setprecision(3) << v.token_confidence;
+  if (v.plain_token_confidence >= 0) o << " (" << v.plain_token_confidence << " not re-ranked)";
+  o << ", \"none\" below cosine "
     << v.collection_threshold << "; " << (own_weights ? "fitted" : "global weights, operating points") << " on " << v.positives << " positive and "
     << v.negatives << " negative examples" << (v.fitted_aligned ? "" : " (first-stage evidence only: no thumbnails)");
   return o.str();

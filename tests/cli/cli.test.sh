@@ -432,8 +432,8 @@ python3 - "$T/b2c/manifest.json" "$T/q2c.jsonl" "${img2%.png}" <<'PY' && ok "two
 import json, sys
 v = json.load(open(sys.argv[1]))["verdict"]
 assert set(v["collections"]) == {"nouns", "nouns2"}, v.keys()
-for m in v["collections"].values():
-    assert 0.5 <= m["token_confidence"] <= 1 and "aligned" in m and "plain" in m, m
+for m in [v] + list(v["collections"].values()):  # (an operating point per kind of evidence: re-ranked, and not)
+    assert 0.5 <= m["token_confidence"] <= 1 and 0.5 <= m["plain_token_confidence"] <= 1 and "aligned" in m and "plain" in m, m
 j = json.loads(open(sys.argv[2]).readline())
 assert j["verdict"] == "token" and j["collection"] == "nouns2" and j["results"][0]["token_id"] == sys.argv[3], j["verdict"]
 PY
