@@ -143,6 +143,14 @@ Fitted fit_model(const std::vector<const CalibrationExample*>& ex, const std::ve
   return f;
 }
 
+// A model's operating points, as the build's report says them.
+std::string points_text(const VerdictModel& m) {
+  std::ostringstream o;
+  o << "token at confidence >= " << m.token_confidence;
+  if (m.plain_token_confidence >= 0) o << " (" << m.plain_token_confidence << " without re-ranking)";
+  return o.str();
+}
+
 }  // namespace
 
 VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<std::string>& slugs, double match_threshold, std::string* report) {
@@ -171,9 +179,7 @@ VerdictModels fit_verdict_models(const CalibrationSet& set, const std::vector<st
       continue;
     }
     models.collections[slugs[c]] = f.m;
-    per << "  " << slugs[c] << ": token at confidence >= " << f.m.token_confidence;
-    if (f.m.plain_token_confidence >= 0) per << " (" << f.m.plain_token_confidence << " without re-ranking)";
-    per << ", collection threshold " << f.m.collection_threshold << " ("
+    per << "  " << slugs[c] << ": " << points_text(f.m) << ", collection threshold " << f.m.collection_threshold << " ("
         << f.m.positives << " positive, " << f.m.negatives << " negative examples; " << (f.own_weights ? "own weights" : "the global weights")
         << (f.own_points ? "" : " and operating points") << ")\n";
   }
@@ -378,9 +384,7 @@ size_t calibrate_verdict(const std::filesystem::path& dir, const std::vector<Cal
   const std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   write_file_atomic(mpath, text.data(), text.size());
   if (!quiet) {
-    std::cerr << "verdict: token at confidence >= " << g.token_confidence;
-    if (g.plain_token_confidence >= 0) std::cerr << " (" << g.plain_token_confidence << " without re-ranking)";
-    std::cerr << ", collection threshold " << g.collection_threshold << "; calibrated on " << done << " tokens and " << unrelated << " unrelated images (" << g.positives << " positive, "
+    std::cerr << "verdict: " << points_text(g) << ", collection threshold " << g.collection_threshold << "; calibrated on " << done << " tokens and " << unrelated << " unrelated images (" << g.positives << " positive, "
               << g.negatives << " negative examples" << (g.fitted_aligned ? "" : "; no thumbnails: first-stage evidence only") << ")\n"
               << per << style_report;
     if (!styles.empty()) std::cerr << "  synthetic unrelated images that pass a style test: " << unrelated_inside << " of " << unrelated_style.size() << "\n";
