@@ -407,7 +407,10 @@ namespace {
 // Per-cell squared difference of query and template after normalising each per channel (zero
 // mean, unit variance over the valid cells: brightness, contrast and colour shifts cancel),
 // averaged over channels; -1 for invalid cells. Empty if fewer than two cells are valid.
-std::vector<double> normalised_residual(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
+// Per cell, query minus thumbnail with both normalised per channel over the valid cells (zero
+// mean, unit variance: brightness, contrast and colour shifts cancel); 3 values per cell, 0 for an
+// invalid one. Empty when fewer than 2 cells are valid.
+std::vector<double> normalised_difference(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
   double qm[3] = {0, 0, 0}, tm[3] = {0, 0, 0}, qs[3] = {0, 0, 0}, ts[3] = {0, 0, 0}, cnt = 0;
   for (size_t i = 0; i < valid.size(); ++i)
     if (valid[i]) { cnt += 1; for (int c = 0; c < 3; ++c) { qm[c] += q[i * 3 + c]; tm[c] += t[i * 3 + c]; } }
@@ -416,16 +419,24 @@ std::vector<double> normalised_residual(const std::vector<double>& q, const std:
   for (size_t i = 0; i < valid.size(); ++i)
     if (valid[i]) for (int c = 0; c < 3; ++c) { qs[c] += (q[i * 3 + c] - qm[c]) * (q[i * 3 + c] - qm[c]); ts[c] += (t[i * 3 + c] - tm[c]) * (t[i * 3 + c] - tm[c]); }
   for (int c = 0; c < 3; ++c) { qs[c] = std::sqrt(qs[c] / cnt) + 4; ts[c] = std::sqrt(ts[c] / cnt) + 4; }  // (+4: flat images stay finite)
+  std::vector<double> d(valid.size() * 3, 0.0);
+  for (size_t i = 0; i < valid.size(); ++i)
+    if (valid[i])
+      for (int c = 0; c < 3; ++c) d[i * 3 + c] = (q[i * 3 + c] - qm[c]) / qs[c] - (t[i * 3 + c] - tm[c]) / ts[c];
+  return d;
+}
+
+// normalised_difference's squared length per cell (mean over channels); -1 for an invalid cell.
+std::vector<double> normalised_residual(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
+  const std::vector<double> d = normalised_difference(q, t, valid);
+  if (d.empty()) return {};
   std::vector<double> r(valid.size(), -1.0);
-  for (size_t i = 0; i < valid.size(); ++i) {
-    if (!valid[i]) continue;
-    double d2 = 0;
-    for (int c = 0; c < 3; ++c) {
-      const double d = (q[i * 3 + c] - qm[c]) / qs[c] - (t[i * 3 + c] - tm[c]) / ts[c];
-      d2 += d * d / 3;
+  for (size_t i = 0; i < valid.size(); ++i)
+    if (valid[i]) {
+      double d2 = 0;
+      for (int c = 0; c < 3; ++c) d2 += d[i * 3 + c] * d[i * 3 + c] / 3;
+      r[i] = d2;
     }
-    r[i] = d2;
-  }
   return r;
 }
 
@@ -535,27 +546,38 @@ RegionDifference AlignQuery::region_difference(const AlignGeometry& g, const Rgb
     for (size_t k = 0; k < valid.size(); ++k) valid[k] &= !(*occluded)[k];
   const std::vector<double> t = make_template(thumbnail, 0, 0, g.flip).g96;
   // Per-channel normalisation over valid cells (brightness, contrast and colour shifts cancel).
-  const std::vector<double> res = normalised_residual(q, t, valid);
-  if (res.empty()) return out;
-  std::vector<double> sum(size_t(regions) * regions, 0.0), num(size_t(regions) * regions, 0.0);
+  const std::vector<double> diff = normalised_difference(q, t, valid);
+  if (diff.empty()) return out;
+  const size_t blocks = size_t(regions) * regions;
+  std::vector<double> sum(blocks, 0.0), num(blocks, 0.0), signed_sum(blocks * 3, 0.0);
   for (int a = 0; a < n; ++a)
     for (int b = 0; b < n; ++b) {
       const size_t k = size_t(a) * n + b;
       if (!valid[k]) continue;
       const size_t r = size_t(a * regions / n) * regions + size_t(b * regions / n);
-      sum[r] += res[k];
+      const double* d = &diff[k * 3];
+      double d2 = 0;
+      for (int c = 0; c < 3; ++c) {
+        d2 += d[c] * d[c] / 3;
+        signed_sum[r * 3 + c] += d[c];
+      }
+      sum[r] += d2;
       num[r] += 1;
     }
-  double worst = 0, total = 0;
+  double worst = 0, total = 0, shift = 0;
   int used = 0;
-  for (size_t r = 0; r < sum.size(); ++r)
-    if (num[r] >= 0.25 * double(n * n) / double(regions * regions)) {
+  for (size_t r = 0; r < blocks; ++r)
+    if (num[r] >= 0.25 * double(n * n) / double(blocks)) {
       const double m = sum[r] / num[r];
       worst = std::max(worst, m);
       total += m;
+      double s2 = 0;  // (the block's mean difference: a misplaced edge or noise cancels, a recoloured part does not)
+      for (int c = 0; c < 3; ++c) s2 += (signed_sum[r * 3 + c] / num[r]) * (signed_sum[r * 3 + c] / num[r]);
+      shift = std::max(shift, s2 / 3);
       ++used;
     }
   if (used == 0) return out;
+  out.shift = float(shift);
   out.worst = float(worst);
   out.concentration = float(worst / (total / used + 1e-3));
   return out;
@@ -702,6 +724,7 @@ bool rerank_by_alignment(std::vector<TokenHit>& hits, const RgbImage& query, con
     hits[i].evidence_alignment = evidence.empty() ? hits[i].alignment : evidence[from[i]];
     hits[i].region_worst = d.worst;
     hits[i].region_concentration = d.concentration;
+    hits[i].region_shift = d.shift;
   }
   return true;
 }

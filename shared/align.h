@@ -32,6 +32,7 @@ struct AlignGeometry {
 
 struct RegionDifference {
   float worst = -1, concentration = -1;  // -1: nothing to compare
+  float shift = -1;  // the largest block's mean difference (squared, per channel): a recoloured part
 };
 
 struct AlignOptions {
@@ -102,6 +103,9 @@ class AlignQuery {
   // (zero mean, unit variance over the cells inside the query), the mean squared difference of each
   // of regions x regions blocks; `worst` is the largest, `concentration` worst / mean over blocks.
   // A copy differs a little everywhere; a sibling (one trait changed) a lot in one block.
+  // `shift`: the same blocks' signed mean difference, largest squared length: an edit's noise and
+  // a slightly misplaced edge average out in it, a part in another colour (a sibling's skin or fur
+  // tone) does not.
   // `occluded`: cells to leave out (scores()'s mask), or null.
   RegionDifference region_difference(const AlignGeometry& g, const RgbImage& thumbnail, int regions = 4,
                                      const std::vector<char>* occluded = nullptr) const;

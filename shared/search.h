@@ -73,7 +73,7 @@ struct TokenHit {
   uint32_t token;
   float score;  // cosine similarity of the best (view, entry) pair
   float alignment = kNotAligned;  // set by rerank_by_alignment (shared/align.h)
-  float region_worst = -1, region_concentration = -1;  // the first two re-ranked hits' (align.h RegionDifference)
+  float region_worst = -1, region_concentration = -1, region_shift = -1;  // the first two re-ranked hits' (align.h RegionDifference)
   float evidence_alignment = kNotAligned;  // the first two re-ranked hits: alignment with every unexplained cell left out (verdict)
   uint32_t view = 0;  // the query view of the best score (index into its plan's views): where re-ranking aligns
   // Part scores (bundles with part codes, shared/part_codes.h; kNoPartScore: not scored): re-ranking

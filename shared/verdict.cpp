@@ -36,8 +36,9 @@ VerdictModel model_from(const nlohmann::json& j, const std::string& where, const
   auto weights = [&](const char* key, auto& out, bool& fitted) {
     if (!j.contains(key)) return;
     const auto& w = j.at(key);
-    // (an aligned model of a bundle built before the log features has their first 8 weights)
-    const bool before = out.size() == VerdictModel::kAlignedFeatures && w.is_array() && w.size() == VerdictModel::kAlignedFeaturesBefore;
+    // (an aligned model of a bundle built before the log or the colour-shift features has their
+    // first 8 or 10 weights)
+    const bool before = out.size() == VerdictModel::kAlignedFeatures && w.is_array() && (w.size() == 8 || w.size() == 10);
     if (!w.is_array() || (w.size() != out.size() && !before))
       throw bad(key, "must hold " + std::to_string(out.size()) + " numbers");
     std::fill(out.begin(), out.end(), 0.0);
@@ -113,20 +114,24 @@ VerdictEvidence VerdictEvidence::of(const std::vector<TokenHit>& hits) {
   if (hits[0].region_worst >= 0) {
     e.region = hits[0].region_worst;
     e.concentration = std::max(1e-3f, hits[0].region_concentration);
+    e.shift = hits[0].region_shift;
   }
   if (hits.size() > 1) {
     e.s2 = hits[1].score;
     e.a2 = e.aligned && hits[1].alignment != TokenHit::kNotAligned ? aligned_of(hits[1]) : -1;
     e.region2 = hits[1].region_worst;
+    e.shift2 = hits[1].region_shift;
   }
   if (e.region2 < 0) e.region2 = e.region;  // (no runner-up compared: no margin)
+  if (e.shift2 < 0) e.shift2 = e.shift;
   return e;
 }
 
 std::vector<double> VerdictEvidence::features() const {
   if (aligned) {
     const double l1 = std::log(std::max(region, 1e-3)), l2 = std::log(std::max(region2, 1e-3));
-    return {1.0, s1, s1 - s2, a1, a1 - a2, region, std::log(concentration), region - region2, l1, l1 - l2};
+    const double h1 = std::log(std::max(shift, 1e-3)), h2 = std::log(std::max(shift2, 1e-3));
+    return {1.0, s1, s1 - s2, a1, a1 - a2, region, std::log(concentration), region - region2, l1, l1 - l2, h1, h1 - h2};
   }
   return {1.0, s1, s1 - s2};
 }

@@ -33,15 +33,15 @@ namespace nftlens {
 struct TokenHit;
 
 struct VerdictModel {
-  static constexpr size_t kAlignedFeatures = 10, kPlainFeatures = 3, kAlignedFeaturesBefore = 8;
-  // Weights over [1, s1, s1 - s2, a1, a1 - a2, r1, log c1, r1 - r2, log r1, log r1 - log r2]
-  // (re-ranked hits) and [1, s1, s1 - s2] (not re-ranked): s = first-stage cosine, a = alignment,
-  // r, c = worst region difference and its concentration (align.h RegionDifference; in the logs at
-  // least 1e-3); 1 = first result, 2 = runner-up. (The logs tell a clean copy's small difference
-  // from a near-identical sibling's; bundles built before them hold 8 aligned weights, read with
-  // 0 for the logs, which decides as they did.)
-  // (A copy differs from its own token less, in its worst region, than from the runner-up; a token
-  // missing from the bundle differs from every candidate in the part that makes it itself.)
+  static constexpr size_t kAlignedFeatures = 12, kPlainFeatures = 3;
+  // Weights over [1, s1, s1 - s2, a1, a1 - a2, r1, log c1, r1 - r2, log r1, log r1 - log r2,
+  // log h1, log h1 - log h2] (re-ranked hits) and [1, s1, s1 - s2] (not re-ranked): s = first-stage
+  // cosine, a = alignment, r, c = worst region difference and its concentration, h = the largest
+  // regional colour shift (align.h RegionDifference; in the logs at least 1e-3); 1 = first result,
+  // 2 = runner-up. (The logs of r tell a clean copy's small difference from a near-identical
+  // sibling's; h tells a part in another colour, a sibling's skin tone, from an edit's noise.
+  // Bundles built before them hold 8 or 10 aligned weights, read with 0 for the rest, which
+  // decides as they did.)
   std::array<double, kAlignedFeatures> aligned{};
   std::array<double, kPlainFeatures> plain{};
   double collection_threshold = -2;  // cosine below which nothing is known (< -1: the copy threshold)
@@ -76,7 +76,7 @@ struct VerdictModels {
 // The evidence of one query's ranked hits (best first, after re-ranking; at least the runner-up kept).
 struct VerdictEvidence {
   bool aligned = false;
-  double s1 = -1, s2 = -1, a1 = -1, a2 = -1, region = -1, concentration = 1, region2 = -1;
+  double s1 = -1, s2 = -1, a1 = -1, a2 = -1, region = -1, concentration = 1, region2 = -1, shift = -1, shift2 = -1;
   static VerdictEvidence of(const std::vector<TokenHit>& hits);
   std::vector<double> features() const;  // the model's inputs, with the leading 1
 };

@@ -373,3 +373,37 @@ TEST_CASE("align: the verdict's evidence leaves out an occluder with its soft ed
   CHECK(edge > 50);
   CHECK(missed * 5 < edge);
 }
+
+TEST_CASE("region_difference: the colour shift tells a recoloured part from an edit's noise") {
+  const RgbImage orig = testutil::random_blocks(288, 288, 24, 31);
+  // An edited copy: noise on every pixel, the picture moved by a pixel.
+  RgbImage noisy = orig;
+  uint32_t state = 12345;
+  for (int y = 0; y < 288; ++y)
+    for (int x = 0; x < 288; ++x)
+      for (int c = 0; c < 3; ++c) {
+        state = state * 1664525u + 1013904223u;
+        const int v = orig.at(std::min(287, x + 1), y)[c] + int(state >> 27) * 3 - 45;
+        noisy.rgb[(size_t(y) * 288 + x) * 3 + c] = uint8_t(std::clamp(v, 0, 255));
+      }
+  // A sibling whose one part has another tone (as a skin or fur colour trait): one region of the
+  // 4x4 grid, every colour in it warmer.
+  RgbImage toned = orig;
+  for (int y = 72; y < 144; ++y)
+    for (int x = 72; x < 144; ++x) {
+      uint8_t* p = &toned.rgb[(size_t(y) * 288 + x) * 3];
+      p[0] = uint8_t(std::min(255, p[0] + 60)); p[1] = uint8_t(p[1] * 4 / 5); p[2] = uint8_t(p[2] / 2);
+    }
+  const RgbImage t = thumb_of(orig);
+  auto difference = [&](const RgbImage& query) {
+    const AlignQuery q(query);
+    return q.region_difference(q.locate(t), t);
+  };
+  const RegionDifference copy = difference(noisy), sibling = difference(toned);
+  MESSAGE("copy worst " << copy.worst << " shift " << copy.shift << "; sibling worst " << sibling.worst << " shift " << sibling.shift);
+  REQUIRE(copy.shift >= 0);
+  CHECK(copy.shift < 0.02f);
+  CHECK(sibling.shift > 0.1f);
+  CHECK(sibling.shift > 10 * copy.shift);
+  CHECK(sibling.shift <= sibling.worst);  // (a block's mean difference never exceeds its mean squared one)
+}

@@ -59,6 +59,11 @@ TEST_CASE("verdict: evidence, decision and its three answers") {
   CHECK(VerdictEvidence::of(aligned).features()[5] == doctest::Approx(0.3));
   CHECK(VerdictEvidence::of(aligned).features()[8] == doctest::Approx(std::log(0.3)));  // (no runner-up region: no margin)
   CHECK(VerdictEvidence::of(aligned).features()[9] == doctest::Approx(0.0));
+  CHECK(VerdictEvidence::of(aligned).features()[10] == doctest::Approx(std::log(1e-3)));  // (no colour shift measured: the floor)
+  aligned[0].region_shift = 0.004f;
+  aligned[1].region_shift = 0.4f;   // (the runner-up, a sibling, has one part in another colour)
+  CHECK(VerdictEvidence::of(aligned).features()[10] == doctest::Approx(std::log(0.004)));
+  CHECK(VerdictEvidence::of(aligned).features()[11] == doctest::Approx(std::log(0.004) - std::log(0.4)));
   CHECK(decide_verdict(m, threshold, aligned).confidence == doctest::Approx(verdict_probability(m, VerdictEvidence::of(aligned))));
   // Each kind of evidence has its own operating point (a bundle without the plain one: the same for both).
   VerdictModel two = m;
@@ -93,12 +98,15 @@ TEST_CASE("verdict: the manifest form round-trips and refuses bad weights by nam
   CHECK(r.aligned == m.aligned);
   CHECK(r.positives == 10);
   CHECK(r.collection_threshold == doctest::Approx(0.3));
-  // A bundle built before the log region features: 8 aligned weights, the logs weighed 0.
+  // A bundle built before the log region features: 8 aligned weights, the logs and shifts weighed 0;
+  // one built before the colour shifts: 10.
   const VerdictModel before = VerdictModel::from_json(R"({"aligned": [1, 2, 3, 4, 5, 6, 7, 8]})", "manifest.json");
   CHECK(before.fitted_aligned);
-  CHECK(before.aligned == std::array<double, VerdictModel::kAlignedFeatures>{1, 2, 3, 4, 5, 6, 7, 8, 0, 0});
+  CHECK(before.aligned == std::array<double, VerdictModel::kAlignedFeatures>{1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0});
+  const VerdictModel before_shift = VerdictModel::from_json(R"({"aligned": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]})", "manifest.json");
+  CHECK(before_shift.aligned == std::array<double, VerdictModel::kAlignedFeatures>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 0});
   CHECK(error_of([] { VerdictModel::from_json(R"({"aligned": [1, 2, 3, 4, 5, 6, 7, 8, 9]})", "manifest.json"); }) ==
-        "manifest.json: verdict.aligned must hold 10 numbers");
+        "manifest.json: verdict.aligned must hold 12 numbers");
   CHECK(error_of([] { VerdictModel::from_json(R"({"plain": [1, 2, 3, 4, 5, 6, 7, 8]})", "manifest.json"); }) ==
         "manifest.json: verdict.plain must hold 3 numbers");
   try {
