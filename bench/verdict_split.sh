@@ -10,7 +10,8 @@
 # and prints its verdict table (token / right / collection / none / close call per kind) and the
 # precision at 95% recall of "this is the token" by confidence, then the main rates with 95% intervals
 # from a bootstrap over tokens (bench/verdict_intervals.py). Writes build/verdict/<name>/eval.json.
-# Env: SAMPLE (originals per query set, default 200: at 60 one hard left-out token moves the left-out
+# Env: SPLIT (alternate: every second token in id order, the default; random: a random half by SEED),
+# SAMPLE (originals per query set, default 200: at 60 one hard left-out token moves the left-out
 # rate by 2 points, and its interval spans 1-14%), SEED (default 1), NFTLENS, TRANSFORMS (the
 # altered copies; default make-queries.sh's nine; "...,captures" adds pfp, post, sticker, deepcrop),
 # OUT (default build/verdict; the rendered collections are reused from there).
@@ -35,14 +36,23 @@ make_col() {  # make_col NAME DIR
 mkdir -p "$V"
 make_col "$NAME" "$V/col-$NAME"; make_col "$OTHER" "$V/col-$OTHER"; make_col "$THIRD" "$V/col-$THIRD"
 
-# The indexed half: every second token (hard links: symlinks out of a collection are refused).
+# The indexed half (hard links: symlinks out of a collection are refused): every second token in id
+# order, or with SPLIT=random a random half (seeded by SEED). A collection that lists its variants
+# together (OpenMoji: six skin tones of each person in a row) puts a variant's same-tone
+# counterparts in the same half when every second token is taken; a random half does not.
 rm -rf "$D"; mkdir -p "$D/half/metadata" "$D/half/images" "$D/q"
 cp "$V/col-$NAME/collection.json" "$D/half/"
-i=0
-for f in $(ls "$V/col-$NAME/metadata" | sort); do
+ls "$V/col-$NAME/metadata" | sort > "$D/all-ids.txt"
+if [ "${SPLIT:-alternate}" = random ]; then
+  python3 -c 'import random,sys; ids=open(sys.argv[1]).read().split(); random.seed(int(sys.argv[2])); keep=set(random.sample(ids, (len(ids)+1)//2)); print("\n".join("1" if i in keep else "0" for i in ids))' "$D/all-ids.txt" "$SEED" > "$D/in-half.txt"
+elif [ "${SPLIT:-alternate}" = alternate ]; then
+  awk '{print (NR % 2 == 1) ? 1 : 0}' "$D/all-ids.txt" > "$D/in-half.txt"
+else
+  echo "SPLIT must be alternate or random" >&2; exit 2
+fi
+paste -d' ' "$D/all-ids.txt" "$D/in-half.txt" | while read -r f keep; do
   id=${f%.json}
-  if [ $((i % 2)) = 0 ]; then ln "$V/col-$NAME/metadata/$f" "$D/half/metadata/$f"; ln "$V/col-$NAME/images/$id.png" "$D/half/images/$id.png"; else echo "$id" >> "$D/left-out.txt"; fi
-  i=$((i + 1))
+  if [ "$keep" = 1 ]; then ln "$V/col-$NAME/metadata/$f" "$D/half/metadata/$f"; ln "$V/col-$NAME/images/$id.png" "$D/half/images/$id.png"; else echo "$id" >> "$D/left-out.txt"; fi
 done
 echo "bundle: $(ls "$D/half/metadata" | wc -l) of $N $NAME tokens; $(wc -l < "$D/left-out.txt") left out" >&2
 "$NFT" build "$D/half" --out "$D/bundle" --cache "$V/cache-$NAME" -q
