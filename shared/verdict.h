@@ -2,7 +2,9 @@
 // bundle knows but not one in it ("collection"), or nothing known ("none").
 //
 // It is decided from evidence every query already has, no extra model run: the first-stage cosine
-// of the first result and of the runner-up and, when re-ranked, their alignment with the query.
+// of the first result and of the runner-up and, when re-ranked, their alignment with the query and
+// where and how much each differs from it (align.h RegionDifference: the worst region, and the
+// largest regional colour shift).
 // A logistic model turns that evidence into `confidence`, a probability that the first result is
 // the same token. The builder fits it on the bundle's own tokens (builder/calibrate.cpp):
 //   positives: fresh synthetic copies and captures (augment.h capture_copy: a round picture, a
