@@ -404,9 +404,6 @@ float AlignQuery::score(const AlignGeometry& g, const RgbImage& thumbnail) const
 
 namespace {
 
-// Per-cell squared difference of query and template after normalising each per channel (zero
-// mean, unit variance over the valid cells: brightness, contrast and colour shifts cancel),
-// averaged over channels; -1 for invalid cells. Empty if fewer than two cells are valid.
 // Per cell, query minus thumbnail with both normalised per channel over the valid cells (zero
 // mean, unit variance: brightness, contrast and colour shifts cancel); 3 values per cell, 0 for an
 // invalid one. Empty when fewer than 2 cells are valid.
@@ -426,17 +423,20 @@ std::vector<double> normalised_difference(const std::vector<double>& q, const st
   return d;
 }
 
-// normalised_difference's squared length per cell (mean over channels); -1 for an invalid cell.
+// One cell's squared difference, averaged over its 3 channels (d: normalised_difference's values).
+double cell_residual(const double* d) {
+  double d2 = 0;
+  for (int c = 0; c < 3; ++c) d2 += d[c] * d[c] / 3;
+  return d2;
+}
+
+// normalised_difference's squared length per cell (cell_residual); -1 for an invalid cell.
 std::vector<double> normalised_residual(const std::vector<double>& q, const std::vector<double>& t, const std::vector<char>& valid) {
   const std::vector<double> d = normalised_difference(q, t, valid);
   if (d.empty()) return {};
   std::vector<double> r(valid.size(), -1.0);
   for (size_t i = 0; i < valid.size(); ++i)
-    if (valid[i]) {
-      double d2 = 0;
-      for (int c = 0; c < 3; ++c) d2 += d[i * 3 + c] * d[i * 3 + c] / 3;
-      r[i] = d2;
-    }
+    if (valid[i]) r[i] = cell_residual(&d[i * 3]);
   return r;
 }
 
@@ -556,12 +556,8 @@ RegionDifference AlignQuery::region_difference(const AlignGeometry& g, const Rgb
       if (!valid[k]) continue;
       const size_t r = size_t(a * regions / n) * regions + size_t(b * regions / n);
       const double* d = &diff[k * 3];
-      double d2 = 0;
-      for (int c = 0; c < 3; ++c) {
-        d2 += d[c] * d[c] / 3;
-        signed_sum[r * 3 + c] += d[c];
-      }
-      sum[r] += d2;
+      sum[r] += cell_residual(d);
+      for (int c = 0; c < 3; ++c) signed_sum[r * 3 + c] += d[c];
       num[r] += 1;
     }
   double worst = 0, total = 0, shift = 0;
