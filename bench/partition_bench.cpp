@@ -26,6 +26,7 @@
 #include "native_lens.h"
 #include "partitions.h"
 #include "search.h"
+#include "thumb_pack.h"
 
 using namespace nftlens;
 namespace fs = std::filesystem;
@@ -193,9 +194,10 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < queries.size(); ++i) { auto a = clk::now(); exact[i] = search_partitions(b, store, queries[i].first, ex); t_exact += secs(a); }
   size_t exact_top1 = 0;
   for (size_t i = 0; i < queries.size(); ++i) exact_top1 += !exact[i].empty() && exact[i][0].token == queries[i].second;
-  const size_t files = 6 + 2 * b.layout.partitions() + b.layout.fragments.size();  // head 5 + stats, shards + packs, fragments
+  const size_t packs = partition_pack_groups(b.layout.counts).size();  // (as the builder groups them)
+  const size_t files = 6 + b.layout.partitions() + packs + b.layout.fragments.size();  // head 5 + stats, shards, packs, fragments
   std::printf("files: %zu (%.2f per 1,000 tokens: %zu shards, %zu thumbnail packs, %zu catalogue fragments, 6 others); mean thumbnail %.0f B\n",
-              files, 1000.0 * double(files) / double(total), b.layout.partitions(), b.layout.partitions(), b.layout.fragments.size(), thumb_bytes);
+              files, 1000.0 * double(files) / double(total), b.layout.partitions(), packs, b.layout.fragments.size(), thumb_bytes);
   std::printf("head (loaded at open, once per page): %.0f KB\n", double(head_bytes) / 1024.0);
   std::printf("\n%8s %10s %8s %8s %12s %12s %12s %14s %14s %16s %16s %10s\n", "probe", "recall@10", "top-1", "exact", "cold KB mean", "cold KB p90",
               "cold KB max", "+rerank mean", "+rerank p90", "query-only mean", "query-only p90", "scan ms");

@@ -666,13 +666,16 @@ int run_build(const BuildArgs& a) {
     if (!a.quiet)
       std::cerr << "partitions: " << layout.partitions() << " learned and written in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
   }
-  // Thumbnails into packs, one per partition (a query's candidates share partitions) or per
-  // kPackTokens tokens, in catalogue order; each token's ThumbRef is the packs' offset table.
+  // Thumbnails into packs, in catalogue order; each token's ThumbRef is the packs' offset table.
+  // Partitioned: whole consecutive partitions per pack (a query's candidates share partitions),
+  // at least kPartitionPackTokens tokens each, so that smaller partitions do not multiply the
+  // files (a host reads one thumbnail by range, so a pack's size costs a query nothing). One index:
+  // kPackTokens tokens per pack.
   {
     const auto t_thumbs = clock::now();
     std::vector<std::pair<size_t, size_t>> groups;  // [first, first + count) of the catalogue
     if (layout.partitions() > 1)
-      for (size_t p = 0; p < layout.partitions(); ++p) groups.push_back({layout.first(p), layout.counts[p]});
+      groups = partition_pack_groups(layout.counts);
     else
       for (size_t f = 0; f < cat.tokens.size(); f += kPackTokens) groups.push_back({f, std::min<size_t>(kPackTokens, cat.tokens.size() - f)});
     for (auto [first, count] : groups) {

@@ -17,9 +17,12 @@ struct BuildArgs {
   // 10k Nouns reach 98.5% top-1 (8000: 98.6%), and a 10k build runs at ~160 images/s on 2 cores
   // instead of ~105 at most (issue #5; docs/quality.md, bench/README.md).
   // dims 0 = auto: kAutoDims, or kAutoDimsPartitioned when the bundle is partitioned (each code is
-  // fetched per query there: 96-d keeps a cold query under 1.5 MB at 1M tokens), never more than
-  // tokens - 1 (a collection spans no more directions than that). docs/quality.md: 256-d gains
-  // ~1 point of top-1 over 96-d on both benchmark collections.
+  // fetched per query there), never more than tokens - 1 (a collection spans no more directions
+  // than that). docs/quality.md: 256-d gains ~1 point of top-1 over 96-d on both benchmark
+  // collections. Partitioned: 128-d codes in partitions of ~500 tokens, 12 searched per query,
+  // came within 1 point of top-1 of the one-index bundle at 100k real tokens (96-d in partitions of
+  // 1,000, probe 6: 1.8 points under) for ~100 KB more shards per cold query (bench/README.md,
+  // "Partitioned bundles at scale").
   // threads: embedding workers (0 = one per core), each running the model with 1 intra-op thread.
   // batch: images per model run in each worker. The CLI passes kCliBuildBatch: on CPU batch 1 costs
   // the least per image (4.0-4.6 CPU ms vs 5.6-6.1 at 32, bench/README.md `embed_bench`), and
@@ -28,10 +31,10 @@ struct BuildArgs {
   std::vector<std::string> partials;      // merge: partial results whose features to reuse
   // Partitioned bundle (fetched per query) when partitions > 1, or when 0 (auto) and the
   // collection has more than auto_partition_above tokens: then tokens / partition_size partitions.
-  int partitions = 0, partition_size = 1000, probe = 6, fragment_tokens = 512;
+  int partitions = 0, partition_size = 500, probe = 12, fragment_tokens = 512;
   int word_chunk_bytes = 16 << 10;  // word index chunks of a partitioned bundle (docs/text-search.md)  // (512: 3.96 files per 1,000 tokens at 1M, +2% bytes per cold query vs 256; bench/README)
   int auto_partition_above = 50000;
-  static constexpr int kAutoDims = 256, kAutoDimsPartitioned = 96;
+  static constexpr int kAutoDims = 256, kAutoDimsPartitioned = 128;
   // Tokens of each collection whose fresh synthetic copies (and original images, left out of the
   // search) calibrate the verdict after the bundle is written (builder/calibrate.cpp; 0 = no verdict
   // model); at most max(calibration_tokens, calibration_max) in all, shared evenly between the
@@ -61,6 +64,7 @@ struct EvalArgs {
   int threads = 0;
   size_t rerank = ImageRequest{}.rerank;  // as for query
   bool parts = ImageRequest{}.parts;      // as for query
+  size_t probe = 0;                       // as for query: partitions searched (0 = the bundle's default)
 };
 int run_eval(const EvalArgs& a);
 

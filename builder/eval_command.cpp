@@ -132,6 +132,7 @@ int run_eval(const EvalArgs& a) {
         req.k = 1;
         req.rerank = a.rerank;
         req.parts = a.parts;
+        req.probe = a.probe;
         const auto q = s.session(s.decode(read_bytes(base / f[0], 64u << 20)));
         const Answer ans = s.search(*q, req);
         neg_top.push_back(ans.hits.empty() ? -1.0f : ans.hits[0].score);
@@ -162,6 +163,7 @@ int run_eval(const EvalArgs& a) {
       req.exact = exact;
       req.rerank = a.rerank;
       req.parts = a.parts;
+      req.probe = a.probe;
       const Answer ans = s.search(*query, req);
       const auto& hits = ans.hits;
       int rank = 0;

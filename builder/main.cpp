@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   eval->add_option("--report", e.report_dir, "Also write an HTML page of sampled queries (misses first) with the region searched and the top 3");
   eval->add_option("--rerank", e.rerank, "As for query: hits re-ranked by alignment with their thumbnails (0 = off)")->capture_default_str();
   eval->add_flag("!--no-parts", e.parts, "As for query: do not use the bundle's part codes");
+  eval->add_option("--probe", e.probe, "As for query: partitions searched on a partitioned bundle (0 = the bundle's default)");
 
   std::string dbundle, dimage, ddump, dfeat;
   auto* describe = app.add_subcommand("describe", "Print the query pipeline's descriptors for one image (parity tests)");

@@ -29,7 +29,7 @@ struct PartFile {
 
 struct PartitionLayout {
   int dim = 0;
-  uint32_t default_probe = 6;       // partitions searched per query unless the caller says otherwise
+  uint32_t default_probe = 12;      // partitions searched per query unless the caller says otherwise
   uint32_t fragment_tokens = 512;   // tokens per catalogue fragment
   std::vector<int8_t> centroids;    // partitions() x dim
   std::vector<uint32_t> counts;     // entries per partition (first(p) = sum of earlier counts)

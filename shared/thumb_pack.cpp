@@ -12,6 +12,17 @@ std::array<uint8_t, 8> digest64(const uint8_t* data, size_t size) {
 }
 }  // namespace
 
+std::vector<std::pair<size_t, size_t>> partition_pack_groups(const std::vector<uint32_t>& counts) {
+  std::vector<std::pair<size_t, size_t>> groups;
+  size_t first = 0;
+  for (uint32_t c : counts) {
+    if (groups.empty() || groups.back().second >= kPartitionPackTokens) groups.push_back({first, c});
+    else groups.back().second += c;
+    first += c;
+  }
+  return groups;
+}
+
 std::vector<uint8_t> make_thumb_pack(const std::vector<const std::vector<uint8_t>*>& thumbs, uint32_t pack,
                                      std::vector<ThumbRef>& refs) {
   std::vector<uint8_t> out;

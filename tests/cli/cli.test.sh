@@ -361,7 +361,7 @@ L = m["layout"]
 assert L["kind"] == "partitioned" and L["partitions"] == int(sys.argv[2]) and 2 <= L["partitions"] <= 4, L
 assert L["fragments"] == int(sys.argv[3]) == 4 and L["default_probe"] == 1, L
 assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue", "thumbs", "stats", "style"}, m["files"]
-assert sum(f["role"] == "thumbs" for f in m["files"]) == L["partitions"], "one thumbnail pack per partition"
+assert sum(f["role"] == "thumbs" for f in m["files"]) == 1, "packs hold whole partitions, 1,000 tokens or more: one pack for 60 tokens"
 assert m["counts"]["tokens"] == 60
 PY
 "$NFT" query "$T/pb" "$T/col/images/$orig" --json -k 3 > "$T/pq.json" 2>>"$T/log"

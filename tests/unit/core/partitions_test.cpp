@@ -11,6 +11,7 @@
 #include "partitions.h"
 #include "search.h"
 #include "sha256.h"
+#include "thumb_pack.h"
 
 using namespace nftlens;
 using testutil::contains;
@@ -392,4 +393,17 @@ TEST_CASE("partitions: text through the word chunks equals the whole catalogue's
   // An old (version 1) table still loads: no word index, text through the whole catalogue.
   PartitionLayout v1 = P.parts.layout;
   CHECK_FALSE(v1.has_words());
+}
+
+TEST_CASE("partitions: thumbnail packs hold whole consecutive partitions, at least kPartitionPackTokens tokens each") {
+  // (the builder's and partition_bench's rule: smaller partitions must not multiply the files)
+  const std::vector<uint32_t> counts = {400, 500, 300, 1200, 100, 450, 600, 50};
+  const auto g = partition_pack_groups(counts);
+  const std::vector<std::pair<size_t, size_t>> want = {{0, 1200}, {1200, 1200}, {2400, 1150}, {3550, 50}};
+  CHECK(g == want);
+  size_t covered = 0;
+  for (auto [first, count] : g) { CHECK(first == covered); covered += count; }
+  CHECK(covered == 3600);
+  CHECK(partition_pack_groups({}).empty());
+  CHECK(partition_pack_groups({60}) == std::vector<std::pair<size_t, size_t>>{{0, 60}});
 }
