@@ -16,7 +16,7 @@
 namespace nftlens {
 namespace {
 constexpr uint32_t kLayoutMagic = 0x5450414e, kShardMagic = 0x4853414e;  // "NAPT", "NASH"
-constexpr uint32_t kVersion = 2;  // 2: the word index (lexicon + chunks) after the fragments
+constexpr uint32_t kVersion = 3;  // 2: the word index (lexicon + chunks) after the fragments; 3: centroids in 4 bits
 constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension
 
 std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) {
@@ -64,80 +64,7 @@ void PartitionLayout::index_firsts() {
   for (size_t p = 0; p < counts.size(); ++p) { firsts_[p] = uint32_t(at); at += counts[p]; }
 }
 
-std::vector<uint32_t> PartitionLayout::probe(const std::vector<std::vector<int8_t>>& queries, size_t n) const {
-  const L2Int8Fn fn = best_l2_int8();
-  std::vector<std::pair<int32_t, uint32_t>> d(partitions(), {INT32_MAX, 0});
-  for (size_t p = 0; p < partitions(); ++p) {
-    d[p].second = uint32_t(p);
-    for (auto& q : queries) d[p].first = std::min(d[p].first, fn(q.data(), centroids.data() + p * size_t(dim), size_t(dim)));
-  }
-  n = std::min(n, d.size());
-  std::partial_sort(d.begin(), d.begin() + long(n), d.end());
-  std::vector<uint32_t> out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = d[i].second;
-  return out;
-}
-
-// Layout: magic, version, dim, default probe, fragment tokens, partitions P, fragments F (u32s);
-// centroids (P*dim bytes); per partition: count (varint) + shard file; per fragment: its file.
-std::vector<uint8_t> PartitionLayout::serialize() const {
-  ByteWriter w;
-  w.u32(kLayoutMagic); w.u32(kVersion); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
-  w.u32(uint32_t(partitions())); w.u32(uint32_t(fragments.size()));
-  w.bytes(centroids.data(), centroids.size());
-  for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p]); }
-  for (auto& f : fragments) write_part(w, f);
-  w.u8(has_words());
-  if (has_words()) {
-    write_part(w, lexicon);
-    w.varint(words.size());
-    for (auto& f : words) write_part(w, f);
-  }
-  return std::move(w.out);
-}
-
-PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, int expected_dim, uint64_t expected_tokens, const std::string& where) {
-  ByteReader r(data, size, where);
-  if (size < 28 || r.u32() != kLayoutMagic) throw Error(where + ": not an NFT Lens partition table");
-  const uint32_t version = r.u32();
-  if (version != 1 && version != kVersion) throw Error(where + ": unsupported partition table version " + std::to_string(version) + " (rebuild the bundle)");
-  PartitionLayout L;
-  L.dim = int(r.u32());
-  if (L.dim != expected_dim) throw Error(where + ": centroid size does not match the descriptor size in manifest.json");
-  L.default_probe = r.u32();
-  L.fragment_tokens = r.u32();
-  const uint32_t P = r.u32(), F = r.u32();
-  if (P == 0 || L.fragment_tokens == 0 || L.default_probe == 0) throw Error(where + ": empty partition table");
-  r.need(uint64_t(P) * L.dim + uint64_t(P) * 17 + uint64_t(F) * 17);  // every part takes >= 17 bytes
-  L.centroids.assign(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.pos) + size_t(P) * L.dim);
-  r.pos += size_t(P) * L.dim;
-  for (uint32_t p = 0; p < P; ++p) {
-    const uint64_t c = r.varint();
-    if (c == 0 || c > expected_tokens) throw Error(where + ": partition " + std::to_string(p) + " has an impossible entry count");
-    L.counts.push_back(uint32_t(c));
-    L.shards.push_back(read_part(r));
-  }
-  for (uint32_t f = 0; f < F; ++f) L.fragments.push_back(read_part(r));
-  if (version >= 2 && r.u8() != 0) {  // (version 1: no word index; text search loads the whole catalogue)
-    L.lexicon = read_part(r);
-    const uint64_t W = r.count(17);
-    for (uint64_t i = 0; i < W; ++i) L.words.push_back(read_part(r));
-    if (L.lexicon.bytes == 0) throw Error(where + ": empty word lexicon");
-  }
-  if (!r.at_end()) throw Error(where + ": partition table has trailing bytes");
-  if (L.tokens() != expected_tokens) throw Error(where + ": partitions hold " + std::to_string(L.tokens()) + " tokens, manifest.json says " + std::to_string(expected_tokens));
-  if (uint64_t(F) != (expected_tokens + L.fragment_tokens - 1) / L.fragment_tokens) throw Error(where + ": catalogue fragment count does not match the token count");
-  L.index_firsts();
-  return L;
-}
-
-// Layout: magic, version, partition, first, count, dim (u32s); collection runs (varint pairs
-// collection, length) covering count entries; per dimension its 16 levels (int8, ascending); the
-// codes as 4-bit level indices, two per byte, entry by entry (ceil(count*dim/2) bytes).
-// The levels are fitted to this partition's values (1-D k-means from 16 even steps over the range,
-// kept if it beats them: less error where outliers stretch the range); a dimension with at most 16
-// distinct values is stored exactly. A query fetches half the bytes of int8 codes; searches use the
-// decoded codes, natively and in the browser alike.
+// 16 levels per dimension (shards since version 2, centroids since table version 3).
 namespace {
 constexpr size_t kLevels = 16;
 
@@ -197,6 +124,116 @@ std::array<int8_t, kLevels> fit_levels(std::vector<int>& v) {
   return error(even) < error(out) ? even : out;
 }
 }  // namespace
+
+std::vector<uint32_t> PartitionLayout::probe(const std::vector<std::vector<int8_t>>& queries, size_t n) const {
+  const L2Int8Fn fn = best_l2_int8();
+  std::vector<std::pair<int32_t, uint32_t>> d(partitions(), {INT32_MAX, 0});
+  for (size_t p = 0; p < partitions(); ++p) {
+    d[p].second = uint32_t(p);
+    for (auto& q : queries) d[p].first = std::min(d[p].first, fn(q.data(), centroids.data() + p * size_t(dim), size_t(dim)));
+  }
+  n = std::min(n, d.size());
+  std::partial_sort(d.begin(), d.begin() + long(n), d.end());
+  std::vector<uint32_t> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = d[i].second;
+  return out;
+}
+
+// Layout: magic, version, dim, default probe, fragment tokens, partitions P, fragments F (u32s);
+// centroids; per partition: count (varint) + shard file; per fragment: its file; the word index.
+// Centroids: version 3 (where every dimension takes at most 16 values, as the builder's k-means
+// leaves them) per dimension its 16 levels (int8, ascending), then 4-bit level indices, two per byte,
+// centroid by centroid (ceil(P*dim/2) bytes): half the bytes of the int8 centroids of version 2,
+// which other centroids still get. (At 1M tokens the table is most of what a page loads at open.)
+std::vector<uint8_t> PartitionLayout::serialize() const {
+  std::vector<std::array<int8_t, kLevels>> levels(static_cast<size_t>(dim));
+  bool four_bit = dim > 0;
+  for (int d = 0; d < dim && four_bit; ++d) {
+    std::vector<int> v;
+    for (size_t p = 0; p < partitions(); ++p) v.push_back(centroids[p * size_t(dim) + size_t(d)]);
+    std::vector<int> distinct(v);
+    std::sort(distinct.begin(), distinct.end());
+    four_bit = std::unique(distinct.begin(), distinct.end()) - distinct.begin() <= long(kLevels);
+    if (four_bit) levels[size_t(d)] = fit_levels(v);  // (exact: at most 16 distinct values)
+  }
+  ByteWriter w;
+  w.u32(kLayoutMagic); w.u32(four_bit ? kVersion : 2); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
+  w.u32(uint32_t(partitions())); w.u32(uint32_t(fragments.size()));
+  if (four_bit) {
+    for (auto& l : levels) w.bytes(l.data(), kLevels);
+    std::vector<uint8_t> packed((centroids.size() + 1) / 2, 0);
+    for (size_t k = 0; k < centroids.size(); ++k)
+      packed[k / 2] |= uint8_t(nearest_level(levels[k % size_t(dim)], centroids[k]) << (4 * (k % 2)));
+    w.bytes(packed.data(), packed.size());
+  } else {
+    w.bytes(centroids.data(), centroids.size());
+  }
+  for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p]); }
+  for (auto& f : fragments) write_part(w, f);
+  w.u8(has_words());
+  if (has_words()) {
+    write_part(w, lexicon);
+    w.varint(words.size());
+    for (auto& f : words) write_part(w, f);
+  }
+  return std::move(w.out);
+}
+
+PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, int expected_dim, uint64_t expected_tokens, const std::string& where) {
+  ByteReader r(data, size, where);
+  if (size < 28 || r.u32() != kLayoutMagic) throw Error(where + ": not an NFT Lens partition table");
+  const uint32_t version = r.u32();
+  if (version < 1 || version > kVersion) throw Error(where + ": unsupported partition table version " + std::to_string(version) + " (rebuild the bundle)");
+  PartitionLayout L;
+  L.dim = int(r.u32());
+  if (L.dim != expected_dim) throw Error(where + ": centroid size does not match the descriptor size in manifest.json");
+  L.default_probe = r.u32();
+  L.fragment_tokens = r.u32();
+  const uint32_t P = r.u32(), F = r.u32();
+  if (P == 0 || L.fragment_tokens == 0 || L.default_probe == 0) throw Error(where + ": empty partition table");
+  const uint64_t values = uint64_t(P) * uint64_t(L.dim);
+  const uint64_t centroid_bytes = version >= 3 ? uint64_t(L.dim) * kLevels + (values + 1) / 2 : values;
+  r.need(centroid_bytes + uint64_t(P) * 17 + uint64_t(F) * 17);  // every part takes >= 17 bytes
+  if (version >= 3) {
+    const uint8_t* lv = r.p + r.pos;
+    const uint8_t* packed = lv + size_t(L.dim) * kLevels;
+    for (size_t d = 0; d < size_t(L.dim); ++d)
+      for (size_t l = 1; l < kLevels; ++l)
+        if (int8_t(lv[d * kLevels + l]) < int8_t(lv[d * kLevels + l - 1])) throw Error(where + ": centroid levels out of order");
+    L.centroids.resize(size_t(values));
+    for (size_t k = 0; k < size_t(values); ++k)
+      L.centroids[k] = int8_t(lv[(k % size_t(L.dim)) * kLevels + ((packed[k / 2] >> (4 * (k % 2))) & 15)]);
+  } else {
+    L.centroids.assign(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.pos) + size_t(values));
+  }
+  r.pos += size_t(centroid_bytes);
+  for (uint32_t p = 0; p < P; ++p) {
+    const uint64_t c = r.varint();
+    if (c == 0 || c > expected_tokens) throw Error(where + ": partition " + std::to_string(p) + " has an impossible entry count");
+    L.counts.push_back(uint32_t(c));
+    L.shards.push_back(read_part(r));
+  }
+  for (uint32_t f = 0; f < F; ++f) L.fragments.push_back(read_part(r));
+  if (version >= 2 && r.u8() != 0) {  // (version 1: no word index; text search loads the whole catalogue)
+    L.lexicon = read_part(r);
+    const uint64_t W = r.count(17);
+    for (uint64_t i = 0; i < W; ++i) L.words.push_back(read_part(r));
+    if (L.lexicon.bytes == 0) throw Error(where + ": empty word lexicon");
+  }
+  if (!r.at_end()) throw Error(where + ": partition table has trailing bytes");
+  if (L.tokens() != expected_tokens) throw Error(where + ": partitions hold " + std::to_string(L.tokens()) + " tokens, manifest.json says " + std::to_string(expected_tokens));
+  if (uint64_t(F) != (expected_tokens + L.fragment_tokens - 1) / L.fragment_tokens) throw Error(where + ": catalogue fragment count does not match the token count");
+  L.index_firsts();
+  return L;
+}
+
+// Layout: magic, version, partition, first, count, dim (u32s); collection runs (varint pairs
+// collection, length) covering count entries; per dimension its 16 levels (int8, ascending); the
+// codes as 4-bit level indices, two per byte, entry by entry (ceil(count*dim/2) bytes).
+// The levels are fitted to this partition's values (1-D k-means from 16 even steps over the range,
+// kept if it beats them: less error where outliers stretch the range); a dimension with at most 16
+// distinct values is stored exactly. A query fetches half the bytes of int8 codes; searches use the
+// decoded codes, natively and in the browser alike.
 
 std::vector<uint8_t> Shard::serialize(int dim) const {
   ByteWriter w;
@@ -367,6 +404,17 @@ std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size
       }
       for (int d = 0; d < dim; ++d)
         cent[c * size_t(dim) + d] = int8_t(std::clamp(std::lround(sum[c * size_t(dim) + d] / double(cnt[c])), -127L, 127L));
+    }
+  }
+  // Centroids on 16 levels per dimension (as the table stores them: half the bytes), before every
+  // token is assigned, so that tokens go to the centroids a query will rank.
+  for (int d = 0; d < dim; ++d) {
+    std::vector<int> v(P);
+    for (size_t c = 0; c < P; ++c) v[c] = cent[c * size_t(dim) + size_t(d)];
+    const auto levels = fit_levels(v);
+    for (size_t c = 0; c < P; ++c) {
+      int8_t& x = cent[c * size_t(dim) + size_t(d)];
+      x = levels[nearest_level(levels, x)];
     }
   }
   std::vector<size_t> all(n);

@@ -1,5 +1,5 @@
 // Partitioned bundles (large collections): the browser downloads only what one query needs.
-//   partitions.<hash>.bin   always loaded: coarse centroids (int8, in code space) and a table of
+//   partitions.<hash>.bin   always loaded: coarse centroids (in code space, 16 levels per dimension) and a table of
 //                           every shard and catalogue fragment (size + 128-bit SHA-256 prefix)
 //   shard.<hash>.bin        one partition's codes (4-bit, 16 levels per dimension; a flat list: ~1,000 entries scan in < 1 ms)
 //   tokens.<hash>.bin       a catalogue fragment: `fragment_tokens` consecutive tokens
@@ -31,7 +31,7 @@ struct PartitionLayout {
   int dim = 0;
   uint32_t default_probe = 12;      // partitions searched per query unless the caller says otherwise
   uint32_t fragment_tokens = 512;   // tokens per catalogue fragment
-  std::vector<int8_t> centroids;    // partitions() x dim
+  std::vector<int8_t> centroids;    // partitions() x dim (decoded; stored in 4 bits where each dimension has <= 16 values)
   std::vector<uint32_t> counts;     // entries per partition (first(p) = sum of earlier counts)
   std::vector<PartFile> shards, fragments;
   // The word index in chunks (word_chunks.h; table version 2): a lexicon fetched at the first
@@ -103,7 +103,8 @@ class PartStore {
 };
 
 // Builder side: k-means over int8 codes (`count` x `dim`), deterministic for a seed. Trains on a
-// sample of at most 64 codes per partition, then assigns every code to its nearest centroid (with
+// sample of at most 64 codes per partition, puts the centroids on 16 levels per dimension (what the
+// table stores in 4 bits), then assigns every code to its nearest centroid (with
 // the same int8 distance a query uses to rank partitions). Returns the centroids; `assignment`
 // gets each code's partition. No partition keeps more than max_ratio x the mean count (the
 // members nearest to another centroid with room move there).

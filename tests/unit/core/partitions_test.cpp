@@ -4,8 +4,10 @@
 
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "bundle.h"
+#include "distance.h"
 #include "helpers.h"
 #include "lens.h"
 #include "partitions.h"
@@ -406,4 +408,59 @@ TEST_CASE("partitions: thumbnail packs hold whole consecutive partitions, at lea
   CHECK(covered == 3600);
   CHECK(partition_pack_groups({}).empty());
   CHECK(partition_pack_groups({60}) == std::vector<std::pair<size_t, size_t>>{{0, 60}});
+}
+
+TEST_CASE("partitions: centroids stored in 4 bits (table version 3) where each dimension has <= 16 values, else int8") {
+  // k-means leaves every dimension of the centroids on 16 levels, so the table stores them exactly in
+  // half the bytes; the tokens were assigned to those very centroids.
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g(0.0f, 30.0f);
+  const int dim = 24;
+  const size_t n = 3000, P = 40;
+  std::vector<int8_t> codes(n * dim);
+  for (auto& c : codes) c = int8_t(std::clamp(int(std::lround(g(rng))), -127, 127));
+  std::vector<uint32_t> assignment;
+  const std::vector<int8_t> cent = kmeans_codes(codes, dim, P, 0x5eed, assignment, 1);
+  for (int d = 0; d < dim; ++d) {
+    std::set<int> values;
+    for (size_t c = 0; c < P; ++c) values.insert(cent[c * dim + d]);
+    CHECK(values.size() <= 16);
+  }
+  const L2Int8Fn fn = best_l2_int8();
+  size_t nearest = 0;  // (balancing may move a few members; most keep their nearest centroid)
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t best = 0;
+    for (uint32_t c = 1; c < P; ++c)
+      if (fn(codes.data() + i * dim, cent.data() + c * dim, dim) < fn(codes.data() + i * dim, cent.data() + best * dim, dim)) best = c;
+    nearest += best == assignment[i];
+  }
+  CHECK(nearest > n * 9 / 10);
+
+  PartitionLayout L;
+  L.dim = dim;
+  L.centroids = cent;
+  L.counts.assign(P, uint32_t(n / P));
+  L.shards.assign(P, PartFile{100, {}});
+  L.fragment_tokens = 512;
+  L.fragments.assign((n + 511) / 512, PartFile{100, {}});
+  L.index_firsts();
+  const auto four = L.serialize();
+  CHECK(four[4] == 3);  // (version, little-endian u32 after the magic)
+  const auto back = PartitionLayout::deserialize(four.data(), four.size(), dim, n, "partitions.bin");
+  CHECK(back.centroids == cent);
+  CHECK(back.serialize() == four);
+
+  // Centroids with more than 16 values in a dimension keep int8 (version 2), exactly.
+  L.centroids[0] = int8_t(L.centroids[0] == 100 ? 101 : 100);
+  for (size_t c = 0; c < P; ++c) L.centroids[c * dim + 1] = int8_t(c);
+  const auto eight = L.serialize();
+  CHECK(eight[4] == 2);
+  CHECK(eight.size() == four.size() + P * dim - (dim * 16 + (P * dim + 1) / 2));
+  CHECK(PartitionLayout::deserialize(eight.data(), eight.size(), dim, n, "partitions.bin").centroids == L.centroids);
+
+  // Levels out of order: refused, naming the file.
+  auto bad = four;
+  bad[28] = 127;  // (the first dimension's levels start after the 28-byte header)
+  bad[29] = 0x80;
+  CHECK_THROWS_WITH_AS(PartitionLayout::deserialize(bad.data(), bad.size(), dim, n, "partitions.bin"), doctest::Contains("partitions.bin"), Error);
 }
