@@ -58,6 +58,14 @@ struct Tally {
 
 int run_eval(const EvalArgs& a) {
   NativeLens s(a.bundle, a.threads);
+  auto request = [&](size_t k) {  // (every search: the options eval takes as query does)
+    ImageRequest req;
+    req.k = k;
+    req.rerank = a.rerank;
+    req.parts = a.parts;
+    req.probe = a.probe;
+    return req;
+  };
   const Catalogue& cat = s.whole_catalogue();
   // image ref, image stem and token id -> token; each also as "slug:key", which names the collection
   // when several in one bundle share file names or ids (bench/mixing.sh).
@@ -128,11 +136,7 @@ int run_eval(const EvalArgs& a) {
     if (it == by_key.end()) {
       ++missing;
       try {
-        ImageRequest req;
-        req.k = 1;
-        req.rerank = a.rerank;
-        req.parts = a.parts;
-        req.probe = a.probe;
+        ImageRequest req = request(1);
         const auto q = s.session(s.decode(read_bytes(base / f[0], 64u << 20)));
         const Answer ans = s.search(*q, req);
         neg_top.push_back(ans.hits.empty() ? -1.0f : ans.hits[0].score);
@@ -158,12 +162,8 @@ int run_eval(const EvalArgs& a) {
     }
     nlohmann::json row = {{"query", f[0]}, {"original", f[1]}, {"transform", transform}};
     for (bool exact : {false, true}) {
-      ImageRequest req;
-      req.k = 10;
+      ImageRequest req = request(10);
       req.exact = exact;
-      req.rerank = a.rerank;
-      req.parts = a.parts;
-      req.probe = a.probe;
       const Answer ans = s.search(*query, req);
       const auto& hits = ans.hits;
       int rank = 0;

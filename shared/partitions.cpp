@@ -123,6 +123,34 @@ std::array<int8_t, kLevels> fit_levels(std::vector<int>& v) {
   const auto even = rounded(even_steps);
   return error(even) < error(out) ? even : out;
 }
+
+// `rows` x `dim` values (row-major) in 4 bits: per dimension its 16 levels fitted to the values
+// (int8, ascending; exact where a dimension has at most 16 values), then each value's level index,
+// two per byte, value by value (ceil(rows*dim/2) bytes). Shards and centroids alike.
+void write_4bit(ByteWriter& w, const int8_t* values, size_t rows, size_t dim) {
+  std::vector<uint8_t> packed((rows * dim + 1) / 2, 0);
+  std::vector<int> column(rows);
+  for (size_t d = 0; d < dim; ++d) {
+    for (size_t i = 0; i < rows; ++i) column[i] = values[i * dim + d];
+    const auto levels = fit_levels(column);
+    w.bytes(levels.data(), kLevels);
+    for (size_t i = 0; i < rows; ++i) {
+      const size_t k = i * dim + d;
+      packed[k / 2] |= uint8_t(nearest_level(levels, values[k]) << (4 * (k % 2)));
+    }
+  }
+  w.bytes(packed.data(), packed.size());
+}
+size_t bytes_4bit(size_t rows, size_t dim) { return dim * kLevels + (rows * dim + 1) / 2; }
+// write_4bit's values back (the caller has checked that bytes_4bit(rows, dim) bytes are there).
+std::vector<int8_t> read_4bit(ByteReader& r, size_t rows, size_t dim) {
+  const uint8_t* levels = r.p + r.pos;
+  const uint8_t* packed = levels + dim * kLevels;
+  std::vector<int8_t> values(rows * dim);
+  for (size_t k = 0; k < values.size(); ++k) values[k] = int8_t(levels[(k % dim) * kLevels + ((packed[k / 2] >> (4 * (k % 2))) & 15)]);
+  r.pos += bytes_4bit(rows, dim);
+  return values;
+}
 }  // namespace
 
 std::vector<uint32_t> PartitionLayout::probe(const std::vector<std::vector<int8_t>>& queries, size_t n) const {
@@ -146,28 +174,18 @@ std::vector<uint32_t> PartitionLayout::probe(const std::vector<std::vector<int8_
 // centroid by centroid (ceil(P*dim/2) bytes): half the bytes of the int8 centroids of version 2,
 // which other centroids still get. (At 1M tokens the table is most of what a page loads at open.)
 std::vector<uint8_t> PartitionLayout::serialize() const {
-  std::vector<std::array<int8_t, kLevels>> levels(static_cast<size_t>(dim));
-  bool four_bit = dim > 0;
+  bool four_bit = dim > 0;  // (then write_4bit is exact)
   for (int d = 0; d < dim && four_bit; ++d) {
-    std::vector<int> v;
-    for (size_t p = 0; p < partitions(); ++p) v.push_back(centroids[p * size_t(dim) + size_t(d)]);
-    std::vector<int> distinct(v);
+    std::vector<int> distinct;
+    for (size_t p = 0; p < partitions(); ++p) distinct.push_back(centroids[p * size_t(dim) + size_t(d)]);
     std::sort(distinct.begin(), distinct.end());
     four_bit = std::unique(distinct.begin(), distinct.end()) - distinct.begin() <= long(kLevels);
-    if (four_bit) levels[size_t(d)] = fit_levels(v);  // (exact: at most 16 distinct values)
   }
   ByteWriter w;
   w.u32(kLayoutMagic); w.u32(four_bit ? kVersion : 2); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
   w.u32(uint32_t(partitions())); w.u32(uint32_t(fragments.size()));
-  if (four_bit) {
-    for (auto& l : levels) w.bytes(l.data(), kLevels);
-    std::vector<uint8_t> packed((centroids.size() + 1) / 2, 0);
-    for (size_t k = 0; k < centroids.size(); ++k)
-      packed[k / 2] |= uint8_t(nearest_level(levels[k % size_t(dim)], centroids[k]) << (4 * (k % 2)));
-    w.bytes(packed.data(), packed.size());
-  } else {
-    w.bytes(centroids.data(), centroids.size());
-  }
+  if (four_bit) write_4bit(w, centroids.data(), partitions(), size_t(dim));
+  else w.bytes(centroids.data(), centroids.size());
   for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p]); }
   for (auto& f : fragments) write_part(w, f);
   w.u8(has_words());
@@ -192,21 +210,17 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
   const uint32_t P = r.u32(), F = r.u32();
   if (P == 0 || L.fragment_tokens == 0 || L.default_probe == 0) throw Error(where + ": empty partition table");
   const uint64_t values = uint64_t(P) * uint64_t(L.dim);
-  const uint64_t centroid_bytes = version >= 3 ? uint64_t(L.dim) * kLevels + (values + 1) / 2 : values;
-  r.need(centroid_bytes + uint64_t(P) * 17 + uint64_t(F) * 17);  // every part takes >= 17 bytes
+  r.need((version >= 3 ? uint64_t(L.dim) * kLevels + (values + 1) / 2 : values) + uint64_t(P) * 17 + uint64_t(F) * 17);  // every part takes >= 17 bytes
   if (version >= 3) {
     const uint8_t* lv = r.p + r.pos;
-    const uint8_t* packed = lv + size_t(L.dim) * kLevels;
     for (size_t d = 0; d < size_t(L.dim); ++d)
       for (size_t l = 1; l < kLevels; ++l)
         if (int8_t(lv[d * kLevels + l]) < int8_t(lv[d * kLevels + l - 1])) throw Error(where + ": centroid levels out of order");
-    L.centroids.resize(size_t(values));
-    for (size_t k = 0; k < size_t(values); ++k)
-      L.centroids[k] = int8_t(lv[(k % size_t(L.dim)) * kLevels + ((packed[k / 2] >> (4 * (k % 2))) & 15)]);
+    L.centroids = read_4bit(r, P, size_t(L.dim));
   } else {
     L.centroids.assign(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.pos) + size_t(values));
+    r.pos += size_t(values);
   }
-  r.pos += size_t(centroid_bytes);
   for (uint32_t p = 0; p < P; ++p) {
     const uint64_t c = r.varint();
     if (c == 0 || c > expected_tokens) throw Error(where + ": partition " + std::to_string(p) + " has an impossible entry count");
@@ -245,19 +259,7 @@ std::vector<uint8_t> Shard::serialize(int dim) const {
   }
   w.varint(runs.size());
   for (auto& [c, n] : runs) { w.varint(c); w.varint(n); }
-  const size_t n = size(), D = size_t(dim);
-  std::vector<uint8_t> packed((n * D + 1) / 2, 0);
-  std::vector<int> values(n);
-  for (size_t d = 0; d < D; ++d) {
-    for (size_t i = 0; i < n; ++i) values[i] = codes[i * D + d];
-    const auto levels = fit_levels(values);
-    w.bytes(levels.data(), kLevels);
-    for (size_t i = 0; i < n; ++i) {
-      const size_t k = i * D + d;
-      packed[k / 2] |= uint8_t(nearest_level(levels, codes[k]) << (4 * (k % 2)));
-    }
-  }
-  w.bytes(packed.data(), packed.size());
+  write_4bit(w, codes.data(), size(), size_t(dim));
   return std::move(w.out);
 }
 
@@ -280,16 +282,10 @@ Shard Shard::deserialize(const uint8_t* data, size_t size, const PartitionLayout
     s.collection.insert(s.collection.end(), size_t(len), uint32_t(c));
   }
   if (covered != n) throw Error(where + ": collection runs do not cover the shard");
-  const size_t D = dim;
-  r.need(D * kLevels);
-  std::vector<int8_t> levels(reinterpret_cast<const int8_t*>(r.p + r.pos), reinterpret_cast<const int8_t*>(r.p + r.pos + D * kLevels));
-  r.pos += D * kLevels;
-  const uint64_t packed = (uint64_t(n) * D + 1) / 2;
-  r.need(packed);
-  if (r.n - r.pos != packed) throw Error(where + ": shard size does not match its header");
-  s.codes.resize(size_t(n) * D);
-  for (size_t k = 0; k < s.codes.size(); ++k)
-    s.codes[k] = levels[(k % D) * kLevels + ((r.p[r.pos + k / 2] >> (4 * (k % 2))) & 15)];
+  const size_t bytes = bytes_4bit(n, dim);
+  r.need(bytes);
+  if (r.n - r.pos != bytes) throw Error(where + ": shard size does not match its header");
+  s.codes = read_4bit(r, n, dim);
   return s;
 }
 
