@@ -11,7 +11,7 @@
 // the real bundle's recipe and model through the same code as `nftlens query`.
 //
 //   partition_bench BUNDLE QUERIES.csv [--total 1000000] [--partition-size 1000] [--probes 4,8,16,32]
-//                   [--fragment-tokens 512] [--max-queries 400] [--threads 2] [--max-ratio 2]
+//                   [--fragment-tokens 128] [--max-queries 400] [--threads 2] [--max-ratio 2]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   const std::string bundle_dir = argv[1], csv = argv[2];
   size_t total = 1000000, psize = 1000, max_q = 400;
   double max_ratio = 2.0;
-  uint32_t frag = 512;  // (the builder's default)
+  uint32_t frag = 128;  // (the builder's default)
   int threads = 2;
   std::vector<size_t> probes{4, 8, 16, 32};
   for (int i = 3; i + 1 < argc; i += 2) {
@@ -195,9 +195,10 @@ int main(int argc, char** argv) {
   size_t exact_top1 = 0;
   for (size_t i = 0; i < queries.size(); ++i) exact_top1 += !exact[i].empty() && exact[i][0].token == queries[i].second;
   const size_t packs = partition_pack_groups(b.layout.counts).size();  // (as the builder groups them)
-  const size_t files = 6 + b.layout.partitions() + packs + b.layout.fragments.size();  // head 5 + stats, shards, packs, fragments
-  std::printf("files: %zu (%.2f per 1,000 tokens: %zu shards, %zu thumbnail packs, %zu catalogue fragments, 6 others); mean thumbnail %.0f B\n",
-              files, 1000.0 * double(files) / double(total), b.layout.partitions(), packs, b.layout.fragments.size(), thumb_bytes);
+  const size_t shard_files = b.layout.shard_files().size(), fragment_files = b.layout.fragment_files().size();
+  const size_t files = 6 + shard_files + packs + fragment_files;  // head 5 + stats, shards, packs, fragments (the word index: text_bench)
+  std::printf("files: %zu (%.2f per 1,000 tokens: %zu files of %zu shards, %zu thumbnail packs, %zu files of %zu catalogue fragments, 6 others); mean thumbnail %.0f B\n",
+              files, 1000.0 * double(files) / double(total), shard_files, b.layout.partitions(), packs, fragment_files, b.layout.fragments.size(), thumb_bytes);
   std::printf("head (loaded at open, once per page): %.0f KB\n", double(head_bytes) / 1024.0);
   std::printf("\n%8s %10s %8s %8s %12s %12s %12s %14s %14s %16s %16s %10s\n", "probe", "recall@10", "top-1", "exact", "cold KB mean", "cold KB p90",
               "cold KB max", "+rerank mean", "+rerank p90", "query-only mean", "query-only p90", "scan ms");

@@ -45,7 +45,7 @@ for (let i = 0; picks.length < n && i < rows.length; i++) {
 
 const kind = (url) => {
   const name = decodeURIComponent(new URL(url).pathname).split('/').pop();
-  if (/^(shard|tokens)\./.test(name)) return 'parts';
+  if (/^(shards?|tokens)\./.test(name)) return 'parts';
   if (/^thumbs\./.test(name)) return 'thumbs';
   if (/^(lexicon|words)\./.test(name)) return 'words';
   if (/^model\./.test(name)) return 'model';

@@ -106,10 +106,12 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   card.bytes = (long long)mf.bytes;
   put("recipe", "recipe", "bin", parts.recipe);
   if (parts.layout) {  // partitioned: shards and fragments are listed in the partition table
-    for (size_t p = 0; p < parts.shards.size(); ++p)
-      write_hashed(parts.layout->shards.at(p).name("shard"), sha256_hex(parts.shards[p].data(), parts.shards[p].size()), parts.shards[p]);
-    for (size_t f = 0; f < parts.fragments.size(); ++f)
-      write_hashed(parts.layout->fragments.at(f).name("tokens"), sha256_hex(parts.fragments[f].data(), parts.fragments[f].size()), parts.fragments[f]);
+    // (one file per group of parts in table version 4, as the table lists them; else one per part)
+    for (const auto& [files_of, bytes_of] : {std::pair{parts.layout->shard_files(), &parts.shards}, std::pair{parts.layout->fragment_files(), &parts.fragments}})
+      for (const auto& g : files_of) {
+        const std::vector<uint8_t> bytes = join_parts(*bytes_of, g.first_part, g.parts);
+        write_hashed(g.name, sha256_hex(bytes.data(), bytes.size()), bytes);
+      }
     if (!parts.lexicon.empty())
       write_hashed(parts.layout->lexicon.name("lexicon"), sha256_hex(parts.lexicon.data(), parts.lexicon.size()), parts.lexicon);
     for (size_t w = 0; w < parts.words.size(); ++w)
@@ -132,7 +134,7 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
     if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
       const std::string n = e.path().filename().string();
-      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "parts.", "style.", "partitions.", "shard.", "tokens.", "lexicon.", "words.", "thumbs.", "stats-"})
+      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "parts.", "style.", "partitions.", "shard.", "shards.", "tokens.", "lexicon.", "words.", "thumbs.", "stats-"})
         if (n.rfind(stem, 0) == 0) { fs::remove(e.path()); break; }
     }
   for (const char* old : {"thumbs", "stats"})  // bundle format 1 kept these as folders of loose files

@@ -61,8 +61,9 @@ int run_info(const std::string& dir, bool as_json) {
     uint64_t shard_bytes = 0, fragment_bytes = 0, largest = 0;
     for (auto& s : b.layout.shards) { shard_bytes += s.bytes; largest = std::max(largest, s.bytes); }
     for (auto& f : b.layout.fragments) fragment_bytes += f.bytes;
-    files.push_back({{"role", "shards"}, {"name", std::to_string(b.layout.partitions()) + " x shard.*.bin"}, {"bytes", shard_bytes}, {"bytes_per_token", shard_bytes / n}});
-    files.push_back({{"role", "fragments"}, {"name", std::to_string(b.layout.fragments.size()) + " x tokens.*.bin"}, {"bytes", fragment_bytes}, {"bytes_per_token", fragment_bytes / n}});
+    const size_t shard_files = b.layout.shard_files().size(), fragment_files = b.layout.fragment_files().size();
+    files.push_back({{"role", "shards"}, {"name", std::to_string(shard_files) + (b.layout.grouped() ? " x shards.*.bin" : " x shard.*.bin")}, {"bytes", shard_bytes}, {"bytes_per_token", shard_bytes / n}});
+    files.push_back({{"role", "fragments"}, {"name", std::to_string(fragment_files) + " x tokens.*.bin"}, {"bytes", fragment_bytes}, {"bytes_per_token", fragment_bytes / n}});
     total_no_model += shard_bytes + fragment_bytes;
     if (b.layout.has_words()) {  // the word index: lexicon (first text call) and chunks (per query)
       uint64_t word_bytes = 0, largest_chunk = 0;
@@ -74,7 +75,7 @@ int run_info(const std::string& dir, bool as_json) {
                       {"mean_word_chunk_bytes", word_bytes / std::max<size_t>(1, b.layout.words.size())}, {"largest_word_chunk_bytes", largest_chunk}};
     }
     layout = {{"partitions", b.layout.partitions()}, {"default_probe", b.layout.default_probe}, {"fragment_tokens", b.layout.fragment_tokens},
-              {"fragments", b.layout.fragments.size()}, {"largest_shard_bytes", largest},
+              {"fragments", b.layout.fragments.size()}, {"shard_files", shard_files}, {"fragment_files", fragment_files}, {"largest_shard_bytes", largest},
               {"mean_shard_bytes", shard_bytes / std::max<size_t>(1, b.layout.partitions())},
               {"mean_fragment_bytes", fragment_bytes / std::max<size_t>(1, b.layout.fragments.size())}};
     if (!words_layout.is_null()) layout.update(words_layout);
@@ -95,7 +96,7 @@ int run_info(const std::string& dir, bool as_json) {
                       {"bytes_per_token_without_model", total_no_model / n},
                       {"bytes_per_token_always", always_no_model / n},  // what a browser loads before its first query
                       {"bytes_per_token_total", total_no_model / n},
-                      {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.partitions() + b.layout.fragments.size() + (b.layout.has_words() ? 1 + b.layout.words.size() : 0) : 0)},
+                      {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.shard_files().size() + b.layout.fragment_files().size() + (b.layout.has_words() ? 1 + b.layout.words.size() : 0) : 0)},
                       {"verdict", nlohmann::json::parse(b.manifest.verdict.to_json())}};
   // The collection test (style_model.h): one model per collection, or none (the cosine floor decides).
   nlohmann::json style = nlohmann::json::object();
@@ -175,10 +176,23 @@ int run_verify(const std::string& dir, bool json) {
             say("mismatch", e.what());
           }
         };
-        for (uint32_t p = 0; p < b.layout.partitions(); ++p)
-          check(b.layout.shards[p].name("shard"), [&](const std::vector<uint8_t>& x) { store.add_shard(b.layout, b.catalogue.collections.size(), p, x.data(), x.size()); });
-        for (uint32_t f = 0; f < b.layout.fragments.size(); ++f)
-          check(b.layout.fragments[f].name("tokens"), [&](const std::vector<uint8_t>& x) { store.add_fragment(b.layout, f, x.data(), x.size()); });
+        // Each file whole, then each part in it (a damaged part is named with its byte range).
+        auto check_files = [&](const std::vector<PartitionLayout::GroupFile>& gfs, bool shards) {
+          for (const auto& g : gfs)
+            check(g.name, [&](const std::vector<uint8_t>& x) {
+              for (uint32_t i = g.first_part; i < g.first_part + g.parts; ++i) {
+                const PartPlace at = shards ? b.layout.shard_place(i) : b.layout.fragment_place(i);
+                const size_t have = at.offset >= x.size() ? 0 : std::min<size_t>(size_t(at.bytes), x.size() - size_t(at.offset));
+                const uint8_t* data = x.data() + std::min<size_t>(size_t(at.offset), x.size());
+                if (shards) store.add_shard(b.layout, b.catalogue.collections.size(), i, data, have);  // (short: named as truncated)
+                else store.add_fragment(b.layout, i, data, have);
+                store.touch({}, {});
+              }
+              if (b.layout.grouped()) verify_part(g.file, g.name, x.data(), x.size());  // (trailing bytes too)
+            });
+        };
+        check_files(b.layout.shard_files(), true);
+        check_files(b.layout.fragment_files(), false);
         if (!bad) say("ok", std::to_string(b.layout.partitions()) + " shards and " + std::to_string(b.layout.fragments.size()) + " catalogue fragments");
         if (!bad && b.layout.has_words()) {  // the word index: lexicon, then each chunk against it
           std::unique_ptr<WordLexicon> lex;

@@ -1,5 +1,6 @@
 #include "native_lens.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "bundle_io.h"
@@ -60,18 +61,18 @@ bool NativeLens::check_thumbnail(uint32_t t) {
 
 void NativeLens::answer(const Need& n) {
   const auto path = dir_ / n.name;
-  if (n.kind == Need::Kind::thumb) {  // a byte range of a pack, checked by the engine against the catalogue
+  const char* listed = n.kind == Need::Kind::parts || n.kind == Need::Kind::thumb ? "manifest.json" : "the partition table";
+  if (n.ranged) {  // a byte range (a thumbnail in its pack, a shard or fragment in its file), checked by the engine
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path.string() + ": missing (listed in manifest.json)", errc::bad_bundle);
-    std::vector<uint8_t> bytes(size_t(n.bytes));
+    if (!in) throw Error(path.string() + ": missing (listed in " + listed + ")", errc::bad_bundle);
+    std::vector<uint8_t> bytes(size_t(std::min<uint64_t>(n.bytes, uint64_t(1) << 30)));
     in.seekg(std::streamoff(n.offset));
     in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size()));
     bytes.resize(in ? bytes.size() : size_t(std::max<std::streamsize>(0, in.gcount())));  // short: named by the check
-    if (bytes.empty() && n.bytes > 0) bytes.push_back(0);  // (empty would mean "not fetched"; this is damage)
+    if (bytes.empty() && n.bytes > 0) bytes.push_back(0);  // (an empty thumbnail would mean "not fetched"; this is damage)
     lens_.add_part(n.kind, n.id, bytes.data(), bytes.size());
     return;
   }
-  const char* listed = n.kind == Need::Kind::parts ? "manifest.json" : "the partition table";
   if (!std::filesystem::exists(path)) throw Error(path.string() + ": missing (listed in " + listed + ")", errc::bad_bundle);
   const auto bytes = read_bytes(path, std::max<size_t>(size_t(64) << 20, size_t(n.bytes) + 1));  // (a wrong size is named by the check)
   lens_.add_part(n.kind, n.id, bytes.data(), bytes.size());

@@ -57,9 +57,11 @@ void write(const fs::path& p, const std::string& text) {
   write_file_atomic(p, text.data(), text.size(), false);
 }
 
-// Thumbnail packs are read by byte range, which must address the file itself: never precompressed.
+// Thumbnail packs, and the files of shards and catalogue fragments (partition table version 4), are
+// read by byte range, which must address the file itself: never precompressed.
 bool compressible(const fs::path& p) {
-  if (p.filename().string().rfind("thumbs.", 0) == 0) return false;
+  for (const char* ranged : {"thumbs.", "shards.", "tokens."})
+    if (p.filename().string().rfind(ranged, 0) == 0) return false;
   static const char* exts[] = {".html", ".css", ".js", ".mjs", ".json", ".wasm", ".bin", ".onnx", ".md", ".txt", ".svg"};
   const std::string e = p.extension().string();
   return std::find(std::begin(exts), std::end(exts), e) != std::end(exts);
@@ -86,8 +88,8 @@ int run_site(const SiteArgs& a) {
   };
   for (auto& f : b.manifest.files) check(f.name, f.bytes, [&](const std::vector<uint8_t>& x) { verify_file(f, x.data(), x.size()); });
   if (b.partitioned()) {
-    for (auto& s : b.layout.shards) check(s.name("shard"), s.bytes, [&](const std::vector<uint8_t>& x) { verify_part(s, s.name("shard"), x.data(), x.size()); });
-    for (auto& f : b.layout.fragments) check(f.name("tokens"), f.bytes, [&](const std::vector<uint8_t>& x) { verify_part(f, f.name("tokens"), x.data(), x.size()); });
+    for (const auto& gfs : {b.layout.shard_files(), b.layout.fragment_files()})  // (whole files: their parts are checked by verify)
+      for (const auto& g : gfs) check(g.name, g.file.bytes, [&](const std::vector<uint8_t>& x) { verify_part(g.file, g.name, x.data(), x.size()); });
     if (b.layout.has_words()) {  // the word index
       const PartFile& l = b.layout.lexicon;
       check(l.name("lexicon"), l.bytes, [&](const std::vector<uint8_t>& x) { verify_part(l, l.name("lexicon"), x.data(), x.size()); });

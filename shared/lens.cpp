@@ -210,7 +210,7 @@ std::string Answer::to_json() const {
   nlohmann::json a = nlohmann::json::array();
   for (auto& n : needs) {
     a.push_back({{"kind", kind_name(n.kind)}, {"id", n.id}, {"name", n.name}, {"bytes", n.bytes}});
-    if (n.kind == Need::Kind::thumb) a.back()["offset"] = n.offset;
+    if (n.ranged) a.back()["offset"] = n.offset;
   }
   return dump({{"need", a}});
 }
@@ -328,7 +328,7 @@ bool Lens::thumb_need(uint32_t t, Need& need) const {
   const auto& packs = bundle_->manifest.packs;
   if (r.pack >= packs.size() || r.offset + r.bytes > packs[r.pack].bytes)
     throw Error("the catalogue places the thumbnail of token " + std::to_string(t) + " outside the bundle's thumbnail packs (damaged catalogue)", errc::bad_bundle);
-  need = {Need::Kind::thumb, t, packs[r.pack].name, r.bytes, r.offset};
+  need = {Need::Kind::thumb, t, packs[r.pack].name, r.bytes, r.offset, true};
   return true;
 }
 
@@ -339,8 +339,8 @@ std::string Lens::facets_json(const std::vector<uint32_t>& tokens) const {
 }
 
 Need Lens::fragment_need(uint32_t f) const {
-  const PartFile& p = bundle_->layout.fragments[f];
-  return {Need::Kind::fragment, f, p.name("tokens"), p.bytes};
+  const PartPlace p = bundle_->layout.fragment_place(f);
+  return {Need::Kind::fragment, f, p.file, p.bytes, p.offset, p.ranged};
 }
 
 void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const {
@@ -417,7 +417,10 @@ Answer Lens::search(const QuerySession& query, const ImageRequest& req) {
   } else {
     const auto probe = shards_to_probe(b, qd, opt);
     for (uint32_t p : probe)
-      if (!store_.has_shard(p)) a.needs.push_back({Need::Kind::shard, p, b.layout.shards[p].name("shard"), b.layout.shards[p].bytes});
+      if (!store_.has_shard(p)) {
+        const PartPlace s = b.layout.shard_place(p);
+        a.needs.push_back({Need::Kind::shard, p, s.file, s.bytes, s.offset, s.ranged});
+      }
     if (!a.needs.empty()) return a;
     hits = search_partitions(b, store_, qd, opt);
     need_fragments(hits, a.needs);  // the candidates' catalogue entries (thumbnails, results)

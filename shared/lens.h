@@ -63,14 +63,16 @@ struct SuggestRequest {
   void validate() const;
 };
 
-// A bundle file (or, for a thumbnail, a byte range of one) a call needs before it can answer.
+// A bundle file, or a byte range of one (a thumbnail in its pack; a shard or catalogue fragment in
+// its group file, partition table version 4), a call needs before it can answer.
 struct Need {
   enum class Kind { shard, fragment, thumb, lexicon, words, parts };
   Kind kind;
   uint32_t id;       // partition, fragment, token index or word chunk (lexicon, parts: 0)
   std::string name;  // a file name from the manifest or the partition table (plain: never leaves the bundle)
-  uint64_t bytes;    // expected size (a thumbnail: its bytes within the pack)
-  uint64_t offset = 0;  // a thumbnail: where it starts in the pack `name` (hosts may fetch the range)
+  uint64_t bytes;    // expected size (of the range, if ranged)
+  uint64_t offset = 0;  // where the range starts in the file `name` (hosts fetch just it, or the whole file and cut it)
+  bool ranged = false;  // bytes [offset, offset + bytes) of `name`, not the whole file (thumbnails always)
 };
 const char* kind_name(Need::Kind kind);
 Need::Kind parse_kind(const std::string& name);  // Error(bad_request) for an unknown kind
@@ -94,7 +96,7 @@ struct Answer {
   // test). For evaluation; not in the JSON.
   double style_residual = -1, style_outside = 0, style_threshold = 0;
   bool done() const { return needs.empty(); }
-  std::string to_json() const;  // {"need": [{"kind", "id", "name", "bytes"[, "offset"]}...]} or the document
+  std::string to_json() const;  // {"need": [{"kind", "id", "name", "bytes"[, "offset" (ranged)]}...]} or the document
 };
 
 struct LensSettings {

@@ -11,12 +11,14 @@
 #include "distance.h"
 #include "error.h"
 #include "sha256.h"
+#include "thumb_pack.h"
 #include "word_chunks.h"
 
 namespace nftlens {
 namespace {
 constexpr uint32_t kLayoutMagic = 0x5450414e, kShardMagic = 0x4853414e;  // "NAPT", "NASH"
-constexpr uint32_t kVersion = 3;  // 2: the word index (lexicon + chunks) after the fragments; 3: centroids in 4 bits
+constexpr uint32_t kVersion = 4;  // 2: the word index (lexicon + chunks) after the fragments; 3: centroids in 4 bits;
+                                  // 4: shards and fragments in group files, 64-bit part digests
 constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension
 
 std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) {
@@ -27,19 +29,58 @@ std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) {
   return d;
 }
 
-void write_part(ByteWriter& w, const PartFile& f) {
+// A part: its size (varint), then the first `digest_bytes` bytes of its SHA-256 (16; 8 since version 4).
+void write_part(ByteWriter& w, const PartFile& f, size_t digest_bytes) {
   w.varint(f.bytes);
-  w.bytes(f.digest.data(), f.digest.size());
+  w.bytes(f.digest.data(), digest_bytes);
 }
-PartFile read_part(ByteReader& r) {
+PartFile read_part(ByteReader& r, size_t digest_bytes) {
   PartFile f;
   f.bytes = r.varint();
-  r.need(16);
-  std::copy(r.p + r.pos, r.p + r.pos + 16, f.digest.begin());
-  r.pos += 16;
+  if (f.bytes > (uint64_t(1) << 40)) throw Error(r.where + ": a part of " + std::to_string(f.bytes) + " bytes");
+  r.need(digest_bytes);
+  std::copy(r.p + r.pos, r.p + r.pos + digest_bytes, f.digest.begin());
+  r.pos += digest_bytes;
+  f.digest_bytes = uint8_t(digest_bytes);
   return f;
 }
 }  // namespace
+
+std::string PartPlace::label(const char* what, uint32_t id) const {
+  if (!ranged) return file;
+  return file + " (" + what + " " + std::to_string(id) + ", bytes " + std::to_string(offset) + "-" + std::to_string(offset + bytes - 1) + ")";
+}
+
+PartPlace PartitionLayout::shard_place(uint32_t p) const {
+  const PartFile& s = shards.at(p);
+  if (!grouped()) return {s.name("shard"), 0, s.bytes, false};
+  return {shard_groups.at(shard_group_.at(p)).file.name("shards"), shard_offsets_.at(p), s.bytes, true};
+}
+
+PartPlace PartitionLayout::fragment_place(uint32_t f) const {
+  const PartFile& x = fragments.at(f);
+  if (!grouped()) return {x.name("tokens"), 0, x.bytes, false};
+  return {fragment_groups.at(fragment_group_.at(f)).file.name("tokens"), fragment_offsets_.at(f), x.bytes, true};
+}
+
+namespace {
+std::vector<PartitionLayout::GroupFile> group_files(const std::vector<PartGroup>& groups, const std::vector<PartFile>& parts, const char* single, const char* grouped) {
+  std::vector<PartitionLayout::GroupFile> out;
+  if (groups.empty()) {
+    for (uint32_t i = 0; i < parts.size(); ++i) out.push_back({parts[i].name(single), parts[i], i, 1});
+    return out;
+  }
+  uint32_t first = 0;
+  for (auto& g : groups) {
+    out.push_back({g.file.name(grouped), g.file, first, g.parts});
+    first += g.parts;
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<PartitionLayout::GroupFile> PartitionLayout::shard_files() const { return group_files(shard_groups, shards, "shard", "shards"); }
+std::vector<PartitionLayout::GroupFile> PartitionLayout::fragment_files() const { return group_files(fragment_groups, fragments, "tokens", "tokens"); }
 
 std::string PartFile::name(const char* stem) const {
   static const char* hexd = "0123456789abcdef";
@@ -50,10 +91,27 @@ std::string PartFile::name(const char* stem) const {
 
 PartFile describe_part(const std::vector<uint8_t>& bytes) { return PartFile{bytes.size(), digest_of(bytes.data(), bytes.size())}; }
 
+PartFile describe_parts(const std::vector<std::vector<uint8_t>>& parts, size_t first, size_t count) {
+  Sha256 h;
+  PartFile f;
+  for (size_t i = first; i < first + count; ++i) { h.update(parts.at(i).data(), parts[i].size()); f.bytes += parts[i].size(); }
+  const std::string hex = h.hex_digest();
+  for (size_t i = 0; i < 16; ++i) f.digest[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return f;
+}
+
+std::vector<uint8_t> join_parts(const std::vector<std::vector<uint8_t>>& parts, size_t first, size_t count) {
+  std::vector<uint8_t> out;
+  for (size_t i = first; i < first + count; ++i) out.insert(out.end(), parts.at(i).begin(), parts[i].end());
+  return out;
+}
+
 void verify_part(const PartFile& f, const std::string& name, const uint8_t* data, size_t size) {
   if (size != f.bytes)
     throw Error(name + ": size is " + std::to_string(size) + " bytes, the partition table says " + std::to_string(f.bytes) + " (truncated or from another bundle)");
-  if (digest_of(data, size) != f.digest) throw Error(name + ": SHA-256 does not match the partition table (corrupt or from another bundle)");
+  const auto d = digest_of(data, size);
+  if (!std::equal(d.begin(), d.begin() + f.digest_bytes, f.digest.begin()))
+    throw Error(name + ": SHA-256 does not match the partition table (corrupt or from another bundle)");
 }
 
 uint64_t PartitionLayout::tokens() const { return std::accumulate(counts.begin(), counts.end(), uint64_t(0)); }
@@ -62,6 +120,17 @@ void PartitionLayout::index_firsts() {
   firsts_.assign(counts.size(), 0);
   uint64_t at = 0;
   for (size_t p = 0; p < counts.size(); ++p) { firsts_[p] = uint32_t(at); at += counts[p]; }
+  auto place = [](const std::vector<PartGroup>& groups, const std::vector<PartFile>& parts, std::vector<uint64_t>& offsets, std::vector<uint32_t>& group) {
+    offsets.assign(parts.size(), 0);
+    group.assign(parts.size(), 0);
+    size_t i = 0;
+    for (uint32_t g = 0; g < groups.size(); ++g) {
+      uint64_t off = 0;
+      for (uint32_t k = 0; k < groups[g].parts && i < parts.size(); ++k, ++i) { offsets[i] = off; group[i] = g; off += parts[i].bytes; }
+    }
+  };
+  place(shard_groups, shards, shard_offsets_, shard_group_);
+  place(fragment_groups, fragments, fragment_offsets_, fragment_group_);
 }
 
 // 16 levels per dimension (shards since version 2, centroids since table version 3).
@@ -168,7 +237,11 @@ std::vector<uint32_t> PartitionLayout::probe(const std::vector<std::vector<int8_
 }
 
 // Layout: magic, version, dim, default probe, fragment tokens, partitions P, fragments F (u32s);
-// centroids; per partition: count (varint) + shard file; per fragment: its file; the word index.
+// (version 4) the centroids' bits (u8: 4 or 8); centroids; per partition: count (varint) + shard;
+// per fragment: its part; the word index; (version 4) the shard files, then the fragment files:
+// their count, then per file the number of parts in it (varint) and the whole file. A part is its
+// size (varint) and SHA-256 prefix: 128 bits before version 4, 64 since (as thumbnails: the table
+// is most of what a page loads at open, and a prefix only has to catch damage and mix-ups).
 // Centroids: version 3 (where every dimension takes at most 16 values, as the builder's k-means
 // leaves them) per dimension its 16 levels (int8, ascending), then 4-bit level indices, two per byte,
 // centroid by centroid (ceil(P*dim/2) bytes): half the bytes of the int8 centroids of version 2,
@@ -182,18 +255,26 @@ std::vector<uint8_t> PartitionLayout::serialize() const {
     four_bit = std::unique(distinct.begin(), distinct.end()) - distinct.begin() <= long(kLevels);
   }
   ByteWriter w;
-  w.u32(kLayoutMagic); w.u32(four_bit ? kVersion : 2); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
+  const uint32_t version = grouped() ? 4 : four_bit ? 3 : 2;
+  const size_t db = version >= 4 ? 8 : 16;
+  w.u32(kLayoutMagic); w.u32(version); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
   w.u32(uint32_t(partitions())); w.u32(uint32_t(fragments.size()));
+  if (version >= 4) w.u8(four_bit ? 4 : 8);  // (the centroids' bits: version 4 says it, earlier ones by their number)
   if (four_bit) write_4bit(w, centroids.data(), partitions(), size_t(dim));
   else w.bytes(centroids.data(), centroids.size());
-  for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p]); }
-  for (auto& f : fragments) write_part(w, f);
+  for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p], db); }
+  for (auto& f : fragments) write_part(w, f, db);
   w.u8(has_words());
   if (has_words()) {
-    write_part(w, lexicon);
+    write_part(w, lexicon, db);
     w.varint(words.size());
-    for (auto& f : words) write_part(w, f);
+    for (auto& f : words) write_part(w, f, db);
   }
+  if (version >= 4)
+    for (const auto* groups : {&shard_groups, &fragment_groups}) {
+      w.varint(groups->size());
+      for (auto& g : *groups) { w.varint(g.parts); write_part(w, g.file, db); }
+    }
   return std::move(w.out);
 }
 
@@ -209,9 +290,16 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
   L.fragment_tokens = r.u32();
   const uint32_t P = r.u32(), F = r.u32();
   if (P == 0 || L.fragment_tokens == 0 || L.default_probe == 0) throw Error(where + ": empty partition table");
+  const size_t db = version >= 4 ? 8 : 16;
+  bool four_bit = version == 3;
+  if (version >= 4) {
+    const uint8_t bits = r.u8();
+    if (bits != 4 && bits != 8) throw Error(where + ": centroids of " + std::to_string(bits) + " bits");
+    four_bit = bits == 4;
+  }
   const uint64_t values = uint64_t(P) * uint64_t(L.dim);
-  r.need((version >= 3 ? uint64_t(L.dim) * kLevels + (values + 1) / 2 : values) + uint64_t(P) * 17 + uint64_t(F) * 17);  // every part takes >= 17 bytes
-  if (version >= 3) {
+  r.need((four_bit ? uint64_t(L.dim) * kLevels + (values + 1) / 2 : values) + uint64_t(P) * (db + 1) + uint64_t(F) * (db + 1));  // every part takes >= db + 1 bytes
+  if (four_bit) {
     const uint8_t* lv = r.p + r.pos;
     for (size_t d = 0; d < size_t(L.dim); ++d)
       for (size_t l = 1; l < kLevels; ++l)
@@ -225,14 +313,35 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
     const uint64_t c = r.varint();
     if (c == 0 || c > expected_tokens) throw Error(where + ": partition " + std::to_string(p) + " has an impossible entry count");
     L.counts.push_back(uint32_t(c));
-    L.shards.push_back(read_part(r));
+    L.shards.push_back(read_part(r, db));
   }
-  for (uint32_t f = 0; f < F; ++f) L.fragments.push_back(read_part(r));
+  for (uint32_t f = 0; f < F; ++f) L.fragments.push_back(read_part(r, db));
   if (version >= 2 && r.u8() != 0) {  // (version 1: no word index; text search loads the whole catalogue)
-    L.lexicon = read_part(r);
-    const uint64_t W = r.count(17);
-    for (uint64_t i = 0; i < W; ++i) L.words.push_back(read_part(r));
+    L.lexicon = read_part(r, db);
+    const uint64_t W = r.count(db + 1);
+    for (uint64_t i = 0; i < W; ++i) L.words.push_back(read_part(r, db));
     if (L.lexicon.bytes == 0) throw Error(where + ": empty word lexicon");
+  }
+  if (version >= 4) {  // the files: each holds whole parts, together every part in order, and is their sum
+    auto read_groups = [&](std::vector<PartGroup>& groups, const std::vector<PartFile>& parts, const char* what) {
+      const uint64_t G = r.count(db + 2);
+      uint64_t covered = 0;
+      for (uint64_t g = 0; g < G; ++g) {
+        PartGroup x;
+        const uint64_t n = r.varint();
+        if (n == 0 || n > parts.size() - covered) throw Error(where + ": the " + what + " files do not hold the " + what + " in order");
+        x.parts = uint32_t(n);
+        x.file = read_part(r, db);
+        uint64_t sum = 0;
+        for (uint64_t i = covered; i < covered + n; ++i) sum += parts[i].bytes;
+        if (sum != x.file.bytes) throw Error(where + ": a " + what + " file's size is not the sum of its parts");
+        covered += n;
+        groups.push_back(x);
+      }
+      if (covered != parts.size()) throw Error(where + ": the " + what + " files do not hold every one of the " + what);
+    };
+    read_groups(L.shard_groups, L.shards, "shard");
+    read_groups(L.fragment_groups, L.fragments, "fragment");
   }
   if (!r.at_end()) throw Error(where + ": partition table has trailing bytes");
   if (L.tokens() != expected_tokens) throw Error(where + ": partitions hold " + std::to_string(L.tokens()) + " tokens, manifest.json says " + std::to_string(expected_tokens));
@@ -291,7 +400,7 @@ Shard Shard::deserialize(const uint8_t* data, size_t size, const PartitionLayout
 
 void PartStore::add_shard(const PartitionLayout& L, size_t collections, uint32_t p, const uint8_t* data, size_t size) {
   if (p >= L.partitions()) throw Error("shard " + std::to_string(p) + ": no such partition");
-  const std::string name = L.shards[p].name("shard");
+  const std::string name = L.shard_place(p).label("shard", p);
   verify_part(L.shards[p], name, data, size);
   if (has_shard(p)) return;
   shards_[p] = S{Shard::deserialize(data, size, L, p, collections, name), size, ++clock_};
@@ -300,7 +409,7 @@ void PartStore::add_shard(const PartitionLayout& L, size_t collections, uint32_t
 
 void PartStore::add_fragment(const PartitionLayout& L, uint32_t f, const uint8_t* data, size_t size) {
   if (f >= L.fragments.size()) throw Error("catalogue fragment " + std::to_string(f) + ": no such fragment");
-  const std::string name = L.fragments[f].name("tokens");
+  const std::string name = L.fragment_place(f).label("fragment", f);
   verify_part(L.fragments[f], name, data, size);
   if (has_fragment(f)) return;
   Catalogue c = deserialize_catalogue(data, size, name);
@@ -512,7 +621,30 @@ void serialize_fragments(PartitionedParts& out, const Catalogue& cat) {
     out.fragments.push_back(serialize_catalogue(cat.slice(f, L.fragment_tokens)));
     L.fragments.push_back(describe_part(out.fragments.back()));
   }
+  group_parts(out);
   out.table = L.serialize();
+}
+
+void group_parts(PartitionedParts& out) {
+  PartitionLayout& L = out.layout;
+  L.shard_groups.clear();
+  L.fragment_groups.clear();
+  size_t first = 0;
+  for (const auto& range : partition_pack_groups(L.counts)) {  // (token ranges of whole partitions)
+    PartGroup g;
+    for (uint64_t t = 0; t < range.second; ++g.parts) t += L.counts[first + g.parts];
+    g.file = describe_parts(out.shards, first, g.parts);
+    first += g.parts;
+    L.shard_groups.push_back(g);
+  }
+  const size_t per = std::max<size_t>(1, (kPartitionPackTokens + L.fragment_tokens - 1) / L.fragment_tokens);
+  for (size_t f = 0; f < out.fragments.size(); f += per) {
+    PartGroup g;
+    g.parts = uint32_t(std::min(per, out.fragments.size() - f));
+    g.file = describe_parts(out.fragments, f, g.parts);
+    L.fragment_groups.push_back(g);
+  }
+  L.index_firsts();
 }
 
 void add_word_parts(PartitionedParts& out, const Catalogue& cat, size_t chunk_bytes) {

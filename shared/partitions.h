@@ -1,9 +1,16 @@
 // Partitioned bundles (large collections): the browser downloads only what one query needs.
 //   partitions.<hash>.bin   always loaded: coarse centroids (in code space, 16 levels per dimension) and a table of
-//                           every shard and catalogue fragment (size + 128-bit SHA-256 prefix)
-//   shard.<hash>.bin        one partition's codes (4-bit, 16 levels per dimension; a flat list: ~1,000 entries scan in < 1 ms)
-//   tokens.<hash>.bin       a catalogue fragment: `fragment_tokens` consecutive tokens
+//                           every shard and catalogue fragment (size + SHA-256 prefix) and of the files holding them
+//   shards.<hash>.bin       the shards of consecutive partitions, back to back (at least kPartitionPackTokens
+//                           tokens per file, as the thumbnail packs): one partition's codes (4-bit, 16 levels
+//                           per dimension; a flat list: ~500 entries scan in < 1 ms) is a byte range of it
+//   tokens.<hash>.bin       consecutive catalogue fragments (`fragment_tokens` tokens each) back to back, as many
+//                           as make kPartitionPackTokens tokens; one fragment is a byte range of it
 //   lexicon.<hash>.bin, words.<hash>.bin   the word index: its lexicon and chunks (word_chunks.h)
+// Grouping parts into files keeps the file count O(tokens / 1,000) whatever the partition and
+// fragment sizes (static hosts cap files per site), while a query still fetches only its parts, by
+// HTTP Range; each part is checked against its own digest. Tables before version 4 have one file per
+// part (shard.<hash>.bin, tokens.<hash>.bin), which still load.
 // Tokens are stored in partition order, so partition p holds the token range
 // [first(p), first(p) + count(p)) (entry = token: partitioned bundles have one entry per token),
 // and the hits of one query, being similar, tend to share catalogue fragments.
@@ -23,14 +30,29 @@ namespace nftlens {
 
 struct PartFile {
   uint64_t bytes = 0;
-  std::array<uint8_t, 16> digest{};  // first 128 bits of the file's SHA-256
+  std::array<uint8_t, 16> digest{};  // first 128 bits of the file's SHA-256 (of which `digest_bytes` are checked)
+  uint8_t digest_bytes = 16;         // 8 in table version 4 (as thumbnails): half the table's bytes per part
   std::string name(const char* stem) const;  // "<stem>.<first 16 hex>.bin"
+};
+
+// Where a part's bytes are: a whole file, or (table version 4) a byte range of a group file.
+struct PartPlace {
+  std::string file;
+  uint64_t offset = 0, bytes = 0;
+  bool ranged = false;    // a byte range of `file` (hosts may fetch just it)
+  std::string label(const char* what, uint32_t id) const;  // for errors: "shards.<hash>.bin (shard 3, bytes 0-99)" or the file name
+};
+
+// Parts of one kind stored back to back in one file: `parts` consecutive ones (table version 4).
+struct PartGroup {
+  uint32_t parts = 0;
+  PartFile file;  // the whole file (its name; verify checks it whole)
 };
 
 struct PartitionLayout {
   int dim = 0;
   uint32_t default_probe = 12;      // partitions searched per query unless the caller says otherwise
-  uint32_t fragment_tokens = 512;   // tokens per catalogue fragment
+  uint32_t fragment_tokens = 128;   // tokens per catalogue fragment (the builder's default since table version 4; 512 before)
   std::vector<int8_t> centroids;    // partitions() x dim (decoded; stored in 4 bits where each dimension has <= 16 values)
   std::vector<uint32_t> counts;     // entries per partition (first(p) = sum of earlier counts)
   std::vector<PartFile> shards, fragments;
@@ -39,6 +61,15 @@ struct PartitionLayout {
   PartFile lexicon;
   std::vector<PartFile> words;
   bool has_words() const { return lexicon.bytes > 0; }
+  // Table version 4: the files holding the shards and the fragments (empty: one file per part).
+  std::vector<PartGroup> shard_groups, fragment_groups;
+  bool grouped() const { return !shard_groups.empty(); }
+  PartPlace shard_place(uint32_t p) const;
+  PartPlace fragment_place(uint32_t f) const;
+  // Every file holding shards (or fragments): name, size and the parts in it, in table order.
+  struct GroupFile { std::string name; PartFile file; uint32_t first_part = 0, parts = 0; };
+  std::vector<GroupFile> shard_files() const;
+  std::vector<GroupFile> fragment_files() const;
 
   size_t partitions() const { return counts.size(); }
   uint64_t tokens() const;
@@ -50,10 +81,12 @@ struct PartitionLayout {
 
   std::vector<uint8_t> serialize() const;
   static PartitionLayout deserialize(const uint8_t* data, size_t size, int expected_dim, uint64_t expected_tokens, const std::string& where);
-  void index_firsts();  // recompute first(p) after editing counts (builder)
+  void index_firsts();  // recompute first(p) and the parts' places in their files after editing counts or groups (builder)
 
  private:
   std::vector<uint32_t> firsts_;
+  std::vector<uint64_t> shard_offsets_, fragment_offsets_;  // (version 4) within the part's group file
+  std::vector<uint32_t> shard_group_, fragment_group_;      // (version 4) the part's group
 };
 
 // One partition's entries: int8 codes and the collection of each entry (for collection filters
@@ -70,9 +103,12 @@ struct Shard {
                            size_t collections, const std::string& where);
 };
 
-// Size + 128-bit SHA-256 prefix check of a part's bytes against the table (throws naming the file).
+// Size + SHA-256 prefix check of a part's bytes against the table (throws naming the file).
 void verify_part(const PartFile& f, const std::string& name, const uint8_t* data, size_t size);
 PartFile describe_part(const std::vector<uint8_t>& bytes);
+PartFile describe_parts(const std::vector<std::vector<uint8_t>>& parts, size_t first, size_t count);  // of their concatenation
+// Builder: the bytes of a group file (parts [first, first + count) back to back).
+std::vector<uint8_t> join_parts(const std::vector<std::vector<uint8_t>>& parts, size_t first, size_t count);
 
 // The parts of a partitioned bundle loaded so far, kept within a byte budget (least recently used
 // shards are dropped first; the parts a query is using are never dropped while it runs).
@@ -125,8 +161,12 @@ struct PartitionedParts {
 PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, int dim, size_t partitions,
                                   uint32_t probe, uint32_t fragment_tokens, int threads, double max_ratio = 2.0);
 // (Re)serialise the catalogue fragments and the table from `cat` in partition order (the builder
-// again once the tokens know their thumbnails' places, which depend on the partitions).
+// again once the tokens know their thumbnails' places, which depend on the partitions); groups the
+// shards and the fragments into files (group_parts).
 void serialize_fragments(PartitionedParts& parts, const Catalogue& cat);
+// Shards: whole consecutive partitions per file until it holds kPartitionPackTokens tokens (the
+// thumbnail packs' groups); fragments: consecutive ones until as many tokens.
+void group_parts(PartitionedParts& parts);
 // Builder: write the word index of `cat` (in partition order) into the parts and the table.
 void add_word_parts(PartitionedParts& parts, const Catalogue& cat, size_t chunk_bytes);
 

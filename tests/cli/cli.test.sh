@@ -353,13 +353,14 @@ done
 # Partitioned bundle (forced on 60 tokens): parts listed in the table, searched per query, checked
 # by verify; rebuilding as one index removes the parts.
 check "build --partitions 4 writes a partitioned bundle" "$NFT" build "$T/col" --out "$T/pb" $B --partitions 4 --probe 1 --fragment-tokens 16
-nshards=$(ls "$T/pb" | grep -c '^shard\.'); nfrag=$(ls "$T/pb" | grep -c '^tokens\.')
-python3 - "$T/pb/manifest.json" "$nshards" "$nfrag" <<'PY' && ok "manifest lists the layout; 4 shards and 4 fragments on disk" || no "partitioned layout" "$nshards shards, $nfrag fragments"
+nshards=$(ls "$T/pb" | grep -c '^shards\.'); nfrag=$(ls "$T/pb" | grep -c '^tokens\.')
+python3 - "$T/pb/manifest.json" "$nshards" "$nfrag" <<'PY' && ok "manifest lists the layout; its shards and 4 fragments in one file each (60 tokens)" || no "partitioned layout" "$nshards shard files, $nfrag fragment files"
 import json, sys
 m = json.load(open(sys.argv[1]))
 L = m["layout"]
-assert L["kind"] == "partitioned" and L["partitions"] == int(sys.argv[2]) and 2 <= L["partitions"] <= 4, L
-assert L["fragments"] == int(sys.argv[3]) == 4 and L["default_probe"] == 1, L
+assert L["kind"] == "partitioned" and 2 <= L["partitions"] <= 4, L
+assert L["fragments"] == 4 and L["default_probe"] == 1, L
+assert int(sys.argv[2]) == 1 and int(sys.argv[3]) == 1, "shards and fragments are grouped into files of 1,000 tokens or more"
 assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue", "thumbs", "stats", "style"}, m["files"]
 assert sum(f["role"] == "thumbs" for f in m["files"]) == 1, "packs hold whole partitions, 1,000 tokens or more: one pack for 60 tokens"
 assert m["counts"]["tokens"] == 60
@@ -369,7 +370,7 @@ python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['results']
   && ok "query on a partitioned bundle finds the exact copy" || no "partitioned query" "$(head -c 300 "$T/pq.json")"
 "$NFT" info "$T/pb" | grep -q "partitions fetched per query" && "$NFT" info "$T/pb" | grep -q "^shards" && ok "info shows the partitions and shard bytes" || no "partitioned info"
 check "verify checks every shard and fragment" "$NFT" verify "$T/pb"
-cp -r "$T/pb" "$T/pc"; s1=$(ls "$T/pc" | grep '^shard\.' | head -1); printf '\x01' | dd of="$T/pc/$s1" bs=1 seek=40 conv=notrunc 2>/dev/null
+cp -r "$T/pb" "$T/pc"; s1=$(ls "$T/pc" | grep '^shards\.' | head -1); printf '\x01' | dd of="$T/pc/$s1" bs=1 seek=40 conv=notrunc 2>/dev/null
 "$NFT" verify "$T/pc" > "$T/v.txt" 2>&1; rc=$?
 [ $rc != 0 ] && grep -q "MISMATCH.*$s1.*SHA-256" "$T/v.txt" && ok "verify names a damaged shard" || no "verify damaged shard" "rc=$rc $(cat "$T/v.txt" | tail -2)"
 # Every kind of file, damaged, is named by verify; query refuses each one it reads (every shard and
@@ -385,7 +386,7 @@ for src in (f"{T}/b1", f"{T}/pb", f"{T}/bparts"):
     m = json.load(open(f"{src}/manifest.json"))
     top = json.loads(run("query", src, img, "--json", "-k", "1")[1].splitlines()[0])["results"][0]
     names = {f["name"]: f["role"] for f in m["files"]}
-    names.update({n: n.split(".")[0] for n in os.listdir(src) if re.match(r"^(shard|tokens|lexicon|words)\.", n)})
+    names.update({n: n.split(".")[0] for n in os.listdir(src) if re.match(r"^(shards?|tokens|lexicon|words)\.", n)})
     for name, kind in names.items():
         d = f"{T}/dmg"; shutil.rmtree(d, ignore_errors=True); shutil.copytree(src, d)
         b = bytearray(open(f"{d}/{name}", "rb").read())
@@ -402,7 +403,7 @@ for src in (f"{T}/b1", f"{T}/pb", f"{T}/bparts"):
     print(src, len(names), "files damaged one by one")
 assert not bad, bad
 PY
-files=$(ls "$T/pb" | wc -l); parts=$(ls "$T/pb" | grep -cE '^(shard|tokens|thumbs)\.')
+files=$(ls "$T/pb" | wc -l); parts=$(ls "$T/pb" | grep -cE '^(shards?|tokens|thumbs)\.')
 "$NFT" info "$T/pb" --json > "$T/pinfo.json" 2>>"$T/log"
 python3 - "$T/pinfo.json" "$files" <<'PY' && ok "info --json: bytes_per_token_always < bytes_per_token_total, file_count = files on disk" || no "info always/total bytes" "$(head -c 300 "$T/pinfo.json")"
 import json, sys
@@ -417,7 +418,7 @@ f1=$(ls "$T/pc" | grep '^tokens\.' | head -1); rm "$T/pc/$f1"
 "$NFT" eval "$T/pb" "$Q/queries.csv" --json-out "$T/peval.json" > "$T/peval.txt" 2>&1 && grep -q overall "$T/peval.txt" && ok "eval runs on a partitioned bundle" || no "partitioned eval" "$(tail -2 "$T/peval.txt")"
 "$NFT" text "$T/pb" "glasses" --json -k 3 | python3 -c "import json,sys; assert len(json.load(sys.stdin)['results'])==3" && ok "text search natively on a partitioned bundle (fragments joined)" || no "partitioned text"
 check "rebuilding the folder as one index" "$NFT" build "$T/col" --out "$T/pb" $B
-[ "$(ls "$T/pb" | grep -cE '^(shard|tokens|partitions|lexicon|words)\.')" = 0 ] && "$NFT" verify "$T/pb" >/dev/null && ok "...removes the partitioned parts and verifies" || no "partition parts left behind"
+[ "$(ls "$T/pb" | grep -cE '^(shards?|tokens|partitions|lexicon|words)\.')" = 0 ] && "$NFT" verify "$T/pb" >/dev/null && ok "...removes the partitioned parts and verifies" || no "partition parts left behind"
 
 # Two collections in one bundle: a verdict model per collection (each has 30 calibration tokens),
 # the first result's collection's decides; info shows one line per collection; a bad value in a

@@ -24,8 +24,14 @@ const layout = JSON.parse(fs.readFileSync(path.join(partDir, 'manifest.json'), '
 const browser = await launch();
 const srv = await serve(['--bundle', partDir]);
 const page = await browser.newPage({ serviceWorkers: 'block' });
-const parts = [];  // every shard/fragment request the page makes
-page.on('request', (r) => { const n = r.url().split('/').pop(); if (/^(shard|tokens|lexicon|words)\./.test(n)) parts.push(n); });
+// Every shard/fragment request the page makes: the file, and "#<range>" for a byte range of one
+// (shards and fragments are ranges of group files since partition table version 4).
+const parts = [];
+page.on('request', (r) => {
+  const n = r.url().split('/').pop();
+  const range = r.headers().range;
+  if (/^(shards?|tokens|lexicon|words)\./.test(n)) parts.push(range ? `${n}#${range}` : n);
+});
 await page.goto(srv.url + 'demo/');
 
 async function searchInPage(file, extra = {}) {
@@ -49,7 +55,8 @@ for (const t of ['screenshot', 'phone', 'crop']) {
     assert(r.results[0].token_id === native.results[0].token_id, `browser ${r.results[0].token_id}, native ${native.results[0].token_id}`);
     if (t !== 'crop') assert(r.results[0].token_id === flat.results[0].token_id, `browser ${r.results[0].token_id}, exact one-index ${flat.results[0].token_id}`);
     const fetched = parts.slice(before);
-    assert(fetched.filter((n) => n.startsWith('shard.')).length <= layout.default_probe, `shards fetched: ${fetched}`);
+    assert(fetched.filter((n) => n.startsWith('shard')).length <= layout.default_probe, `shards fetched: ${fetched}`);
+    assert(fetched.every((n) => n.includes('#bytes=')), `shards and fragments are fetched as byte ranges: ${fetched}`);
     assert(r.fetched && r.fetched.parts === fetched.length, `reported ${JSON.stringify(r.fetched)} vs ${fetched.length} requests`);
     // The same image again: everything is cached, nothing is fetched.
     const again = await searchInPage(file);
@@ -59,9 +66,9 @@ for (const t of ['screenshot', 'phone', 'crop']) {
 }
 await test('partitioned: probing every partition fetches every shard once', async () => {
   const { r } = await searchInPage(path.join(qdir, queries[0][0]), { probe: layout.partitions });
-  const shards = new Set(parts.filter((n) => n.startsWith('shard.')));
+  const shards = new Set(parts.filter((n) => n.startsWith('shard')));
   assert(shards.size === layout.partitions, `${shards.size} distinct shards`);
-  assert(parts.filter((n) => n.startsWith('shard.')).length === layout.partitions, 'a shard was fetched twice');
+  assert(parts.filter((n) => n.startsWith('shard')).length === layout.partitions, 'a shard was fetched twice');
   assert(r.results.length === 5, 'results');
 });
 await test('partitioned: text search fetches every catalogue fragment once (a small bundle), then nothing; same answer as one index', async () => {
@@ -126,6 +133,54 @@ await test('partitioned: a damaged word chunk is refused with its file named (co
       try { await l.searchText('red glasses'); return null; } catch (err) { return { message: err.message, code: err.code }; }
     });
     assert(e && e.code === 'bad_bundle' && /words\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(e.message), JSON.stringify(e));
+  } finally {
+    await p.close();
+    s2.close();
+    fs.rmSync(dmg, { recursive: true, force: true });
+  }
+});
+
+await test('partitioned: a host without Range sends each shard and fragment file once, whole; same answer', async () => {
+  const s2 = await serve(['--bundle', partDir, '--no-range']);
+  const p = await browser.newPage({ serviceWorkers: 'block' });
+  const seen = [];
+  p.on('requestfinished', async (r) => {
+    const n = r.url().split('/').pop();
+    if (/^(shards|tokens)\./.test(n)) seen.push({ n, status: (await r.response()).status() });
+  });
+  try {
+    await p.goto(s2.url + 'demo/');
+    const file = path.join(qdir, queries.find((x) => x[2] === 'screenshot')[0]);
+    const bytes = [...fs.readFileSync(file)];
+    const r = await p.evaluate(async (bytes) => {
+      const { NftLens } = await import('/src/index.js');
+      const l = await NftLens.open('/bundle/');
+      return l.searchImage(new Blob([new Uint8Array(bytes)]), { k: 5, probe: 1000 });
+    }, bytes);
+    const native = JSON.parse(execFileSync(nftlens, ['query', partDir, file, '--json', '-k', '5', '--probe', '1000']).toString());
+    assert(r.results.map((t) => t.token_id).join() === native.results.map((t) => t.token_id).join(), 'results differ from nftlens query');
+    const per = {};
+    for (const x of seen) per[x.n] = (per[x.n] || 0) + 1;
+    assert(seen.length > 0 && Object.values(per).every((n) => n === 1) && seen.every((x) => x.status === 200), JSON.stringify(seen));
+  } finally {
+    await p.close();
+    s2.close();
+  }
+});
+
+await test('partitioned: a damaged shard file is refused naming the file and the shard\'s range (code bad_bundle)', async () => {
+  const dmg = damagedCopy(partDir, 'e2e-shards-', (n) => n.startsWith('shards.'), 0x10);
+  const s2 = await serve(['--bundle', dmg]);
+  const p = await browser.newPage({ serviceWorkers: 'block' });
+  try {
+    await p.goto(s2.url + 'demo/');
+    const bytes = [...fs.readFileSync(path.join(qdir, queries[0][0]))];
+    const e = await p.evaluate(async (bytes) => {
+      const { NftLens } = await import('/src/index.js');
+      const l = await NftLens.open('/bundle/');
+      try { await l.searchImage(new Blob([new Uint8Array(bytes)]), { probe: 1000 }); return null; } catch (err) { return { message: err.message, code: err.code }; }
+    }, bytes);
+    assert(e && e.code === 'bad_bundle' && /shards\.[0-9a-f]{16}\.bin \(shard \d+, bytes \d+-\d+\): SHA-256 does not match/.test(e.message), JSON.stringify(e));
   } finally {
     await p.close();
     s2.close();

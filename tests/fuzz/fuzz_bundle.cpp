@@ -1,11 +1,13 @@
 // libFuzzer target: every parser of bundle files, then what a loaded bundle is used for.
-// Input layout (see make_seeds.cpp): seven parts, each a u32 little-endian length then that many
+// Input layout (see make_seeds.cpp): eight parts, each a u32 little-endian length then that many
 // bytes (a length past the end takes what is left; missing parts are empty):
-//   manifest.json text, recipe, index, catalogue, windows, part codes, style models.
+//   manifest.json text, recipe, index, catalogue, windows, part codes, style models, and a
+//   partition table (a u32 token count, then the table).
 // 1. Each parser alone: parse_manifest, deserialize_recipe (+ validate), CodeIndex::deserialize
 //    (+ HNSW and exact search with a fixed query), deserialize_catalogue (+ validate, token_json of
 //    every token, text index and search), WindowIndex::deserialize (+ search), PartCodes::deserialize
-//    (+ grid and zoom search), StyleModels::deserialize (+ a residual per model). Dimensions come from
+//    (+ grid and zoom search), StyleModels::deserialize (+ a residual per model),
+//    PartitionLayout::deserialize (+ every part's place in its file, the files, a round trip). Dimensions come from
 //    the part's own header so each parser is reached even when the parts disagree.
 // 2. The whole bundle: the manifest's size and SHA-256 of each part are rewritten to match the
 //    given bytes (the check a fuzzer cannot pass by chance), then load_bundle with its cross-checks,
@@ -13,6 +15,7 @@
 // Only nftlens::Error may escape; anything else is a finding.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +28,7 @@
 #include "error.h"
 #include "lens.h"
 #include "part_codes.h"
+#include "partitions.h"
 #include "style_model.h"
 #include "search.h"
 #include "sha256.h"
@@ -129,7 +133,7 @@ void whole_bundle(const std::string& manifest_text, const std::vector<std::vecto
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto parts = split(data, size, 7);
+  const auto parts = split(data, size, 8);
   const std::string manifest_text(parts[0].begin(), parts[0].end());
 
   ModelCard card;
@@ -195,6 +199,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& m : sm.collections) (void)m.residual(style_vector(v));
   } catch (const Error& e) {
     note("style", e);
+  }
+  try {  // a partition table: each part's place (a byte range of its file) and the files holding them
+    const auto& p = parts[7];
+    if (p.size() >= 4) {
+      const PartitionLayout L = PartitionLayout::deserialize(p.data() + 4, p.size() - 4, header_dim(std::vector<uint8_t>(p.begin() + 4, p.end()), 8), le32(p.data()), "partitions.bin");
+      // A loaded table never places a part outside its file (a host would read past it).
+      for (const bool shards : {true, false})
+        for (const auto& g : shards ? L.shard_files() : L.fragment_files())
+          for (uint32_t i = g.first_part; i < g.first_part + g.parts; ++i) {
+            const PartPlace at = shards ? L.shard_place(i) : L.fragment_place(i);
+            if (at.file != g.name || at.offset + at.bytes > g.file.bytes) std::abort();
+          }
+      const auto again = L.serialize();
+      (void)PartitionLayout::deserialize(again.data(), again.size(), L.dim, L.tokens(), "partitions.bin (again)");
+    }
+  } catch (const Error& e) {
+    note("partitions", e);
   }
   try {
     whole_bundle(manifest_text, parts);

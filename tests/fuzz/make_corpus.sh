@@ -75,6 +75,8 @@ rm -rf "$SB"; mkdir -p "$SB/col/metadata" "$SB/col/images"
 for f in $(ls "$NOUNS/metadata" | head -40); do cp "$NOUNS/metadata/$f" "$SB/col/metadata/"; cp "$NOUNS/images/${f%.json}.png" "$SB/col/images/"; done
 cp "$NOUNS/collection.json" "$SB/col/"
 "$ROOT/build/native/bin/nftlens" build "$SB/col" --out "$SB/bundle" --cache "$SB/cache" --pairs 200 -q
+# (and partitioned: make_seeds takes its partition table from bundle-partitioned beside it)
+"$ROOT/build/native/bin/nftlens" build "$SB/col" --out "$SB/bundle-partitioned" --cache "$SB/cache" --pairs 200 --partitions 4 --fragment-tokens 8 -q
 find "$C/fuzz_bundle" -type f ! -name "repro-*" -delete
 "$ROOT/build/fuzz/make_seeds" "$SB/bundle" "$NOUNS/metadata" "$C/fuzz_bundle"
 

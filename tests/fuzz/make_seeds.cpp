@@ -177,5 +177,18 @@ int run(int argc, char** argv) {
     sty.collections.push_back(m);
   }
   write_seed(out / "style.bin", {{}, {}, {}, {}, {}, {}, sty.serialize()});
+  // A partition table (part 8: its token count, then the table): the partitioned example's
+  // (version 4: shards and fragments in group files), next to the example bundle.
+  const fs::path pdir = bdir.parent_path() / "bundle-partitioned";
+  if (fs::exists(pdir / "manifest.json")) {
+    const auto ptext = read(pdir / "manifest.json");
+    const Manifest pm = parse_manifest(std::string(ptext.begin(), ptext.end()));
+    std::vector<uint8_t> table;
+    const uint32_t tokens = uint32_t(pm.tokens);
+    for (int i = 0; i < 4; ++i) table.push_back(uint8_t(tokens >> (8 * i)));
+    const auto tb = read(pdir / pm.file("partitions").name);
+    table.insert(table.end(), tb.begin(), tb.end());
+    write_seed(out / "partitions.bin", {{}, {}, {}, {}, {}, {}, {}, table});
+  }
   return check.catalogue.tokens.size() == 6 ? 0 : 1;
 }

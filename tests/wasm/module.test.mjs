@@ -244,7 +244,7 @@ async function partitionedSearch(plens, file, options, mutate = (p, b) => b) {
     for (const part of r.need) {
       asked.push(part);
       const whole = new Uint8Array(fs.readFileSync(path.join(partDir, part.name)));
-      const bytes = mutate(part, part.kind === 'thumb' ? whole.slice(part.offset, part.offset + part.bytes) : whole);  // (thumbnails: a range)
+      const bytes = mutate(part, part.offset !== undefined ? whole.slice(part.offset, part.offset + part.bytes) : whole);  // (thumbnails, grouped shards and fragments: a range)
       const a = parse(plens.addPart(part.kind, part.id, bytes));
       if (a.error) return { r: a, asked };
     }
@@ -290,7 +290,10 @@ await test('partitioned bundle: loads the head only, same results as nftlens que
   let text = parse(part.lens.textSearch(JSON.stringify({ query: 'red', k: 5 })));
   const frags = text.need || [];
   assert(frags.length > 0 && frags.every((n) => n.kind === 'fragment'), JSON.stringify(text).slice(0, 200));
-  for (const n of frags) parse(part.lens.addPart(n.kind, n.id, new Uint8Array(fs.readFileSync(path.join(partDir, n.name)))));
+  for (const n of frags) {  // (byte ranges of the fragments' file)
+    const whole = new Uint8Array(fs.readFileSync(path.join(partDir, n.name)));
+    parse(part.lens.addPart(n.kind, n.id, n.offset !== undefined ? whole.slice(n.offset, n.offset + n.bytes) : whole));
+  }
   text = parse(part.lens.textSearch(JSON.stringify({ query: 'red', k: 5 })));
   const flatText = parse(lens.textSearch(JSON.stringify({ query: 'red', k: 5 })));
   // (the same scores and total; tokens tied on a score may come in another order: partitions reorder the catalogue)
@@ -301,7 +304,7 @@ await test('partitioned bundle: loads the head only, same results as nftlens que
 
 await test('partitioned bundle: a damaged shard, fragment or thumbnail pack is refused with its file named', async () => {
   const file = path.join(qdir, pick('jpeg')[0]);
-  const named = { shard: /shard\.[0-9a-f]{16}\.bin: SHA-256 does not match/, fragment: /tokens\.[0-9a-f]{16}\.bin: SHA-256 does not match/,
+  const named = { shard: /shards\.[0-9a-f]{16}\.bin \(shard \d+, bytes \d+-\d+\): SHA-256 does not match/, fragment: /tokens\.[0-9a-f]{16}\.bin \(fragment \d+, bytes \d+-\d+\): SHA-256 does not match/,
     thumb: /thumbs\.[0-9a-f]{16}\.bin: the thumbnail of token \d+ .*does not match the catalogue/ };
   for (const kind of ['shard', 'fragment', 'thumb']) {
     const l = loadBundle(partDir);
@@ -319,7 +322,8 @@ function settleText(l, call, asked = [], mutate = (p, b) => b) {
     if (!r.need) return r;
     for (const n of r.need) {
       asked.push(n);
-      const a = parse(l.addPart(n.kind, n.id, mutate(n, new Uint8Array(fs.readFileSync(path.join(partDir, n.name))))));
+      const whole = new Uint8Array(fs.readFileSync(path.join(partDir, n.name)));
+      const a = parse(l.addPart(n.kind, n.id, mutate(n, n.offset !== undefined ? whole.slice(n.offset, n.offset + n.bytes) : whole)));
       if (a.error) return a;
     }
   }

@@ -294,6 +294,44 @@ async function fetchThumbs(parts) {
   }));
   return out;
 }
+// A shard or catalogue fragment that is a byte range of a group file (partition table version 4):
+// fetched by Range (a host that ignores Range sends the whole file, kept and cut as for packs),
+// checked by the core (`check`: size and digest, naming the file and range), then kept in the
+// Cache API under the range's own key. Unlike a thumbnail, a part that cannot be fetched fails the call.
+async function fetchPartRange(part, check) {
+  const url = new URL(part.name, base).href;
+  const end = part.offset + part.bytes;
+  const key = `${url}?bytes=${part.offset}-${end - 1}`;
+  let cache = null;
+  try { cache = await caches.open(CACHE_NAME); } catch { /* no Cache API */ }
+  if (cache) {
+    const hit = await cache.match(key);
+    if (hit) {
+      const bytes = new Uint8Array(await hit.arrayBuffer());
+      try { check(bytes); return bytes; } catch { await cache.delete(key); }
+    }
+  }
+  let bytes;
+  if (rangeSupport === false || wholePacks.has(url)) {
+    bytes = (await wholePack(url).catch((e) => { throw codedError(`${url}: ${e.message}`, 'network'); })).slice(part.offset, end);
+  } else {
+    const res = await fetch(url, { headers: { Range: `bytes=${part.offset}-${end - 1}` } });
+    if (!res.ok) throw codedError(`${url}: HTTP ${res.status}`, 'network');
+    if (res.status === 206) {
+      rangeSupport = true;
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } else {
+      rangeSupport = false;  // the whole file came back: keep it for the other parts in it
+      const whole = new Uint8Array(await res.arrayBuffer());
+      remember(wholePacks, url, Promise.resolve(whole), kWholePacks);
+      bytes = whole.slice(part.offset, end);
+    }
+  }
+  check(bytes);
+  if (cache) await cache.put(key, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
+  return bytes;
+}
+
 // Hand a thumbnail to the core (which checks it) and keep the checked bytes for the cards.
 function addThumb(part, bytes) {
   coreResult(lens.addPart('thumb', part.id, bytes));
@@ -302,8 +340,10 @@ function addThumb(part, bytes) {
 
 // The core answers {"need": [parts]} until it holds every bundle part a call needs: the shards a
 // query probes and the catalogue fragments of its hits (partitioned bundles), the word lexicon and
-// the word chunks of a text query or trait filter, the thumbnails of the hits it re-ranks. Fetch them in parallel (shards and fragments are checked by the core against
-// the partition table and cached like every other bundle file) and make the same call again.
+// the word chunks of a text query or trait filter, the thumbnails of the hits it re-ranks. Fetch
+// them in parallel (shards and fragments are checked by the core against the partition table and
+// cached like every other bundle file; those with an "offset" are byte ranges of a group file)
+// and make the same call again.
 async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
   for (let round = 0; ; round++) {
     const r = coreResult(call());
@@ -317,10 +357,24 @@ async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
       fetched.thumbs = (fetched.thumbs || 0) + 1;
       fetched.thumbBytes = (fetched.thumbBytes || 0) + got.get(p).length;
     }
-    await Promise.all(r.need.filter((p) => p.kind !== 'thumb').map(async (part) => {
-      await fetchImmutable(new URL(part.name, base).href, (b) => coreResult(lens.addPart(part.kind, part.id, b)));
+    // (ranges of one file: while it is not known whether the host honours Range, the first goes
+    // alone, so that a host sending whole files sends each once)
+    const byFile = new Map();
+    for (const p of r.need.filter((x) => x.kind !== 'thumb')) byFile.set(p.name, [...(byFile.get(p.name) || []), p]);
+    const fetchPart = async (part) => {
+      const check = (b) => coreResult(lens.addPart(part.kind, part.id, b));
+      if (part.offset !== undefined) await fetchPartRange(part, check);
+      else await fetchImmutable(new URL(part.name, base).href, check);
       fetched.parts++;
       fetched.bytes += part.bytes;
+    };
+    await Promise.all([...byFile.values()].map(async (list) => {
+      let rest = list;
+      if (rangeSupport === null && list[0].offset !== undefined) {
+        await fetchPart(list[0]);
+        rest = list.slice(1);
+      }
+      await Promise.all(rest.map(fetchPart));
     }));
     fetched.ms += performance.now() - t0;
   }

@@ -57,8 +57,8 @@ const Partitioned& partitioned() {
       entries.push_back(f);
     }
     p.manifest_json = make_manifest_json(p.tb.card, p.flat.recipe, CodeIndex(), cat.slice(0, 0), entries, "core_tests", &p.parts.layout);
-    for (size_t s = 0; s < p.parts.shards.size(); ++s) p.disk[p.parts.layout.shards[s].name("shard")] = p.parts.shards[s];
-    for (size_t f = 0; f < p.parts.fragments.size(); ++f) p.disk[p.parts.layout.fragments[f].name("tokens")] = p.parts.fragments[f];
+    for (const auto& g : p.parts.layout.shard_files()) p.disk[g.name] = join_parts(p.parts.shards, g.first_part, g.parts);
+    for (const auto& g : p.parts.layout.fragment_files()) p.disk[g.name] = join_parts(p.parts.fragments, g.first_part, g.parts);
     return p;
   }();
   return P;
@@ -81,8 +81,13 @@ TEST_CASE("partitions: layout, tokens in partition order, parts named by content
   std::vector<int8_t> codes;
   for (size_t i = 0; i < P.flat.index.size(); ++i) codes.insert(codes.end(), P.flat.index.code(i), P.flat.index.code(i) + P.flat.index.dim());
   CHECK(partition_bundle(cat, codes, L.dim, 5, 2, 8, 1).table == P.parts.table);
-  // Names carry the content hash.
-  CHECK(L.shards[0].name("shard") == "shard." + sha256_hex(P.parts.shards[0].data(), P.parts.shards[0].size()).substr(0, 16) + ".bin");
+  // Names carry the content hash: shards and fragments are byte ranges of files named by theirs.
+  REQUIRE(L.grouped());
+  const auto sf = L.shard_files();
+  const auto first_file = join_parts(P.parts.shards, 0, sf[0].parts);
+  CHECK(sf[0].name == "shards." + sha256_hex(first_file.data(), first_file.size()).substr(0, 16) + ".bin");
+  CHECK(L.shard_place(0).file == sf[0].name);
+  CHECK(L.shard_place(0).ranged);
   // Fragments joined give back every token with its strings.
   std::vector<Catalogue> frags;
   for (auto& f : P.parts.fragments) frags.push_back(deserialize_catalogue(f.data(), f.size(), "fragment"));
@@ -99,9 +104,10 @@ Answer settle(Lens& lens, const Disk& P, Call call, size_t* parts = nullptr) {
     if (a.done()) return a;
     for (const Need& n : a.needs) {
       REQUIRE(n.kind != Need::Kind::thumb);  // (this bundle has no thumbnails)
-      const auto& bytes = P.disk.at(n.name);
-      CHECK(n.bytes == bytes.size());
-      lens.add_part(n.kind, n.id, bytes.data(), bytes.size());
+      const auto& file = P.disk.at(n.name);
+      REQUIRE(n.offset + n.bytes <= file.size());
+      CHECK((n.ranged || n.bytes == file.size()));
+      lens.add_part(n.kind, n.id, file.data() + n.offset, size_t(n.bytes));
       if (parts) ++*parts;
     }
   }
@@ -251,12 +257,12 @@ TEST_CASE("partitions: damaged or swapped parts are refused, naming the file") {
   PartStore store;
   auto shard = P.parts.shards[0];
   shard[shard.size() - 1] ^= 1;
-  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 0, shard.data(), shard.size()); }), L.shards[0].name("shard") + ": SHA-256 does not match"));
+  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 0, shard.data(), shard.size()); }), L.shard_place(0).file + " (shard 0, bytes 0-" + std::to_string(shard.size() - 1) + "): SHA-256 does not match"));
   shard.pop_back();
   CHECK(contains(error_of([&] { store.add_shard(L, ncol, 0, shard.data(), shard.size()); }), "truncated or from another bundle"));
-  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 1, P.parts.shards[0].data(), P.parts.shards[0].size()); }), L.shards[1].name("shard")));
+  CHECK(contains(error_of([&] { store.add_shard(L, ncol, 1, P.parts.shards[0].data(), P.parts.shards[0].size()); }), L.shard_place(1).label("shard", 1)));
   CHECK(contains(error_of([&] { store.add_shard(L, ncol, 99, P.parts.shards[0].data(), P.parts.shards[0].size()); }), "no such partition"));
-  CHECK(contains(error_of([&] { store.add_fragment(L, 1, P.parts.fragments[0].data(), P.parts.fragments[0].size()); }), L.fragments[1].name("tokens")));
+  CHECK(contains(error_of([&] { store.add_fragment(L, 1, P.parts.fragments[0].data(), P.parts.fragments[0].size()); }), L.fragment_place(1).label("fragment", 1)));
   CHECK(store.shard_count() == 0);
   CHECK(store.fragment_count() == 0);
   // A shard whose header disagrees with the table, even with a matching hash: refused by the parser.
@@ -278,6 +284,75 @@ TEST_CASE("partitions: damaged or swapped parts are refused, naming the file") {
   for (size_t n = 0; n < t.size(); ++n) CHECK(error_of([&] { PartitionLayout::deserialize(t.data(), n, L.dim, 40, "p"); }) != "<no error>");
   const auto& s0 = P.parts.shards[0];
   for (size_t n = 0; n < s0.size(); n += 7) CHECK(error_of([&] { Shard::deserialize(s0.data(), n, L, 0, ncol, "s"); }) != "<no error>");
+}
+
+TEST_CASE("partitions: shards and fragments in group files (table version 4); one file per part still loads") {
+  // Enough partitions and fragments for several files of each.
+  PartitionedParts parts;
+  PartitionLayout& L = parts.layout;
+  L.dim = 4;
+  L.fragment_tokens = 300;
+  for (uint32_t p = 0; p < 9; ++p) {
+    L.counts.push_back(400);
+    L.centroids.insert(L.centroids.end(), {int8_t(p), 0, 0, 0});
+    parts.shards.push_back(std::vector<uint8_t>(10 + p, uint8_t(p)));
+    L.shards.push_back(describe_part(parts.shards.back()));
+  }
+  for (uint32_t f = 0; f < 12; ++f) {  // 3,600 tokens / 300
+    parts.fragments.push_back(std::vector<uint8_t>(20 + f, uint8_t(f)));
+    L.fragments.push_back(describe_part(parts.fragments.back()));
+  }
+  group_parts(parts);
+  // Shards: whole partitions until >= 1,000 tokens (3 x 400); fragments: 4 x 300.
+  REQUIRE(L.shard_groups.size() == 3);
+  CHECK(L.shard_groups[0].parts == 3);
+  REQUIRE(L.fragment_groups.size() == 3);
+  CHECK(L.fragment_groups[2].parts == 4);
+  const PartPlace at = L.shard_place(4);
+  CHECK(at.ranged);
+  CHECK(at.offset == 13);  // after shard 3 (13 bytes) in the second file
+  CHECK(at.bytes == 14);
+  CHECK(at.file == L.shard_files()[1].name);
+  CHECK(at.label("shard", 4) == at.file + " (shard 4, bytes 13-26)");
+  const auto file1 = join_parts(parts.shards, 3, 3);
+  CHECK(std::equal(file1.begin() + long(at.offset), file1.begin() + long(at.offset + at.bytes), parts.shards[4].begin()));
+  const std::vector<uint8_t> table = L.serialize();
+  const PartitionLayout back = PartitionLayout::deserialize(table.data(), table.size(), 4, 3600, "t");
+  CHECK(back.serialize() == table);
+  CHECK(back.fragment_place(5).offset == L.fragment_place(5).offset);
+  CHECK(back.fragment_place(5).file == L.fragment_place(5).file);
+  CHECK(back.shards[2].digest_bytes == 8);
+  CHECK_NOTHROW(verify_part(back.shards[2], "s", parts.shards[2].data(), parts.shards[2].size()));
+  auto wrong = parts.shards[2];
+  wrong[0] ^= 1;
+  CHECK(contains(error_of([&] { verify_part(back.shards[2], "s", wrong.data(), wrong.size()); }), "SHA-256 does not match"));
+  // Files that do not hold the parts in order, or whose size is not their parts' sum: refused.
+  PartitionLayout bad = L;
+  bad.shard_groups[0].parts = 2;
+  auto t2 = bad.serialize();
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "t: a shard file's size is not the sum of its parts"));
+  bad = L;
+  bad.fragment_groups[1].file.bytes += 1;
+  t2 = bad.serialize();
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "t: a fragment file's size is not the sum of its parts"));
+  bad = L;
+  bad.shard_groups[2].parts = 5;
+  t2 = bad.serialize();
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "do not hold the shard in order"));
+  for (size_t n = 0; n < table.size(); ++n) CHECK(error_of([&] { PartitionLayout::deserialize(table.data(), n, 4, 3600, "t"); }) != "<no error>");
+  // Without groups: a version 3 table, one file per part, as earlier builders wrote.
+  PartitionLayout flat = L;
+  flat.shard_groups.clear();
+  flat.fragment_groups.clear();
+  flat.index_firsts();
+  const auto t3 = flat.serialize();
+  const PartitionLayout v3 = PartitionLayout::deserialize(t3.data(), t3.size(), 4, 3600, "t");
+  CHECK(!v3.grouped());
+  CHECK(v3.shards[4].digest_bytes == 16);
+  CHECK(v3.shard_place(4).file == L.shards[4].name("shard"));
+  CHECK(!v3.shard_place(4).ranged);
+  CHECK(v3.shard_files().size() == 9);
+  CHECK(t3.size() > table.size());
 }
 
 TEST_CASE("partitions: the store keeps within its byte budget, never dropping parts in use") {
