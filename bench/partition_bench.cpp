@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
     double recall = 0, ms = 0;
     size_t top1 = 0;
     std::vector<double> cold, cold_rr;
+    double shard_kb = 0, fragment_kb = 0;  // (means, with re-ranking)
     o.k = kRerankCandidates;  // (the first 10 of these are the top 10)
     for (size_t i = 0; i < queries.size(); ++i) {
       const auto a = clk::now();
@@ -221,9 +222,10 @@ int main(int argc, char** argv) {
       top1 += !hits.empty() && hits[0].token == queries[i].second;
       uint64_t bytes = head_bytes;
       for (uint32_t p : shards_to_probe(b, queries[i].first, o)) bytes += b.layout.shards[p].bytes;
+      shard_kb += double(bytes - head_bytes) / 1024.0 / double(queries.size());
       uint64_t rr = bytes;
       for (uint32_t f : fragments_for(b, hits)) bytes += b.layout.fragments[f].bytes;
-      for (uint32_t f : fragments_for(b, candidates)) rr += b.layout.fragments[f].bytes;
+      for (uint32_t f : fragments_for(b, candidates)) { rr += b.layout.fragments[f].bytes; fragment_kb += double(b.layout.fragments[f].bytes) / 1024.0 / double(queries.size()); }
       cold.push_back(double(bytes) / 1024.0);
       cold_rr.push_back((double(rr) + thumb_bytes * double(candidates.size())) / 1024.0);
     }
@@ -237,6 +239,8 @@ int main(int argc, char** argv) {
     const double head_kb = double(head_bytes) / 1024.0, p90_rr = cold_rr[size_t(0.9 * double(cold_rr.size() - 1))];
     std::printf("%8zu %10.3f %8.3f %8.3f %12.0f %12.0f %12.0f %14.0f %14.0f %16.0f %16.0f %10.2f\n", probe, recall / nq, double(top1) / nq, double(exact_top1) / nq, mean,
                 cold[size_t(0.9 * double(cold.size() - 1))], cold.back(), mean_rr, p90_rr, mean_rr - head_kb, p90_rr - head_kb, ms / nq);
+    std::printf("         +rerank mean KB: head %.0f (recipe %.0f, table %.0f), shards %.0f, fragments %.0f, thumbnails %.0f\n", head_kb,
+                double(rf.bytes) / 1024.0, double(parts.table.size()) / 1024.0, shard_kb, fragment_kb, thumb_bytes * double(kRerankCandidates) / 1024.0);
   }
   std::printf("(exact scan of all %zu tokens: %.1f ms per query; cold KB = manifest + recipe + partition table + head catalogue + probed shards + fragments of the top 10;"
               " +rerank: the fragments of the first %zu candidates and their thumbnails instead; query-only: +rerank without the head; top-1 before re-ranking)\n",
