@@ -188,7 +188,7 @@ int run_verify(const std::string& dir, bool json) {
                 else store.add_fragment(b.layout, i, data, have);
                 store.touch({}, {});
               }
-              if (b.layout.grouped()) verify_part(g.file, g.name, x.data(), x.size());  // (trailing bytes too)
+              verify_part(g.file, g.name, x.data(), x.size());  // the whole file (trailing bytes too; version 3: the part itself)
             });
         };
         check_files(b.layout.shard_files(), true);

@@ -65,7 +65,10 @@ void NativeLens::answer(const Need& n) {
   if (n.ranged) {  // a byte range (a thumbnail in its pack, a shard or fragment in its file), checked by the engine
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path.string() + ": missing (listed in " + listed + ")", errc::bad_bundle);
-    std::vector<uint8_t> bytes(size_t(std::min<uint64_t>(n.bytes, uint64_t(1) << 30)));
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    const uint64_t have = ec || n.offset >= size ? 0 : size - n.offset;
+    std::vector<uint8_t> bytes(size_t(std::min(n.bytes, have)));  // (a table claiming more than the file holds allocates no more)
     in.seekg(std::streamoff(n.offset));
     in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size()));
     bytes.resize(in ? bytes.size() : size_t(std::max<std::streamsize>(0, in.gcount())));  // short: named by the check

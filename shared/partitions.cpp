@@ -314,8 +314,12 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
     if (c == 0 || c > expected_tokens) throw Error(where + ": partition " + std::to_string(p) + " has an impossible entry count");
     L.counts.push_back(uint32_t(c));
     L.shards.push_back(read_part(r, db));
+    if (L.shards.back().bytes == 0) throw Error(where + ": shard " + std::to_string(p) + " is empty");
   }
-  for (uint32_t f = 0; f < F; ++f) L.fragments.push_back(read_part(r, db));
+  for (uint32_t f = 0; f < F; ++f) {
+    L.fragments.push_back(read_part(r, db));
+    if (L.fragments.back().bytes == 0) throw Error(where + ": catalogue fragment " + std::to_string(f) + " is empty");
+  }
   if (version >= 2 && r.u8() != 0) {  // (version 1: no word index; text search loads the whole catalogue)
     L.lexicon = read_part(r, db);
     const uint64_t W = r.count(db + 1);
@@ -332,8 +336,8 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
         if (n == 0 || n > parts.size() - covered) throw Error(where + ": the " + what + " files do not hold the " + what + " in order");
         x.parts = uint32_t(n);
         x.file = read_part(r, db);
-        uint64_t sum = 0;
-        for (uint64_t i = covered; i < covered + n; ++i) sum += parts[i].bytes;
+        uint64_t sum = 0;  // (each part <= 2^40 bytes, so no wrap before the check)
+        for (uint64_t i = covered; i < covered + n && sum <= x.file.bytes; ++i) sum += parts[i].bytes;
         if (sum != x.file.bytes) throw Error(where + ": a " + what + " file's size is not the sum of its parts");
         covered += n;
         groups.push_back(x);

@@ -57,18 +57,22 @@ for (const t of ['screenshot', 'phone', 'crop']) {
     const fetched = parts.slice(before);
     assert(fetched.filter((n) => n.startsWith('shard')).length <= layout.default_probe, `shards fetched: ${fetched}`);
     assert(fetched.every((n) => n.includes('#bytes=')), `shards and fragments are fetched as byte ranges: ${fetched}`);
-    assert(r.fetched && r.fetched.parts === fetched.length, `reported ${JSON.stringify(r.fetched)} vs ${fetched.length} requests`);
+    // (parts close together in one file share a range request; parts cached by earlier queries take none)
+    assert(r.fetched && r.fetched.requests === fetched.length && r.fetched.parts >= fetched.length, `reported ${JSON.stringify(r.fetched)} vs ${fetched.length} requests`);
     // The same image again: everything is cached, nothing is fetched.
     const again = await searchInPage(file);
     assert(parts.length === before + fetched.length, `refetched: ${parts.slice(before + fetched.length)}`);
     assert(again.r.fetched.parts === 0 && again.r.results[0].token_id === r.results[0].token_id, 'cached');
   });
 }
-await test('partitioned: probing every partition fetches every shard once', async () => {
+await test('partitioned: probing every partition fetches the shards not yet held, no range twice, in few requests', async () => {
+  const before = parts.length;
   const { r } = await searchInPage(path.join(qdir, queries[0][0]), { probe: layout.partitions });
-  const shards = new Set(parts.filter((n) => n.startsWith('shard')));
-  assert(shards.size === layout.partitions, `${shards.size} distinct shards`);
-  assert(parts.filter((n) => n.startsWith('shard')).length === layout.partitions, 'a shard was fetched twice');
+  const shards = parts.slice(before).filter((n) => n.startsWith('shard'));
+  const all = parts.filter((n) => n.startsWith('shard'));
+  assert(new Set(all).size === all.length, `a shard range was fetched twice: ${all}`);
+  // (the 8 shards of the example are one file: neighbouring missing ones share a request)
+  assert(shards.length >= 1 && shards.length <= r.fetched.parts, `${shards.length} shard requests for ${r.fetched.parts} parts: ${shards}`);
   assert(r.results.length === 5, 'results');
 });
 await test('partitioned: text search fetches every catalogue fragment once (a small bundle), then nothing; same answer as one index', async () => {

@@ -294,42 +294,84 @@ async function fetchThumbs(parts) {
   }));
   return out;
 }
-// A shard or catalogue fragment that is a byte range of a group file (partition table version 4):
-// fetched by Range (a host that ignores Range sends the whole file, kept and cut as for packs),
-// checked by the core (`check`: size and digest, naming the file and range), then kept in the
-// Cache API under the range's own key. Unlike a thumbnail, a part that cannot be fetched fails the call.
-async function fetchPartRange(part, check) {
-  const url = new URL(part.name, base).href;
-  const end = part.offset + part.bytes;
-  const key = `${url}?bytes=${part.offset}-${end - 1}`;
+// Shards and catalogue fragments that are byte ranges of group files (partition table version 4).
+// Parts of one file that lie close together are fetched as one range and cut (text search loading
+// a whole catalogue asks for every fragment: about one request per file, not one per fragment). A
+// host that ignores Range sends the whole file, which is kept and cut as for packs. Each part is
+// checked by the core (size and digest, naming the file and range) before it is kept in the Cache
+// API under its own key. Unlike a thumbnail, a part that cannot be fetched fails the call.
+const kSpanSlack = 4096;  // join two parts' ranges when the bytes between them are at most this (or the span at most twice what it holds)
+async function rangeBytes(name, start, end) {
+  const url = new URL(name, base).href;
+  if (rangeSupport === false || wholePacks.has(url)) {
+    const whole = await wholePack(url).catch((e) => { throw codedError(`${url}: ${e.message}`, 'network'); });
+    return whole.slice(start, end);
+  }
+  let res;
+  try {
+    res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` } });
+  } catch (e) {
+    throw codedError(`${url}: ${e.message}`, 'network');
+  }
+  if (res.status === 416) return new Uint8Array(0);  // (the file is shorter than the table says: the core names the part)
+  if (!res.ok) throw codedError(`${url}: HTTP ${res.status}`, 'network');
+  if (res.status === 206) {
+    rangeSupport = true;
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  rangeSupport = false;  // the whole file came back: keep it for the other parts in it
+  const whole = new Uint8Array(await res.arrayBuffer());
+  remember(wholePacks, url, Promise.resolve(whole), kWholePacks);
+  return whole.slice(start, end);
+}
+async function fetchRangedParts(parts, fetched) {
   let cache = null;
   try { cache = await caches.open(CACHE_NAME); } catch { /* no Cache API */ }
-  if (cache) {
-    const hit = await cache.match(key);
+  const keyOf = (p) => `${new URL(p.name, base).href}?bytes=${p.offset}-${p.offset + p.bytes - 1}`;
+  const take = (p, bytes) => {
+    coreResult(lens.addPart(p.kind, p.id, bytes));
+    fetched.parts++;
+    fetched.bytes += p.bytes;
+  };
+  const missing = [];
+  for (const p of parts) {
+    const hit = cache && await cache.match(keyOf(p));
     if (hit) {
-      const bytes = new Uint8Array(await hit.arrayBuffer());
-      try { check(bytes); return bytes; } catch { await cache.delete(key); }
+      try { take(p, new Uint8Array(await hit.arrayBuffer())); continue; } catch { await cache.delete(keyOf(p)); }
+    }
+    missing.push(p);
+  }
+  const byFile = new Map();
+  for (const p of missing) byFile.set(p.name, [...(byFile.get(p.name) || []), p]);
+  const spans = [];  // (the spans of one file stay adjacent: a whole-file answer is then asked for once)
+  for (const [name, list] of byFile) {
+    list.sort((a, b) => a.offset - b.offset);
+    let span = null;
+    for (const p of list) {
+      const end = p.offset + p.bytes;
+      if (span && (p.offset - span.end <= kSpanSlack || end - span.start <= 2 * (span.need + p.bytes))) {
+        span.end = Math.max(span.end, end);
+        span.need += p.bytes;
+        span.parts.push(p);
+      } else {
+        span = { name, start: p.offset, end, need: p.bytes, parts: [p] };
+        spans.push(span);
+      }
     }
   }
-  let bytes;
-  if (rangeSupport === false || wholePacks.has(url)) {
-    bytes = (await wholePack(url).catch((e) => { throw codedError(`${url}: ${e.message}`, 'network'); })).slice(part.offset, end);
-  } else {
-    const res = await fetch(url, { headers: { Range: `bytes=${part.offset}-${end - 1}` } });
-    if (!res.ok) throw codedError(`${url}: HTTP ${res.status}`, 'network');
-    if (res.status === 206) {
-      rangeSupport = true;
-      bytes = new Uint8Array(await res.arrayBuffer());
-    } else {
-      rangeSupport = false;  // the whole file came back: keep it for the other parts in it
-      const whole = new Uint8Array(await res.arrayBuffer());
-      remember(wholePacks, url, Promise.resolve(whole), kWholePacks);
-      bytes = whole.slice(part.offset, end);
+  const fetchSpan = async (s) => {
+    const bytes = await rangeBytes(s.name, s.start, s.end);
+    fetched.requests = (fetched.requests || 0) + 1;
+    for (const p of s.parts) {
+      const b = bytes.slice(p.offset - s.start, p.offset - s.start + p.bytes);  // (short if the answer was)
+      take(p, b);
+      if (cache) await cache.put(keyOf(p), new Response(b, { headers: { 'content-type': 'application/octet-stream' } }));
     }
-  }
-  check(bytes);
-  if (cache) await cache.put(key, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
-  return bytes;
+  };
+  // While it is not known whether the host honours Range, the first span goes alone, so that a
+  // host sending whole files sends each once.
+  if (rangeSupport === null && spans.length) await fetchSpan(spans.shift());
+  await Promise.all(spans.map(fetchSpan));
 }
 
 // Hand a thumbnail to the core (which checks it) and keep the checked bytes for the cards.
@@ -357,25 +399,15 @@ async function withParts(call, fetched = { parts: 0, bytes: 0, ms: 0 }) {
       fetched.thumbs = (fetched.thumbs || 0) + 1;
       fetched.thumbBytes = (fetched.thumbBytes || 0) + got.get(p).length;
     }
-    // (ranges of one file: while it is not known whether the host honours Range, the first goes
-    // alone, so that a host sending whole files sends each once)
-    const byFile = new Map();
-    for (const p of r.need.filter((x) => x.kind !== 'thumb')) byFile.set(p.name, [...(byFile.get(p.name) || []), p]);
-    const fetchPart = async (part) => {
-      const check = (b) => coreResult(lens.addPart(part.kind, part.id, b));
-      if (part.offset !== undefined) await fetchPartRange(part, check);
-      else await fetchImmutable(new URL(part.name, base).href, check);
-      fetched.parts++;
-      fetched.bytes += part.bytes;
-    };
-    await Promise.all([...byFile.values()].map(async (list) => {
-      let rest = list;
-      if (rangeSupport === null && list[0].offset !== undefined) {
-        await fetchPart(list[0]);
-        rest = list.slice(1);
-      }
-      await Promise.all(rest.map(fetchPart));
-    }));
+    const others = r.need.filter((p) => p.kind !== 'thumb');
+    await Promise.all([
+      fetchRangedParts(others.filter((p) => p.offset !== undefined), fetched),
+      ...others.filter((p) => p.offset === undefined).map(async (part) => {
+        await fetchImmutable(new URL(part.name, base).href, (b) => coreResult(lens.addPart(part.kind, part.id, b)));
+        fetched.parts++;
+        fetched.bytes += part.bytes;
+      }),
+    ]);
     fetched.ms += performance.now() - t0;
   }
 }
@@ -424,7 +456,7 @@ async function search({ image, request = {} }) {
   const t3 = performance.now();
   await attachThumbs(result.results);
   result.timings = { decode: t1 - t0, preprocess: prep, inference: infer, search: t3 - t2 - fetched.ms, fetch: fetched.ms, total: t3 - t0 };
-  if (info.partitioned) result.fetched = { parts: fetched.parts, bytes: fetched.bytes };
+  if (info.partitioned) result.fetched = { parts: fetched.parts, bytes: fetched.bytes, requests: fetched.requests || 0 };
   if (fetched.thumbs) result.thumbs = { fetched: fetched.thumbs, bytes: fetched.thumbBytes };
   result.query = { width: q.width, height: q.height, views: q.views, model_runs: q.runs };
   return result;
@@ -441,7 +473,7 @@ const ops = {
     const fetched = { parts: 0, bytes: 0, ms: 0 };
     const r = await withParts(() => lens.textSearch(JSON.stringify(request)), fetched);
     r.timings = { search: performance.now() - t0 - fetched.ms, fetch: fetched.ms };
-    if (info.partitioned) r.fetched = { parts: fetched.parts, bytes: fetched.bytes };
+    if (info.partitioned) r.fetched = { parts: fetched.parts, bytes: fetched.bytes, requests: fetched.requests || 0 };
     await attachThumbs(r.results);
     return r;
   },

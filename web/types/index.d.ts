@@ -75,8 +75,9 @@ export interface SearchResult {
   results: SearchHit[];
   timings: SearchTimings;
   query: { width: number; height: number; views: number; model_runs: number };
-  /** Partitioned bundles: parts this query had to fetch (0 when all were cached). */
-  fetched?: { parts: number; bytes: number };
+  /** Partitioned bundles: parts this query had to fetch (0 when all were cached); `requests`: HTTP
+   *  range requests they took (parts close together in one file share one; cached parts take none). */
+  fetched?: { parts: number; bytes: number; requests: number };
   /** Thumbnails fetched for re-ranking by this query (absent when none were needed). */
   thumbs?: { fetched: number; bytes: number };
   /** With options.facets: trait values of the results (counted by the core). */
@@ -133,7 +134,7 @@ export interface TextSearchResult {
   /** Milliseconds (fetch: waiting for bundle parts). */
   timings: { search: number; fetch?: number };
   /** Partitioned bundles: bundle parts this search fetched (word lexicon and chunks, catalogue fragments). */
-  fetched?: { parts: number; bytes: number };
+  fetched?: { parts: number; bytes: number; requests: number };
 }
 
 /** A trait value completing the last word typed (lens.suggest). */

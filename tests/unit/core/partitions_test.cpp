@@ -339,6 +339,10 @@ TEST_CASE("partitions: shards and fragments in group files (table version 4); on
   bad.shard_groups[2].parts = 5;
   t2 = bad.serialize();
   CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "do not hold the shard in order"));
+  bad = L;
+  bad.fragments[3].bytes = 0;  // (a host would ask for an empty range)
+  t2 = bad.serialize();
+  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "t: catalogue fragment 3 is empty"));
   for (size_t n = 0; n < table.size(); ++n) CHECK(error_of([&] { PartitionLayout::deserialize(table.data(), n, 4, 3600, "t"); }) != "<no error>");
   // Without groups: a version 3 table, one file per part, as earlier builders wrote.
   PartitionLayout flat = L;
