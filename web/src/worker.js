@@ -300,7 +300,7 @@ async function fetchThumbs(parts) {
 // host that ignores Range sends the whole file, which is kept and cut as for packs. Each part is
 // checked by the core (size and digest, naming the file and range) before it is kept in the Cache
 // API under its own key. Unlike a thumbnail, a part that cannot be fetched fails the call.
-const kSpanSlack = 4096;  // join two parts' ranges when the bytes between them are at most this (or the span at most twice what it holds)
+const kSpanSlack = 4096;  // join two parts' ranges when at most this many unneeded bytes lie between them (bytes per query are the budget; a request costs ~0.5 KB of headers)
 async function rangeBytes(name, start, end) {
   const url = new URL(name, base).href;
   if (rangeSupport === false || wholePacks.has(url)) {
@@ -349,12 +349,11 @@ async function fetchRangedParts(parts, fetched) {
     let span = null;
     for (const p of list) {
       const end = p.offset + p.bytes;
-      if (span && (p.offset - span.end <= kSpanSlack || end - span.start <= 2 * (span.need + p.bytes))) {
+      if (span && p.offset - span.end <= kSpanSlack) {
         span.end = Math.max(span.end, end);
-        span.need += p.bytes;
         span.parts.push(p);
       } else {
-        span = { name, start: p.offset, end, need: p.bytes, parts: [p] };
+        span = { name, start: p.offset, end, parts: [p] };
         spans.push(span);
       }
     }
