@@ -21,13 +21,14 @@ constexpr uint32_t kVersion = 4;  // 2: the word index (lexicon + chunks) after 
                                   // 4: shards and fragments in group files, 64-bit part digests
 constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension
 
-std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) {
-  const std::string hex = sha256_hex(data, size);
+// The first 128 bits of a SHA-256 given in hex (of one buffer, or of parts hashed one after another).
+std::array<uint8_t, 16> digest_of_hex(const std::string& hex) {
   std::array<uint8_t, 16> d{};
   auto nibble = [](char c) { return uint8_t(c <= '9' ? c - '0' : c - 'a' + 10); };
   for (size_t i = 0; i < 16; ++i) d[i] = uint8_t(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
   return d;
 }
+std::array<uint8_t, 16> digest_of(const uint8_t* data, size_t size) { return digest_of_hex(sha256_hex(data, size)); }
 
 // A part: its size (varint), then the first `digest_bytes` bytes of its SHA-256 (16; 8 since version 4).
 void write_part(ByteWriter& w, const PartFile& f, size_t digest_bytes) {
@@ -95,8 +96,7 @@ PartFile describe_parts(const std::vector<std::vector<uint8_t>>& parts, size_t f
   Sha256 h;
   PartFile f;
   for (size_t i = first; i < first + count; ++i) { h.update(parts.at(i).data(), parts[i].size()); f.bytes += parts[i].size(); }
-  const std::string hex = h.hex_digest();
-  for (size_t i = 0; i < 16; ++i) f.digest[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  f.digest = digest_of_hex(h.hex_digest());
   return f;
 }
 

@@ -20,6 +20,18 @@ async function test(name, fn) {
 }
 const assert = (c, m) => { if (!c) throw new Error(m); };
 const layout = JSON.parse(fs.readFileSync(path.join(partDir, 'manifest.json'), 'utf8')).layout;
+// A page on its own server of `dir` (serve.mjs flags in `args`), given to `fn`; closed afterwards.
+async function withServedPage(dir, args, fn) {
+  const s2 = await serve(['--bundle', dir, ...args]);
+  const p = await browser.newPage({ serviceWorkers: 'block' });
+  try {
+    await p.goto(s2.url + 'demo/');
+    return await fn(p);
+  } finally {
+    await p.close();
+    s2.close();
+  }
+}
 
 const browser = await launch();
 const srv = await serve(['--bundle', partDir]);
@@ -127,67 +139,51 @@ await page.close();
 
 await test('partitioned: a damaged word chunk is refused with its file named (code bad_bundle)', async () => {
   const dmg = damagedCopy(partDir, 'e2e-wordchunks-', (n) => n.startsWith('words.'), 1);
-  const s2 = await serve(['--bundle', dmg]);
-  const p = await browser.newPage({ serviceWorkers: 'block' });
   try {
-    await p.goto(s2.url + 'demo/');
-    const e = await p.evaluate(async () => {
+    const e = await withServedPage(dmg, [], (p) => p.evaluate(async () => {
       const { NftLens } = await import('/src/index.js');
       const l = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
       try { await l.searchText('red glasses'); return null; } catch (err) { return { message: err.message, code: err.code }; }
-    });
+    }));
     assert(e && e.code === 'bad_bundle' && /words\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(e.message), JSON.stringify(e));
   } finally {
-    await p.close();
-    s2.close();
     fs.rmSync(dmg, { recursive: true, force: true });
   }
 });
 
 await test('partitioned: a host without Range sends each shard and fragment file once, whole; same answer', async () => {
-  const s2 = await serve(['--bundle', partDir, '--no-range']);
-  const p = await browser.newPage({ serviceWorkers: 'block' });
+  const file = path.join(qdir, queries.find((x) => x[2] === 'screenshot')[0]);
+  const bytes = [...fs.readFileSync(file)];
   const seen = [];
-  p.on('requestfinished', async (r) => {
-    const n = r.url().split('/').pop();
-    if (/^(shards|tokens)\./.test(n)) seen.push({ n, status: (await r.response()).status() });
-  });
-  try {
-    await p.goto(s2.url + 'demo/');
-    const file = path.join(qdir, queries.find((x) => x[2] === 'screenshot')[0]);
-    const bytes = [...fs.readFileSync(file)];
-    const r = await p.evaluate(async (bytes) => {
+  const r = await withServedPage(partDir, ['--no-range'], (p) => {
+    p.on('requestfinished', async (q) => {
+      const n = q.url().split('/').pop();
+      if (/^(shards|tokens)\./.test(n)) seen.push({ n, status: (await q.response()).status() });
+    });
+    return p.evaluate(async (bytes) => {
       const { NftLens } = await import('/src/index.js');
       const l = await NftLens.open('/bundle/');
       return l.searchImage(new Blob([new Uint8Array(bytes)]), { k: 5, probe: 1000 });
     }, bytes);
-    const native = JSON.parse(execFileSync(nftlens, ['query', partDir, file, '--json', '-k', '5', '--probe', '1000']).toString());
-    assert(r.results.map((t) => t.token_id).join() === native.results.map((t) => t.token_id).join(), 'results differ from nftlens query');
-    const per = {};
-    for (const x of seen) per[x.n] = (per[x.n] || 0) + 1;
-    assert(seen.length > 0 && Object.values(per).every((n) => n === 1) && seen.every((x) => x.status === 200), JSON.stringify(seen));
-  } finally {
-    await p.close();
-    s2.close();
-  }
+  });
+  const native = JSON.parse(execFileSync(nftlens, ['query', partDir, file, '--json', '-k', '5', '--probe', '1000']).toString());
+  assert(r.results.map((t) => t.token_id).join() === native.results.map((t) => t.token_id).join(), 'results differ from nftlens query');
+  const per = {};
+  for (const x of seen) per[x.n] = (per[x.n] || 0) + 1;
+  assert(seen.length > 0 && Object.values(per).every((n) => n === 1) && seen.every((x) => x.status === 200), JSON.stringify(seen));
 });
 
 await test('partitioned: a damaged shard file is refused naming the file and the shard\'s range (code bad_bundle)', async () => {
   const dmg = damagedCopy(partDir, 'e2e-shards-', (n) => n.startsWith('shards.'), 0x10);
-  const s2 = await serve(['--bundle', dmg]);
-  const p = await browser.newPage({ serviceWorkers: 'block' });
   try {
-    await p.goto(s2.url + 'demo/');
     const bytes = [...fs.readFileSync(path.join(qdir, queries[0][0]))];
-    const e = await p.evaluate(async (bytes) => {
+    const e = await withServedPage(dmg, [], (p) => p.evaluate(async (bytes) => {
       const { NftLens } = await import('/src/index.js');
       const l = await NftLens.open('/bundle/');
       try { await l.searchImage(new Blob([new Uint8Array(bytes)]), { probe: 1000 }); return null; } catch (err) { return { message: err.message, code: err.code }; }
-    }, bytes);
+    }, bytes));
     assert(e && e.code === 'bad_bundle' && /shards\.[0-9a-f]{16}\.bin \(shard \d+, bytes \d+-\d+\): SHA-256 does not match/.test(e.message), JSON.stringify(e));
   } finally {
-    await p.close();
-    s2.close();
     fs.rmSync(dmg, { recursive: true, force: true });
   }
 });

@@ -259,24 +259,8 @@ function wholePack(url) {
   }
   return wholePacks.get(url);
 }
-async function fetchRange(part) {
-  const url = new URL(part.name, base).href;
-  const end = part.offset + part.bytes;
-  try {
-    if (rangeSupport === false || wholePacks.has(url)) return (await wholePack(url)).slice(part.offset, end);
-    const res = await fetch(url, { headers: { Range: `bytes=${part.offset}-${end - 1}` } });
-    if (res.status === 206) {
-      rangeSupport = true;
-      return new Uint8Array(await res.arrayBuffer());
-    }
-    if (!res.ok) return new Uint8Array(0);
-    rangeSupport = false;  // the whole pack came back: keep it for the other thumbnails
-    const whole = new Uint8Array(await res.arrayBuffer());
-    remember(wholePacks, url, Promise.resolve(whole), kWholePacks);
-    return whole.slice(part.offset, end);
-  } catch {
-    return new Uint8Array(0);
-  }
+function fetchRange(part) {  // (rangeBytes below; a thumbnail that cannot be fetched is handed over empty)
+  return rangeBytes(part.name, part.offset, part.offset + part.bytes).catch(() => new Uint8Array(0));
 }
 // Ranges of one pack: while it is not known whether the host honours Range, the first range of
 // each pack goes alone, so that a host sending whole packs sends each pack once.
