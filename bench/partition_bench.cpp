@@ -11,7 +11,7 @@
 // the real bundle's recipe and model through the same code as `nftlens query`.
 //
 //   partition_bench BUNDLE QUERIES.csv [--total 1000000] [--partition-size 1000] [--probes 4,8,16,32]
-//                   [--fragment-tokens 128] [--max-queries 400] [--threads 2] [--max-ratio 2]
+//                   [--fragment-tokens 32] [--max-queries 400] [--threads 2] [--max-ratio 2]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,6 +21,8 @@
 #include <random>
 #include <sstream>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "bundle_io.h"
 #include "native_lens.h"
@@ -38,7 +40,7 @@ int main(int argc, char** argv) {
   const std::string bundle_dir = argv[1], csv = argv[2];
   size_t total = 1000000, psize = 1000, max_q = 400;
   double max_ratio = 2.0;
-  uint32_t frag = 128;  // (the builder's default)
+  uint32_t frag = 32;  // (the builder's default)
   int threads = 2;
   std::vector<size_t> probes{4, 8, 16, 32};
   for (int i = 3; i + 1 < argc; i += 2) {
@@ -147,7 +149,21 @@ int main(int argc, char** argv) {
   for (auto& x : parts.shards) shard_bytes += x.size();
   for (auto& x : parts.fragments) frag_bytes += x.size();
   const FileEntry& rf = real.manifest.file("recipe");
-  const uint64_t head_bytes = 4096 /* manifest, generous */ + rf.bytes + parts.table.size() + parts.head_catalogue.size();
+  // The manifest as the builder writes it for this bundle: the real one's, less its thumbnail packs
+  // (partition table version 5 lists them; in the manifest's JSON they were ~200 bytes each).
+  uint64_t manifest_bytes = 0;
+  {
+    const auto mb = read_bytes(fs::path(bundle_dir) / "manifest.json", 64 << 20);
+    nlohmann::json mj = nlohmann::json::parse(mb.begin(), mb.end());
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& f : mj.at("files"))
+      if (f.at("role") != "thumbs") kept.push_back(f);
+    mj["files"] = kept;
+    manifest_bytes = mj.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).size() + 1;
+  }
+  // (and the verdict's collection test, loaded at open too: one style model per collection)
+  const uint64_t style_bytes = real.manifest.has("style") ? real.manifest.file("style").bytes : 0;
+  const uint64_t head_bytes = manifest_bytes + rf.bytes + style_bytes + parts.table.size() + parts.head_catalogue.size();
   // Re-ranking fetches the first kRerankCandidates hits' fragments and one thumbnail each (a byte
   // range of its partition's pack): at the real bundle's mean thumbnail size.
   uint64_t pack_bytes = 0;
@@ -195,9 +211,9 @@ int main(int argc, char** argv) {
   size_t exact_top1 = 0;
   for (size_t i = 0; i < queries.size(); ++i) exact_top1 += !exact[i].empty() && exact[i][0].token == queries[i].second;
   const size_t packs = partition_pack_groups(b.layout.counts).size();  // (as the builder groups them)
-  const size_t shard_files = b.layout.shard_files().size(), fragment_files = b.layout.fragment_files().size();
-  const size_t files = 6 + shard_files + packs + fragment_files;  // head 5 + stats, shards, packs, fragments (the word index: text_bench)
-  std::printf("files: %zu (%.2f per 1,000 tokens: %zu files of %zu shards, %zu thumbnail packs, %zu files of %zu catalogue fragments, 6 others); mean thumbnail %.0f B\n",
+  const size_t shard_files = b.layout.shard_files().size(), fragment_files = parts.layout.fragment_files().size();
+  const size_t files = 7 + shard_files + packs + fragment_files;  // head 5 + stats + directory, shards, packs, fragments (the word index: text_bench)
+  std::printf("files: %zu (%.2f per 1,000 tokens: %zu files of %zu shards, %zu thumbnail packs, %zu files of %zu catalogue fragments, 7 others); mean thumbnail %.0f B\n",
               files, 1000.0 * double(files) / double(total), shard_files, b.layout.partitions(), packs, fragment_files, b.layout.fragments.size(), thumb_bytes);
   std::printf("head (loaded at open, once per page): %.0f KB\n", double(head_bytes) / 1024.0);
   std::printf("\n%8s %10s %8s %8s %12s %12s %12s %14s %14s %16s %16s %10s\n", "probe", "recall@10", "top-1", "exact", "cold KB mean", "cold KB p90",
@@ -224,8 +240,8 @@ int main(int argc, char** argv) {
       for (uint32_t p : shards_to_probe(b, queries[i].first, o)) bytes += b.layout.shards[p].bytes;
       shard_kb += double(bytes - head_bytes) / 1024.0 / double(queries.size());
       uint64_t rr = bytes;
-      for (uint32_t f : fragments_for(b, hits)) bytes += b.layout.fragments[f].bytes;
-      for (uint32_t f : fragments_for(b, candidates)) { rr += b.layout.fragments[f].bytes; fragment_kb += double(b.layout.fragments[f].bytes) / 1024.0 / double(queries.size()); }
+      for (uint32_t f : fragments_for(b, hits)) bytes += parts.fragments[f].size();
+      for (uint32_t f : fragments_for(b, candidates)) { rr += parts.fragments[f].size(); fragment_kb += double(parts.fragments[f].size()) / 1024.0 / double(queries.size()); }
       cold.push_back(double(bytes) / 1024.0);
       cold_rr.push_back((double(rr) + thumb_bytes * double(candidates.size())) / 1024.0);
     }
@@ -239,10 +255,10 @@ int main(int argc, char** argv) {
     const double head_kb = double(head_bytes) / 1024.0, p90_rr = cold_rr[size_t(0.9 * double(cold_rr.size() - 1))];
     std::printf("%8zu %10.3f %8.3f %8.3f %12.0f %12.0f %12.0f %14.0f %14.0f %16.0f %16.0f %10.2f\n", probe, recall / nq, double(top1) / nq, double(exact_top1) / nq, mean,
                 cold[size_t(0.9 * double(cold.size() - 1))], cold.back(), mean_rr, p90_rr, mean_rr - head_kb, p90_rr - head_kb, ms / nq);
-    std::printf("         +rerank mean KB: head %.0f (recipe %.0f, table %.0f), shards %.0f, fragments %.0f, thumbnails %.0f\n", head_kb,
-                double(rf.bytes) / 1024.0, double(parts.table.size()) / 1024.0, shard_kb, fragment_kb, thumb_bytes * double(kRerankCandidates) / 1024.0);
+    std::printf("         +rerank mean KB: head %.0f (manifest %.0f, recipe %.0f, style %.0f, table %.0f), shards %.0f, fragments %.0f, thumbnails %.0f\n", head_kb,
+                double(manifest_bytes) / 1024.0, double(rf.bytes) / 1024.0, double(style_bytes) / 1024.0, double(parts.table.size()) / 1024.0, shard_kb, fragment_kb, thumb_bytes * double(kRerankCandidates) / 1024.0);
   }
-  std::printf("(exact scan of all %zu tokens: %.1f ms per query; cold KB = manifest + recipe + partition table + head catalogue + probed shards + fragments of the top 10;"
+  std::printf("(exact scan of all %zu tokens: %.1f ms per query; cold KB = manifest + recipe + style model + partition table + head catalogue + probed shards + fragments of the top 10;"
               " +rerank: the fragments of the first %zu candidates and their thumbnails instead; query-only: +rerank without the head; top-1 before re-ranking)\n",
               total, t_exact * 1000 / double(std::max<size_t>(1, queries.size())), kRerankCandidates);
   return 0;

@@ -7,7 +7,7 @@
 // browser context (empty Cache API), on a blank page of the same origin:
 //   open:  NftLens.open(bundle) + prefetch() (the runtime and model, otherwise fetched by the first
 //          image search) -> bytes by kind (runtime = our module + onnxruntime-web, model, bundle
-//          head = manifest + recipe + partition table + collections) and time to ready
+//          head = manifest + recipe + partition table + collections + style model) and time to ready
 //   cold:  the first searchImage (re-ranking as the core's default, 30, unless --rerank): bytes of
 //          the shards and catalogue fragments it fetched, of the thumbnail ranges re-ranking read
 //          from the packs (thumbs.*), of word-index parts (lexicon.*, words.*: none expected for an
@@ -45,11 +45,11 @@ for (let i = 0; picks.length < n && i < rows.length; i++) {
 
 const kind = (url) => {
   const name = decodeURIComponent(new URL(url).pathname).split('/').pop();
-  if (/^(shards?|tokens)\./.test(name)) return 'parts';
+  if (/^(shards?|tokens|directory)\./.test(name)) return 'parts';  // (directory: text calls only)
   if (/^thumbs\./.test(name)) return 'thumbs';
   if (/^(lexicon|words)\./.test(name)) return 'words';
   if (/^model\./.test(name)) return 'model';
-  if (/^(manifest\.json|recipe\.|partitions\.|catalogue\.)/.test(name)) return 'head';
+  if (/^(manifest\.json|recipe\.|partitions\.|catalogue\.|style\.)/.test(name)) return 'head';  // (what the page loads at open; style: the verdict's collection test)
   if (/\.(wasm|mjs|js)$/.test(name)) return 'runtime';
   return 'other';
 };
@@ -117,7 +117,7 @@ const coldAll = (r) => r.coldBytes.parts + r.coldBytes.thumbs + r.coldBytes.word
 const w2 = (r) => r.warm2 || r.warm;
 console.log('\nopen (once per page):');
 const o = out[0];
-console.log(`  runtime ${kb(o.open.runtime)} KB, model ${kb(o.open.model)} KB, bundle head ${kb(o.open.head)} KB (manifest + recipe + partition table + collections)` +
+console.log(`  runtime ${kb(o.open.runtime)} KB, model ${kb(o.open.model)} KB, bundle head ${kb(o.open.head)} KB (manifest + recipe + partition table + collections + style model)` +
   `${o.open.other ? `, other ${kb(o.open.other)} KB` : ''}; ready (open + prefetch) in ${(mean((r) => r.openMs) / 1000).toFixed(1)} s mean`);
 console.log('\nper query (bytes on the wire incl. headers; ms end to end in the page; cold KB = shards + fragments + thumbnails + words):');
 const cols = [['transform', 11, 'l'], ['top1', 5, 'l'], ['runs', 4], ['rr', 3], ['parts KB', 8], ['thumbs KB', 9], ['words KB', 8], ['cold KB', 7], ['head+cold KB', 12],

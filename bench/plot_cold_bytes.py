@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""plot_cold_bytes.py OUT.svg LABEL=FILE ...: what a cold image query downloads, as stacked bars.
+"""plot_cold_bytes.py OUT.svg LABEL=FILE[@+KB] ...: what a cold image query downloads, as stacked bars.
 
 Each FILE is the output of bench/partition_browser_bench.mjs (Chromium, bytes on the wire: its
 "bundle head" and the "mean" row's parts and thumbnails) or of bench/partition_bench (index level:
 its "+rerank mean KB" line, first probe). Bars: the page's head (manifest, recipe, partition
-table: loaded once at open), shards + catalogue fragments, thumbnails; a line at 1.0 MB.
-Plain SVG (no plotting library needed)."""
+table, style model: loaded once at open), shards + catalogue fragments, thumbnails; a line at
+1.0 MB (10^6 bytes). "@+KB" adds KB to a run's head: what an older run left out of it (say so in
+the label). Plain SVG (no plotting library needed)."""
 import re
 import sys
 
@@ -30,7 +31,12 @@ def main():
     bars = []
     for spec in specs:
         label, path = spec.split("=", 1)
-        bars.append((label, read(path)))
+        extra = 0.0
+        if "@+" in path:
+            path, add = path.rsplit("@+", 1)
+            extra = float(add)
+        head, body, thumbs = read(path)
+        bars.append((label, (head + extra, body, thumbs)))
     colours = ["#adb5bd", "#2a9d8f", "#e9c46a"]
     names = ["head (once per page)", "shards + fragments", "thumbnails (re-ranking)"]
     left, width, row_h, top = 250, 430, 30, 40
@@ -46,7 +52,7 @@ def main():
             svg.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{value * scale:.1f}" height="{row_h - 8}" fill="{colour}"/>')
             x += value * scale
         svg.append(f'<text x="{x + 4:.1f}" y="{y + 17}">{sum(parts):.0f}</text>')
-    limit = left + 1024 * scale
+    limit = left + 1e6 / 1024 * scale
     bottom = top + row_h * len(bars)
     svg.append(f'<line x1="{limit:.1f}" y1="{top - 4}" x2="{limit:.1f}" y2="{bottom}" stroke="#e76f51" stroke-dasharray="4 3"/>')
     svg.append(f'<text x="{limit:.1f}" y="{top - 8}" text-anchor="middle" fill="#e76f51">1.0 MB</text>')

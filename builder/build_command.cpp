@@ -695,7 +695,10 @@ int run_build(const BuildArgs& a) {
     }
     std::vector<Spool::Place>().swap(thumbs);
     spool.reset();
-    if (layout.partitions() > 1) serialize_fragments(partitioned, cat);  // (again: now with the thumbnails' places)
+    if (layout.partitions() > 1) {  // (again: now with the thumbnails' places; the table lists the packs)
+      for (const FileEntry& f : parts.written_packs) partitioned.layout.packs.push_back(describe_file(f.bytes, f.sha256));
+      serialize_fragments(partitioned, cat);
+    }
     if (!a.quiet && a.thumbs) std::cerr << "thumbs: " << parts.written_packs.size() << " packs written in " << since(t_thumbs) << " s\n";
   }
   const auto t_write = clock::now();
@@ -725,6 +728,7 @@ int run_build(const BuildArgs& a) {
     parts.catalogue = std::move(partitioned.head_catalogue);
     parts.shards = std::move(partitioned.shards);
     parts.fragments = std::move(partitioned.fragments);
+    parts.directory = std::move(partitioned.directory);
     parts.layout = &layout;
   } else {
     parts.index = index.serialize();

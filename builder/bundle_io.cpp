@@ -62,6 +62,14 @@ Bundle load_bundle_dir(const fs::path& dir) {
   return load_bundle(m, files);
 }
 
+void load_directory_file(Bundle& b, const fs::path& dir) {
+  if (!b.partitioned() || !b.layout.has_directory() || b.layout.directory_loaded()) return;
+  const fs::path p = dir / b.layout.directory.name("directory");
+  if (!fs::exists(p)) throw Error(p.string() + ": missing (listed in the partition table)");
+  const auto bytes = read_bytes(p, size_t(b.layout.directory.bytes) + 1);  // (a wrong size is named by the check)
+  b.layout.load_directory(bytes.data(), bytes.size());
+}
+
 namespace {
 // Same name = same content, unless the file on disk was damaged: check before reusing it.
 void write_hashed_file(const fs::path& p, const std::string& sha, const std::vector<uint8_t>& bytes) {
@@ -112,6 +120,8 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
         const std::vector<uint8_t> bytes = join_parts(*bytes_of, g.first_part, g.parts);
         write_hashed(g.name, sha256_hex(bytes.data(), bytes.size()), bytes);
       }
+    if (!parts.directory.empty())
+      write_hashed(parts.layout->directory.name("directory"), sha256_hex(parts.directory.data(), parts.directory.size()), parts.directory);
     if (!parts.lexicon.empty())
       write_hashed(parts.layout->lexicon.name("lexicon"), sha256_hex(parts.lexicon.data(), parts.lexicon.size()), parts.lexicon);
     for (size_t w = 0; w < parts.words.size(); ++w)
@@ -124,8 +134,8 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   if (!parts.windows.empty()) put("windows", "windows", "bin", parts.windows);
   if (!parts.parts.empty()) put("parts", "parts", "bin", parts.parts);
   for (const auto& pack : parts.packs) put("thumbs", "thumbs", "bin", pack);
-  for (const auto& f : parts.written_packs) {  // (written by write_pack_file)
-    files.push_back(f);
+  for (const auto& f : parts.written_packs) {  // (written by write_pack_file; table version 5 lists them, not the manifest)
+    if (!parts.layout || parts.layout->version < 5) files.push_back(f);
     keep.insert(f.name);
   }
   for (const auto& [slug, json] : parts.stats) put("stats", "stats-" + safe_file_part(slug), "json", json);
@@ -134,7 +144,7 @@ std::string write_bundle_dir(const fs::path& dir, ModelCard card, const Recipe& 
   for (auto& e : fs::directory_iterator(dir))  // garbage-collect files of earlier bundles
     if (e.is_regular_file() && !keep.count(e.path().filename().string())) {
       const std::string n = e.path().filename().string();
-      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "parts.", "style.", "partitions.", "shard.", "shards.", "tokens.", "lexicon.", "words.", "thumbs.", "stats-"})
+      for (const char* stem : {"model.", "recipe.", "index.", "catalogue.", "windows.", "parts.", "style.", "partitions.", "directory.", "shard.", "shards.", "tokens.", "lexicon.", "words.", "thumbs.", "stats-"})
         if (n.rfind(stem, 0) == 0) { fs::remove(e.path()); break; }
     }
   for (const char* old : {"thumbs", "stats"})  // bundle format 1 kept these as folders of loose files

@@ -18,11 +18,15 @@ std::vector<uint8_t> read_bytes(const std::filesystem::path& p, size_t limit = s
 void write_file_atomic(const std::filesystem::path& p, const void* data, size_t size, bool sync = true);
 
 Bundle load_bundle_dir(const std::filesystem::path& dir);
+// Partition table version 5: read and check the directory, so that every fragment's place is known
+// (info, verify; a query fetches it only when it needs it). Nothing for other bundles.
+void load_directory_file(Bundle& b, const std::filesystem::path& dir);
 
 struct BundleParts {
   std::vector<uint8_t> model, recipe, index, catalogue, windows, parts;  // windows, parts: empty if none
   // Partitioned bundles: the table (then index is empty), and the parts it lists, in its order.
   std::vector<uint8_t> partitions;
+  std::vector<uint8_t> directory;  // (partition table version 5) where every catalogue fragment is
   std::vector<std::vector<uint8_t>> shards, fragments;
   std::vector<uint8_t> lexicon;               // the word index (lexicon + chunks), if any
   std::vector<std::vector<uint8_t>> words;

@@ -31,7 +31,7 @@ struct BuildArgs {
   std::vector<std::string> partials;      // merge: partial results whose features to reuse
   // Partitioned bundle (fetched per query) when partitions > 1, or when 0 (auto) and the
   // collection has more than auto_partition_above tokens: then tokens / partition_size partitions.
-  int partitions = 0, partition_size = 500, probe = 12, fragment_tokens = 128;
+  int partitions = 0, partition_size = 500, probe = 12, fragment_tokens = 32;
   int word_chunk_bytes = 16 << 10;  // word index chunks of a partitioned bundle (docs/text-search.md)  // (512: 3.96 files per 1,000 tokens at 1M, +2% bytes per cold query vs 256; bench/README)
   int auto_partition_above = 50000;
   static constexpr int kAutoDims = 256, kAutoDimsPartitioned = 128;

@@ -53,8 +53,7 @@ void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const Ca
   fs::create_directories(dir / "img", ec);
   if (ec) throw Error(dir.string() + ": cannot create the report folder: " + ec.message());
   std::map<uint32_t, std::string> thumb_of;  // token -> copied thumbnail (relative to dir)
-  const auto mb = read_bytes(bundle_dir / "manifest.json", 64 << 20);
-  const Manifest manifest = parse_manifest(std::string(mb.begin(), mb.end()));
+  const Manifest manifest = load_bundle_dir(bundle_dir).manifest;  // (its packs: from the partition table in table version 5)
   auto thumb = [&](uint32_t t) -> std::string {
     if (auto it = thumb_of.find(t); it != thumb_of.end()) return it->second;
     std::string rel;

@@ -33,7 +33,8 @@ std::string verdict_line(const VerdictModel& v, const VerdictModel* global = nul
 }  // namespace
 
 int run_info(const std::string& dir, bool as_json) {
-  const Bundle b = load_bundle_dir(dir);
+  Bundle b = load_bundle_dir(dir);
+  load_directory_file(b, dir);  // (table version 5: where the fragments are)
   const double n = double(std::max<uint64_t>(1, b.manifest.tokens));
   const uint64_t manifest_bytes = fs::file_size(fs::path(dir) / "manifest.json");
   // Files loaded when the bundle opens (the manifest's eager roles) count as "always"; thumbnail
@@ -65,6 +66,16 @@ int run_info(const std::string& dir, bool as_json) {
     files.push_back({{"role", "shards"}, {"name", std::to_string(shard_files) + (b.layout.grouped() ? " x shards.*.bin" : " x shard.*.bin")}, {"bytes", shard_bytes}, {"bytes_per_token", shard_bytes / n}});
     files.push_back({{"role", "fragments"}, {"name", std::to_string(fragment_files) + " x tokens.*.bin"}, {"bytes", fragment_bytes}, {"bytes_per_token", fragment_bytes / n}});
     total_no_model += shard_bytes + fragment_bytes;
+    if (b.layout.has_directory()) {  // (table version 5: fetched by text calls, not at open)
+      files.push_back({{"role", "directory"}, {"name", b.layout.directory.name("directory")}, {"bytes", b.layout.directory.bytes}, {"bytes_per_token", b.layout.directory.bytes / n}});
+      total_no_model += b.layout.directory.bytes;
+    }
+    if (!b.layout.packs.empty()) {  // (table version 5 lists the packs; the manifest, before)
+      uint64_t pack_bytes = 0;
+      for (auto& p : b.layout.packs) pack_bytes += p.bytes;
+      files.push_back({{"role", "thumbs"}, {"name", std::to_string(b.layout.packs.size()) + " x thumbs.*.bin"}, {"bytes", pack_bytes}, {"bytes_per_token", pack_bytes / n}});
+      total_no_model += pack_bytes;
+    }
     if (b.layout.has_words()) {  // the word index: lexicon (first text call) and chunks (per query)
       uint64_t word_bytes = 0, largest_chunk = 0;
       for (auto& w : b.layout.words) { word_bytes += w.bytes; largest_chunk = std::max(largest_chunk, w.bytes); }
@@ -96,7 +107,8 @@ int run_info(const std::string& dir, bool as_json) {
                       {"bytes_per_token_without_model", total_no_model / n},
                       {"bytes_per_token_always", always_no_model / n},  // what a browser loads before its first query
                       {"bytes_per_token_total", total_no_model / n},
-                      {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.shard_files().size() + b.layout.fragment_files().size() + (b.layout.has_words() ? 1 + b.layout.words.size() : 0) : 0)},
+                      {"file_count", 1 + b.manifest.files.size() + (b.partitioned() ? b.layout.shard_files().size() + b.layout.fragment_files().size() + (b.layout.has_words() ? 1 + b.layout.words.size() : 0) +
+                                                                       b.layout.has_directory() + b.layout.packs.size() : 0)},
                       {"verdict", nlohmann::json::parse(b.manifest.verdict.to_json())}};
   // The collection test (style_model.h): one model per collection, or none (the cosine floor decides).
   nlohmann::json style = nlohmann::json::object();
@@ -161,8 +173,30 @@ int run_verify(const std::string& dir, bool json) {
   }
   if (!bad) {
     try {
-      const Bundle b = load_bundle_dir(dir);  // structure and cross-references too
-      if (b.partitioned()) {  // every shard and catalogue fragment against the partition table
+      Bundle b = load_bundle_dir(dir);  // structure and cross-references too
+      if (b.partitioned() && b.layout.has_directory()) {  // (table version 5) the directory, then the packs it lists
+        try {
+          load_directory_file(b, dir);
+          say("ok", b.layout.directory.name("directory"));
+        } catch (const Error& e) {
+          ++bad;
+          say("mismatch", e.what());
+        }
+        for (const PartFile& p : b.layout.packs) {
+          const std::string name = p.name("thumbs");
+          try {
+            const fs::path path = fs::path(dir) / name;
+            if (!fs::exists(path)) throw Error(path.string() + ": missing (listed in the partition table)");
+            const auto bytes = read_bytes(path, size_t(p.bytes) + 1);
+            verify_part(p, name, bytes.data(), bytes.size());
+            say("ok", name);
+          } catch (const Error& e) {
+            ++bad;
+            say("mismatch", e.what());
+          }
+        }
+      }
+      if (b.partitioned() && !bad) {  // every shard and catalogue fragment against the partition table
         PartStore store(0);   // budget 0: parse and check each part, keep none
         auto check = [&](const std::string& name, auto add) {
           try {
@@ -184,8 +218,12 @@ int run_verify(const std::string& dir, bool json) {
                 const PartPlace at = shards ? b.layout.shard_place(i) : b.layout.fragment_place(i);
                 const size_t have = at.offset >= x.size() ? 0 : std::min<size_t>(size_t(at.bytes), x.size() - size_t(at.offset));
                 const uint8_t* data = x.data() + std::min<size_t>(size_t(at.offset), x.size());
-                if (shards) store.add_shard(b.layout, b.catalogue.collections.size(), i, data, have);  // (short: named as truncated)
-                else store.add_fragment(b.layout, i, data, have);
+                if (shards) {
+                  store.add_shard(b.layout, b.catalogue.collections.size(), i, data, have);  // (short: named as truncated)
+                  for (const auto& [f, e] : store.shard(i).carried) b.layout.learn_fragment(f, e, at.label("shard", i));  // (as the directory says)
+                } else {
+                  store.add_fragment(b.layout, i, data, have);
+                }
                 store.touch({}, {});
               }
               verify_part(g.file, g.name, x.data(), x.size());  // the whole file (trailing bytes too; version 3: the part itself)

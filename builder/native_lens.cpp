@@ -61,7 +61,7 @@ bool NativeLens::check_thumbnail(uint32_t t) {
 
 void NativeLens::answer(const Need& n) {
   const auto path = dir_ / n.name;
-  const char* listed = n.kind == Need::Kind::parts || n.kind == Need::Kind::thumb ? "manifest.json" : "the partition table";
+  const char* listed = n.kind == Need::Kind::parts ? "manifest.json" : n.kind == Need::Kind::thumb ? "the bundle's list of thumbnail packs" : "the partition table";
   if (n.ranged) {  // a byte range (a thumbnail in its pack, a shard or fragment in its file), checked by the engine
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path.string() + ": missing (listed in " + listed + ")", errc::bad_bundle);

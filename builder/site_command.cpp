@@ -79,7 +79,8 @@ int run_site(const SiteArgs& a) {
   const fs::path bundle = a.bundle, out = fs::path(a.out).lexically_normal();
   if (out.empty() || out == "." || out == "/") throw Error("--out must name a folder for the site", errc::bad_request);
   // 1. The bundle must be whole: every listed file, and every shard and fragment, checked.
-  const Bundle b = load_bundle_dir(bundle);
+  Bundle b = load_bundle_dir(bundle);
+  load_directory_file(b, bundle);  // (partition table version 5: where the fragments are)
   std::vector<std::string> files{"manifest.json"};
   auto check = [&](const std::string& name, uint64_t listed_bytes, const auto& verify) {
     const auto bytes = read_bytes(bundle / name, listed_bytes + 1);  // (one more: a longer file is named by the check)
@@ -90,6 +91,11 @@ int run_site(const SiteArgs& a) {
   if (b.partitioned()) {
     for (const auto& gfs : {b.layout.shard_files(), b.layout.fragment_files()})  // (whole files: their parts are checked by verify)
       for (const auto& g : gfs) check(g.name, g.file.bytes, [&](const std::vector<uint8_t>& x) { verify_part(g.file, g.name, x.data(), x.size()); });
+    if (b.layout.has_directory()) {  // (version 5) the directory and the thumbnail packs the table lists
+      const PartFile& d = b.layout.directory;
+      check(d.name("directory"), d.bytes, [&](const std::vector<uint8_t>& x) { verify_part(d, d.name("directory"), x.data(), x.size()); });
+      for (auto& p : b.layout.packs) check(p.name("thumbs"), p.bytes, [&](const std::vector<uint8_t>& x) { verify_part(p, p.name("thumbs"), x.data(), x.size()); });
+    }
     if (b.layout.has_words()) {  // the word index
       const PartFile& l = b.layout.lexicon;
       check(l.name("lexicon"), l.bytes, [&](const std::vector<uint8_t>& x) { verify_part(l, l.name("lexicon"), x.data(), x.size()); });

@@ -180,6 +180,13 @@ Bundle load_bundle(const Manifest& m, const std::map<std::string, std::vector<ui
     if (m.entries != m.tokens) throw Error("manifest.json: a partitioned bundle has one entry per token");
     const auto& pb = get("partitions");
     b.layout = PartitionLayout::deserialize(pb.data(), pb.size(), m.descriptor_dim, m.tokens, m.file("partitions").name);
+    if (b.layout.version >= 5) {  // the thumbnail packs are listed in the table (compact; the manifest's JSON grew with them)
+      if (!m.packs.empty()) throw Error("manifest.json: lists thumbnail packs, which this bundle's partition table lists");
+      for (const PartFile& p : b.layout.packs) {
+        const std::string name = p.name("thumbs");
+        b.manifest.packs.push_back({"thumbs", name, name.substr(7, 16), p.bytes});  // (sha256: the 64-bit prefix the table checks)
+      }
+    }
     const auto& cb = get("catalogue");
     b.catalogue = deserialize_catalogue(cb.data(), cb.size(), m.file("catalogue").name);
     if (!b.catalogue.tokens.empty() || b.catalogue.collections.empty()) throw Error(m.file("catalogue").name + ": a partitioned bundle's catalogue lists only the collections");

@@ -186,23 +186,21 @@ const char* kind_name(Need::Kind k) {
     case Need::Kind::thumb: return "thumb";
     case Need::Kind::lexicon: return "lexicon";
     case Need::Kind::parts: return "parts";
+    case Need::Kind::directory: return "directory";
     default: return "words";
   }
 }
 
 Need::Kind parse_kind(const std::string& name) {
-  for (auto k : {Need::Kind::shard, Need::Kind::fragment, Need::Kind::thumb, Need::Kind::lexicon, Need::Kind::words, Need::Kind::parts})
+  for (auto k : {Need::Kind::shard, Need::Kind::fragment, Need::Kind::thumb, Need::Kind::lexicon, Need::Kind::words, Need::Kind::parts,
+                 Need::Kind::directory})
     if (name == kind_name(k)) return k;
-  throw Error("unknown part kind \"" + name + "\" (shard, fragment, thumb, lexicon, words or parts)", errc::bad_request);
+  throw Error("unknown part kind \"" + name + "\" (shard, fragment, thumb, lexicon, words, parts or directory)", errc::bad_request);
 }
 
 namespace {
 // A partitioned bundle's catalogue fragments, in bytes (what loading the whole catalogue fetches).
-uint64_t catalogue_bytes(const Bundle& b) {
-  uint64_t n = 0;
-  for (auto& f : b.layout.fragments) n += f.bytes;
-  return n;
-}
+uint64_t catalogue_bytes(const Bundle& b) { return b.layout.catalogue_bytes; }
 }  // namespace
 
 std::string Answer::to_json() const {
@@ -265,7 +263,7 @@ Answer Lens::load_whole_catalogue() {
   if (!bundle_->partitioned() || have_whole_) return a;
   const auto& frags = bundle_->layout.fragments;
   for (uint32_t f = 0; f < frags.size(); ++f)
-    if (!store_.has_fragment(f)) a.needs.push_back(fragment_need(f));
+    if (!store_.has_fragment(f)) need_fragment(f, a.needs);
   if (!a.needs.empty()) return a;
   std::vector<Catalogue> parts;
   for (uint32_t f = 0; f < frags.size(); ++f) parts.push_back(store_.fragment(f));
@@ -291,6 +289,8 @@ const TextIndex& Lens::text_index(const char* what, std::vector<Need>& needs) {
   if (uses_word_chunks()) {  // the lexicon first (add_part makes the index of it)
     const PartFile& f = bundle_->layout.lexicon;
     needs.push_back({Need::Kind::lexicon, 0, f.name("lexicon"), f.bytes});
+    const PartitionLayout& L = bundle_->layout;  // and the directory with it: text results are anywhere in the catalogue
+    if (L.has_directory() && !L.directory_loaded()) needs.push_back({Need::Kind::directory, 0, L.directory.name("directory"), L.directory.bytes});
     return *text_;
   }
   needs = load_whole_catalogue().needs;
@@ -338,15 +338,22 @@ std::string Lens::facets_json(const std::vector<uint32_t>& tokens) const {
   return f.json();
 }
 
-Need Lens::fragment_need(uint32_t f) const {
-  const PartPlace p = bundle_->layout.fragment_place(f);
-  return {Need::Kind::fragment, f, p.file, p.bytes, p.offset, p.ranged};
+void Lens::need_fragment(uint32_t f, std::vector<Need>& needs) const {
+  const PartitionLayout& L = bundle_->layout;
+  if (L.grouped() && !L.fragment_known(f)) {  // (version 5: no loaded shard has placed it)
+    for (auto& n : needs)
+      if (n.kind == Need::Kind::directory) return;
+    needs.push_back({Need::Kind::directory, 0, L.directory.name("directory"), L.directory.bytes});
+    return;
+  }
+  const PartPlace p = L.fragment_place(f);
+  needs.push_back({Need::Kind::fragment, f, p.file, p.bytes, p.offset, p.ranged});
 }
 
 void Lens::need_fragments(const std::vector<TokenHit>& hits, std::vector<Need>& needs) const {
   if (!bundle_->partitioned() || have_whole_) return;
   for (uint32_t f : fragments_for(*bundle_, hits))
-    if (!store_.has_fragment(f)) needs.push_back(fragment_need(f));
+    if (!store_.has_fragment(f)) need_fragment(f, needs);
 }
 
 // Whether an image query looks like a part of a token, from its first re-ranking: an occluder was
@@ -656,11 +663,19 @@ void Lens::add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t si
     }
     return;
   }
+  PartitionLayout& layout = bundle_->layout;
   try {
-    if (kind == Need::Kind::shard) store_.add_shard(b.layout, b.catalogue.collections.size(), id, data, size);
-    else store_.add_fragment(b.layout, id, data, size);
+    if (kind == Need::Kind::directory) {
+      layout.load_directory(data, size);
+    } else if (kind == Need::Kind::shard) {
+      store_.add_shard(layout, b.catalogue.collections.size(), id, data, size);
+      // (version 5) the places of the fragments it carries: its hits' fragments need no directory
+      for (const auto& [f, e] : store_.shard(id).carried) layout.learn_fragment(f, e, layout.shard_place(id).label("shard", id));
+    } else {
+      store_.add_fragment(layout, id, data, size);
+    }
   } catch (const Error& e) {
-    throw Error(e.what(), errc::bad_bundle);
+    throw Error(e.what(), std::string(e.code()) == errc::bad_request ? errc::bad_request : errc::bad_bundle);
   }
 }
 

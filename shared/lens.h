@@ -64,11 +64,13 @@ struct SuggestRequest {
 };
 
 // A bundle file, or a byte range of one (a thumbnail in its pack; a shard or catalogue fragment in
-// its group file, partition table version 4), a call needs before it can answer.
+// its group file, partition table version 4), a call needs before it can answer. `directory`
+// (partition table version 5): where every catalogue fragment is, needed by text calls and any
+// call that wants a fragment no loaded shard has placed.
 struct Need {
-  enum class Kind { shard, fragment, thumb, lexicon, words, parts };
+  enum class Kind { shard, fragment, thumb, lexicon, words, parts, directory };
   Kind kind;
-  uint32_t id;       // partition, fragment, token index or word chunk (lexicon, parts: 0)
+  uint32_t id;       // partition, fragment, token index or word chunk (lexicon, parts, directory: 0)
   std::string name;  // a file name from the manifest or the partition table (plain: never leaves the bundle)
   uint64_t bytes;    // expected size (of the range, if ranged)
   uint64_t offset = 0;  // where the range starts in the file `name` (hosts fetch just it, or the whole file and cut it)
@@ -164,7 +166,8 @@ class Lens {
   std::pair<const Catalogue*, uint32_t> locate(uint32_t t) const;
   const Token& token_of(uint32_t t) const;
   std::string token_json(uint32_t t, double score = -2) const;
-  Need fragment_need(uint32_t f) const;
+  // Fragment f, or (table version 5, its place not known yet) the directory, once, into `needs`.
+  void need_fragment(uint32_t f, std::vector<Need>& needs) const;
   // Word chunks a query or a filter needs (empty: all there); keeps them from being dropped.
   void need_chunks(const std::vector<uint32_t>& chunks, std::vector<Need>& needs) const;
   std::string facets_json(const std::vector<uint32_t>& tokens) const;

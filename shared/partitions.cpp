@@ -16,10 +16,13 @@
 
 namespace nftlens {
 namespace {
-constexpr uint32_t kLayoutMagic = 0x5450414e, kShardMagic = 0x4853414e;  // "NAPT", "NASH"
-constexpr uint32_t kVersion = 4;  // 2: the word index (lexicon + chunks) after the fragments; 3: centroids in 4 bits;
-                                  // 4: shards and fragments in group files, 64-bit part digests
-constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension
+constexpr uint32_t kLayoutMagic = 0x5450414e, kShardMagic = 0x4853414e, kDirectoryMagic = 0x5244414e;  // "NAPT", "NASH", "NADR"
+constexpr uint32_t kVersion = 5;  // 2: the word index (lexicon + chunks) after the fragments; 3: centroids in 4 bits;
+                                  // 4: shards and fragments in group files, 64-bit part digests;
+                                  // 5: the fragments in the directory and carried by the shards, the packs here
+constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension (under a version 5 table,
+                                       // the carried fragment entries follow)
+constexpr uint32_t kDirectoryVersion = 1;
 
 // The first 128 bits of a SHA-256 given in hex (of one buffer, or of parts hashed one after another).
 std::array<uint8_t, 16> digest_of_hex(const std::string& hex) {
@@ -61,7 +64,34 @@ PartPlace PartitionLayout::shard_place(uint32_t p) const {
 PartPlace PartitionLayout::fragment_place(uint32_t f) const {
   const PartFile& x = fragments.at(f);
   if (!grouped()) return {x.name("tokens"), 0, x.bytes, false};
-  return {fragment_groups.at(fragment_group_.at(f)).file.name("tokens"), fragment_offsets_.at(f), x.bytes, true};
+  if (!fragment_known(f))
+    throw Error("catalogue fragment " + std::to_string(f) + ": its place is not known yet (from a shard that carries it, or the directory)", errc::bad_request);
+  return {fragment_file_.at(f).name("tokens"), fragment_offsets_.at(f), x.bytes, true};
+}
+
+bool FragmentEntry::operator==(const FragmentEntry& o) const {
+  auto same = [](const PartFile& a, const PartFile& b) {
+    const size_t n = std::min(a.digest_bytes, b.digest_bytes);  // (the builder's 128 bits against the 64 a reader has)
+    return a.bytes == b.bytes && std::equal(a.digest.begin(), a.digest.begin() + long(n), b.digest.begin());
+  };
+  return same(file, o.file) && offset == o.offset && same(part, o.part);
+}
+
+FragmentEntry PartitionLayout::fragment_entry(uint32_t f) const {
+  if (!fragment_known(f)) throw Error("catalogue fragment " + std::to_string(f) + ": not known");
+  return {fragment_file_.at(f), fragment_offsets_.at(f), fragments[f]};
+}
+
+void PartitionLayout::learn_fragment(uint32_t f, const FragmentEntry& e, const std::string& where) {
+  if (f >= fragments.size()) throw Error(where + ": carries catalogue fragment " + std::to_string(f) + ", which the partition table does not have", errc::bad_bundle);
+  if (fragment_known(f)) {
+    if (!(fragment_entry(f) == e))
+      throw Error(where + ": places catalogue fragment " + std::to_string(f) + " unlike the rest of the bundle (files from two builds?)", errc::bad_bundle);
+    return;
+  }
+  fragments[f] = e.part;
+  fragment_file_.at(f) = e.file;
+  fragment_offsets_.at(f) = e.offset;
 }
 
 namespace {
@@ -81,7 +111,10 @@ std::vector<PartitionLayout::GroupFile> group_files(const std::vector<PartGroup>
 }  // namespace
 
 std::vector<PartitionLayout::GroupFile> PartitionLayout::shard_files() const { return group_files(shard_groups, shards, "shard", "shards"); }
-std::vector<PartitionLayout::GroupFile> PartitionLayout::fragment_files() const { return group_files(fragment_groups, fragments, "tokens", "tokens"); }
+std::vector<PartitionLayout::GroupFile> PartitionLayout::fragment_files() const {
+  if (version >= 5 && fragment_groups.empty()) throw Error("the fragments' files are in the directory, which is not loaded", errc::bad_request);
+  return group_files(fragment_groups, fragments, "tokens", "tokens");
+}
 
 std::string PartFile::name(const char* stem) const {
   static const char* hexd = "0123456789abcdef";
@@ -91,6 +124,7 @@ std::string PartFile::name(const char* stem) const {
 }
 
 PartFile describe_part(const std::vector<uint8_t>& bytes) { return PartFile{bytes.size(), digest_of(bytes.data(), bytes.size())}; }
+PartFile describe_file(uint64_t bytes, const std::string& sha256_hex) { return PartFile{bytes, digest_of_hex(sha256_hex)}; }
 
 PartFile describe_parts(const std::vector<std::vector<uint8_t>>& parts, size_t first, size_t count) {
   Sha256 h;
@@ -120,17 +154,24 @@ void PartitionLayout::index_firsts() {
   firsts_.assign(counts.size(), 0);
   uint64_t at = 0;
   for (size_t p = 0; p < counts.size(); ++p) { firsts_[p] = uint32_t(at); at += counts[p]; }
-  auto place = [](const std::vector<PartGroup>& groups, const std::vector<PartFile>& parts, std::vector<uint64_t>& offsets, std::vector<uint32_t>& group) {
+  auto place = [](const std::vector<PartGroup>& groups, const std::vector<PartFile>& parts, std::vector<uint64_t>& offsets, std::vector<uint32_t>* group,
+                  std::vector<PartFile>* file) {
     offsets.assign(parts.size(), 0);
-    group.assign(parts.size(), 0);
+    if (group) group->assign(parts.size(), 0);
+    if (file) file->assign(parts.size(), PartFile{});
     size_t i = 0;
     for (uint32_t g = 0; g < groups.size(); ++g) {
       uint64_t off = 0;
-      for (uint32_t k = 0; k < groups[g].parts && i < parts.size(); ++k, ++i) { offsets[i] = off; group[i] = g; off += parts[i].bytes; }
+      for (uint32_t k = 0; k < groups[g].parts && i < parts.size(); ++k, ++i) {
+        offsets[i] = off;
+        if (group) (*group)[i] = g;
+        if (file) (*file)[i] = groups[g].file;
+        off += parts[i].bytes;
+      }
     }
   };
-  place(shard_groups, shards, shard_offsets_, shard_group_);
-  place(fragment_groups, fragments, fragment_offsets_, fragment_group_);
+  place(shard_groups, shards, shard_offsets_, &shard_group_, nullptr);
+  place(fragment_groups, fragments, fragment_offsets_, nullptr, &fragment_file_);  // (version 5: none until the directory)
 }
 
 // 16 levels per dimension (shards since version 2, centroids since table version 3).
@@ -238,8 +279,10 @@ std::vector<uint32_t> PartitionLayout::probe(const std::vector<std::vector<int8_
 
 // Layout: magic, version, dim, default probe, fragment tokens, partitions P, fragments F (u32s);
 // (version 4) the centroids' bits (u8: 4 or 8); centroids; per partition: count (varint) + shard;
-// per fragment: its part; the word index; (version 4) the shard files, then the fragment files:
-// their count, then per file the number of parts in it (varint) and the whole file. A part is its
+// (before version 5) per fragment: its part; the word index; (version 4) the shard files, then the
+// fragment files: their count, then per file the number of parts in it (varint) and the whole file;
+// (version 5: only the shard files, then) the directory (a part), the catalogue's bytes (varint)
+// and the thumbnail packs (count, then each as a part). A part is its
 // size (varint) and SHA-256 prefix: 128 bits before version 4, 64 since (as thumbnails: the table
 // is most of what a page loads at open, and a prefix only has to catch damage and mix-ups).
 // Centroids: version 3 (where every dimension takes at most 16 values, as the builder's k-means
@@ -255,7 +298,7 @@ std::vector<uint8_t> PartitionLayout::serialize() const {
     four_bit = std::unique(distinct.begin(), distinct.end()) - distinct.begin() <= long(kLevels);
   }
   ByteWriter w;
-  const uint32_t version = grouped() ? 4 : four_bit ? 3 : 2;
+  const uint32_t version = grouped() ? 5 : four_bit ? 3 : 2;
   const size_t db = version >= 4 ? 8 : 16;
   w.u32(kLayoutMagic); w.u32(version); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
   w.u32(uint32_t(partitions())); w.u32(uint32_t(fragments.size()));
@@ -263,19 +306,94 @@ std::vector<uint8_t> PartitionLayout::serialize() const {
   if (four_bit) write_4bit(w, centroids.data(), partitions(), size_t(dim));
   else w.bytes(centroids.data(), centroids.size());
   for (size_t p = 0; p < partitions(); ++p) { w.varint(counts[p]); write_part(w, shards[p], db); }
-  for (auto& f : fragments) write_part(w, f, db);
+  if (version < 5)
+    for (auto& f : fragments) write_part(w, f, db);
   w.u8(has_words());
   if (has_words()) {
     write_part(w, lexicon, db);
     w.varint(words.size());
     for (auto& f : words) write_part(w, f, db);
   }
-  if (version >= 4)
-    for (const auto* groups : {&shard_groups, &fragment_groups}) {
-      w.varint(groups->size());
-      for (auto& g : *groups) { w.varint(g.parts); write_part(w, g.file, db); }
-    }
+  if (version >= 5) {
+    w.varint(shard_groups.size());
+    for (auto& g : shard_groups) { w.varint(g.parts); write_part(w, g.file, db); }
+    write_part(w, directory, db);
+    w.varint(catalogue_bytes);
+    w.varint(packs.size());
+    for (auto& f : packs) write_part(w, f, db);
+  }
   return std::move(w.out);
+}
+
+// The directory (table version 5): magic, version, fragments F (u32s); per fragment its part; the
+// fragment files: their count, then per file the number of parts in it (varint) and the whole file.
+std::vector<uint8_t> PartitionLayout::serialize_directory() const {
+  ByteWriter w;
+  w.u32(kDirectoryMagic); w.u32(kDirectoryVersion); w.u32(uint32_t(fragments.size()));
+  for (auto& f : fragments) write_part(w, f, 8);
+  w.varint(fragment_groups.size());
+  for (auto& g : fragment_groups) { w.varint(g.parts); write_part(w, g.file, 8); }
+  return std::move(w.out);
+}
+
+namespace {
+// Groups of consecutive parts: each holds whole parts, together every part in order, and each file
+// is the sum of its parts.
+std::vector<PartGroup> read_groups(ByteReader& r, size_t db, const std::vector<PartFile>& parts, const char* what) {
+  std::vector<PartGroup> groups;
+  const std::string& where = r.where;
+  const uint64_t G = r.count(db + 2);
+  uint64_t covered = 0;
+  for (uint64_t g = 0; g < G; ++g) {
+    PartGroup x;
+    const uint64_t n = r.varint();
+    if (n == 0 || n > parts.size() - covered) throw Error(where + ": the " + what + " files do not hold the " + what + " in order");
+    x.parts = uint32_t(n);
+    x.file = read_part(r, db);
+    uint64_t sum = 0;  // (each part <= 2^40 bytes, so no wrap before the check)
+    for (uint64_t i = covered; i < covered + n && sum <= x.file.bytes; ++i) sum += parts[i].bytes;
+    if (sum != x.file.bytes) throw Error(where + ": a " + what + " file's size is not the sum of its parts");
+    covered += n;
+    groups.push_back(x);
+  }
+  if (covered != parts.size()) throw Error(where + ": the " + what + " files do not hold every one of the " + what);
+  return groups;
+}
+}  // namespace
+
+void PartitionLayout::load_directory(const uint8_t* data, size_t size) {
+  const std::string where = directory.name("directory");
+  if (!has_directory()) throw Error("this partition table has no directory (version " + std::to_string(version) + ")", errc::bad_request);
+  verify_part(directory, where, data, size);
+  if (directory_loaded_) return;
+  ByteReader r(data, size, where);
+  if (size < 12 || r.u32() != kDirectoryMagic) throw Error(where + ": not an NFT Lens catalogue directory", errc::bad_bundle);
+  if (const uint32_t v = r.u32(); v != kDirectoryVersion) throw Error(where + ": unsupported directory version " + std::to_string(v), errc::bad_bundle);
+  if (r.u32() != fragments.size()) throw Error(where + ": fragment count does not match the partition table", errc::bad_bundle);
+  std::vector<PartFile> parts;
+  r.need(fragments.size() * 9);
+  uint64_t sum = 0;
+  for (size_t f = 0; f < fragments.size(); ++f) {
+    parts.push_back(read_part(r, 8));
+    if (parts.back().bytes == 0) throw Error(where + ": catalogue fragment " + std::to_string(f) + " is empty", errc::bad_bundle);
+    sum += parts.back().bytes;
+  }
+  if (sum != catalogue_bytes) throw Error(where + ": the fragments' sizes do not add up to the partition table's catalogue size", errc::bad_bundle);
+  std::vector<PartGroup> groups = read_groups(r, 8, parts, "fragment");
+  if (!r.at_end()) throw Error(where + ": trailing bytes", errc::bad_bundle);
+  // What shards carried so far must agree with it.
+  PartitionLayout L;
+  L.fragments = parts;
+  L.fragment_groups = groups;
+  L.index_firsts();
+  for (uint32_t f = 0; f < fragments.size(); ++f)
+    if (fragment_known(f) && !(fragment_entry(f) == L.fragment_entry(f)))
+      throw Error(where + ": places catalogue fragment " + std::to_string(f) + " unlike the shard that carried it (files from two builds?)", errc::bad_bundle);
+  fragments = std::move(parts);
+  fragment_groups = std::move(groups);
+  fragment_offsets_ = std::move(L.fragment_offsets_);
+  fragment_file_ = std::move(L.fragment_file_);
+  directory_loaded_ = true;
 }
 
 PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, int expected_dim, uint64_t expected_tokens, const std::string& where) {
@@ -284,6 +402,7 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
   const uint32_t version = r.u32();
   if (version < 1 || version > kVersion) throw Error(where + ": unsupported partition table version " + std::to_string(version) + " (rebuild the bundle)");
   PartitionLayout L;
+  L.version = version;
   L.dim = int(r.u32());
   if (L.dim != expected_dim) throw Error(where + ": centroid size does not match the descriptor size in manifest.json");
   L.default_probe = r.u32();
@@ -298,7 +417,7 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
     four_bit = bits == 4;
   }
   const uint64_t values = uint64_t(P) * uint64_t(L.dim);
-  r.need((four_bit ? uint64_t(L.dim) * kLevels + (values + 1) / 2 : values) + uint64_t(P) * (db + 1) + uint64_t(F) * (db + 1));  // every part takes >= db + 1 bytes
+  r.need((four_bit ? uint64_t(L.dim) * kLevels + (values + 1) / 2 : values) + uint64_t(P) * (db + 1) + (version < 5 ? uint64_t(F) * (db + 1) : 0));  // every part takes >= db + 1 bytes
   if (four_bit) {
     const uint8_t* lv = r.p + r.pos;
     for (size_t d = 0; d < size_t(L.dim); ++d)
@@ -316,7 +435,7 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
     L.shards.push_back(read_part(r, db));
     if (L.shards.back().bytes == 0) throw Error(where + ": shard " + std::to_string(p) + " is empty");
   }
-  for (uint32_t f = 0; f < F; ++f) {
+  for (uint32_t f = 0; f < F && version < 5; ++f) {
     L.fragments.push_back(read_part(r, db));
     if (L.fragments.back().bytes == 0) throw Error(where + ": catalogue fragment " + std::to_string(f) + " is empty");
   }
@@ -327,29 +446,26 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
     if (L.lexicon.bytes == 0) throw Error(where + ": empty word lexicon");
   }
   if (version >= 4) {  // the files: each holds whole parts, together every part in order, and is their sum
-    auto read_groups = [&](std::vector<PartGroup>& groups, const std::vector<PartFile>& parts, const char* what) {
-      const uint64_t G = r.count(db + 2);
-      uint64_t covered = 0;
-      for (uint64_t g = 0; g < G; ++g) {
-        PartGroup x;
-        const uint64_t n = r.varint();
-        if (n == 0 || n > parts.size() - covered) throw Error(where + ": the " + what + " files do not hold the " + what + " in order");
-        x.parts = uint32_t(n);
-        x.file = read_part(r, db);
-        uint64_t sum = 0;  // (each part <= 2^40 bytes, so no wrap before the check)
-        for (uint64_t i = covered; i < covered + n && sum <= x.file.bytes; ++i) sum += parts[i].bytes;
-        if (sum != x.file.bytes) throw Error(where + ": a " + what + " file's size is not the sum of its parts");
-        covered += n;
-        groups.push_back(x);
-      }
-      if (covered != parts.size()) throw Error(where + ": the " + what + " files do not hold every one of the " + what);
-    };
-    read_groups(L.shard_groups, L.shards, "shard");
-    read_groups(L.fragment_groups, L.fragments, "fragment");
+    L.shard_groups = read_groups(r, db, L.shards, "shard");
+    if (version == 4) L.fragment_groups = read_groups(r, db, L.fragments, "fragment");
+  }
+  if (version >= 5) {
+    L.directory = read_part(r, db);
+    L.catalogue_bytes = r.varint();
+    if (L.directory.bytes == 0 || L.catalogue_bytes == 0 || L.catalogue_bytes > (uint64_t(1) << 48)) throw Error(where + ": an empty directory or catalogue");
+    const uint64_t packs = r.count(db + 1);
+    for (uint64_t i = 0; i < packs; ++i) {
+      L.packs.push_back(read_part(r, db));
+      if (L.packs.back().bytes == 0) throw Error(where + ": thumbnail pack " + std::to_string(i) + " is empty");
+    }
+  } else {
+    for (auto& f : L.fragments) L.catalogue_bytes += f.bytes;
   }
   if (!r.at_end()) throw Error(where + ": partition table has trailing bytes");
   if (L.tokens() != expected_tokens) throw Error(where + ": partitions hold " + std::to_string(L.tokens()) + " tokens, manifest.json says " + std::to_string(expected_tokens));
   if (uint64_t(F) != (expected_tokens + L.fragment_tokens - 1) / L.fragment_tokens) throw Error(where + ": catalogue fragment count does not match the token count");
+  if (version >= 5 && F > (uint32_t(1) << 21)) throw Error(where + ": " + std::to_string(F) + " catalogue fragments, more than a reader takes (2^21)");
+  if (version >= 5) L.fragments.assign(F, PartFile{0, {}, 8});  // (known once a shard carrying them, or the directory, is loaded)
   L.index_firsts();
   return L;
 }
@@ -361,6 +477,10 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
 // kept if it beats them: less error where outliers stretch the range); a dimension with at most 16
 // distinct values is stored exactly. A query fetches half the bytes of int8 codes; searches use the
 // decoded codes, natively and in the browser alike.
+// Under a table of version 5 the entries of the catalogue fragments overlapping the partition
+// follow (carry_fragments): the first one's index and their number (varints), then per fragment
+// its file (a part), its offset there (varint) and itself (a part). A shard is checked against the
+// table before it is parsed, so what it carries is as trusted as the table.
 
 std::vector<uint8_t> Shard::serialize(int dim) const {
   ByteWriter w;
@@ -397,9 +517,39 @@ Shard Shard::deserialize(const uint8_t* data, size_t size, const PartitionLayout
   if (covered != n) throw Error(where + ": collection runs do not cover the shard");
   const size_t bytes = bytes_4bit(n, dim);
   r.need(bytes);
-  if (r.n - r.pos != bytes) throw Error(where + ": shard size does not match its header");
+  if (L.version < 5 && r.n - r.pos != bytes) throw Error(where + ": shard size does not match its header");
   s.codes = read_4bit(r, n, dim);
+  if (L.version >= 5) {  // the carried entries: exactly the fragments overlapping [first, first + n)
+    const uint64_t f0 = r.varint(), count = r.varint();
+    const uint64_t want0 = s.first / L.fragment_tokens, want = (uint64_t(s.first) + n - 1) / L.fragment_tokens - want0 + 1;
+    if (f0 != want0 || count != want) throw Error(where + ": the catalogue fragments it carries are not those of its partition");
+    for (uint64_t i = 0; i < count; ++i) {
+      FragmentEntry e;
+      e.file = read_part(r, 8);
+      e.offset = r.varint();
+      e.part = read_part(r, 8);
+      if (e.part.bytes == 0 || e.offset > e.file.bytes || e.part.bytes > e.file.bytes - e.offset)
+        throw Error(where + ": carries a catalogue fragment outside its file");
+      s.carried.emplace_back(uint32_t(f0 + i), e);
+    }
+  }
+  if (!r.at_end()) throw Error(where + ": shard size does not match its header");
   return s;
+}
+
+std::vector<uint8_t> carry_fragments(const std::vector<uint8_t>& shard, const PartitionLayout& L, uint32_t p) {
+  ByteWriter w;
+  w.out = shard;
+  const uint32_t f0 = L.first(p) / L.fragment_tokens, f1 = uint32_t((uint64_t(L.first(p)) + L.counts.at(p) - 1) / L.fragment_tokens);
+  w.varint(f0);
+  w.varint(f1 - f0 + 1);
+  for (uint32_t f = f0; f <= f1; ++f) {
+    const FragmentEntry e = L.fragment_entry(f);
+    write_part(w, e.file, 8);
+    w.varint(e.offset);
+    write_part(w, e.part, 8);
+  }
+  return std::move(w.out);
 }
 
 void PartStore::add_shard(const PartitionLayout& L, size_t collections, uint32_t p, const uint8_t* data, size_t size) {
@@ -609,9 +759,10 @@ PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, in
     sh.first = L.first(p);
     sh.codes.assign(codes.begin() + long(size_t(sh.first) * dim), codes.begin() + long(size_t(sh.first + L.counts[p]) * dim));
     for (uint32_t i = 0; i < L.counts[p]; ++i) sh.collection.push_back(cat.tokens[sh.first + i].collection);
-    out.shards.push_back(sh.serialize(dim));
-    L.shards.push_back(describe_part(out.shards.back()));
+    out.shard_codes.push_back(sh.serialize(dim));
   }
+  out.shards = out.shard_codes;  // (group_parts appends the carried entries)
+  L.shards.assign(out.shards.size(), PartFile{});
   serialize_fragments(out, cat);
   out.head_catalogue = serialize_catalogue(cat.slice(0, 0));
   return out;
@@ -633,6 +784,19 @@ void group_parts(PartitionedParts& out) {
   PartitionLayout& L = out.layout;
   L.shard_groups.clear();
   L.fragment_groups.clear();
+  const size_t per = std::max<size_t>(1, (kPartitionPackTokens + L.fragment_tokens - 1) / L.fragment_tokens);
+  for (size_t f = 0; f < out.fragments.size(); f += per) {
+    PartGroup g;
+    g.parts = uint32_t(std::min(per, out.fragments.size() - f));
+    g.file = describe_parts(out.fragments, f, g.parts);
+    L.fragment_groups.push_back(g);
+  }
+  L.index_firsts();  // (the fragments' places, which the shards carry)
+  if (out.shard_codes.size() != L.partitions()) out.shard_codes = out.shards;  // (callers that made the shards themselves)
+  for (uint32_t p = 0; p < L.partitions(); ++p) {
+    out.shards[p] = carry_fragments(out.shard_codes[p], L, p);
+    L.shards[p] = describe_part(out.shards[p]);
+  }
   size_t first = 0;
   for (const auto& range : partition_pack_groups(L.counts)) {  // (token ranges of whole partitions)
     PartGroup g;
@@ -641,14 +805,12 @@ void group_parts(PartitionedParts& out) {
     first += g.parts;
     L.shard_groups.push_back(g);
   }
-  const size_t per = std::max<size_t>(1, (kPartitionPackTokens + L.fragment_tokens - 1) / L.fragment_tokens);
-  for (size_t f = 0; f < out.fragments.size(); f += per) {
-    PartGroup g;
-    g.parts = uint32_t(std::min(per, out.fragments.size() - f));
-    g.file = describe_parts(out.fragments, f, g.parts);
-    L.fragment_groups.push_back(g);
-  }
   L.index_firsts();
+  out.directory = L.serialize_directory();
+  L.directory = describe_part(out.directory);
+  L.catalogue_bytes = 0;
+  for (auto& f : L.fragments) L.catalogue_bytes += f.bytes;
+  L.version = 5;
 }
 
 void add_word_parts(PartitionedParts& out, const Catalogue& cat, size_t chunk_bytes) {

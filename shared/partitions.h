@@ -1,6 +1,11 @@
 // Partitioned bundles (large collections): the browser downloads only what one query needs.
-//   partitions.<hash>.bin   always loaded: coarse centroids (in code space, 16 levels per dimension) and a table of
-//                           every shard and catalogue fragment (size + SHA-256 prefix) and of the files holding them
+//   partitions.<hash>.bin   always loaded: coarse centroids (in code space, 16 levels per dimension), a table of
+//                           every shard (size + SHA-256 prefix) and of the files holding them, the thumbnail packs
+//                           and the directory (version 5; before it the table listed the fragments too)
+//   directory.<hash>.bin    (version 5) every catalogue fragment (size + SHA-256 prefix) and the files holding them:
+//                           fetched by text calls and verify. An image query does without: each shard carries the
+//                           entries of the fragments overlapping its partition, so the head a page loads at open
+//                           no longer grows with the fragments (~80 KB at a million tokens)
 //   shards.<hash>.bin       the shards of consecutive partitions, back to back (at least kPartitionPackTokens
 //                           tokens per file, as the thumbnail packs): one partition's codes (4-bit, 16 levels
 //                           per dimension; a flat list: ~500 entries scan in < 1 ms) is a byte range of it
@@ -43,6 +48,14 @@ struct PartPlace {
   std::string label(const char* what, uint32_t id) const;  // for errors: "shards.<hash>.bin (shard 3, bytes 0-99)" or the file name
 };
 
+// Where a catalogue fragment is (as the directory and the shards carry it): its file, its offset there, itself.
+struct FragmentEntry {
+  PartFile file;
+  uint64_t offset = 0;
+  PartFile part;
+  bool operator==(const FragmentEntry& o) const;
+};
+
 // Parts of one kind stored back to back in one file: `parts` consecutive ones (table version 4).
 struct PartGroup {
   uint32_t parts = 0;
@@ -52,18 +65,39 @@ struct PartGroup {
 struct PartitionLayout {
   int dim = 0;
   uint32_t default_probe = 12;      // partitions searched per query unless the caller says otherwise
-  uint32_t fragment_tokens = 128;   // tokens per catalogue fragment (the builder's default since table version 4; 512 before)
+  uint32_t fragment_tokens = 32;    // tokens per catalogue fragment (the builder's default since table version 5; 128 in version 4, 512 before)
   std::vector<int8_t> centroids;    // partitions() x dim (decoded; stored in 4 bits where each dimension has <= 16 values)
   std::vector<uint32_t> counts;     // entries per partition (first(p) = sum of earlier counts)
-  std::vector<PartFile> shards, fragments;
+  uint32_t version = 0;             // as read (the builder's: 5 once group_parts ran); serialize writes 5 when grouped, else 3 (2: 8-bit centroids)
+  std::vector<PartFile> shards;
+  // Every fragment (size F); in version 5 an entry is known (bytes > 0) once a shard carrying it
+  // or the directory has been loaded (fragment_known).
+  std::vector<PartFile> fragments;
   // The word index in chunks (word_chunks.h; table version 2): a lexicon fetched at the first
   // text call, then the chunks of each query's words. Version 1 tables have none.
   PartFile lexicon;
   std::vector<PartFile> words;
   bool has_words() const { return lexicon.bytes > 0; }
   // Table version 4: the files holding the shards and the fragments (empty: one file per part).
+  // In version 5 the fragments' files are in the directory (known once it is loaded).
   std::vector<PartGroup> shard_groups, fragment_groups;
   bool grouped() const { return !shard_groups.empty(); }
+  // Table version 5: the directory file, every fragment's bytes (summed: what loading the whole
+  // catalogue costs) and the thumbnail packs in ThumbRef::pack order (manifest.json listed them
+  // before: ~200 bytes of JSON each, ~200 KB at a million tokens; 10-13 bytes here).
+  PartFile directory;
+  uint64_t catalogue_bytes = 0;
+  std::vector<PartFile> packs;
+  bool has_directory() const { return directory.bytes > 0; }
+  bool directory_loaded() const { return directory_loaded_; }
+  bool fragment_known(uint32_t f) const { return f < fragments.size() && fragments[f].bytes > 0; }
+  // Learn a fragment's entry from a checked shard (`where` names it); one that disagrees with what
+  // is known is refused (a bundle mixed from two builds).
+  void learn_fragment(uint32_t f, const FragmentEntry& e, const std::string& where);
+  // Check the directory file's bytes against the table, parse them, learn every fragment.
+  void load_directory(const uint8_t* data, size_t size);
+  std::vector<uint8_t> serialize_directory() const;  // (builder; after group_parts)
+  FragmentEntry fragment_entry(uint32_t f) const;    // (a known fragment; what a shard carries)
   PartPlace shard_place(uint32_t p) const;
   PartPlace fragment_place(uint32_t f) const;
   // Every file holding shards (or fragments): name, size and the parts in it, in table order.
@@ -86,26 +120,34 @@ struct PartitionLayout {
  private:
   std::vector<uint32_t> firsts_;
   std::vector<uint64_t> shard_offsets_, fragment_offsets_;  // (version 4) within the part's group file
-  std::vector<uint32_t> shard_group_, fragment_group_;      // (version 4) the part's group
+  std::vector<uint32_t> shard_group_;                       // (version 4) the shard's group
+  std::vector<PartFile> fragment_file_;                     // (version 4) the file holding the fragment
+  bool directory_loaded_ = false;
 };
 
 // One partition's entries: int8 codes and the collection of each entry (for collection filters
 // before the catalogue fragments are loaded). In the file, codes are 4-bit indices into 16
 // levels per dimension fitted to the partition (partitions.cpp); `codes` holds them decoded.
+// Since shard version 3 it also carries the entries of the catalogue fragments overlapping its
+// partition (table version 5 leaves them out of the head): appended by `carry`.
 struct Shard {
   uint32_t partition = 0, first = 0;
   std::vector<int8_t> codes;
   std::vector<uint32_t> collection;
+  std::vector<std::pair<uint32_t, FragmentEntry>> carried;  // (fragment, entry), in fragment order
   size_t size() const { return collection.size(); }
 
   std::vector<uint8_t> serialize(int dim) const;
   static Shard deserialize(const uint8_t* data, size_t size, const PartitionLayout& layout, uint32_t partition,
                            size_t collections, const std::string& where);
 };
+// Builder: a shard's bytes (serialize) with the entries of the fragments overlapping partition p appended.
+std::vector<uint8_t> carry_fragments(const std::vector<uint8_t>& shard, const PartitionLayout& layout, uint32_t p);
 
 // Size + SHA-256 prefix check of a part's bytes against the table (throws naming the file).
 void verify_part(const PartFile& f, const std::string& name, const uint8_t* data, size_t size);
 PartFile describe_part(const std::vector<uint8_t>& bytes);
+PartFile describe_file(uint64_t bytes, const std::string& sha256_hex);  // (a file hashed elsewhere: a thumbnail pack)
 PartFile describe_parts(const std::vector<std::vector<uint8_t>>& parts, size_t first, size_t count);  // of their concatenation
 // Builder: the bytes of a group file (parts [first, first + count) back to back).
 std::vector<uint8_t> join_parts(const std::vector<std::vector<uint8_t>>& parts, size_t first, size_t count);
@@ -153,7 +195,9 @@ std::vector<int8_t> kmeans_codes(const std::vector<int8_t>& codes, int dim, size
 struct PartitionedParts {
   PartitionLayout layout;
   std::vector<uint8_t> table, head_catalogue;          // partitions.bin, catalogue.bin
-  std::vector<std::vector<uint8_t>> shards, fragments;  // in the table's order
+  std::vector<std::vector<uint8_t>> shards, fragments;  // in the table's order (shards with their carried entries)
+  std::vector<std::vector<uint8_t>> shard_codes;        // (builder) the shards without them
+  std::vector<uint8_t> directory;                       // directory.bin (group_parts)
   std::vector<uint8_t> lexicon;                         // the word index (set_word_parts)
   std::vector<std::vector<uint8_t>> words;
   std::vector<uint32_t> order;  // (builder) catalogue index -> the token's index before partitioning
@@ -162,10 +206,11 @@ PartitionedParts partition_bundle(Catalogue& cat, std::vector<int8_t>& codes, in
                                   uint32_t probe, uint32_t fragment_tokens, int threads, double max_ratio = 2.0);
 // (Re)serialise the catalogue fragments and the table from `cat` in partition order (the builder
 // again once the tokens know their thumbnails' places, which depend on the partitions); groups the
-// shards and the fragments into files (group_parts).
+// shards and the fragments into files (group_parts). Set layout.packs first (the table lists them).
 void serialize_fragments(PartitionedParts& parts, const Catalogue& cat);
 // Shards: whole consecutive partitions per file until it holds kPartitionPackTokens tokens (the
-// thumbnail packs' groups); fragments: consecutive ones until as many tokens.
+// thumbnail packs' groups); fragments: consecutive ones until as many tokens. Then the directory,
+// the shards' carried entries and the table.
 void group_parts(PartitionedParts& parts);
 // Builder: write the word index of `cat` (in partition order) into the parts and the table.
 void add_word_parts(PartitionedParts& parts, const Catalogue& cat, size_t chunk_bytes);

@@ -97,7 +97,7 @@ class LensHost {
   std::string collections() { return guarded([&] { return lens().bundle().catalogue.collections_json(); }); }
   std::string token(int i) { return guarded([&] { return lens().token(i < 0 ? UINT32_MAX : uint32_t(i)).to_json(); }); }
   std::string traitStats(int collection) { return guarded([&] { return lens().trait_stats(collection).to_json(); }); }
-  // A part a {"need": [...]} asked for: kind "shard", "fragment" or "thumb" (empty bytes = unavailable).
+  // A part a {"need": [...]} asked for: its kind ("shard", "fragment", "thumb", "directory", ...; empty thumbnail bytes = unavailable).
   std::string addPart(const std::string& kind, int id, const val& bytes) {
     return guarded([&] {
       const auto b = bytes_of(bytes);

@@ -353,16 +353,18 @@ done
 # Partitioned bundle (forced on 60 tokens): parts listed in the table, searched per query, checked
 # by verify; rebuilding as one index removes the parts.
 check "build --partitions 4 writes a partitioned bundle" "$NFT" build "$T/col" --out "$T/pb" $B --partitions 4 --probe 1 --fragment-tokens 16
-nshards=$(ls "$T/pb" | grep -c '^shards\.'); nfrag=$(ls "$T/pb" | grep -c '^tokens\.')
-python3 - "$T/pb/manifest.json" "$nshards" "$nfrag" <<'PY' && ok "manifest lists the layout; its shards and 4 fragments in one file each (60 tokens)" || no "partitioned layout" "$nshards shard files, $nfrag fragment files"
+nshards=$(ls "$T/pb" | grep -c '^shards\.'); nfrag=$(ls "$T/pb" | grep -c '^tokens\.'); npacks=$(ls "$T/pb" | grep -c '^thumbs\.'); ndir=$(ls "$T/pb" | grep -c '^directory\.')
+python3 - "$T/pb/manifest.json" "$nshards" "$nfrag" "$npacks" "$ndir" <<'PY' && ok "manifest lists the layout; its shards, 4 fragments and thumbnails in one file each (60 tokens), one directory" || no "partitioned layout" "$nshards shard files, $nfrag fragment files, $npacks packs, $ndir directories"
 import json, sys
 m = json.load(open(sys.argv[1]))
 L = m["layout"]
 assert L["kind"] == "partitioned" and 2 <= L["partitions"] <= 4, L
 assert L["fragments"] == 4 and L["default_probe"] == 1, L
 assert int(sys.argv[2]) == 1 and int(sys.argv[3]) == 1, "shards and fragments are grouped into files of 1,000 tokens or more"
-assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue", "thumbs", "stats", "style"}, m["files"]
-assert sum(f["role"] == "thumbs" for f in m["files"]) == 1, "packs hold whole partitions, 1,000 tokens or more: one pack for 60 tokens"
+# (partition table version 5 lists the thumbnail packs and the directory; the manifest only the head)
+assert {f["role"] for f in m["files"]} == {"model", "recipe", "partitions", "catalogue", "stats", "style"}, m["files"]
+assert int(sys.argv[4]) == 1, "packs hold whole partitions, 1,000 tokens or more: one pack for 60 tokens"
+assert int(sys.argv[5]) == 1, "one directory"
 assert m["counts"]["tokens"] == 60
 PY
 "$NFT" query "$T/pb" "$T/col/images/$orig" --json -k 3 > "$T/pq.json" 2>>"$T/log"
@@ -386,7 +388,7 @@ for src in (f"{T}/b1", f"{T}/pb", f"{T}/bparts"):
     m = json.load(open(f"{src}/manifest.json"))
     top = json.loads(run("query", src, img, "--json", "-k", "1")[1].splitlines()[0])["results"][0]
     names = {f["name"]: f["role"] for f in m["files"]}
-    names.update({n: n.split(".")[0] for n in os.listdir(src) if re.match(r"^(shards?|tokens|lexicon|words)\.", n)})
+    names.update({n: n.split(".")[0] for n in os.listdir(src) if re.match(r"^(shards?|tokens|lexicon|words|directory|thumbs)\.", n)})
     for name, kind in names.items():
         d = f"{T}/dmg"; shutil.rmtree(d, ignore_errors=True); shutil.copytree(src, d)
         b = bytearray(open(f"{d}/{name}", "rb").read())
@@ -394,7 +396,7 @@ for src in (f"{T}/b1", f"{T}/pb", f"{T}/bparts"):
         b[at] ^= 0x08; open(f"{d}/{name}", "wb").write(b)
         rc, out = run("verify", d)
         if rc != 1 or name not in out: bad.append(f"verify {kind} {name}: rc {rc} {out[-200:]}")
-        if kind in ("stats", "lexicon", "words") or (kind == "thumbs" and name != top["thumb"]["pack"]): continue  # (the word index: text only)
+        if kind in ("stats", "lexicon", "words", "directory") or (kind == "thumbs" and name != top["thumb"]["pack"]): continue  # (the word index, the directory: text only)
         if kind == "parts":
             rc, out = run("query", d, img, "--json", "-k", "1")
             if rc != 0 or json.loads(out.splitlines()[0])["results"][0]["token_id"] != top["token_id"]: bad.append(f"plain query, damaged {name}: rc {rc} {out[-200:]}")
@@ -418,7 +420,7 @@ f1=$(ls "$T/pc" | grep '^tokens\.' | head -1); rm "$T/pc/$f1"
 "$NFT" eval "$T/pb" "$Q/queries.csv" --json-out "$T/peval.json" > "$T/peval.txt" 2>&1 && grep -q overall "$T/peval.txt" && ok "eval runs on a partitioned bundle" || no "partitioned eval" "$(tail -2 "$T/peval.txt")"
 "$NFT" text "$T/pb" "glasses" --json -k 3 | python3 -c "import json,sys; assert len(json.load(sys.stdin)['results'])==3" && ok "text search natively on a partitioned bundle (fragments joined)" || no "partitioned text"
 check "rebuilding the folder as one index" "$NFT" build "$T/col" --out "$T/pb" $B
-[ "$(ls "$T/pb" | grep -cE '^(shards?|tokens|partitions|lexicon|words)\.')" = 0 ] && "$NFT" verify "$T/pb" >/dev/null && ok "...removes the partitioned parts and verifies" || no "partition parts left behind"
+[ "$(ls "$T/pb" | grep -cE '^(shards?|tokens|partitions|directory|lexicon|words)\.')" = 0 ] && "$NFT" verify "$T/pb" >/dev/null && ok "...removes the partitioned parts and verifies" || no "partition parts left behind"
 
 # Two collections in one bundle: a verdict model per collection (each has 30 calibration tokens),
 # the first result's collection's decides; info shows one line per collection; a bad value in a

@@ -42,7 +42,7 @@ const parts = [];
 page.on('request', (r) => {
   const n = r.url().split('/').pop();
   const range = r.headers().range;
-  if (/^(shards?|tokens|lexicon|words)\./.test(n)) parts.push(range ? `${n}#${range}` : n);
+  if (/^(shards?|tokens|lexicon|words|directory)\./.test(n)) parts.push(range ? `${n}#${range}` : n);
 });
 await page.goto(srv.url + 'demo/');
 
@@ -69,6 +69,8 @@ for (const t of ['screenshot', 'phone', 'crop']) {
     const fetched = parts.slice(before);
     assert(fetched.filter((n) => n.startsWith('shard')).length <= layout.default_probe, `shards fetched: ${fetched}`);
     assert(fetched.every((n) => n.includes('#bytes=')), `shards and fragments are fetched as byte ranges: ${fetched}`);
+    // (partition table version 5: the shards place their hits' fragments; the directory is for text calls)
+    assert(!fetched.some((n) => n.startsWith('directory.')), `an image query fetched the directory: ${fetched}`);
     // (parts close together in one file share a range request; parts cached by earlier queries take none)
     assert(r.fetched && r.fetched.requests === fetched.length && r.fetched.parts >= fetched.length, `reported ${JSON.stringify(r.fetched)} vs ${fetched.length} requests`);
     // The same image again: everything is cached, nothing is fetched.
@@ -92,6 +94,9 @@ await test('partitioned: text search fetches every catalogue fragment once (a sm
   const r = await page.evaluate(async () => window.__lens.searchText('red glasses', { k: 5 }));
   const fetched = parts.slice(before).filter((n) => n.startsWith('tokens.'));
   assert(new Set(fetched).size === fetched.length && fetched.length <= layout.fragments, `fragments fetched: ${fetched}`);
+  const dirs = parts.slice(before).filter((n) => n.startsWith('directory.'));
+  // (none here: the query above probed every shard, and the shards placed every fragment)
+  assert(dirs.length === 0, `the directory was fetched though every shard is held: ${dirs}`);
   const again = parts.length;
   const r2 = await page.evaluate(async () => window.__lens.searchText('pizza', { k: 5 }));
   assert(parts.length === again && r2.results.length > 0, 'a second text search fetched more');
@@ -119,7 +124,7 @@ await test('partitioned: text search through the word chunks: the lexicon once, 
   assert(lex.length === 1, `lexicon fetched ${lex.length} times`);
   // (a typed description of five trait values: its words' chunks and its phrases' trait chunks, not all)
   assert(words.length >= 1 && words.length < r.info.layout.word_chunks, `${words.length} of ${r.info.layout.word_chunks} chunks fetched`);
-  assert(got.every((n) => /^(lexicon|words|tokens)\./.test(n)), `fetched ${got}`);
+  assert(got.every((n) => /^(lexicon|words|tokens|directory)\./.test(n)), `fetched ${got}`);
   // (fragments the earlier image searches cached come from the Cache API: counted, not requested)
   assert(r.r.fetched && r.r.fetched.parts >= got.length, `reported ${JSON.stringify(r.r.fetched)} vs ${got.length} requests`);
   assert(r.r.results.slice(0, 10).some((t) => t.token_id === meta.token_id || t.name === meta.name), `"${typed}" did not find ${meta.name}`);

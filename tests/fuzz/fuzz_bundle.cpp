@@ -1,13 +1,14 @@
 // libFuzzer target: every parser of bundle files, then what a loaded bundle is used for.
-// Input layout (see make_seeds.cpp): eight parts, each a u32 little-endian length then that many
+// Input layout (see make_seeds.cpp): ten parts, each a u32 little-endian length then that many
 // bytes (a length past the end takes what is left; missing parts are empty):
-//   manifest.json text, recipe, index, catalogue, windows, part codes, style models, and a
-//   partition table (a u32 token count, then the table).
+//   manifest.json text, recipe, index, catalogue, windows, part codes, style models, a
+//   partition table (a u32 token count, then the table), its directory and its first shard.
 // 1. Each parser alone: parse_manifest, deserialize_recipe (+ validate), CodeIndex::deserialize
 //    (+ HNSW and exact search with a fixed query), deserialize_catalogue (+ validate, token_json of
 //    every token, text index and search), WindowIndex::deserialize (+ search), PartCodes::deserialize
 //    (+ grid and zoom search), StyleModels::deserialize (+ a residual per model),
-//    PartitionLayout::deserialize (+ every part's place in its file, the files, a round trip). Dimensions come from
+//    PartitionLayout::deserialize (+ every part's place in its file, the files, a round trip; the
+//    directory and a shard with the fragment entries it carries, each given the table's digest). Dimensions come from
 //    the part's own header so each parser is reached even when the parts disagree.
 // 2. The whole bundle: the manifest's size and SHA-256 of each part are rewritten to match the
 //    given bytes (the check a fuzzer cannot pass by chance), then load_bundle with its cross-checks,
@@ -133,7 +134,7 @@ void whole_bundle(const std::string& manifest_text, const std::vector<std::vecto
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto parts = split(data, size, 8);
+  const auto parts = split(data, size, 10);
   const std::string manifest_text(parts[0].begin(), parts[0].end());
 
   ModelCard card;
@@ -204,15 +205,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& p = parts[7];
     if (p.size() >= 4) {
       const PartitionLayout L = PartitionLayout::deserialize(p.data() + 4, p.size() - 4, header_dim(std::vector<uint8_t>(p.begin() + 4, p.end()), 8), le32(p.data()), "partitions.bin");
-      // A loaded table never places a part outside its file (a host would read past it).
-      for (const bool shards : {true, false})
-        for (const auto& g : shards ? L.shard_files() : L.fragment_files())
+      // A loaded table (and directory) never places a part outside its file (a host would read past it).
+      auto check_places = [](const PartitionLayout& T, bool shards) {
+        for (const auto& g : shards ? T.shard_files() : T.fragment_files())
           for (uint32_t i = g.first_part; i < g.first_part + g.parts; ++i) {
-            const PartPlace at = shards ? L.shard_place(i) : L.fragment_place(i);
+            const PartPlace at = shards ? T.shard_place(i) : T.fragment_place(i);
             if (at.file != g.name || at.offset + at.bytes > g.file.bytes) std::abort();
           }
+      };
+      check_places(L, true);
+      if (!L.has_directory()) check_places(L, false);  // (version 5: the fragments' files are in the directory)
       const auto again = L.serialize();
       (void)PartitionLayout::deserialize(again.data(), again.size(), L.dim, L.tokens(), "partitions.bin (again)");
+      // Version 5: the directory and shard 0 (their digests set to match: the check a fuzzer cannot pass).
+      PartitionLayout D = L;
+      if (D.has_directory()) {
+        D.directory = describe_part(parts[8]);
+        try {
+          D.load_directory(parts[8].data(), parts[8].size());
+          check_places(D, false);
+        } catch (const Error& e) {
+          note("directory", e);
+        }
+      }
+      D.shards.at(0) = describe_part(parts[9]);
+      const Shard s = Shard::deserialize(parts[9].data(), parts[9].size(), D, 0, 16, "shard 0");
+      for (const auto& [f, e] : s.carried) D.learn_fragment(f, e, "shard 0");
     }
   } catch (const Error& e) {
     note("partitions", e);

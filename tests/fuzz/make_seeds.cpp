@@ -178,7 +178,7 @@ int run(int argc, char** argv) {
   }
   write_seed(out / "style.bin", {{}, {}, {}, {}, {}, {}, sty.serialize()});
   // A partition table (part 8: its token count, then the table): the partitioned example's
-  // (version 4: shards and fragments in group files), next to the example bundle.
+  // (version 5: shards and fragments in group files, the fragments in the directory), next to the example bundle.
   const fs::path pdir = bdir.parent_path() / "bundle-partitioned";
   if (fs::exists(pdir / "manifest.json")) {
     const auto ptext = read(pdir / "manifest.json");
@@ -188,7 +188,14 @@ int run(int argc, char** argv) {
     for (int i = 0; i < 4; ++i) table.push_back(uint8_t(tokens >> (8 * i)));
     const auto tb = read(pdir / pm.file("partitions").name);
     table.insert(table.end(), tb.begin(), tb.end());
-    write_seed(out / "partitions.bin", {{}, {}, {}, {}, {}, {}, {}, table});
+    // (table version 5: its directory and first shard too, parts 9 and 10)
+    Bundle pb;
+    pb.layout = PartitionLayout::deserialize(tb.data(), tb.size(), pm.descriptor_dim, pm.tokens, "partitions");
+    const auto dir = read(pdir / pb.layout.directory.name("directory"));
+    const PartPlace s0 = pb.layout.shard_place(0);
+    const auto shards = read(pdir / s0.file);
+    write_seed(out / "partitions.bin", {{}, {}, {}, {}, {}, {}, {}, table, dir,
+                                        std::vector<uint8_t>(shards.begin() + long(s0.offset), shards.begin() + long(s0.offset + s0.bytes))});
   }
   return check.catalogue.tokens.size() == 6 ? 0 : 1;
 }

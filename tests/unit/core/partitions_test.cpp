@@ -59,6 +59,7 @@ const Partitioned& partitioned() {
     p.manifest_json = make_manifest_json(p.tb.card, p.flat.recipe, CodeIndex(), cat.slice(0, 0), entries, "core_tests", &p.parts.layout);
     for (const auto& g : p.parts.layout.shard_files()) p.disk[g.name] = join_parts(p.parts.shards, g.first_part, g.parts);
     for (const auto& g : p.parts.layout.fragment_files()) p.disk[g.name] = join_parts(p.parts.fragments, g.first_part, g.parts);
+    p.disk[p.parts.layout.directory.name("directory")] = p.parts.directory;
     return p;
   }();
   return P;
@@ -157,6 +158,9 @@ TEST_CASE("partitions: bundle loads the head only; search probing every partitio
     settle(few, P, [&] { return few.search(q2, def); }, &again);
     CHECK(parts >= 2);
     CHECK(again == 0);
+    // Table version 5: the fragments of its hits were placed by the shards that found them.
+    CHECK(few.bundle().layout.version == 5);
+    CHECK_FALSE(few.bundle().layout.directory_loaded());
   }
   // Collection filter works from the shards alone (no catalogue needed).
   Lens lens(load_bundle(parse_manifest(P.manifest_json), P.files));
@@ -187,12 +191,74 @@ TEST_CASE("partitions: bundle loads the head only; search probing every partitio
   QuerySession qw(whole.bundle(), P.tb.images[3]);
   size_t parts = 0;
   const auto fd = nlohmann::json::parse(settle(whole, P, [&] { return whole.search(qw, filtered); }, &parts).json);
-  CHECK(parts == whole.bundle().layout.fragments.size() + whole.bundle().layout.default_probe);
+  CHECK(parts == whole.bundle().layout.fragments.size() + whole.bundle().layout.default_probe + 1);  // (+ the directory)
   REQUIRE_FALSE(fd["results"].empty());
   for (auto& r : fd["results"]) CHECK(r["rarity_rank"].get<int>() <= 5);
+  CHECK(whole.bundle().layout.directory_loaded());  // (every fragment: the directory placed them)
   const auto text = nlohmann::json::parse(settle(whole, P, [&] { return whole.text(TextRequest{"Alpha", 5}); }).json);
   CHECK(text["results"].size() == 5);
   CHECK(text["facets"].is_object());
+}
+
+TEST_CASE("partitions: table version 5 places fragments from the shards or the directory, and refuses either when they disagree") {
+  const auto& P = partitioned();
+  const Bundle b = load_bundle(parse_manifest(P.manifest_json), P.files);
+  const PartitionLayout& L = b.layout;
+  const size_t ncol = b.catalogue.collections.size();
+  REQUIRE(L.has_directory());
+  for (uint32_t f = 0; f < L.fragments.size(); ++f) CHECK_FALSE(L.fragment_known(f));
+  CHECK(contains(error_of([&] { L.fragment_place(0); }), "its place is not known yet"));
+  CHECK(contains(error_of([&] { L.fragment_files(); }), "directory, which is not loaded"));
+  // A shard carries exactly the fragments overlapping its partition, as the builder placed them.
+  PartitionLayout learnt = L;
+  PartStore store;
+  for (uint32_t p = 0; p < L.partitions(); ++p) {
+    store.add_shard(L, ncol, p, P.parts.shards[p].data(), P.parts.shards[p].size());
+    const Shard& s = store.shard(p);
+    REQUIRE_FALSE(s.carried.empty());
+    CHECK(s.carried.front().first == L.first(p) / L.fragment_tokens);
+    CHECK(s.carried.back().first == (L.first(p) + L.counts[p] - 1) / L.fragment_tokens);
+    for (const auto& [f, e] : s.carried) {
+      learnt.learn_fragment(f, e, "s");
+      CHECK(e == P.parts.layout.fragment_entry(f));
+    }
+  }
+  for (uint32_t f = 0; f < L.fragments.size(); ++f) CHECK(learnt.fragment_place(f).offset == P.parts.layout.fragment_place(f).offset);
+  // The directory agrees with them; a damaged or foreign one is named.
+  CHECK_NOTHROW(learnt.load_directory(P.parts.directory.data(), P.parts.directory.size()));
+  CHECK(learnt.directory_loaded());
+  auto dir = P.parts.directory;
+  dir.back() ^= 1;
+  PartitionLayout fresh = L;
+  CHECK(contains(error_of([&] { fresh.load_directory(dir.data(), dir.size()); }), L.directory.name("directory") + ": SHA-256 does not match"));
+  CHECK(contains(error_of([&] { fresh.load_directory(dir.data(), dir.size() - 1); }), "truncated or from another bundle"));
+  // A shard (hash matching a lying table) that places a fragment unlike the directory: refused by name.
+  PartitionLayout other = P.parts.layout;
+  const FragmentEntry e0 = other.fragment_entry(0);
+  FragmentEntry moved = e0;
+  moved.offset += 1;
+  moved.file.bytes += 1;
+  PartitionLayout loaded = L;
+  loaded.load_directory(P.parts.directory.data(), P.parts.directory.size());
+  CHECK(contains(error_of([&] { loaded.learn_fragment(0, moved, "shards.x.bin (shard 0)"); }), "shards.x.bin (shard 0): places catalogue fragment 0 unlike the rest of the bundle"));
+  CHECK(contains(error_of([&] { loaded.learn_fragment(99, e0, "s"); }), "which the partition table does not have"));
+  // A shard carrying the wrong fragments, or one outside its file: refused by the parser.
+  const auto& s0 = P.parts.shards[0];
+  for (size_t n = 0; n < s0.size(); ++n) CHECK(error_of([&] { Shard::deserialize(s0.data(), n, L, 0, ncol, "s"); }) != "<no error>");
+  Shard plain = Shard::deserialize(s0.data(), s0.size(), L, 0, ncol, "s");
+  PartitionLayout shifted = P.parts.layout;
+  const auto bytes = carry_fragments(plain.serialize(L.dim), shifted, 0);
+  CHECK(bytes == s0);
+  auto tail = bytes;
+  tail.push_back(0);
+  CHECK(contains(error_of([&] { Shard::deserialize(tail.data(), tail.size(), L, 0, ncol, "s"); }), "shard size does not match its header"));
+  // Every truncation of the directory fails cleanly.
+  for (size_t n = 0; n < P.parts.directory.size(); ++n) {
+    PartitionLayout x = L;
+    x.directory = describe_part(std::vector<uint8_t>(P.parts.directory.begin(), P.parts.directory.begin() + long(n)));
+    x.directory.digest_bytes = 8;
+    CHECK(error_of([&] { x.load_directory(P.parts.directory.data(), n); }) != "<no error>");
+  }
 }
 
 TEST_CASE("partitions: shards hold 4-bit codes, 16 levels per dimension fitted to the partition") {
@@ -262,7 +328,10 @@ TEST_CASE("partitions: damaged or swapped parts are refused, naming the file") {
   CHECK(contains(error_of([&] { store.add_shard(L, ncol, 0, shard.data(), shard.size()); }), "truncated or from another bundle"));
   CHECK(contains(error_of([&] { store.add_shard(L, ncol, 1, P.parts.shards[0].data(), P.parts.shards[0].size()); }), L.shard_place(1).label("shard", 1)));
   CHECK(contains(error_of([&] { store.add_shard(L, ncol, 99, P.parts.shards[0].data(), P.parts.shards[0].size()); }), "no such partition"));
-  CHECK(contains(error_of([&] { store.add_fragment(L, 1, P.parts.fragments[0].data(), P.parts.fragments[0].size()); }), L.fragment_place(1).label("fragment", 1)));
+  CHECK(contains(error_of([&] { store.add_fragment(L, 1, P.parts.fragments[0].data(), P.parts.fragments[0].size()); }), "its place is not known yet"));
+  PartitionLayout placed = L;
+  placed.load_directory(P.parts.directory.data(), P.parts.directory.size());
+  CHECK(contains(error_of([&] { store.add_fragment(placed, 1, P.parts.fragments[0].data(), P.parts.fragments[0].size()); }), placed.fragment_place(1).label("fragment", 1)));
   CHECK(store.shard_count() == 0);
   CHECK(store.fragment_count() == 0);
   // A shard whose header disagrees with the table, even with a matching hash: refused by the parser.
@@ -286,7 +355,7 @@ TEST_CASE("partitions: damaged or swapped parts are refused, naming the file") {
   for (size_t n = 0; n < s0.size(); n += 7) CHECK(error_of([&] { Shard::deserialize(s0.data(), n, L, 0, ncol, "s"); }) != "<no error>");
 }
 
-TEST_CASE("partitions: shards and fragments in group files (table version 4); one file per part still loads") {
+TEST_CASE("partitions: shards and fragments in group files (table version 5); one file per part still loads") {
   // Enough partitions and fragments for several files of each.
   PartitionedParts parts;
   PartitionLayout& L = parts.layout;
@@ -310,15 +379,17 @@ TEST_CASE("partitions: shards and fragments in group files (table version 4); on
   CHECK(L.fragment_groups[2].parts == 4);
   const PartPlace at = L.shard_place(4);
   CHECK(at.ranged);
-  CHECK(at.offset == 13);  // after shard 3 (13 bytes) in the second file
-  CHECK(at.bytes == 14);
+  CHECK(at.offset == parts.shards[3].size());  // after shard 3 in the second file (each with its carried entries appended)
+  CHECK(at.bytes == parts.shards[4].size());
+  CHECK(parts.shards[4].size() > 14);
   CHECK(at.file == L.shard_files()[1].name);
-  CHECK(at.label("shard", 4) == at.file + " (shard 4, bytes 13-26)");
+  CHECK(at.label("shard", 4) == at.file + " (shard 4, bytes " + std::to_string(at.offset) + "-" + std::to_string(at.offset + at.bytes - 1) + ")");
   const auto file1 = join_parts(parts.shards, 3, 3);
   CHECK(std::equal(file1.begin() + long(at.offset), file1.begin() + long(at.offset + at.bytes), parts.shards[4].begin()));
   const std::vector<uint8_t> table = L.serialize();
-  const PartitionLayout back = PartitionLayout::deserialize(table.data(), table.size(), 4, 3600, "t");
+  PartitionLayout back = PartitionLayout::deserialize(table.data(), table.size(), 4, 3600, "t");
   CHECK(back.serialize() == table);
+  back.load_directory(parts.directory.data(), parts.directory.size());
   CHECK(back.fragment_place(5).offset == L.fragment_place(5).offset);
   CHECK(back.fragment_place(5).file == L.fragment_place(5).file);
   CHECK(back.shards[2].digest_bytes == 8);
@@ -331,18 +402,26 @@ TEST_CASE("partitions: shards and fragments in group files (table version 4); on
   bad.shard_groups[0].parts = 2;
   auto t2 = bad.serialize();
   CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "t: a shard file's size is not the sum of its parts"));
+  // (the fragments' files: in the directory)
+  auto bad_directory = [&](const PartitionLayout& with) {
+    const auto d = with.serialize_directory();
+    PartitionLayout x = PartitionLayout::deserialize(table.data(), table.size(), 4, 3600, "t");
+    x.directory = describe_part(d);
+    return error_of([&] { x.load_directory(d.data(), d.size()); });
+  };
   bad = L;
   bad.fragment_groups[1].file.bytes += 1;
-  t2 = bad.serialize();
-  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "t: a fragment file's size is not the sum of its parts"));
+  CHECK(contains(bad_directory(bad), ": a fragment file's size is not the sum of its parts"));
   bad = L;
   bad.shard_groups[2].parts = 5;
   t2 = bad.serialize();
   CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "do not hold the shard in order"));
   bad = L;
   bad.fragments[3].bytes = 0;  // (a host would ask for an empty range)
-  t2 = bad.serialize();
-  CHECK(contains(error_of([&] { PartitionLayout::deserialize(t2.data(), t2.size(), 4, 3600, "t"); }), "t: catalogue fragment 3 is empty"));
+  CHECK(contains(bad_directory(bad), ": catalogue fragment 3 is empty"));
+  bad = L;
+  bad.fragments[3].bytes += 1;  // (the catalogue's size in the table no longer adds up)
+  CHECK(contains(bad_directory(bad), "do not add up to the partition table's catalogue size"));
   for (size_t n = 0; n < table.size(); ++n) CHECK(error_of([&] { PartitionLayout::deserialize(table.data(), n, 4, 3600, "t"); }) != "<no error>");
   // Without groups: a version 3 table, one file per part, as earlier builders wrote.
   PartitionLayout flat = L;
@@ -446,8 +525,10 @@ TEST_CASE("partitions: text through the word chunks equals the whole catalogue's
   // A damaged chunk or lexicon is refused by name (code bad_bundle).
   Lens fresh(load_bundle(parse_manifest(W.manifest_json), W.files), chunks_only);
   const Answer need = fresh.text(TextRequest{"red", 5});
-  REQUIRE(need.needs.size() == 1);
+  REQUIRE(need.needs.size() == 2);  // the lexicon, and with it the directory (text results are anywhere)
   REQUIRE(need.needs[0].kind == Need::Kind::lexicon);
+  CHECK(need.needs[1].kind == Need::Kind::directory);
+  fresh.add_part(Need::Kind::directory, 0, parts.directory.data(), parts.directory.size());
   auto bad = parts.lexicon;
   bad[bad.size() / 2] ^= 1;
   try {
