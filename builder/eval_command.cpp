@@ -276,7 +276,7 @@ int run_eval(const EvalArgs& a) {
   std::cerr << "eval: wrote " << out << "\n";
   if (!a.report_dir.empty()) {
     const auto items = sample_report(std::move(report));
-    write_eval_report(a.report_dir, a.bundle, cat, items, "nftlens eval: " + a.queries_csv);
+    write_eval_report(a.report_dir, a.bundle, s.bundle().manifest.packs, cat, items, "nftlens eval: " + a.queries_csv);
     std::cerr << "eval: wrote " << (fs::path(a.report_dir) / "index.html").string() << " (" << items.size() << " queries)\n";
   }
   return 0;

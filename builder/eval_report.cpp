@@ -47,19 +47,18 @@ std::vector<ReportItem> sample_report(std::vector<ReportItem> items, size_t miss
   return out;
 }
 
-void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const Catalogue& cat, const std::vector<ReportItem>& items,
-                       const std::string& title) {
+void write_eval_report(const fs::path& dir, const fs::path& bundle_dir, const std::vector<FileEntry>& packs, const Catalogue& cat,
+                       const std::vector<ReportItem>& items, const std::string& title) {
   std::error_code ec;
   fs::create_directories(dir / "img", ec);
   if (ec) throw Error(dir.string() + ": cannot create the report folder: " + ec.message());
   std::map<uint32_t, std::string> thumb_of;  // token -> copied thumbnail (relative to dir)
-  const Manifest manifest = load_bundle_dir(bundle_dir).manifest;  // (its packs: from the partition table in table version 5)
   auto thumb = [&](uint32_t t) -> std::string {
     if (auto it = thumb_of.find(t); it != thumb_of.end()) return it->second;
     std::string rel;
     const ThumbRef r = t < cat.tokens.size() ? cat.tokens[t].thumb : ThumbRef{};
-    if (r.present() && r.pack < manifest.packs.size()) {  // copied out of its pack (checked, as every host does)
-      std::ifstream in(bundle_dir / manifest.packs[r.pack].name, std::ios::binary);
+    if (r.present() && r.pack < packs.size()) {  // copied out of its pack (checked, as every host does)
+      std::ifstream in(bundle_dir / packs[r.pack].name, std::ios::binary);
       std::vector<uint8_t> png(r.bytes);
       in.seekg(std::streamoff(r.offset));
       if (in.read(reinterpret_cast<char*>(png.data()), std::streamsize(png.size())) && thumb_matches(r, png.data(), png.size())) {

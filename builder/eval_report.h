@@ -32,7 +32,8 @@ struct ReportItem {
 std::vector<ReportItem> sample_report(std::vector<ReportItem> items, size_t misses = 12, size_t hits = 3);
 
 // Writes DIR/index.html and DIR/img/ (queries and thumbnails). Throws Error naming what failed.
-void write_eval_report(const std::filesystem::path& dir, const std::filesystem::path& bundle_dir, const Catalogue& catalogue,
-                       const std::vector<ReportItem>& items, const std::string& title);
+// `packs`: the bundle's thumbnail packs (Manifest::packs), which the thumbnails are copied out of.
+void write_eval_report(const std::filesystem::path& dir, const std::filesystem::path& bundle_dir, const std::vector<FileEntry>& packs,
+                       const Catalogue& catalogue, const std::vector<ReportItem>& items, const std::string& title);
 
 }  // namespace nftlens

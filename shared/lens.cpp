@@ -262,6 +262,13 @@ Answer Lens::load_whole_catalogue() {
   Answer a;
   if (!bundle_->partitioned() || have_whole_) return a;
   const auto& frags = bundle_->layout.fragments;
+  const PartitionLayout& L = bundle_->layout;
+  uint32_t placed = 0;
+  while (placed < frags.size() && L.fragment_known(placed)) ++placed;
+  if (placed < frags.size()) {  // (version 5: the places loaded shards have not given, from the directory first, alone)
+    a.needs.push_back({Need::Kind::directory, 0, L.directory.name("directory"), L.directory.bytes});
+    return a;
+  }
   for (uint32_t f = 0; f < frags.size(); ++f)
     if (!store_.has_fragment(f)) need_fragment(f, a.needs);
   if (!a.needs.empty()) return a;
@@ -668,9 +675,15 @@ void Lens::add_part(Need::Kind kind, uint32_t id, const uint8_t* data, size_t si
     if (kind == Need::Kind::directory) {
       layout.load_directory(data, size);
     } else if (kind == Need::Kind::shard) {
+      const bool had = store_.has_shard(id);
       store_.add_shard(layout, b.catalogue.collections.size(), id, data, size);
       // (version 5) the places of the fragments it carries: its hits' fragments need no directory
-      for (const auto& [f, e] : store_.shard(id).carried) layout.learn_fragment(f, e, layout.shard_place(id).label("shard", id));
+      try {
+        layout.learn_fragments(store_.shard(id).carried, layout.shard_place(id).label("shard", id));
+      } catch (const Error&) {
+        if (!had) store_.drop_shard(id);  // (a refused shard is not kept)
+        throw;
+      }
     } else {
       store_.add_fragment(layout, id, data, size);
     }

@@ -23,6 +23,7 @@ constexpr uint32_t kVersion = 5;  // 2: the word index (lexicon + chunks) after 
 constexpr uint32_t kShardVersion = 2;  // 2: codes as 4-bit indices into 16 levels per dimension (under a version 5 table,
                                        // the carried fragment entries follow)
 constexpr uint32_t kDirectoryVersion = 1;
+constexpr uint32_t kMaxFragments = uint32_t(1) << 20;  // (32M tokens at the default 32 per fragment)
 
 // The first 128 bits of a SHA-256 given in hex (of one buffer, or of parts hashed one after another).
 std::array<uint8_t, 16> digest_of_hex(const std::string& hex) {
@@ -80,6 +81,12 @@ bool FragmentEntry::operator==(const FragmentEntry& o) const {
 FragmentEntry PartitionLayout::fragment_entry(uint32_t f) const {
   if (!fragment_known(f)) throw Error("catalogue fragment " + std::to_string(f) + ": not known");
   return {fragment_file_.at(f), fragment_offsets_.at(f), fragments[f]};
+}
+
+void PartitionLayout::learn_fragments(const std::vector<std::pair<uint32_t, FragmentEntry>>& entries, const std::string& where) {
+  for (const auto& [f, e] : entries)  // (all checked before any is learnt: a refused shard changes nothing)
+    if (f >= fragments.size() || (fragment_known(f) && !(fragment_entry(f) == e))) learn_fragment(f, e, where);  // (throws, naming it)
+  for (const auto& [f, e] : entries) learn_fragment(f, e, where);
 }
 
 void PartitionLayout::learn_fragment(uint32_t f, const FragmentEntry& e, const std::string& where) {
@@ -298,7 +305,7 @@ std::vector<uint8_t> PartitionLayout::serialize() const {
     four_bit = std::unique(distinct.begin(), distinct.end()) - distinct.begin() <= long(kLevels);
   }
   ByteWriter w;
-  const uint32_t version = grouped() ? 5 : four_bit ? 3 : 2;
+  const uint32_t version = grouped() ? (has_directory() ? 5 : 4) : four_bit ? 3 : 2;  // (4: a version 4 table read back)
   const size_t db = version >= 4 ? 8 : 16;
   w.u32(kLayoutMagic); w.u32(version); w.u32(uint32_t(dim)); w.u32(default_probe); w.u32(fragment_tokens);
   w.u32(uint32_t(partitions())); w.u32(uint32_t(fragments.size()));
@@ -314,6 +321,11 @@ std::vector<uint8_t> PartitionLayout::serialize() const {
     w.varint(words.size());
     for (auto& f : words) write_part(w, f, db);
   }
+  if (version == 4)
+    for (const auto* groups : {&shard_groups, &fragment_groups}) {
+      w.varint(groups->size());
+      for (auto& g : *groups) { w.varint(g.parts); write_part(w, g.file, db); }
+    }
   if (version >= 5) {
     w.varint(shard_groups.size());
     for (auto& g : shard_groups) { w.varint(g.parts); write_part(w, g.file, db); }
@@ -464,7 +476,8 @@ PartitionLayout PartitionLayout::deserialize(const uint8_t* data, size_t size, i
   if (!r.at_end()) throw Error(where + ": partition table has trailing bytes");
   if (L.tokens() != expected_tokens) throw Error(where + ": partitions hold " + std::to_string(L.tokens()) + " tokens, manifest.json says " + std::to_string(expected_tokens));
   if (uint64_t(F) != (expected_tokens + L.fragment_tokens - 1) / L.fragment_tokens) throw Error(where + ": catalogue fragment count does not match the token count");
-  if (version >= 5 && F > (uint32_t(1) << 21)) throw Error(where + ": " + std::to_string(F) + " catalogue fragments, more than a reader takes (2^21)");
+  // (a version 5 table does not list its fragments, so its size does not bound their number: cap it)
+  if (version >= 5 && F > kMaxFragments) throw Error(where + ": " + std::to_string(F) + " catalogue fragments, more than a reader takes (2^20)");
   if (version >= 5) L.fragments.assign(F, PartFile{0, {}, 8});  // (known once a shard carrying them, or the directory, is loaded)
   L.index_firsts();
   return L;
@@ -574,6 +587,13 @@ void PartStore::add_fragment(const PartitionLayout& L, uint32_t f, const uint8_t
   c.first_token = uint32_t(first);
   fragments_[f] = F{std::move(c), size * 4, ++clock_};  // decoded strings take a few times the bytes
   bytes_ += size * 4;
+}
+
+void PartStore::drop_shard(uint32_t p) {
+  if (auto it = shards_.find(p); it != shards_.end()) {
+    bytes_ -= it->second.bytes;
+    shards_.erase(it);
+  }
 }
 
 const Shard& PartStore::shard(uint32_t p) const {
@@ -782,6 +802,8 @@ void serialize_fragments(PartitionedParts& out, const Catalogue& cat) {
 
 void group_parts(PartitionedParts& out) {
   PartitionLayout& L = out.layout;
+  if (out.fragments.size() > kMaxFragments)
+    throw Error("partitioning: " + std::to_string(out.fragments.size()) + " catalogue fragments, more than a reader takes (2^20): raise --fragment-tokens");
   L.shard_groups.clear();
   L.fragment_groups.clear();
   const size_t per = std::max<size_t>(1, (kPartitionPackTokens + L.fragment_tokens - 1) / L.fragment_tokens);

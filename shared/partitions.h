@@ -94,6 +94,7 @@ struct PartitionLayout {
   // Learn a fragment's entry from a checked shard (`where` names it); one that disagrees with what
   // is known is refused (a bundle mixed from two builds).
   void learn_fragment(uint32_t f, const FragmentEntry& e, const std::string& where);
+  void learn_fragments(const std::vector<std::pair<uint32_t, FragmentEntry>>& entries, const std::string& where);  // all or none
   // Check the directory file's bytes against the table, parse them, learn every fragment.
   void load_directory(const uint8_t* data, size_t size);
   std::vector<uint8_t> serialize_directory() const;  // (builder; after group_parts)
@@ -128,8 +129,8 @@ struct PartitionLayout {
 // One partition's entries: int8 codes and the collection of each entry (for collection filters
 // before the catalogue fragments are loaded). In the file, codes are 4-bit indices into 16
 // levels per dimension fitted to the partition (partitions.cpp); `codes` holds them decoded.
-// Since shard version 3 it also carries the entries of the catalogue fragments overlapping its
-// partition (table version 5 leaves them out of the head): appended by `carry`.
+// Under a table of version 5 it also carries the entries of the catalogue fragments overlapping its
+// partition (which the table leaves out of the head): appended by carry_fragments.
 struct Shard {
   uint32_t partition = 0, first = 0;
   std::vector<int8_t> codes;
@@ -163,6 +164,7 @@ class PartStore {
   void add_shard(const PartitionLayout& layout, size_t collections, uint32_t p, const uint8_t* data, size_t size);
   void add_fragment(const PartitionLayout& layout, uint32_t f, const uint8_t* data, size_t size);
   const Shard& shard(uint32_t p) const;
+  void drop_shard(uint32_t p);  // (one the caller refused after all)
   const Catalogue& fragment(uint32_t f) const;
   // Mark parts as in use (moves them to the front) and drop others beyond the budget.
   void touch(const std::vector<uint32_t>& shards, const std::vector<uint32_t>& fragments);
@@ -196,7 +198,8 @@ struct PartitionedParts {
   PartitionLayout layout;
   std::vector<uint8_t> table, head_catalogue;          // partitions.bin, catalogue.bin
   std::vector<std::vector<uint8_t>> shards, fragments;  // in the table's order (shards with their carried entries)
-  std::vector<std::vector<uint8_t>> shard_codes;        // (builder) the shards without them
+  std::vector<std::vector<uint8_t>> shard_codes;        // (builder) the shards without them (a caller that makes its own
+                                                        // shards sets `shards` and leaves this empty)
   std::vector<uint8_t> directory;                       // directory.bin (group_parts)
   std::vector<uint8_t> lexicon;                         // the word index (set_word_parts)
   std::vector<std::vector<uint8_t>> words;

@@ -300,7 +300,8 @@ await test('partitioned bundle: loads the head only, same results as nftlens que
     }
     text = parse(part.lens.textSearch(JSON.stringify({ query: 'red', k: 5 })));
   }
-  assert(kinds[0] === 'directory' && kinds.filter((k) => k === 'directory').length === 1 && kinds.slice(1).every((k) => k === 'fragment'), JSON.stringify(kinds));
+  // (the directory alone first, unless the earlier queries' shards placed every fragment)
+  assert(kinds.filter((k) => k === 'directory').length <= 1 && kinds.slice(1).every((k) => k === 'fragment'), JSON.stringify(kinds));
   const flatText = parse(lens.textSearch(JSON.stringify({ query: 'red', k: 5 })));
   // (the same scores and total; tokens tied on a score may come in another order: partitions reorder the catalogue)
   const sc = (r) => r.results.map((t) => t.score.toFixed(5)).join();

@@ -364,7 +364,8 @@ function addThumb(part, bytes) {
 }
 
 // The core answers {"need": [parts]} until it holds every bundle part a call needs: the shards a
-// query probes and the catalogue fragments of its hits (partitioned bundles), the word lexicon and
+// query probes and the catalogue fragments of its hits (partitioned bundles; text calls first the
+// directory, which places the fragments no loaded shard has placed), the word lexicon and
 // the word chunks of a text query or trait filter, the thumbnails of the hits it re-ranks. Fetch
 // them in parallel (shards and fragments are checked by the core against the partition table and
 // cached like every other bundle file; those with an "offset" are byte ranges of a group file)

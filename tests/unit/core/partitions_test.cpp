@@ -207,6 +207,10 @@ TEST_CASE("partitions: table version 5 places fragments from the shards or the d
   const size_t ncol = b.catalogue.collections.size();
   REQUIRE(L.has_directory());
   for (uint32_t f = 0; f < L.fragments.size(); ++f) CHECK_FALSE(L.fragment_known(f));
+  // Its thumbnail packs are the table's: a manifest that lists packs too is refused.
+  auto m = nlohmann::json::parse(P.manifest_json);
+  m["files"].push_back({{"role", "thumbs"}, {"name", "thumbs.0123456789abcdef.bin"}, {"bytes", 10}, {"sha256", std::string(64, 'a')}});
+  CHECK(contains(error_of([&] { load_bundle(parse_manifest(m.dump()), P.files); }), "manifest.json: lists thumbnail packs, which this bundle's partition table lists"));
   CHECK(contains(error_of([&] { L.fragment_place(0); }), "its place is not known yet"));
   CHECK(contains(error_of([&] { L.fragment_files(); }), "directory, which is not loaded"));
   // A shard carries exactly the fragments overlapping its partition, as the builder placed them.
@@ -242,16 +246,60 @@ TEST_CASE("partitions: table version 5 places fragments from the shards or the d
   loaded.load_directory(P.parts.directory.data(), P.parts.directory.size());
   CHECK(contains(error_of([&] { loaded.learn_fragment(0, moved, "shards.x.bin (shard 0)"); }), "shards.x.bin (shard 0): places catalogue fragment 0 unlike the rest of the bundle"));
   CHECK(contains(error_of([&] { loaded.learn_fragment(99, e0, "s"); }), "which the partition table does not have"));
-  // A shard carrying the wrong fragments, or one outside its file: refused by the parser.
+  // Learning is all or none: a shard whose second entry disagrees leaves its first one unlearnt.
+  PartitionLayout half = L;
+  half.learn_fragment(0, e0, "s");
+  const FragmentEntry e1 = other.fragment_entry(1);
+  CHECK(contains(error_of([&] { half.learn_fragments({{1, e1}, {0, moved}}, "shards.y.bin (shard 1)"); }), "shards.y.bin (shard 1): places catalogue fragment 0"));
+  CHECK_FALSE(half.fragment_known(1));
+  // The shard's bytes: every truncation fails cleanly; carried entries are re-made exactly.
   const auto& s0 = P.parts.shards[0];
   for (size_t n = 0; n < s0.size(); ++n) CHECK(error_of([&] { Shard::deserialize(s0.data(), n, L, 0, ncol, "s"); }) != "<no error>");
   Shard plain = Shard::deserialize(s0.data(), s0.size(), L, 0, ncol, "s");
-  PartitionLayout shifted = P.parts.layout;
-  const auto bytes = carry_fragments(plain.serialize(L.dim), shifted, 0);
+  const auto codes = plain.serialize(L.dim);
+  const auto bytes = carry_fragments(codes, P.parts.layout, 0);
   CHECK(bytes == s0);
   auto tail = bytes;
   tail.push_back(0);
   CHECK(contains(error_of([&] { Shard::deserialize(tail.data(), tail.size(), L, 0, ncol, "s"); }), "shard size does not match its header"));
+  // Carrying another partition's fragments, or a fragment outside its file: refused by the parser.
+  auto trailer = [&](uint64_t f0, uint64_t n, uint64_t offset) {
+    std::vector<uint8_t> b = codes;
+    auto varint = [&](uint64_t v) { while (v >= 0x80) { b.push_back(uint8_t(v | 0x80)); v >>= 7; } b.push_back(uint8_t(v)); };
+    varint(f0);
+    varint(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      const FragmentEntry e = other.fragment_entry(uint32_t(f0 + i));
+      varint(e.file.bytes); b.insert(b.end(), e.file.digest.begin(), e.file.digest.begin() + 8);
+      varint(offset == UINT64_MAX ? e.offset : offset);
+      varint(e.part.bytes); b.insert(b.end(), e.part.digest.begin(), e.part.digest.begin() + 8);
+    }
+    return b;
+  };
+  const auto& c0 = plain.carried;
+  const auto good = trailer(c0.front().first, c0.size(), UINT64_MAX);
+  CHECK(good == s0);
+  const auto wrong = trailer(c0.front().first + 1, c0.size(), UINT64_MAX);
+  CHECK(contains(error_of([&] { Shard::deserialize(wrong.data(), wrong.size(), L, 0, ncol, "s"); }), "s: the catalogue fragments it carries are not those of its partition"));
+  const auto outside = trailer(c0.front().first, c0.size(), other.fragment_entry(c0.front().first).file.bytes);
+  CHECK(contains(error_of([&] { Shard::deserialize(outside.data(), outside.size(), L, 0, ncol, "s"); }), "s: carries a catalogue fragment outside its file"));
+  // The directory: another file's bytes (its digest made to match), trailing bytes, a wrong count,
+  // or a place unlike what a shard carried: each refused by name.
+  auto directory_error = [&](std::vector<uint8_t> d, const PartitionLayout& with) {
+    PartitionLayout x = with;
+    x.directory = describe_part(d);
+    return error_of([&] { x.load_directory(d.data(), d.size()); });
+  };
+  CHECK(contains(directory_error(P.parts.table, L), "not an NFT Lens catalogue directory"));
+  auto longer = P.parts.directory;
+  longer.push_back(0);
+  CHECK(contains(directory_error(longer, L), ": trailing bytes"));
+  PartitionLayout fewer = P.parts.layout;
+  fewer.fragments.pop_back();
+  CHECK(contains(directory_error(fewer.serialize_directory(), L), "fragment count does not match the partition table"));
+  PartitionLayout placed_otherwise = L;
+  placed_otherwise.learn_fragment(0, moved, "s");
+  CHECK(contains(directory_error(P.parts.directory, placed_otherwise), "places catalogue fragment 0 unlike the shard that carried it"));
   // Every truncation of the directory fails cleanly.
   for (size_t n = 0; n < P.parts.directory.size(); ++n) {
     PartitionLayout x = L;
@@ -392,6 +440,18 @@ TEST_CASE("partitions: shards and fragments in group files (table version 5); on
   back.load_directory(parts.directory.data(), parts.directory.size());
   CHECK(back.fragment_place(5).offset == L.fragment_place(5).offset);
   CHECK(back.fragment_place(5).file == L.fragment_place(5).file);
+  // A version 4 table (every fragment listed in it, no directory) still loads and round-trips.
+  PartitionLayout v4 = L;
+  v4.directory = PartFile{};
+  const auto t4 = v4.serialize();
+  const PartitionLayout back4 = PartitionLayout::deserialize(t4.data(), t4.size(), 4, 3600, "t");
+  CHECK(back4.version == 4);
+  CHECK_FALSE(back4.has_directory());
+  CHECK(back4.fragment_known(5));
+  CHECK(back4.fragment_place(5).offset == L.fragment_place(5).offset);
+  CHECK(back4.fragment_place(5).file == L.fragment_place(5).file);
+  CHECK(back4.fragment_files().size() == L.fragment_files().size());
+  CHECK(back4.serialize() == t4);
   CHECK(back.shards[2].digest_bytes == 8);
   CHECK_NOTHROW(verify_part(back.shards[2], "s", parts.shards[2].data(), parts.shards[2].size()));
   auto wrong = parts.shards[2];
