@@ -2,7 +2,8 @@
 // it probes and the catalogue fragments of its hits, finds the same token as the one-index bundle,
 // and a repeated query downloads nothing; text search through the word chunks (forced, as on a
 // bundle whose catalogue is beyond the browser's budget) fetches the lexicon once and a few chunks
-// per query, and a damaged chunk is named; the widget works on it.
+// per query, and a damaged chunk is named (a damaged directory too, which no image query reads); the
+// widget works on it.
 // Prints "e2e partitioned: N passed, M failed".
 import fs from 'node:fs';
 import path from 'node:path';
@@ -151,6 +152,23 @@ await test('partitioned: a damaged word chunk is refused with its file named (co
       try { await l.searchText('red glasses'); return null; } catch (err) { return { message: err.message, code: err.code }; }
     }));
     assert(e && e.code === 'bad_bundle' && /words\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(e.message), JSON.stringify(e));
+  } finally {
+    fs.rmSync(dmg, { recursive: true, force: true });
+  }
+});
+
+await test('partitioned: a damaged directory is refused with its file named by a text search; image searches never read it', async () => {
+  const dmg = damagedCopy(partDir, 'e2e-directory-', (n) => n.startsWith('directory.'), 1);
+  try {
+    const bytes = [...fs.readFileSync(path.join(qdir, queries[0][0]))];
+    const r = await withServedPage(dmg, [], (p) => p.evaluate(async (bytes) => {
+      const { NftLens } = await import('/src/index.js');
+      const l = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
+      const image = await l.searchImage(new Blob([new Uint8Array(bytes)]), { k: 3 });
+      try { await l.searchText('red glasses'); return { image: image.results.length, error: null }; } catch (err) { return { image: image.results.length, error: { message: err.message, code: err.code } }; }
+    }, bytes));
+    assert(r.image === 3, `image search on a bundle with a damaged directory: ${JSON.stringify(r)}`);
+    assert(r.error && r.error.code === 'bad_bundle' && /directory\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(r.error.message), JSON.stringify(r));
   } finally {
     fs.rmSync(dmg, { recursive: true, force: true });
   }
