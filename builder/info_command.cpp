@@ -220,7 +220,7 @@ int run_verify(const std::string& dir, bool json) {
                 const uint8_t* data = x.data() + std::min<size_t>(size_t(at.offset), x.size());
                 if (shards) {
                   store.add_shard(b.layout, b.catalogue.collections.size(), i, data, have);  // (short: named as truncated)
-                  for (const auto& [f, e] : store.shard(i).carried) b.layout.learn_fragment(f, e, at.label("shard", i));  // (as the directory says)
+                  b.layout.learn_fragments(store.shard(i).carried, at.label("shard", i));  // (as the directory says)
                 } else {
                   store.add_fragment(b.layout, i, data, have);
                 }

@@ -266,7 +266,7 @@ Answer Lens::load_whole_catalogue() {
   uint32_t placed = 0;
   while (placed < frags.size() && L.fragment_known(placed)) ++placed;
   if (placed < frags.size()) {  // (version 5: the places loaded shards have not given, from the directory first, alone)
-    a.needs.push_back({Need::Kind::directory, 0, L.directory.name("directory"), L.directory.bytes});
+    a.needs.push_back(directory_need());
     return a;
   }
   for (uint32_t f = 0; f < frags.size(); ++f)
@@ -297,7 +297,7 @@ const TextIndex& Lens::text_index(const char* what, std::vector<Need>& needs) {
     const PartFile& f = bundle_->layout.lexicon;
     needs.push_back({Need::Kind::lexicon, 0, f.name("lexicon"), f.bytes});
     const PartitionLayout& L = bundle_->layout;  // and the directory with it: text results are anywhere in the catalogue
-    if (L.has_directory() && !L.directory_loaded()) needs.push_back({Need::Kind::directory, 0, L.directory.name("directory"), L.directory.bytes});
+    if (L.has_directory() && !L.directory_loaded()) needs.push_back(directory_need());
     return *text_;
   }
   needs = load_whole_catalogue().needs;
@@ -345,12 +345,17 @@ std::string Lens::facets_json(const std::vector<uint32_t>& tokens) const {
   return f.json();
 }
 
+Need Lens::directory_need() const {
+  const PartFile& d = bundle_->layout.directory;
+  return {Need::Kind::directory, 0, d.name("directory"), d.bytes};
+}
+
 void Lens::need_fragment(uint32_t f, std::vector<Need>& needs) const {
   const PartitionLayout& L = bundle_->layout;
   if (L.grouped() && !L.fragment_known(f)) {  // (version 5: no loaded shard has placed it)
     for (auto& n : needs)
       if (n.kind == Need::Kind::directory) return;
-    needs.push_back({Need::Kind::directory, 0, L.directory.name("directory"), L.directory.bytes});
+    needs.push_back(directory_need());
     return;
   }
   const PartPlace p = L.fragment_place(f);

@@ -168,6 +168,7 @@ class Lens {
   std::string token_json(uint32_t t, double score = -2) const;
   // Fragment f, or (table version 5, its place not known yet) the directory, once, into `needs`.
   void need_fragment(uint32_t f, std::vector<Need>& needs) const;
+  Need directory_need() const;  // (table version 5) the directory file, whole
   // Word chunks a query or a filter needs (empty: all there); keeps them from being dropped.
   void need_chunks(const std::vector<uint32_t>& chunks, std::vector<Need>& needs) const;
   std::string facets_json(const std::vector<uint32_t>& tokens) const;

@@ -34,6 +34,16 @@ async function withServedPage(dir, args, fn) {
   }
 }
 
+// The same, on a copy of the partitioned example whose files matching `which` have a bit flipped.
+async function withDamagedPage(prefix, which, bit, fn) {
+  const dmg = damagedCopy(partDir, prefix, which, bit);
+  try {
+    return await withServedPage(dmg, [], fn);
+  } finally {
+    fs.rmSync(dmg, { recursive: true, force: true });
+  }
+}
+
 const browser = await launch();
 const srv = await serve(['--bundle', partDir]);
 const page = await browser.newPage({ serviceWorkers: 'block' });
@@ -144,34 +154,24 @@ await test('partitioned: text search through the word chunks: the lexicon once, 
 await page.close();
 
 await test('partitioned: a damaged word chunk is refused with its file named (code bad_bundle)', async () => {
-  const dmg = damagedCopy(partDir, 'e2e-wordchunks-', (n) => n.startsWith('words.'), 1);
-  try {
-    const e = await withServedPage(dmg, [], (p) => p.evaluate(async () => {
-      const { NftLens } = await import('/src/index.js');
-      const l = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
-      try { await l.searchText('red glasses'); return null; } catch (err) { return { message: err.message, code: err.code }; }
-    }));
-    assert(e && e.code === 'bad_bundle' && /words\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(e.message), JSON.stringify(e));
-  } finally {
-    fs.rmSync(dmg, { recursive: true, force: true });
-  }
+  const e = await withDamagedPage('e2e-wordchunks-', (n) => n.startsWith('words.'), 1, (p) => p.evaluate(async () => {
+    const { NftLens } = await import('/src/index.js');
+    const l = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
+    try { await l.searchText('red glasses'); return null; } catch (err) { return { message: err.message, code: err.code }; }
+  }));
+  assert(e && e.code === 'bad_bundle' && /words\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(e.message), JSON.stringify(e));
 });
 
 await test('partitioned: a damaged directory is refused with its file named by a text search; image searches never read it', async () => {
-  const dmg = damagedCopy(partDir, 'e2e-directory-', (n) => n.startsWith('directory.'), 1);
-  try {
-    const bytes = [...fs.readFileSync(path.join(qdir, queries[0][0]))];
-    const r = await withServedPage(dmg, [], (p) => p.evaluate(async (bytes) => {
-      const { NftLens } = await import('/src/index.js');
-      const l = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
-      const image = await l.searchImage(new Blob([new Uint8Array(bytes)]), { k: 3 });
-      try { await l.searchText('red glasses'); return { image: image.results.length, error: null }; } catch (err) { return { image: image.results.length, error: { message: err.message, code: err.code } }; }
-    }, bytes));
-    assert(r.image === 3, `image search on a bundle with a damaged directory: ${JSON.stringify(r)}`);
-    assert(r.error && r.error.code === 'bad_bundle' && /directory\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(r.error.message), JSON.stringify(r));
-  } finally {
-    fs.rmSync(dmg, { recursive: true, force: true });
-  }
+  const bytes = [...fs.readFileSync(path.join(qdir, queries[0][0]))];
+  const r = await withDamagedPage('e2e-directory-', (n) => n.startsWith('directory.'), 1, (p) => p.evaluate(async (bytes) => {
+    const { NftLens } = await import('/src/index.js');
+    const l = await NftLens.open('/bundle/', { wholeCatalogueBytes: 0 });
+    const image = await l.searchImage(new Blob([new Uint8Array(bytes)]), { k: 3 });
+    try { await l.searchText('red glasses'); return { image: image.results.length, error: null }; } catch (err) { return { image: image.results.length, error: { message: err.message, code: err.code } }; }
+  }, bytes));
+  assert(r.image === 3, `image search on a bundle with a damaged directory: ${JSON.stringify(r)}`);
+  assert(r.error && r.error.code === 'bad_bundle' && /directory\.[0-9a-f]{16}\.bin: SHA-256 does not match/.test(r.error.message), JSON.stringify(r));
 });
 
 await test('partitioned: a host without Range sends each shard and fragment file once, whole; same answer', async () => {
@@ -197,18 +197,13 @@ await test('partitioned: a host without Range sends each shard and fragment file
 });
 
 await test('partitioned: a damaged shard file is refused naming the file and the shard\'s range (code bad_bundle)', async () => {
-  const dmg = damagedCopy(partDir, 'e2e-shards-', (n) => n.startsWith('shards.'), 0x10);
-  try {
-    const bytes = [...fs.readFileSync(path.join(qdir, queries[0][0]))];
-    const e = await withServedPage(dmg, [], (p) => p.evaluate(async (bytes) => {
-      const { NftLens } = await import('/src/index.js');
-      const l = await NftLens.open('/bundle/');
-      try { await l.searchImage(new Blob([new Uint8Array(bytes)]), { probe: 1000 }); return null; } catch (err) { return { message: err.message, code: err.code }; }
-    }, bytes));
-    assert(e && e.code === 'bad_bundle' && /shards\.[0-9a-f]{16}\.bin \(shard \d+, bytes \d+-\d+\): SHA-256 does not match/.test(e.message), JSON.stringify(e));
-  } finally {
-    fs.rmSync(dmg, { recursive: true, force: true });
-  }
+  const bytes = [...fs.readFileSync(path.join(qdir, queries[0][0]))];
+  const e = await withDamagedPage('e2e-shards-', (n) => n.startsWith('shards.'), 0x10, (p) => p.evaluate(async (bytes) => {
+    const { NftLens } = await import('/src/index.js');
+    const l = await NftLens.open('/bundle/');
+    try { await l.searchImage(new Blob([new Uint8Array(bytes)]), { probe: 1000 }); return null; } catch (err) { return { message: err.message, code: err.code }; }
+  }, bytes));
+  assert(e && e.code === 'bad_bundle' && /shards\.[0-9a-f]{16}\.bin \(shard \d+, bytes \d+-\d+\): SHA-256 does not match/.test(e.message), JSON.stringify(e));
 });
 
 await test('partitioned: <nft-lens> shows results for a chosen file, with text search and facets (small catalogue)', async () => {
